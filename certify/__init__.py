@@ -1,0 +1,94 @@
+"""The certification platform's shared core and its app factory."""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_talisman import Talisman
+
+__all__ = ["create_app"]
+
+# Areas register their blueprints, socket namespaces, CLI commands and demo steps via ``init_app``.
+AREAS = ("certify.core_area", "question_bank", "exam", "defense", "certify.results")
+
+
+def _package_dir(name: str) -> str:
+    module = importlib.import_module(name)
+    return str(Path(module.__file__).parent)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    instance_path = os.environ.get("CERTIFY_INSTANCE")
+    app = Flask(
+        "certify",
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+        template_folder=_package_dir("templates"),
+        static_folder=_package_dir("static"),
+    )
+    from .config import load_config
+
+    app.config.update(load_config(Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "core.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "info"
+
+    socketio_kwargs = {"async_mode": app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
+                       "cors_allowed_origins": app.config.get("SOCKETIO_CORS_ORIGINS", [])}
+    if app.config.get("REDIS_URL"):
+        socketio_kwargs["message_queue"] = app.config["REDIS_URL"]
+    socketio.init_app(app, **socketio_kwargs)
+
+    from .models import User
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        user_id, _, epoch = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or str(user.session_epoch or 0) != (epoch or "0"):
+            return None
+        return user
+
+    from .access import enforce_access
+    from .errors import register_error_handlers
+    from .templating import register_template_helpers
+
+    @app.before_request
+    def _forget_cached_user():
+        # Flask-Login caches the user on ``g``, which lives as long as the app context. A request that
+        # runs inside an outer app context (tests, scripts) must still load its own user.
+        from flask import g
+
+        g.pop("_login_user", None)
+
+    app.before_request(enforce_access)
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    # Security headers (CSP without inline scripts, nosniff, frame options). Exam rooms are often plain-HTTP
+    # intranets, so HTTPS is not forced; set CERTIFY_FORCE_HTTPS=1 behind TLS.
+    force_https = os.environ.get("CERTIFY_FORCE_HTTPS") == "1"
+    Talisman(app, force_https=force_https, session_cookie_secure=force_https, strict_transport_security=force_https,
+             frame_options="SAMEORIGIN", referrer_policy="same-origin",
+             content_security_policy={"default-src": "'self'", "img-src": ["'self'", "data:"],
+                                      "style-src": ["'self'", "'unsafe-inline'"], "script-src": "'self'",
+                                      "connect-src": ["'self'", "ws:", "wss:"], "frame-ancestors": "'self'"})
+
+    for area in AREAS:
+        importlib.import_module(area).init_app(app)
+
+    return app

@@ -1,0 +1,136 @@
+"""The ``certify`` command line: a Flask CLI group. Areas add their commands in ``init_app``."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from .tabular import ImportFailed
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=False,
+             help="青少年科技辅导员专业水平认证平台 — 命令行工具")
+def main():
+    pass
+
+
+def fail(message: str, code: int = 1):
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def fail_import(err: ImportFailed):
+    click.echo(f"导入失败，共 {len(err.errors)} 处错误，未写入任何数据：", err=True)
+    for e in err.errors:
+        click.echo(f"  {e}", err=True)
+    sys.exit(1)
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+@click.command("init-db", help="创建或升级数据库结构（Alembic 迁移）。")
+@with_appcontext
+def init_db_command():
+    upgrade_database()
+    click.echo(f"数据库已就绪：{_safe_url(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command("serve", help="启动网页服务（含 Socket.IO）。")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve_command(host, port):
+    from .extensions import socketio
+
+    upgrade_database()
+    click.echo(f"打开 http://{host}:{port}/ 登录（按 Ctrl+C 停止）")
+    socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
+                 use_reloader=False)
+
+
+@click.command("demo", help="创建演示轮次、考生、专家、监督员与演示题库，并打印演示账号。")
+@click.option("--serve", "then_serve", is_flag=True, help="创建后立即启动网页服务")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def demo_command(then_serve, host, port):
+    from .demo import run_demo
+
+    upgrade_database()
+    run_demo(click.echo)
+    if then_serve:
+        from .extensions import socketio
+
+        click.echo(f"\n打开 http://{host}:{port}/ 用上面的账号登录（按 Ctrl+C 停止）")
+        socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
+                     use_reloader=False)
+
+
+@click.command("create-round", help="新建认证轮次（按地区预设各级别方案）。")
+@click.option("--code", required=True, help="轮次代码，如 2024-cq")
+@click.option("--region", required=True, type=click.Choice(["重庆", "吉林"]))
+@click.option("--year", required=True, type=int)
+@click.option("--name", default="", help="名称（可选）")
+@with_appcontext
+def create_round_command(code, region, year, name):
+    from .extensions import db
+    from .rounds import RoundError, create_round
+
+    try:
+        rnd = create_round(code, region, year, name)
+    except RoundError as err:
+        fail(str(err))
+    db.session.commit()
+    click.echo(f"已创建轮次 {rnd.code}（{rnd.region} {rnd.year}）")
+    for s in rnd.schemes:
+        click.echo(f"  {s.level}：笔试 {s.exam_weight} · 答辩 {s.defense_weight} · 业绩成果 {s.record_weight}"
+                   f" · 认定比例 {s.ratio}")
+
+
+@click.command("export", help="导出表格：certify export KIND --round CODE FILE（.xlsx 或 .csv）。")
+@click.argument("kind")
+@click.option("--round", "round_code", required=True)
+@click.argument("path")
+@with_appcontext
+def export_command(kind, round_code, path):
+    from .registry import EXPORTS
+    from .rounds import RoundError, get_round
+    from .tabular import format_for_path
+
+    if kind not in EXPORTS:
+        fail(f"未知的导出类型「{kind}」，可选：{', '.join(sorted(EXPORTS)) or '（无）'}")
+    try:
+        format_for_path(path)
+        rnd = get_round(round_code)
+    except (RoundError, ValueError) as err:
+        fail(str(err))
+    try:
+        EXPORTS[kind](rnd, path)
+    except ValueError as err:
+        fail(str(err))
+    click.echo(f"已导出 {kind} → {path}")
+
+
+CORE_COMMANDS = (init_db_command, serve_command, demo_command, create_round_command, export_command)
+
+
+if __name__ == "__main__":  # python -m certify.cli
+    main()

@@ -1,0 +1,67 @@
+"""Round and scheme operations."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .audit import audit
+from .domain import REGION_PRESETS, validate_ratio, validate_weights
+from .extensions import db
+from .models import ComponentScore, Candidate, Round, Scheme
+
+
+class RoundError(ValueError):
+    pass
+
+
+def get_round(code: str) -> Round:
+    rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
+    if rnd is None:
+        raise RoundError(f"认证轮次「{code}」不存在")
+    return rnd
+
+
+def create_round(code: str, region: str, year: int, name: str = "") -> Round:
+    code = (code or "").strip()
+    if not code:
+        raise RoundError("轮次代码不能为空")
+    if region not in REGION_PRESETS:
+        raise RoundError(f"不支持的地区「{region}」，可选：{'、'.join(REGION_PRESETS)}")
+    if not (2000 <= int(year) <= 2100):
+        raise RoundError(f"年份「{year}」无效")
+    if db.session.execute(db.select(Round.id).filter_by(code=code)).first():
+        raise RoundError(f"轮次代码「{code}」已存在")
+    rnd = Round(code=code, region=region, year=int(year), name=name.strip())
+    for p in REGION_PRESETS[region]:
+        rnd.schemes.append(Scheme(level=p.level, exam_weight=p.exam_weight, defense_weight=p.defense_weight,
+                                  record_weight=p.record_weight, ratio=p.ratio))
+    db.session.add(rnd)
+    db.session.flush()
+    audit("round.create", target=rnd, round_id=rnd.id, code=code, region=region, year=year)
+    return rnd
+
+
+def round_has_scores(rnd: Round) -> bool:
+    return db.session.execute(
+        db.select(ComponentScore.id).join(Candidate).where(Candidate.round_id == rnd.id).limit(1)
+    ).first() is not None
+
+
+def update_scheme(scheme: Scheme, *, exam_weight: Decimal, defense_weight: Decimal, record_weight: Decimal,
+                  ratio: Decimal, min_total: Decimal | None = None) -> None:
+    """Edit a scheme's weights and ratio. Weights are frozen once any score of the round exists."""
+    errors = validate_weights(exam_weight, defense_weight, record_weight) + validate_ratio(ratio)
+    if min_total is not None and not (Decimal(0) <= min_total <= Decimal(100)):
+        errors.append(f"最低总分必须在 0 到 100 之间（现为 {min_total}）")
+    weights_changed = (scheme.exam_weight, scheme.defense_weight, scheme.record_weight) != (
+        exam_weight, defense_weight, record_weight)
+    if weights_changed and round_has_scores(scheme.round):
+        errors.append("本轮已有成绩，不能再修改权重")
+    if errors:
+        raise RoundError("；".join(errors))
+    before = {"exam": scheme.exam_weight, "defense": scheme.defense_weight, "record": scheme.record_weight,
+              "ratio": scheme.ratio, "min_total": scheme.min_total}
+    scheme.exam_weight, scheme.defense_weight, scheme.record_weight = exam_weight, defense_weight, record_weight
+    scheme.ratio, scheme.min_total = ratio, min_total
+    audit("scheme.update", target=scheme, round_id=scheme.round_id, level=scheme.level, before=before,
+          after={"exam": exam_weight, "defense": defense_weight, "record": record_weight, "ratio": ratio,
+                 "min_total": min_total})

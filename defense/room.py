@@ -1,0 +1,145 @@
+"""Pages of live defense scoring: the panel room (chair and panelists), the score sheet, the secretariat's case
+list (reopen a finalised case), the panel quality report and the defense export downloads.
+
+Live actions go through the Socket.IO namespace (``defense/events.py``); these views render pages and handle
+the few plain form posts (secretariat reopen)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from certify.access import allow
+from certify.audit import audit
+from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+from certify.extensions import db
+from certify.models import Round
+from certify.tabular import send_table
+
+from . import scoring_operations as ops
+from .models import Panel
+from .scoring_models import CASE_STATE_LABELS, DefenseCase
+from .scoring_reports import export_sheets, panel_quality
+
+bp = Blueprint("defense_room", __name__, url_prefix="/defense")
+
+
+def _member_or_403(panel_id: int):
+    panel = db.session.get(Panel, panel_id)
+    if panel is None:
+        abort(404)
+    member = ops.membership(panel, current_user)
+    if member is None:
+        abort(403)
+    return panel, member
+
+
+@bp.route("/room")
+@allow(PANELIST)
+def my_panels():
+    panels = ops.panels_of(current_user)
+    if len(panels) == 1:
+        return redirect(url_for("defense_room.room", panel_id=panels[0].id))
+    return render_template("defense/room_list.html", panels=panels)
+
+
+@bp.route("/room/<int:panel_id>")
+@allow(PANELIST)
+def room(panel_id: int):
+    panel, member = _member_or_403(panel_id)
+    ops.ensure_cases(panel)
+    rubric = ops.get_rubric(panel.round_id)
+    db.session.commit()
+    return render_template("defense/room.html", panel=panel, member=member, rubric=rubric)
+
+
+@bp.route("/room/<int:panel_id>/sheet/<int:case_id>")
+@allow(PANELIST)
+def sheet(panel_id: int, case_id: int):
+    panel, member = _member_or_403(panel_id)
+    ops.ensure_cases(panel)
+    case = db.session.get(DefenseCase, case_id)
+    if case is None or case.panel_id != panel.id:
+        abort(404)
+    if ops.conflict_reason(member.panelist, case.candidate):
+        abort(403)  # a panelist never scores a candidate they conflict with
+    rubric = ops.get_rubric(panel.round_id)
+    db.session.commit()
+    return render_template("defense/sheet.html", panel=panel, member=member, case=case, rubric=rubric,
+                           rubric_view=ops.rubric_view(rubric))
+
+
+def _round_from_args() -> Round | None:
+    code = request.args.get("round")
+    if code:
+        rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
+        if rnd is None:
+            abort(404)
+        return rnd
+    return db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars().first()
+
+
+def _rounds():
+    return list(db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars())
+
+
+@bp.route("/cases")
+@allow(SECRETARIAT, SUPERVISOR)
+def cases():
+    rnd = _round_from_args()
+    rows = ops.round_cases(rnd) if rnd else []
+    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if rnd \
+        else {}
+    db.session.commit()
+    return render_template("defense/room_cases.html", rnd=rnd, rounds=_rounds(), cases=rows, panels=panels,
+                           labels=CASE_STATE_LABELS)
+
+
+@bp.route("/cases/<int:case_id>/reopen", methods=["POST"])
+@allow(SECRETARIAT)
+def reopen_case(case_id: int):
+    case = db.session.get(DefenseCase, case_id)
+    if case is None:
+        abort(404)
+    rnd = db.session.get(Round, case.round_id)
+    try:
+        ops.secretariat_reopen(case, request.form.get("reason", ""), current_user)
+    except ops.ScoringError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+    else:
+        db.session.commit()
+        from .events import notify_panel
+
+        notify_panel(case.panel_id)
+        flash(f"已重新开放考生 {case.candidate.name} 的答辩成绩，须由答辩组组长重新确定", "success")
+    return redirect(url_for("defense_room.cases", round=rnd.code))
+
+
+@bp.route("/quality")
+@allow(SECRETARIAT, SUPERVISOR)
+def quality():
+    rnd = _round_from_args()
+    report = panel_quality(rnd) if rnd else []
+    db.session.commit()
+    return render_template("defense/quality.html", rnd=rnd, rounds=_rounds(), report=report)
+
+
+@bp.route("/export/<round_code>.<fmt>")
+@allow(SECRETARIAT, SUPERVISOR)
+def export(round_code: str, fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    rnd = db.session.execute(db.select(Round).filter_by(code=round_code)).scalar_one_or_none()
+    if rnd is None:
+        abort(404)
+    part = request.args.get("part", "main")
+    full = request.args.get("full") == "1" and current_user.role == SECRETARIAT  # full IDs: secretariat only
+    sheets = export_sheets(rnd, full_id=full)
+    if full:
+        audit("defense.export_full", target=rnd, round_id=rnd.id, fmt=fmt)
+    db.session.commit()
+    if fmt == "csv" and part == "sheets":
+        sheets = sheets[1:]
+    name = f"{rnd.code}-答辩成绩" + ("-专家评分表" if fmt == "csv" and part == "sheets" else "")
+    return send_table(name, fmt, sheets)
+

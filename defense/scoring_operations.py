@@ -1,0 +1,621 @@
+"""State changes of live defense scoring. Each function validates, changes, flushes and audits; never commits.
+
+Callers (socket handlers, routes, CLI, tests) commit once at the edge and then call
+``defense.events.notify_panel(panel_id)`` so every connected member gets their own fresh view.
+
+Case life cycle: waiting → checked_in → in_progress (called in; timer phases run) → scoring (defense ended) →
+[flagged, when all sheets are in and a flag is raised] → finalised. ``absent`` is recorded for a no-show.
+A finalised or absent case is locked; only the secretariat can reopen it, with a reason.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from certify.audit import audit
+from certify.clock import iso_utc, utcnow
+from certify.domain import SECRETARIAT
+from certify.extensions import db
+from certify.models import Candidate, ComponentScore, Round, User
+from certify.scores import record_component
+
+from .models import Conflict, DefenseAssignment, Panel, Panelist, PanelMember
+from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, SCORE_STEP, SHEET_STATUS_LABELS, DefenseCase,
+                             Rubric, RubricCriterion, ScoreSheet, ScoreSheetRevision)
+from .services.aggregation import aggregate, fmt, validate_points
+
+
+class ScoringError(Exception):
+    """A refused scoring action; the message is shown to the user (Chinese)."""
+
+    def __init__(self, message: str, code: str = "refused"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Forbidden(ScoringError):
+    def __init__(self, message: str = "无权进行此操作"):
+        super().__init__(message, "forbidden")
+
+
+class StaleSheet(ScoringError):
+    """The device's sheet version is older than the server's: the server state wins."""
+
+    def __init__(self, sheet: ScoreSheet):
+        super().__init__("该评分表已在其他设备上更新，已载入服务器上的最新内容", "stale")
+        self.sheet = sheet
+
+
+# ------------------------------------------------------------------ rubric
+
+def create_default_rubric(round_id: int) -> Rubric:
+    rubric = Rubric(round_id=round_id)
+    for position, (name, max_points, descriptors) in enumerate(DEFAULT_CRITERIA, start=1):
+        rubric.criteria.append(RubricCriterion(position=position, name=name, max_points=max_points,
+                                               descriptors=descriptors))
+    db.session.add(rubric)
+    db.session.flush()
+    return rubric
+
+
+def get_rubric(round_id: int) -> Rubric:
+    """The round's rubric, created with the defaults (DOMAIN.md) on first use."""
+    rubric = db.session.execute(db.select(Rubric).filter_by(round_id=round_id)).scalar_one_or_none()
+    return rubric or create_default_rubric(round_id)
+
+
+# ------------------------------------------------------------------ who is who
+
+def _norm_unit(text: str | None) -> str:
+    return "".join((text or "").split()).lower()
+
+
+def conflict_reason(panelist: Panelist, candidate: Candidate) -> str:
+    """Why a panelist may not score a candidate ('' when they may)."""
+    if _norm_unit(panelist.work_unit) and _norm_unit(panelist.work_unit) == _norm_unit(candidate.work_unit):
+        return "回避：与考生同一工作单位"
+    for c in db.session.execute(db.select(Conflict).filter_by(panelist_id=panelist.id)).scalars():
+        if c.candidate_id == candidate.id:
+            return "回避：已申报的利益冲突"
+        if c.work_unit and _norm_unit(c.work_unit) == _norm_unit(candidate.work_unit):
+            return "回避：已申报回避该工作单位"
+    return ""
+
+
+def membership(panel: Panel, user: User) -> PanelMember | None:
+    """The user's membership of the panel (None when they are not on it)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.execute(
+        db.select(PanelMember).join(Panelist, PanelMember.panelist_id == Panelist.id)
+        .where(PanelMember.panel_id == panel.id, Panelist.user_id == user.id)).scalar_one_or_none()
+
+
+def panels_of(user: User) -> list[Panel]:
+    return list(db.session.execute(
+        db.select(Panel).join(PanelMember, PanelMember.panel_id == Panel.id)
+        .join(Panelist, PanelMember.panelist_id == Panelist.id)
+        .where(Panelist.user_id == user.id).order_by(Panel.round_id.desc(), Panel.name)).scalars())
+
+
+def require_member(panel: Panel, user: User) -> PanelMember:
+    member = membership(panel, user)
+    if member is None:
+        raise Forbidden("您不是该答辩组的成员")
+    return member
+
+
+def require_chair(panel: Panel, user: User) -> PanelMember:
+    member = require_member(panel, user)
+    if not member.is_chair:
+        raise Forbidden("只有组长可以进行此操作")
+    return member
+
+
+def require_own_sheet(sheet: ScoreSheet, user: User) -> ScoreSheet:
+    panelist = db.session.get(Panelist, sheet.panelist_id)
+    if panelist is None or panelist.user_id != user.id:
+        raise Forbidden("这不是您的评分表")
+    case = sheet.case
+    if db.session.execute(db.select(PanelMember).filter_by(panel_id=case.panel_id, panelist_id=panelist.id)
+                          ).scalar_one_or_none() is None:
+        raise Forbidden("您已不是该答辩组的成员")
+    return sheet
+
+
+# ------------------------------------------------------------------ cases and sheets
+
+def ensure_cases(panel: Panel) -> list[DefenseCase]:
+    """One case per scheduled candidate of the panel, each with one sheet per member; in queue order."""
+    assignments = list(db.session.execute(
+        db.select(DefenseAssignment).filter_by(panel_id=panel.id)
+        .order_by(DefenseAssignment.queue_position, DefenseAssignment.start_at, DefenseAssignment.id)).scalars())
+    cases = {c.assignment_id: c for c in db.session.execute(
+        db.select(DefenseCase).filter_by(panel_id=panel.id)).scalars()}
+    # A candidate moved to another panel: its unfinished case follows the assignment.
+    for a in assignments:
+        if a.id not in cases:
+            existing = db.session.execute(db.select(DefenseCase).filter_by(assignment_id=a.id)).scalar_one_or_none()
+            if existing is not None and not existing.locked and existing.panel_id != panel.id:
+                existing.panel_id = panel.id
+                cases[a.id] = existing
+    next_order = max((c.queue_order for c in cases.values()), default=0)
+    for a in assignments:
+        if a.id not in cases:
+            next_order += 1
+            case = DefenseCase(round_id=a.round_id, assignment_id=a.id, candidate_id=a.candidate_id,
+                               panel_id=panel.id, queue_order=next_order, state="waiting", timer_log=[], flags=[])
+            db.session.add(case)
+            cases[a.id] = case
+    db.session.flush()
+    members = list(panel.members)
+    for case in cases.values():
+        if case.panel_id == panel.id:
+            _ensure_sheets(case, members)
+    return sorted((c for c in cases.values() if c.panel_id == panel.id), key=lambda c: (c.queue_order, c.id))
+
+
+def _ensure_sheets(case: DefenseCase, members: list[PanelMember]) -> None:
+    if case.locked:
+        return
+    have = {s.panelist_id for s in case.sheets}
+    candidate = db.session.get(Candidate, case.candidate_id)
+    for m in members:
+        if m.panelist_id in have:
+            continue
+        reason = conflict_reason(m.panelist, candidate)
+        sheet = ScoreSheet(case_id=case.id, candidate_id=case.candidate_id, panelist_id=m.panelist_id, scores={},
+                           status="recused" if reason else "draft", recuse_reason=reason)
+        case.sheets.append(sheet)
+    db.session.flush()
+
+
+def _member_sheets(case: DefenseCase) -> list[ScoreSheet]:
+    """Sheets of the panel's current members (a sheet of someone who left the panel no longer counts)."""
+    member_ids = {m.panelist_id for m in db.session.execute(
+        db.select(PanelMember).filter_by(panel_id=case.panel_id)).scalars()}
+    return [s for s in case.sheets if s.panelist_id in member_ids]
+
+
+def _touch(case: DefenseCase) -> None:
+    case.version = (case.version or 0) + 1
+    case.updated_at = utcnow()
+
+
+def _rubric_for(case: DefenseCase) -> Rubric:
+    return get_rubric(case.round_id)
+
+
+def case_aggregate(case: DefenseCase):
+    """(all sheets in?, Aggregate) for the case's current member sheets."""
+    rubric = _rubric_for(case)
+    sheets = _member_sheets(case)
+    all_in = bool(sheets) and all(s.status in ("submitted", "recused") for s in sheets)
+    totals = {s.panelist_id: (Decimal(s.total) if s.status == "submitted" else None) for s in sheets}
+    agg = aggregate(totals, recused={s.panelist_id for s in sheets if s.status == "recused"},
+                    min_scorers=rubric.min_scorers, spread_threshold=Decimal(rubric.spread_threshold),
+                    outlier_threshold=Decimal(rubric.outlier_threshold))
+    return all_in, agg
+
+
+def _names(case: DefenseCase) -> dict:
+    ids = [s.panelist_id for s in case.sheets]
+    return {p.id: p.name for p in db.session.execute(db.select(Panelist).where(Panelist.id.in_(ids))).scalars()}
+
+
+def _refresh(case: DefenseCase) -> None:
+    """Recompute flags after a sheet changed; a new submission needs a new confirmation of flags."""
+    if case.state not in ("scoring", "flagged", "in_progress"):
+        return
+    all_in, agg = case_aggregate(case)
+    if not all_in:
+        case.flags = []
+        if case.state == "flagged":
+            case.state = "scoring"
+        return
+    names = _names(case)
+    case.flags = [f.as_dict(names) for f in agg.flags]
+    if case.state == "in_progress":
+        return  # the chair ends the defense; flags are shown from then on
+    case.state = "flagged" if case.flags and case.flags_resolved_at is None else "scoring"
+
+
+# ------------------------------------------------------------------ the chair's queue
+
+def _require_state(case: DefenseCase, *states: str, action: str) -> None:
+    if case.state not in states:
+        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，不能{action}")
+
+
+def check_in(case: DefenseCase) -> DefenseCase:
+    _require_state(case, "waiting", action="签到")
+    case.state, case.checked_in_at = "checked_in", utcnow()
+    _touch(case)
+    audit("defense.check_in", target=case, candidate_id=case.candidate_id)
+    db.session.flush()
+    return case
+
+
+def mark_absent(case: DefenseCase) -> DefenseCase:
+    _require_state(case, "waiting", "checked_in", action="记为缺考")
+    case.state = "absent"
+    case.finalised_at = utcnow()
+    case.score = None
+    record_component(case.candidate, "defense", None, status="absent", source=f"defense:case {case.id}")
+    _touch(case)
+    audit("defense.absent", target=case, candidate_id=case.candidate_id)
+    db.session.flush()
+    return case
+
+
+def carry_over(case: DefenseCase) -> DefenseCase:
+    """A late candidate goes to the end of the panel's queue."""
+    _require_state(case, "waiting", "checked_in", action="顺延")
+    last = db.session.execute(db.select(db.func.max(DefenseCase.queue_order))
+                              .where(DefenseCase.panel_id == case.panel_id)).scalar() or 0
+    before = case.queue_order
+    case.queue_order, case.carried_over = last + 1, True
+    _touch(case)
+    audit("defense.carry_over", target=case, candidate_id=case.candidate_id, before=before, after=case.queue_order)
+    db.session.flush()
+    return case
+
+
+def current_case(panel_id: int) -> DefenseCase | None:
+    return db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel_id, state="in_progress")
+                              .order_by(DefenseCase.queue_order)).scalars().first()
+
+
+def call_next(panel: Panel) -> DefenseCase:
+    """Call the next checked-in candidate (queue order) into the room."""
+    running = current_case(panel.id)
+    if running is not None:
+        raise ScoringError(f"请先结束当前考生（{running.candidate.name}）的答辩")
+    case = db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id, state="checked_in")
+                              .order_by(DefenseCase.queue_order, DefenseCase.id)).scalars().first()
+    if case is None:
+        raise ScoringError("没有已签到、等待答辩的考生")
+    case.state, case.called_at = "in_progress", utcnow()
+    _touch(case)
+    audit("defense.call", target=case, candidate_id=case.candidate_id)
+    db.session.flush()
+    return case
+
+
+def _stop_running_phase(case: DefenseCase, rubric: Rubric) -> None:
+    if case.phase_index is None or case.phase_started_at is None:
+        return
+    now = utcnow()
+    phases = rubric.phases or []
+    name = phases[case.phase_index]["name"] if case.phase_index < len(phases) else f"阶段{case.phase_index + 1}"
+    log = list(case.timer_log or [])
+    log.append({"phase": case.phase_index, "name": name, "started_at": iso_utc(case.phase_started_at),
+                "stopped_at": iso_utc(now), "seconds": int((now - case.phase_started_at).total_seconds())})
+    case.timer_log = log
+    case.phase_index, case.phase_started_at = None, None
+
+
+def start_phase(case: DefenseCase, index: int) -> DefenseCase:
+    rubric = _rubric_for(case)
+    phases = rubric.phases or []
+    if not isinstance(index, int) or not (0 <= index < len(phases)):
+        raise ScoringError("没有这个计时阶段")
+    _require_state(case, "checked_in", "in_progress", action="开始计时")
+    if case.state == "checked_in":
+        running = current_case(case.panel_id)
+        if running is not None and running.id != case.id:
+            raise ScoringError(f"请先结束当前考生（{running.candidate.name}）的答辩")
+        case.state, case.called_at = "in_progress", case.called_at or utcnow()
+    _stop_running_phase(case, rubric)
+    case.phase_index, case.phase_started_at = index, utcnow()
+    _touch(case)
+    audit("defense.timer_start", target=case, phase=phases[index]["name"])
+    db.session.flush()
+    return case
+
+
+def stop_phase(case: DefenseCase) -> DefenseCase:
+    _require_state(case, "in_progress", action="停止计时")
+    if case.phase_index is None:
+        raise ScoringError("计时器未在运行")
+    _stop_running_phase(case, _rubric_for(case))
+    _touch(case)
+    audit("defense.timer_stop", target=case)
+    db.session.flush()
+    return case
+
+
+def end_defense(case: DefenseCase) -> DefenseCase:
+    """The candidate leaves the room; panelists finish and submit their sheets."""
+    _require_state(case, "in_progress", action="结束答辩")
+    _stop_running_phase(case, _rubric_for(case))
+    case.state, case.ended_at = "scoring", utcnow()
+    _refresh(case)
+    _touch(case)
+    audit("defense.end", target=case)
+    db.session.flush()
+    return case
+
+
+# ------------------------------------------------------------------ sheets
+
+def _validated_scores(rubric: Rubric, scores: dict, *, complete: bool) -> tuple[dict, Decimal | None]:
+    """{criterion_id: "points"} checked against the rubric; raises ScoringError naming every bad field."""
+    if not isinstance(scores, dict):
+        raise ScoringError("评分数据格式错误")
+    known = {str(c.id): c for c in rubric.criteria}
+    errors, clean = [], {}
+    for key in scores:
+        if str(key) not in known:
+            errors.append(f"未知的评分项 {key}")
+    for cid, criterion in known.items():
+        raw = scores.get(cid, scores.get(int(cid)) if cid.isdigit() else None)
+        if raw is None or str(raw).strip() == "":
+            if complete:
+                errors.append(f"「{criterion.name}」：请填写分数")
+            continue
+        try:
+            clean[cid] = str(validate_points(raw, Decimal(criterion.max_points), SCORE_STEP))
+        except ValueError as err:
+            errors.append(f"「{criterion.name}」：{err}")
+    if errors:
+        raise ScoringError("；".join(errors), "invalid")
+    total = sum((Decimal(v) for v in clean.values()), Decimal(0)) if len(clean) == len(known) else None
+    return clean, total
+
+
+def _check_version(sheet: ScoreSheet, base_version) -> None:
+    if base_version is None or int(base_version) != sheet.version:
+        raise StaleSheet(sheet)
+
+
+def save_draft(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet:
+    """Autosave: store a (possibly partial) draft; a stale device (older version) is refused."""
+    case = sheet.case
+    if case.locked:
+        raise ScoringError("该考生的答辩成绩已确定，评分表已锁定")
+    if sheet.status not in ("draft", "reopened"):
+        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能修改")
+    _check_version(sheet, base_version)
+    clean, total = _validated_scores(_rubric_for(case), scores, complete=False)
+    if clean != (sheet.scores or {}):
+        sheet.scores = clean
+        sheet.total = total
+        sheet.version += 1
+        sheet.updated_at = utcnow()
+        db.session.flush()
+    return sheet
+
+
+def submit_sheet(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet:
+    case = sheet.case
+    if case.locked:
+        raise ScoringError("该考生的答辩成绩已确定，评分表已锁定")
+    if sheet.status not in ("draft", "reopened"):
+        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能提交")
+    if case.state not in ("in_progress", "scoring", "flagged"):
+        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，尚不能提交评分")
+    _check_version(sheet, base_version)
+    clean, total = _validated_scores(_rubric_for(case), scores, complete=True)
+    now = utcnow()
+    reason = sheet.reopen_reason if sheet.status == "reopened" else ""
+    sheet.scores, sheet.total, sheet.status, sheet.submitted_at = clean, total, "submitted", now
+    sheet.revision += 1
+    sheet.version += 1
+    sheet.revisions.append(ScoreSheetRevision(revision=sheet.revision, scores=dict(clean), total=total,
+                                              submitted_at=now, reason=reason))
+    case.flags_resolved_at, case.flags_resolved_by_id = None, None
+    _refresh(case)
+    _touch(case)
+    audit("defense.sheet_submit", target=case, panelist_id=sheet.panelist_id, revision=sheet.revision,
+          scores=clean, total=total)
+    db.session.flush()
+    return sheet
+
+
+def recuse(sheet: ScoreSheet, reason: str) -> ScoreSheet:
+    case = sheet.case
+    reason = (reason or "").strip()
+    if not reason:
+        raise ScoringError("请填写回避理由")
+    if case.locked:
+        raise ScoringError("该考生的答辩成绩已确定，不能回避")
+    if sheet.status not in ("draft", "reopened"):
+        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能回避")
+    sheet.status, sheet.recuse_reason = "recused", reason
+    sheet.version += 1
+    case.flags_resolved_at, case.flags_resolved_by_id = None, None
+    _refresh(case)
+    _touch(case)
+    audit("defense.recuse", target=case, panelist_id=sheet.panelist_id, reason=reason)
+    db.session.flush()
+    return sheet
+
+
+def reopen_sheet(sheet: ScoreSheet, reason: str) -> ScoreSheet:
+    """The chair sends one panelist's submitted sheet back, with a reason; the original stays in revisions."""
+    case = sheet.case
+    reason = (reason or "").strip()
+    if not reason:
+        raise ScoringError("请填写退回重评的理由")
+    if case.locked:
+        raise ScoringError("该考生的答辩成绩已确定，只有秘书处可以重新开放")
+    if sheet.status != "submitted":
+        raise ScoringError("只能退回已提交的评分表")
+    sheet.status, sheet.reopen_reason = "reopened", reason
+    sheet.reopened_count += 1
+    sheet.version += 1
+    if sheet.revisions:
+        sheet.revisions[-1].reopened_at = utcnow()
+    case.flags_resolved_at, case.flags_resolved_by_id = None, None
+    if case.state in ("flagged", "scoring"):
+        case.state = "scoring"
+    _refresh(case)
+    _touch(case)
+    audit("defense.sheet_reopen", target=case, reason=reason, panelist_id=sheet.panelist_id,
+          revision=sheet.revision, total=sheet.total)
+    db.session.flush()
+    return sheet
+
+
+def confirm_flags(case: DefenseCase, comment: str, actor: User | None = None) -> DefenseCase:
+    """The chair confirms the flagged scores as they are, with a comment (the "resolved" stamp)."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise ScoringError("请填写确认意见")
+    _require_state(case, "flagged", action="确认分差")
+    case.flags_resolved_at = utcnow()
+    case.flags_resolved_by_id = actor.id if actor else None
+    case.chair_comment = comment
+    case.state = "scoring"
+    _touch(case)
+    audit("defense.flags_confirm", target=case, reason=comment, flags=case.flags)
+    db.session.flush()
+    return case
+
+
+def finalise(case: DefenseCase, actor: User | None = None) -> DefenseCase:
+    """Lock the case and hand the aggregate to results (``record_component``)."""
+    _require_state(case, "scoring", "flagged", action="确定成绩")
+    sheets = _member_sheets(case)
+    waiting = [s for s in sheets if s.status not in ("submitted", "recused")]
+    if waiting:
+        names = _names(case)
+        raise ScoringError("尚有专家未提交评分：" + "、".join(names.get(s.panelist_id, "?") for s in waiting))
+    all_in, agg = case_aggregate(case)
+    if agg.score is None:
+        raise ScoringError(agg.error)
+    if agg.flags and case.flags_resolved_at is None:
+        raise ScoringError("评分存在较大分差，须由组长确认或退回重评后才能确定成绩")
+    now = utcnow()
+    case.score, case.state, case.finalised_at = agg.score, "finalised", now
+    case.finalised_by_id = actor.id if actor else None
+    record_component(case.candidate, "defense", agg.score, source=f"defense:case {case.id}", actor=actor)
+    _touch(case)
+    audit("defense.finalise", target=case, score=agg.score, counted=list(agg.counted),
+          dropped_high=agg.dropped_high, dropped_low=agg.dropped_low, flags=case.flags, actor=actor)
+    db.session.flush()
+    return case
+
+
+def secretariat_reopen(case: DefenseCase, reason: str, actor: User) -> DefenseCase:
+    """Reopen a finalised (or absent) case; its component score is withdrawn until it is finalised again."""
+    if actor is None or actor.role != SECRETARIAT:
+        raise Forbidden("只有秘书处可以重新开放已确定的成绩")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ScoringError("请填写重新开放的理由")
+    _require_state(case, "finalised", "absent", action="重新开放")
+    before = {"state": case.state, "score": case.score}
+    row = db.session.execute(db.select(ComponentScore).filter_by(candidate_id=case.candidate_id,
+                                                                  component="defense")).scalar_one_or_none()
+    if row is not None:
+        db.session.delete(row)
+    case.state = "waiting" if case.state == "absent" else "scoring"
+    case.score, case.finalised_at, case.finalised_by_id = None, None, None
+    case.reopen_count += 1
+    _touch(case)
+    audit("defense.reopen", target=case, reason=reason, actor=actor, before=before,
+          withdrawn_component=None if row is None else {"status": row.status, "score": row.score})
+    db.session.flush()
+    return case
+
+
+# ------------------------------------------------------------------ views (what each user may see)
+
+def sheet_view(sheet: ScoreSheet) -> dict:
+    return {"id": sheet.id, "status": sheet.status, "status_label": SHEET_STATUS_LABELS[sheet.status],
+            "scores": dict(sheet.scores or {}), "total": None if sheet.total is None else fmt(sheet.total),
+            "version": sheet.version, "revision": sheet.revision, "submitted_at": iso_utc(sheet.submitted_at),
+            "recuse_reason": sheet.recuse_reason, "reopen_reason": sheet.reopen_reason}
+
+
+def rubric_view(rubric: Rubric) -> dict:
+    return {"criteria": [{"id": c.id, "name": c.name, "max": fmt(c.max_points), "descriptors": c.descriptors}
+                         for c in rubric.criteria],
+            "step": fmt(SCORE_STEP), "max_total": fmt(rubric.max_total), "phases": list(rubric.phases or []),
+            "spread_threshold": fmt(rubric.spread_threshold), "outlier_threshold": fmt(rubric.outlier_threshold),
+            "min_scorers": rubric.min_scorers}
+
+
+def case_view(case: DefenseCase, member: PanelMember) -> dict:
+    """One case as one member may see it. Nobody sees another panelist's scores before submitting their own;
+    only the chair sees who has submitted, the others' totals once their own sheet is in, and the aggregate
+    once every sheet is in."""
+    rubric = _rubric_for(case)
+    phases = rubric.phases or []
+    candidate = case.candidate
+    view = {
+        "id": case.id, "state": case.state, "state_label": case.state_label, "queue_order": case.queue_order,
+        "carried_over": case.carried_over, "version": case.version,
+        "candidate": {"name": candidate.name, "ticket": candidate.ticket, "work_unit": candidate.work_unit},
+        "timer": {"phase_index": case.phase_index,
+                  "phase_name": phases[case.phase_index]["name"] if case.phase_index is not None
+                  and case.phase_index < len(phases) else None,
+                  "phase_seconds": phases[case.phase_index]["seconds"] if case.phase_index is not None
+                  and case.phase_index < len(phases) else None,
+                  "started_at": iso_utc(case.phase_started_at), "log": list(case.timer_log or [])},
+        "score": fmt(case.score) if case.state == "finalised" and case.score is not None else None,
+    }
+    sheets = _member_sheets(case)
+    mine = next((s for s in sheets if s.panelist_id == member.panelist_id), None)
+    view["my_sheet"] = sheet_view(mine) if mine else None
+    if member.is_chair:
+        own_done = mine is None or mine.status in ("submitted", "recused")
+        names = _names(case)
+        members = []
+        for s in sheets:
+            entry = {"panelist_id": s.panelist_id, "name": names.get(s.panelist_id, ""), "status": s.status,
+                     "status_label": SHEET_STATUS_LABELS[s.status], "sheet_id": s.id,
+                     "submitted_at": iso_utc(s.submitted_at), "reopened_count": s.reopened_count}
+            if own_done and s.status == "submitted":
+                entry["total"] = fmt(s.total)
+            members.append(entry)
+        view["members"] = members
+        all_in, agg = case_aggregate(case)
+        view["all_in"] = all_in
+        if all_in and own_done:
+            view["aggregate"] = {"score": None if agg.score is None else fmt(agg.score), "error": agg.error,
+                                 "dropped_high": agg.dropped_high, "dropped_low": agg.dropped_low,
+                                 "flags": list(case.flags or []),
+                                 "resolved": case.flags_resolved_at is not None,
+                                 "chair_comment": case.chair_comment}
+    return view
+
+
+def room_state(panel: Panel, member: PanelMember, *, ensure: bool = True) -> dict:
+    """The whole panel as one member may see it (``ensure=False``: read only, for pushes after commit)."""
+    if ensure:
+        cases = ensure_cases(panel)
+    else:
+        cases = list(db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id)
+                                        .order_by(DefenseCase.queue_order, DefenseCase.id)).scalars())
+    rubric = get_rubric(panel.round_id)
+    running = next((c for c in cases if c.state == "in_progress"), None)
+    return {"panel": {"id": panel.id, "name": panel.name, "room": panel.room, "meeting_link": panel.meeting_link},
+            "me": {"panelist_id": member.panelist_id, "is_chair": member.is_chair,
+                   "name": member.panelist.name},
+            "rubric": rubric_view(rubric), "server_now": iso_utc(utcnow()),
+            "current_case_id": running.id if running else None,
+            "cases": [case_view(c, member) for c in cases]}
+
+
+def get_case(case_id) -> DefenseCase:
+    case = db.session.get(DefenseCase, int(case_id)) if str(case_id).isdigit() else None
+    if case is None:
+        raise ScoringError("找不到该考生的答辩记录", "not_found")
+    return case
+
+
+def get_sheet(sheet_id) -> ScoreSheet:
+    sheet = db.session.get(ScoreSheet, int(sheet_id)) if str(sheet_id).isdigit() else None
+    if sheet is None:
+        raise ScoringError("找不到该评分表", "not_found")
+    return sheet
+
+
+def round_cases(rnd: Round) -> list[DefenseCase]:
+    for panel in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars():
+        ensure_cases(panel)
+    return list(db.session.execute(db.select(DefenseCase).filter_by(round_id=rnd.id)
+                                   .order_by(DefenseCase.panel_id, DefenseCase.queue_order)).scalars())

@@ -1,0 +1,124 @@
+"""Read-only reports of defense scoring: the panel quality report and the defense export (DOMAIN.md columns)."""
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from certify.clock import to_local
+from certify.domain import mask_id_number
+from certify.extensions import db
+from certify.models import Candidate, ComponentScore, Round
+from certify.tabular import Sheet
+
+from .models import Panel, Panelist, PanelMember
+from .scoring_models import CASE_STATE_LABELS, SHEET_STATUS_LABELS, DefenseCase
+from .scoring_operations import get_rubric, round_cases
+from .services import rater_stats
+
+ID_COLUMNS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别"]
+
+
+def _q2(value) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def panel_quality(rnd: Round) -> list[dict]:
+    """Per panel: members' severity, ICC(3,1)/(3,k)/(2,1), Kendall's W, reopen and discrepancy counts.
+
+    Computed over finalised cases (the round's scores as they stand); no score is ever adjusted."""
+    cases = round_cases(rnd)
+    out = []
+    for panel in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id).order_by(Panel.name)).scalars():
+        members = list(db.session.execute(db.select(PanelMember).filter_by(panel_id=panel.id)).scalars())
+        names = {m.panelist_id: m.panelist.name for m in members}
+        chair = {m.panelist_id for m in members if m.is_chair}
+        panel_cases = [c for c in cases if c.panel_id == panel.id]
+        ratings = {}
+        for c in panel_cases:
+            if c.state != "finalised":
+                continue
+            ratings[c.id] = {s.panelist_id: s.total for s in c.sheets if s.status == "submitted"}
+        sev = rater_stats.severity(ratings)
+        scored_counts = {pid: sum(1 for r in ratings.values() if pid in r) for pid in names}
+        iccs = rater_stats.icc(ratings)
+        w = rater_stats.kendalls_w(ratings)
+        sheets = [s for c in panel_cases for s in c.sheets]
+        out.append({
+            "panel": panel,
+            "members": [{"name": names[pid], "chair": pid in chair, "scored": scored_counts.get(pid, 0),
+                         "severity": sev.get(pid),
+                         "reopened": sum(s.reopened_count for s in sheets if s.panelist_id == pid),
+                         "recused": sum(1 for s in sheets if s.panelist_id == pid and s.status == "recused")}
+                        for pid in names],
+            "icc": iccs, "kendall_w": w,
+            "cases": len(panel_cases),
+            "finalised": sum(1 for c in panel_cases if c.state == "finalised"),
+            "absent": sum(1 for c in panel_cases if c.state == "absent"),
+            "discrepancies": sum(1 for c in panel_cases if c.flags),
+            "sheet_reopens": sum(s.reopened_count for s in sheets),
+            "case_reopens": sum(c.reopen_count for c in panel_cases),
+        })
+    return out
+
+
+def _status(case: DefenseCase | None, component: ComponentScore | None) -> str:
+    if component is not None and component.status == "absent":
+        return "缺考"
+    if case is None:
+        return "未安排答辩"
+    return CASE_STATE_LABELS.get(case.state, case.state)
+
+
+def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
+    """Sheet 1: the defense component per candidate; sheet 2: every panelist's sheet per candidate."""
+    cases = {c.candidate_id: c for c in round_cases(rnd)}
+    rubric = get_rubric(rnd.id)
+    candidates = [c for c in db.session.execute(db.select(Candidate).filter_by(round_id=rnd.id)
+                                                .order_by(Candidate.ticket)).scalars()
+                  if c.id in cases or (c.scheme is not None and c.scheme.has_defense)]
+    components = {row.candidate_id: row for row in db.session.execute(
+        db.select(ComponentScore).where(ComponentScore.component == "defense",
+                                        ComponentScore.candidate_id.in_([c.id for c in candidates]))).scalars()}
+
+    def ident(c: Candidate) -> list:
+        return [c.ticket, c.name, c.id_number if full_id else mask_id_number(c.id_number), c.work_unit, c.level]
+
+    main_rows = []
+    for c in candidates:
+        comp = components.get(c.id)
+        score = _q2(comp.score) if comp is not None and comp.status == "scored" else None
+        main_rows.append(ident(c) + [score, _status(cases.get(c.id), comp)])
+    panels = {p.id: p.name for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()}
+    names = {p.id: p.name for p in db.session.execute(db.select(Panelist).filter_by(round_id=rnd.id)).scalars()}
+    detail_rows = []
+    for c in candidates:
+        case = cases.get(c.id)
+        if case is None:
+            continue
+        for s in sorted(case.sheets, key=lambda s: s.id):
+            show = s.status == "submitted"
+            scores = [(_q2(s.scores.get(str(cr.id))) if s.status == "submitted" and s.scores.get(str(cr.id))
+                       else None) for cr in rubric.criteria]
+            previous = s.revisions[:-1] if s.status == "submitted" else (s.revisions if s.status == "reopened" else [])
+            earlier = "；".join(f"第{r.revision}次 {_q2(r.total)}" for r in previous)
+            detail_rows.append(ident(c) + [panels.get(case.panel_id, ""), names.get(s.panelist_id, "")] + scores + [
+                _q2(s.total) if s.status == "submitted" else None,
+                to_local(s.submitted_at).strftime("%Y-%m-%d %H:%M:%S") if s.submitted_at and show else "",
+                SHEET_STATUS_LABELS[s.status] + (f"（{s.recuse_reason}）" if s.status == "recused" else ""),
+                f"是（{s.reopened_count}次）" if s.reopened_count else "否", earlier])
+    main = Sheet("答辩成绩", ID_COLUMNS + ["答辩成绩", "状态"], main_rows, number_formats={5: "0.00"})
+    crit = [f"{cr.name}（{cr.max_points.normalize():f}分）" if isinstance(cr.max_points, Decimal) else cr.name
+            for cr in rubric.criteria]
+    detail = Sheet("专家评分表", ID_COLUMNS + ["答辩组", "专家"] + crit + ["总分", "提交时间", "评分表状态",
+                                                                    "是否退回重评", "此前提交的总分"], detail_rows)
+    return [main, detail]
+
+
+def write_defense_export(rnd: Round, path: str) -> None:
+    """``certify export defense --round CODE FILE``: ID numbers masked (the full list is the results export)."""
+    from certify.tabular import write_file
+
+    write_file(path, export_sheets(rnd, full_id=False))
+    db.session.commit()  # cases created on first use
+
+
+__all__ = ["panel_quality", "export_sheets", "write_defense_export"]

@@ -1,0 +1,1 @@
+"""Pure services of the defense area (no Flask, no database)."""

@@ -1,0 +1,5 @@
+"""The exam area."""
+
+
+def init_app(app):
+    pass

@@ -1,0 +1,5 @@
+"""The question bank area."""
+
+
+def init_app(app):
+    from . import models  # noqa: F401  (registers the tables)

@@ -1,0 +1,142 @@
+"""Shared fixtures: one app and schema per test run, emptied after every test.
+
+SQLite by default; with TEST_DATABASE_URL set the same suite runs against PostgreSQL, and with
+TEST_REDIS_URL set the Socket.IO tests that need a message queue run too.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from certify import create_app
+from certify.accounts import create_user
+from certify.extensions import db
+from certify.rounds import create_round
+
+TEST_PASSWORD = "test-pass-123"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    os.environ.setdefault("CERTIFY_INSTANCE", str(tmp_path_factory.mktemp("instance")))
+    from certify.config import normalise_database_url
+
+    application = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "WTF_CSRF_ENABLED": False,
+        "LOGIN_RATE_LIMIT": "10000 per minute",
+        "EXAM_SWEEPER_ENABLED": False,
+        "SERVER_NAME": None,
+    })
+    with application.app_context():
+        db.drop_all()
+        _drop_alembic_version()
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.drop_all()
+        _drop_alembic_version()
+
+
+def _drop_alembic_version():
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def _empty_all_tables():
+    db.session.rollback()
+    tables = list(reversed(db.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    yield
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        with app.app_context():
+            db.session.remove()
+            _empty_all_tables()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for tests that call operations directly."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(ctx):
+    def factory(role: str, username: str | None = None, password: str = TEST_PASSWORD, **kwargs):
+        factory.n += 1
+        user, _ = create_user(username or f"{role}{factory.n}", role, password=password,
+                              generated=kwargs.pop("generated", False), **kwargs)
+        db.session.commit()
+        return user
+
+    factory.n = 0
+    return factory
+
+
+@pytest.fixture
+def make_round(ctx):
+    def factory(code: str = "2024-cq", region: str = "重庆", year: int = 2024):
+        rnd = create_round(code, region, year)
+        db.session.commit()
+        return rnd
+
+    return factory
+
+
+def login(client, username: str, password: str = TEST_PASSWORD, follow: bool = False):
+    return client.post("/login", data={"username": username, "password": password}, follow_redirects=follow)
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """Log the test client in as a new user of the given role; returns the user."""
+
+    def do(role: str, **kwargs):
+        user = make_user(role, **kwargs)
+        resp = login(client, user.username)
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return user
+
+    return do
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html) or re.search(
+        r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+DATA_DIR = Path(__file__).parent / "data"

@@ -1,0 +1,90 @@
+from certify.access import allowed_roles
+from certify.domain import CANDIDATE, PANELIST, SECRETARIAT, SUPERVISOR
+from certify.extensions import db
+from tests.conftest import TEST_PASSWORD, csrf_token_from, login
+
+
+def test_every_endpoint_declares_its_roles(app):
+    undeclared = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        if allowed_roles(app.view_functions[rule.endpoint]) is None:
+            undeclared.append(rule.rule)
+    assert undeclared == []
+
+
+def test_login_with_wrong_password_is_refused(client, make_user):
+    user = make_user(SECRETARIAT)
+    resp = login(client, user.username, "wrong-password", follow=True)
+    assert "账号或密码错误" in resp.get_data(as_text=True)
+    assert client.get("/account/password").status_code == 302
+
+
+def test_generated_account_must_change_password_first(client, make_user, ctx):
+    user = make_user(CANDIDATE, generated=True)
+    assert user.must_change_password
+    resp = login(client, user.username)
+    assert resp.headers["Location"].endswith("/")
+    resp = client.get("/", follow_redirects=False)
+    assert "/account/password" in resp.headers["Location"]
+    resp = client.post("/account/password", data={"current": TEST_PASSWORD, "new": "a-new-pass-1",
+                                                  "confirm": "a-new-pass-1"})
+    assert resp.status_code == 302
+    db.session.refresh(user)
+    assert not user.must_change_password
+    assert user.check_password("a-new-pass-1")
+
+
+def test_password_change_ends_other_sessions(app, make_user):
+    user = make_user(SECRETARIAT)
+    first, second = app.test_client(), app.test_client()
+    login(first, user.username)
+    login(second, user.username)
+    first.post("/account/password", data={"current": TEST_PASSWORD, "new": "another-pass-9",
+                                          "confirm": "another-pass-9"})
+    assert first.get("/account/password").status_code == 200
+    assert second.get("/account/password").status_code == 302  # sent to login
+
+
+def test_csrf_is_enforced_on_forms(app, make_user):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        user = make_user(SECRETARIAT)
+        client = app.test_client()
+        resp = client.post("/login", data={"username": user.username, "password": TEST_PASSWORD})
+        assert resp.status_code == 400
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        resp = client.post("/login", data={"username": user.username, "password": TEST_PASSWORD,
+                                           "csrf_token": token})
+        assert resp.status_code == 302
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_login_is_throttled(app, make_user):
+    from certify.extensions import limiter
+
+    app.config["LOGIN_RATE_LIMIT"] = "10 per minute"
+    limiter.reset()
+    try:
+        user = make_user(PANELIST)
+        client = app.test_client()
+        codes = [login(client, user.username, "bad-password").status_code for _ in range(12)]
+        assert codes[:10] == [200] * 10
+        assert codes[-1] == 429
+    finally:
+        limiter.reset()
+        app.config["LOGIN_RATE_LIMIT"] = "10000 per minute"
+
+
+def test_supervisor_may_manage_only_their_own_account(client, login_as):
+    login_as(SUPERVISOR)
+    assert client.get("/account/password").status_code == 200
+    assert client.post("/logout").status_code == 302
+
+
+def test_json_api_unauthenticated_gets_json_error(client):
+    resp = client.get("/api/does-not-exist")
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
