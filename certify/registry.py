@@ -17,3 +17,13 @@ def register_demo_step(order: int, name: str, fn: Callable) -> None:
     if all(existing != name for _, existing, _ in DEMO_STEPS):
         DEMO_STEPS.append((order, name, fn))
         DEMO_STEPS.sort(key=lambda s: s[0])
+
+# (order, name, fn(candidate) -> str | None): sections of the candidate's home page (exam sessions, defense
+# slot, results…). Each area renders its own section (``render_template`` of its own partial) or returns None.
+CANDIDATE_PANELS: list[tuple[int, str, Callable]] = []
+
+
+def register_candidate_panel(order: int, name: str, fn: Callable) -> None:
+    if all(existing != name for _, existing, _ in CANDIDATE_PANELS):
+        CANDIDATE_PANELS.append((order, name, fn))
+        CANDIDATE_PANELS.sort(key=lambda s: s[0])

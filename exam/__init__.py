@@ -1,5 +1,5 @@
-"""The exam area."""
+"""The exam area: blueprints and papers, sessions, delivery, grading, monitoring."""
 
 
 def init_app(app):
-    pass
+    from . import models  # noqa: F401  (registers the tables)

@@ -140,3 +140,28 @@ def csrf_token_from(html: str) -> str:
 
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def make_candidate(ctx):
+    """Factory for candidates of a round (with their login account, password TEST_PASSWORD).
+
+    ``make_candidate(rnd, level="中级", work_unit="…")``; id numbers and tickets are unique per call.
+    """
+    from certify.models import Candidate
+
+    def factory(rnd, level: str = "初级", *, name: str | None = None, work_unit: str = "测试单位",
+                district: str = "渝中区", id_number: str | None = None, ticket: str | None = None):
+        factory.n += 1
+        n = factory.n
+        ticket = ticket or f"T{rnd.id:02d}{n:05d}"
+        user, _ = create_user(ticket, "candidate", password=TEST_PASSWORD, display_name=name or f"考生{n}",
+                              generated=False)
+        cand = Candidate(round_id=rnd.id, user=user, ticket=ticket, id_number=id_number or f"ID{rnd.id:02d}{n:014d}",
+                         name=name or f"考生{n}", work_unit=work_unit, district=district, level=level)
+        db.session.add(cand)
+        db.session.commit()
+        return cand
+
+    factory.n = 0
+    return factory
