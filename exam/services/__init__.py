@@ -1,0 +1,1 @@
+"""Pure exam logic (no Flask, no database session): paper assembly, grading, timing."""
