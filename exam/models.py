@@ -116,6 +116,8 @@ class ExamSession(db.Model):
     papers_generated_at: Mapped[datetime | None]
     event_warning_threshold: Mapped[int | None]  # integrity events before the candidate is warned
     scores_released_at: Mapped[datetime | None]
+    # Set by the sweeper once, after the close, when assigned candidates who never started were recorded absent.
+    absentees_recorded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     scheme: Mapped[Scheme] = relationship()
