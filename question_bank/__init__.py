@@ -1,5 +1,26 @@
-"""The question bank area."""
+"""The question bank area: items and their versions, import with preview, search, edit, statistics, export."""
+
+
+def demo_step(context: dict) -> None:
+    from .operations import load_demo_bank
+
+    plan = load_demo_bank()
+    s = plan.summary()
+    context["print"](f"演示题库：{s['added'] + s['updated'] + s['unchanged']} 道题目"
+                     f"（新增 {s['added']}，更新 {s['updated']}，未变 {s['unchanged']}）")
 
 
 def init_app(app):
+    from certify.domain import SECRETARIAT, SUPERVISOR
+    from certify.registry import register_demo_step
+    from certify.templating import add_nav
+
     from . import models  # noqa: F401  (registers the tables)
+    from .cli import COMMANDS
+    from .routes import bp
+
+    app.register_blueprint(bp)
+    for command in COMMANDS:
+        app.cli.add_command(command)
+    add_nav((SECRETARIAT, SUPERVISOR), "题库", "bank.index")
+    register_demo_step(30, "question_bank.demo", demo_step)

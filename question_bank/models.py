@@ -60,6 +60,8 @@ class ItemVersion(db.Model):
     difficulty: Mapped[int]
     level: Mapped[str] = mapped_column(String(10))
     explanation: Mapped[str] = mapped_column(Text, default="")
+    # Stem and options as plain text for searching (JSON columns may hold \u-escaped text on PostgreSQL).
+    search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -1,0 +1,276 @@
+"""State changes of the question bank: import (plan, then apply), edit, retire, reactivate, demo bank.
+
+Each function validates, flushes and writes the audit entry; none commits (routes and CLI commit at the edge).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, or_, select
+
+from certify.audit import audit
+from certify.extensions import db
+from certify.tabular import ImportFailed, RowError, Sheet, read_table
+
+from .models import ACTIVE, RETIRED, Item, ItemVersion
+from .services.normalise import stem_key
+from .services.parsing import COLUMNS, HEADERS, ItemData, diff, item_to_row, parse_row, parse_rows
+from .services.planning import Existing, ImportPlan, plan_import
+from .services.statistics import BankStatistics, bank_statistics
+
+DEMO_BANK = Path(__file__).parent / "data" / "demo_bank.csv"
+_GENERATED_CODE = re.compile(r"^Q(\d{6,})$")
+
+
+class ItemInvalid(Exception):
+    """An edit that fails validation; ``errors`` are (column header, message)."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("；".join(f"{c}：{m}" for c, m in errors))
+
+
+class BankError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- reading the bank
+
+def version_data(version: ItemVersion, code: str = "") -> ItemData:
+    return ItemData(code=code, type=version.type, stem=version.stem, options=tuple(version.options),
+                    answer=version.answer, category=version.category, difficulty=version.difficulty,
+                    level=version.level, explanation=version.explanation or "")
+
+
+def existing_snapshot() -> list[Existing]:
+    rows = db.session.execute(
+        select(Item.id, Item.code, Item.status, ItemVersion).join(ItemVersion, Item.current_version_id == ItemVersion.id)
+    ).all()
+    return [Existing(id=i, code=code, status=status, data=version_data(v, code)) for i, code, status, v in rows]
+
+
+def get_item(item_id: int) -> Item | None:
+    return db.session.get(Item, item_id)
+
+
+def find_by_code(code: str) -> Item | None:
+    return db.session.execute(select(Item).filter_by(code=code)).scalar_one_or_none()
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    type: str = ""
+    category: str = ""
+    difficulty: int | None = None
+    level: str = ""
+    status: str = ""
+
+    def as_args(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+
+
+def search_query(filters: Filters):
+    """Items (with their current version) matching the filters, newest code last."""
+    stmt = select(Item).join(ItemVersion, Item.current_version_id == ItemVersion.id)
+    if filters.type:
+        stmt = stmt.where(ItemVersion.type == filters.type)
+    if filters.category:
+        stmt = stmt.where(ItemVersion.category == filters.category)
+    if filters.difficulty:
+        stmt = stmt.where(ItemVersion.difficulty == filters.difficulty)
+    if filters.level:
+        stmt = stmt.where(ItemVersion.level == filters.level)
+    if filters.status:
+        stmt = stmt.where(Item.status == filters.status)
+    for word in (filters.q or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(ItemVersion.search_text.ilike(pattern, escape="\\"),
+                              Item.code.ilike(pattern, escape="\\")))
+    return stmt.order_by(Item.code)
+
+
+def categories() -> list[str]:
+    return list(db.session.execute(select(ItemVersion.category).join(
+        Item, Item.current_version_id == ItemVersion.id).distinct().order_by(ItemVersion.category)).scalars())
+
+
+def statistics() -> BankStatistics:
+    rows = db.session.execute(
+        select(ItemVersion.category, ItemVersion.type, ItemVersion.difficulty, ItemVersion.level)
+        .join(Item, Item.current_version_id == ItemVersion.id).where(Item.status == ACTIVE)).all()
+    return bank_statistics(rows)
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Item.status, func.count()).group_by(Item.status)).all()
+    return {ACTIVE: 0, RETIRED: 0, **dict(rows)}
+
+
+# ---------------------------------------------------------------- import
+
+def plan_file(data: bytes, filename: str) -> ImportPlan:
+    """Read and validate a bank file against the current bank; writes nothing."""
+    try:
+        table = read_table(data, filename, COLUMNS)
+    except ImportFailed as err:
+        return ImportPlan(file=filename, errors=err.errors)
+    parsed = parse_rows(table.rows, table.file, table.sheet)
+    if not table.rows:
+        parsed.errors.append(RowError(None, None, "文件中没有题目", table.file, table.sheet))
+    return plan_import(parsed, existing_snapshot(), table.file, table.sheet)
+
+
+def _search_text(data: ItemData) -> str:
+    return "\n".join([data.stem, *data.options])
+
+
+def _new_version(item: Item, data: ItemData, number: int, actor=None) -> ItemVersion:
+    version = ItemVersion(item=item, version=number, type=data.type, stem=data.stem, options=list(data.options),
+                          answer=data.answer, category=data.category, difficulty=data.difficulty,
+                          level=data.level, explanation=data.explanation, search_text=_search_text(data),
+                          created_by_id=actor.id if actor else None)
+    db.session.add(version)
+    return version
+
+
+def _code_generator(reserved: set[str]):
+    numbers = [int(m.group(1)) for c in db.session.execute(select(Item.code).where(Item.code.like("Q%"))).scalars()
+               if (m := _GENERATED_CODE.match(c))]
+    n = max(numbers, default=0)
+    while True:
+        n += 1
+        code = f"Q{n:06d}"
+        if code not in reserved:
+            yield code
+
+
+def apply_plan(plan: ImportPlan, actor=None) -> dict:
+    """Write a plan that has no errors: new items, and a new version for each changed item; one audit entry."""
+    if not plan.ok:
+        raise ImportFailed(plan.errors)
+    from certify.audit import _current_actor
+
+    actor = actor or _current_actor()
+    codes = _code_generator({p.item.code for p in plan.added if p.item.code})
+    added_codes, updated_codes = [], []
+    pending = []
+    for p in plan.added:
+        code = p.item.code or next(codes)
+        item = Item(code=code, stem_key=p.item.stem_key, status=ACTIVE)
+        db.session.add(item)
+        version = _new_version(item, p.item, 1, actor)
+        pending.append((item, version))
+        added_codes.append(code)
+    if plan.updated:
+        items = {i.id: i for i in db.session.execute(
+            select(Item).where(Item.id.in_([p.existing_id for p in plan.updated]))).scalars()}
+        latest = dict(db.session.execute(select(ItemVersion.item_id, func.max(ItemVersion.version)).where(
+            ItemVersion.item_id.in_(list(items))).group_by(ItemVersion.item_id)).all())
+        for p in plan.updated:
+            item = items[p.existing_id]
+            version = _new_version(item, p.item, latest.get(item.id, 0) + 1, actor)
+            item.stem_key = p.item.stem_key
+            pending.append((item, version))
+            updated_codes.append(item.code)
+    db.session.flush()
+    for item, version in pending:
+        item.current_version_id = version.id
+    db.session.flush()
+    summary = plan.summary()
+    audit("bank.import", target_type="bank", actor=actor, file=plan.file, added=added_codes,
+          updated=updated_codes, unchanged=len(plan.unchanged), warnings=len(plan.warnings))
+    db.session.flush()
+    summary["added_codes"] = added_codes
+    summary["updated_codes"] = updated_codes
+    return summary
+
+
+def import_bank(data: bytes, filename: str, *, dry_run: bool = False, actor=None) -> ImportPlan:
+    """Plan and (unless dry_run) apply; raises ImportFailed with every error when the file has any."""
+    plan = plan_file(data, filename)
+    if not plan.ok:
+        raise ImportFailed(plan.errors)
+    if not dry_run:
+        apply_plan(plan, actor)
+    return plan
+
+
+# ---------------------------------------------------------------- single item
+
+def edit_item(item: Item, values: dict[str, str], actor=None) -> tuple[ItemVersion | None, list[str]]:
+    """Validate ``values`` (keys as the import columns) like an import row; a new version when the content
+    changed (None otherwise). Returns (version, warnings)."""
+    data, errors, warnings = parse_row({**values, "code": item.code})
+    if errors:
+        raise ItemInvalid(errors)
+    current = version_data(item.current, item.code)
+    changes = diff(current, data)
+    messages = [m for _, m in warnings]
+    key = stem_key(data.stem)
+    others = db.session.execute(select(Item.code).where(Item.stem_key == key, Item.id != item.id)).scalars().all()
+    messages += [f"题干与题库中已有题目 {c} 重复" for c in others]
+    if not changes:
+        return None, messages
+    number = (db.session.execute(select(func.max(ItemVersion.version)).filter_by(item_id=item.id)).scalar() or 0) + 1
+    version = _new_version(item, data, number, actor)
+    item.stem_key = key
+    db.session.flush()
+    item.current_version_id = version.id
+    db.session.flush()
+    db.session.expire(item, ["current"])
+    audit("bank.item.edit", target=item, actor=actor, code=item.code, version=number,
+          changed=[label for label, _, _ in changes])
+    return version, messages
+
+
+def retire_item(item: Item, reason: str = "", actor=None) -> None:
+    if item.status == RETIRED:
+        raise BankError(f"题目 {item.code} 已停用")
+    item.status = RETIRED
+    audit("bank.item.retire", target=item, actor=actor, reason=reason, code=item.code)
+    db.session.flush()
+
+
+def reactivate_item(item: Item, reason: str = "", actor=None) -> None:
+    if item.status == ACTIVE:
+        raise BankError(f"题目 {item.code} 已在用")
+    item.status = ACTIVE
+    audit("bank.item.reactivate", target=item, actor=actor, reason=reason, code=item.code)
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- export
+
+def export_sheet(items) -> Sheet:
+    return Sheet("题库", list(HEADERS), [item_to_row(i.code, version_data(i.current)) for i in items])
+
+
+def template_sheet() -> Sheet:
+    examples = [
+        ItemData("", "single", "下列能源中，属于可再生能源的是（　）。", ("煤炭", "石油", "太阳能", "天然气"), "C",
+                 "科学素养", 1, "通用", "太阳能可以源源不断地获得，属于可再生能源。"),
+        ItemData("", "multiple", "组织青少年户外科技考察活动前，辅导员应做好的安全准备有（　）。",
+                 ("勘察路线与场地", "制定应急预案", "购买或确认保险", "临时决定集合地点"), "ABC",
+                 "安全规范", 3, "初级", "集合地点应提前确定并告知所有参与者。"),
+        ItemData("", "truefalse", "科学探究活动中，实验结果与假设不一致时应修改数据使其符合假设。", ("正确", "错误"), "B",
+                 "科学教育理论", 2, "中级", "实验数据必须如实记录，不一致时应分析原因、修正假设。"),
+    ]
+    return Sheet("题库", list(HEADERS), [item_to_row("", e) for e in examples])
+
+
+def export_all(path: str) -> int:
+    from certify.tabular import write_file
+
+    items = db.session.execute(search_query(Filters())).scalars().all()
+    write_file(path, [export_sheet(items)])
+    return len(items)
+
+
+# ---------------------------------------------------------------- demo
+
+def load_demo_bank() -> ImportPlan:
+    """Import the demo bank (idempotent: a second run changes nothing)."""
+    return import_bank(DEMO_BANK.read_bytes(), DEMO_BANK.name)

@@ -1,0 +1,200 @@
+"""Secretariat pages of the question bank (supervisors may read). Thin: parse, call operations, render."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from certify.access import allow
+from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.extensions import db
+from certify.tabular import ImportFailed, send_table
+
+from . import operations as ops
+from . import staging
+from .forms import ConfirmForm, ItemForm, ReasonForm, UploadForm
+from .models import ACTIVE, ITEM_TYPES, RETIRED, STATUS_LABELS, TYPE_LABELS
+from .services.parsing import HEADER_OF, LETTERS, LEVELS, TRUEFALSE, answer_display
+
+bp = Blueprint("bank", __name__, url_prefix="/bank")
+READERS = (SECRETARIAT, SUPERVISOR)
+PER_PAGE = 30
+
+
+def _filters() -> ops.Filters:
+    args = request.args
+    difficulty = args.get("difficulty", "")
+    return ops.Filters(
+        q=args.get("q", "").strip()[:100],
+        type=args.get("type", "") if args.get("type") in ITEM_TYPES else "",
+        category=args.get("category", "").strip()[:60],
+        difficulty=int(difficulty) if difficulty in {"1", "2", "3", "4", "5"} else None,
+        level=args.get("level", "") if args.get("level") in LEVELS else "",
+        status=args.get("status", "") if args.get("status") in (ACTIVE, RETIRED) else "",
+    )
+
+
+def _item_or_404(item_id: int):
+    item = ops.get_item(item_id)
+    if item is None:
+        abort(404)
+    return item
+
+
+@bp.context_processor
+def _helpers():
+    return {"TYPE_LABELS": TYPE_LABELS, "STATUS_LABELS": STATUS_LABELS, "LETTERS": LETTERS, "LEVELS": LEVELS,
+            "answer_display": answer_display, "TRUEFALSE": TRUEFALSE}
+
+
+@bp.route("/")
+@allow(*READERS)
+def index():
+    filters = _filters()
+    page = db.paginate(ops.search_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+                       error_out=False)
+    return render_template("question_bank/index.html", page=page, filters=filters, categories=ops.categories(),
+                           counts=ops.status_counts(), types=ITEM_TYPES)
+
+
+@bp.route("/items/<int:item_id>")
+@allow(*READERS)
+def item(item_id):
+    item = _item_or_404(item_id)
+    return render_template("question_bank/item.html", item=item, versions=list(reversed(item.versions)),
+                           reason_form=ReasonForm())
+
+
+@bp.route("/items/<int:item_id>/preview")
+@allow(*READERS)
+def preview_item(item_id):
+    item = _item_or_404(item_id)
+    version = item.current
+    if request.args.get("version", type=int):
+        version = next((v for v in item.versions if v.version == request.args.get("version", type=int)), None)
+        if version is None:
+            abort(404)
+    return render_template("question_bank/preview_item.html", item=item, version=version)
+
+
+@bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def edit(item_id):
+    item = _item_or_404(item_id)
+    form = ItemForm()
+    if request.method == "GET":
+        v = item.current
+        form.type.data = TYPE_LABELS[v.type]
+        form.stem.data = v.stem
+        if v.type != TRUEFALSE:
+            for key, option in zip(ItemForm.OPTION_FIELDS, v.options):
+                getattr(form, key).data = option
+        form.answer.data = answer_display(v.type, v.answer)
+        form.category.data = v.category
+        form.difficulty.data = str(v.difficulty)
+        form.level.data = v.level
+        form.explanation.data = v.explanation
+    elif form.validate_on_submit():
+        try:
+            version, warnings = ops.edit_item(item, form.values())
+        except ops.ItemInvalid as err:
+            field_of = {header: key for key, header in HEADER_OF.items()}
+            for header, message in err.errors:
+                field = getattr(form, field_of.get(header, "stem"))
+                field.errors = list(field.errors) + [message]
+        else:
+            db.session.commit()
+            for w in warnings:
+                flash(w, "warning")
+            flash(f"已保存为第 {version.version} 版" if version else "内容没有变化，未生成新版本",
+                  "success" if version else "info")
+            return redirect(url_for("bank.item", item_id=item.id))
+    return render_template("question_bank/edit.html", item=item, form=form)
+
+
+@bp.route("/items/<int:item_id>/retire", methods=["POST"])
+@allow(SECRETARIAT)
+def retire(item_id):
+    return _set_status(item_id, ops.retire_item, "已停用")
+
+
+@bp.route("/items/<int:item_id>/reactivate", methods=["POST"])
+@allow(SECRETARIAT)
+def reactivate(item_id):
+    return _set_status(item_id, ops.reactivate_item, "已重新启用")
+
+
+def _set_status(item_id, operation, done: str):
+    item = _item_or_404(item_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash("原因不能超过 200 字", "error")
+        return redirect(url_for("bank.item", item_id=item.id))
+    try:
+        operation(item, form.reason.data or "")
+    except ops.BankError as err:
+        flash(str(err), "error")
+    else:
+        db.session.commit()
+        flash(f"题目 {item.code} {done}", "success")
+    return redirect(url_for("bank.item", item_id=item.id))
+
+
+@bp.route("/stats")
+@allow(*READERS)
+def stats():
+    return render_template("question_bank/stats.html", stats=ops.statistics(), counts=ops.status_counts())
+
+
+@bp.route("/export.<any(xlsx, csv):fmt>")
+@allow(*READERS)
+def export(fmt):
+    items = db.session.execute(ops.search_query(_filters())).scalars().all()
+    return send_table("题库导出", fmt, [ops.export_sheet(items)])
+
+
+@bp.route("/template.<any(xlsx, csv):fmt>")
+@allow(*READERS)
+def template(fmt):
+    return send_table("题库导入模板", fmt, [ops.template_sheet()])
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def upload():
+    form = UploadForm()
+    errors = []
+    if form.validate_on_submit():
+        storage = form.file.data
+        name = staging.safe_filename(storage.filename)
+        if not staging.supported(name):
+            form.file.errors = ["不支持的文件类型，请上传 .xlsx 或 .csv 文件"]
+        else:
+            token = staging.stage(current_app.instance_path, storage.read(), name, current_user.id)
+            return redirect(url_for("bank.import_preview", token=token))
+    return render_template("question_bank/upload.html", form=form, errors=errors)
+
+
+@bp.route("/import/<token>", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def import_preview(token):
+    staged = staging.load(current_app.instance_path, token)
+    if staged is None:
+        flash("上传的文件已过期或不存在，请重新上传", "error")
+        return redirect(url_for("bank.upload"))
+    data, filename, _uploader = staged
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        plan = ops.plan_file(data, filename)  # re-planned against the bank as it is now
+        try:
+            summary = ops.apply_plan(plan)
+        except ImportFailed:
+            db.session.rollback()
+            flash("文件有错误，未导入任何题目", "error")
+        else:
+            db.session.commit()
+            staging.discard(current_app.instance_path, token)
+            return render_template("question_bank/import_result.html", summary=summary, plan=plan,
+                                   filename=filename)
+    else:
+        plan = ops.plan_file(data, filename)
+    return render_template("question_bank/preview.html", plan=plan, filename=filename, form=form, token=token)

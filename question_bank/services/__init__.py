@@ -1,0 +1,1 @@
+"""Pure logic of the question bank: no Flask, no database session."""

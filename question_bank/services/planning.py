@@ -1,0 +1,95 @@
+"""Deciding what an import does to the bank: added / updated (new version) / unchanged / rejected. Pure.
+
+Matching: a row with 编号 is the item with that code (a new item when no item has it). A row without 编号
+is the item whose normalised stem is the same (a new item when none is; an error when several are, since
+nothing says which one is meant). Content equal to the current version is unchanged and makes no version.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from certify.tabular import RowError
+
+from .parsing import ItemData, ParsedFile, diff
+
+
+@dataclass(frozen=True)
+class Existing:
+    id: int
+    code: str
+    status: str
+    data: ItemData
+
+
+@dataclass
+class Planned:
+    row: int
+    item: ItemData
+    code: str = ""  # the existing item's code, or the code given for a new item ("" = to be generated)
+    existing_id: int | None = None
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    retired: bool = False
+
+
+@dataclass
+class ImportPlan:
+    file: str = ""
+    added: list[Planned] = field(default_factory=list)
+    updated: list[Planned] = field(default_factory=list)
+    unchanged: list[Planned] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def rejected_rows(self) -> list[int]:
+        return sorted({e.row for e in self.errors if e.row})
+
+    def summary(self) -> dict:
+        return {"added": len(self.added), "updated": len(self.updated), "unchanged": len(self.unchanged),
+                "rejected": len(self.rejected_rows), "errors": len(self.errors), "warnings": len(self.warnings)}
+
+
+def plan_import(parsed: ParsedFile, existing: list[Existing], file: str = "", sheet: str = "") -> ImportPlan:
+    plan = ImportPlan(file=file, errors=list(parsed.errors), warnings=list(parsed.warnings))
+    by_code = {e.code: e for e in existing}
+    by_stem: dict[str, list[Existing]] = {}
+    for e in existing:
+        by_stem.setdefault(e.data.stem_key, []).append(e)
+    claimed: dict[int, int] = {}  # existing item id -> the row that updates it
+
+    for parsed_row in parsed.rows:
+        item, row = parsed_row.item, parsed_row.row
+        same_stem = by_stem.get(item.stem_key, [])
+        if item.code:
+            match = by_code.get(item.code)
+        elif len(same_stem) > 1:
+            codes = "、".join(e.code for e in same_stem)
+            plan.errors.append(RowError(row, "编号", f"题库中有 {len(same_stem)} 道题干相同的题目（编号 {codes}），"
+                                                   "请填写编号以指明要更新哪一道", file, sheet))
+            continue
+        else:
+            match = same_stem[0] if same_stem else None
+
+        for other in same_stem:
+            if match is None or other.id != match.id:
+                plan.warnings.append(RowError(row, "题干", f"题干与题库中已有题目 {other.code} 重复", file, sheet))
+
+        if match is None:
+            plan.added.append(Planned(row, item, code=item.code))
+            continue
+        if match.id in claimed:
+            plan.errors.append(RowError(row, "编号", f"与第 {claimed[match.id]} 行对应同一道题目 {match.code}",
+                                        file, sheet))
+            continue
+        claimed[match.id] = row
+        changes = diff(match.data, item)
+        planned = Planned(row, item, code=match.code, existing_id=match.id, changes=changes,
+                          retired=match.status != "active")
+        (plan.updated if changes else plan.unchanged).append(planned)
+    plan.errors.sort(key=lambda e: (e.row or 0))
+    plan.warnings.sort(key=lambda e: (e.row or 0))
+    return plan

@@ -1,0 +1,69 @@
+"""Uploaded bank files waiting for confirmation, kept in the instance folder (instance/uploads/bank-<token>)."""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from pathlib import Path
+
+from certify.tabular import SUPPORTED
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+MAX_AGE_SECONDS = 24 * 3600
+
+
+def _folder(instance_path: str) -> Path:
+    folder = Path(instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stage(instance_path: str, data: bytes, filename: str, user_id: int | None) -> str:
+    folder = _folder(instance_path)
+    _sweep(folder)
+    token = secrets.token_urlsafe(24)
+    (folder / f"bank-{token}.bin").write_bytes(data)
+    (folder / f"bank-{token}.json").write_text(json.dumps({"filename": filename, "user_id": user_id}),
+                                              encoding="utf-8")
+    return token
+
+
+def load(instance_path: str, token: str) -> tuple[bytes, str, int | None] | None:
+    """(data, original filename, uploader id) or None when the token is unknown or malformed."""
+    if not _TOKEN.match(token or ""):
+        return None
+    folder = _folder(instance_path)
+    data_path, meta_path = folder / f"bank-{token}.bin", folder / f"bank-{token}.json"
+    if not (data_path.exists() and meta_path.exists()):
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    return data_path.read_bytes(), meta["filename"], meta.get("user_id")
+
+
+def discard(instance_path: str, token: str) -> None:
+    if not _TOKEN.match(token or ""):
+        return
+    folder = _folder(instance_path)
+    for suffix in (".bin", ".json"):
+        (folder / f"bank-{token}{suffix}").unlink(missing_ok=True)
+
+
+def safe_filename(name: str) -> str:
+    """Keep the user's (often Chinese) file name for messages; only its last path part, bounded."""
+    name = re.split(r"[\\/]", name or "")[-1].strip()[:120]
+    return name or "上传文件"
+
+
+def supported(name: str) -> bool:
+    return (name or "").lower().endswith(SUPPORTED)
+
+
+def _sweep(folder: Path) -> None:
+    cutoff = time.time() - MAX_AGE_SECONDS
+    for path in folder.glob("bank-*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
