@@ -1,0 +1,115 @@
+"""``certify import-records`` and ``certify results``."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from certify.cli import fail, fail_import
+from certify.domain import COMPONENT_LABELS, LEVELS
+from certify.extensions import db
+from certify.rounds import RoundError, get_round
+from certify.tabular import ImportFailed
+
+from . import operations as ops
+from .models import OUTCOME_LABELS
+from .records import import_records
+from .services.totals import half_up
+
+
+def _decimal(value, label):
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        fail(f"{label}「{value}」不是数字")
+
+
+@click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。")
+@click.option("--round", "round_code", required=True)
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def import_records_command(round_code, path):
+    try:
+        rnd = get_round(round_code)
+    except RoundError as err:
+        fail(str(err))
+    file = Path(path)
+    if not file.exists():
+        fail(f"文件不存在：{path}")
+    try:
+        summary = import_records(rnd, file.read_bytes(), file.name)
+    except ImportFailed as err:
+        db.session.rollback()
+        fail_import(err)
+    db.session.commit()
+    click.echo(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
+               f"未变 {summary.unchanged}")
+
+
+def _print_computation(comp: ops.Computation) -> None:
+    state = "已确认" if comp.confirmed else "未确认（预览）"
+    click.echo(f"【{comp.level}】{state} 认定比例 {comp.ratio}"
+               + (f" · 最低总分 {comp.min_total}" if comp.min_total is not None else ""))
+    absent = sum(1 for ln in comp.lines if ln.status == "absent")
+    click.echo(f"  考生 {len(comp.lines)} · 有效 {comp.eligible} · 缺考 {absent} · 缺成绩 {len(comp.missing)}")
+    click.echo(f"  名额 {comp.quota} · 分数线 {half_up(comp.cut_line) if comp.cut_line is not None else '—'}"
+               f" · 认定 {comp.certified}")
+    around = comp.around_cut()
+    if around:
+        click.echo("  分数线附近：")
+        for ln in around:
+            click.echo(f"    {ln.rank:>4}  {ln.candidate.ticket:<14} {ln.candidate.name:<8} "
+                       f"{half_up(ln.total)}  {OUTCOME_LABELS[ln.final_outcome]}")
+    for ln in comp.missing:
+        click.echo(f"  缺成绩：{ln.candidate.ticket} {ln.candidate.name}（"
+                   + "、".join(COMPONENT_LABELS[c] for c in ln.missing) + "）")
+
+
+@click.command("results", help="计算排名与认定结果（按级别），可用 --confirm 确认并冻结。")
+@click.option("--round", "round_code", required=True)
+@click.option("--level", type=click.Choice(LEVELS), help="只处理一个级别")
+@click.option("--ratio", help="认定比例（0–1），默认取方案设置")
+@click.option("--min-total", "min_total", help="最低总分，低于此分不予认定，默认取方案设置")
+@click.option("--confirm", is_flag=True, help="确认并冻结结果")
+@with_appcontext
+def results_command(round_code, level, ratio, min_total, confirm):
+    try:
+        rnd = get_round(round_code)
+    except RoundError as err:
+        fail(str(err))
+    ratio_d, min_d = _decimal(ratio, "认定比例"), _decimal(min_total, "最低总分")
+    levels = [level] if level else ops.levels_with_candidates(rnd)
+    if not levels:
+        fail(f"轮次 {rnd.code} 没有考生")
+    failed = False
+    for lvl in levels:
+        try:
+            if confirm:
+                ops.confirm(rnd, lvl, ratio=ratio_d, min_total=min_d, override_min=min_d is not None)
+                comp = ops.current(rnd, lvl)
+            else:
+                rs = ops.result_set_for(rnd, lvl)
+                if rs is not None and rs.confirmed and ratio_d is None and min_d is None:
+                    comp = ops.frozen(rs)
+                else:
+                    comp = ops.compute(rnd, lvl, ratio=ratio_d, min_total=min_d, override_min=min_d is not None)
+        except ops.ResultsError as err:
+            failed = True
+            click.echo(f"【{lvl}】{err}", err=True)
+            for item in err.items:
+                click.echo(f"  {item}", err=True)
+            continue
+        _print_computation(comp)
+    if failed:
+        db.session.rollback()
+        fail("未确认任何结果" if confirm else "计算失败")
+    if confirm:
+        db.session.commit()
+        click.echo("已确认并冻结：" + "、".join(levels))
+
+
+COMMANDS = (import_records_command, results_command)

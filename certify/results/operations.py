@@ -1,0 +1,340 @@
+"""State changes of the results: confirm (freeze), reopen, publish, complaints. Each validates, flushes and
+audits; none commits (routes and CLI commit at the edge). Also the read model the pages and exports share.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from flask import current_app, has_app_context
+
+from certify.audit import audit
+from certify.clock import to_local, utcnow
+from certify.domain import COMPONENTS, validate_ratio
+from certify.extensions import db
+from certify.models import Candidate, Round, Scheme
+from certify.scores import component_scores
+
+from .models import (ABSENT, CERTIFIED, CONFIRMED, DISMISSED, DRAFT, NOT_CERTIFIED, OPEN, UPHELD, Complaint,
+                     PublicityPeriod, ResultEntry, ResultSet)
+from .services.publicity import in_period, publicity_end
+from .services.ranking import Outcome, rank_and_certify
+from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total
+
+
+class ResultsError(ValueError):
+    """A refused state change, with a message for the user (Chinese)."""
+
+    def __init__(self, message: str, items: list[str] | None = None):
+        super().__init__(message)
+        self.items = items or []
+
+
+def local_today() -> date:
+    tz = current_app.config.get("DISPLAY_TIMEZONE", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai"
+    return to_local(utcnow(), tz).date()
+
+
+# ------------------------------------------------------------------ read model
+
+@dataclass
+class Line:
+    candidate: Candidate
+    components: dict[str, Decimal | None]
+    status: str  # scored / absent / missing
+    total: Decimal | None
+    missing: list[str]
+    rank: int | None = None
+    outcome: str | None = None  # certified / not_certified / absent; None while a component is missing
+    revoked: bool = False
+    revoked_reason: str = ""
+
+    @property
+    def final_outcome(self) -> str | None:
+        return NOT_CERTIFIED if self.revoked else self.outcome
+
+
+@dataclass
+class Computation:
+    round: Round
+    scheme: Scheme
+    ratio: Decimal
+    min_total: Decimal | None
+    lines: list[Line]
+    eligible: int
+    quota: int
+    certified: int
+    cut_line: Decimal | None
+    confirmed: bool = False
+    result_set: ResultSet | None = None
+    missing: list[Line] = field(default_factory=list)
+
+    @property
+    def level(self) -> str:
+        return self.scheme.level
+
+    def around_cut(self, width: int = 3) -> list[Line]:
+        """The candidates just above and just below the cut line (eligible, in rank order)."""
+        ranked = [ln for ln in self.lines if ln.rank is not None]
+        n = sum(1 for ln in ranked if ln.outcome == CERTIFIED or ln.revoked)
+        return ranked[max(0, n - width): n + width]
+
+
+def _scheme(rnd: Round, level: str) -> Scheme:
+    scheme = rnd.scheme_for(level)
+    if scheme is None:
+        raise ResultsError(f"轮次 {rnd.code} 没有「{level}」级别")
+    return scheme
+
+
+def result_set_for(rnd: Round, level: str) -> ResultSet | None:
+    return db.session.execute(db.select(ResultSet).filter_by(round_id=rnd.id, level=level)).scalar_one_or_none()
+
+
+def _weights(scheme: Scheme) -> dict[str, Decimal]:
+    return {c: Decimal(scheme.weight(c)) for c in COMPONENTS}
+
+
+def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
+            override_min: bool = False) -> Computation:
+    """The live computation from current component scores (nothing written).
+
+    ``ratio`` defaults to the scheme's; the minimum total is the scheme's unless ``override_min`` is set, in
+    which case ``min_total`` (possibly None: no minimum) is used."""
+    scheme = _scheme(rnd, level)
+    ratio = Decimal(scheme.ratio) if ratio is None else Decimal(ratio)
+    problems = validate_ratio(ratio)
+    if problems:
+        raise ResultsError(problems[0])
+    if not override_min:
+        min_total = None if scheme.min_total is None else Decimal(scheme.min_total)
+    weights = _weights(scheme)
+    candidates = db.session.execute(
+        db.select(Candidate).filter_by(round_id=rnd.id, level=level).order_by(Candidate.ticket)).scalars().all()
+    scores = component_scores(c.id for c in candidates)
+    lines: list[Line] = []
+    for cand in candidates:
+        rows = scores.get(cand.id, {})
+        values = {comp: ComponentValue(row.status, None if row.score is None else Decimal(row.score))
+                  for comp, row in rows.items()}
+        total: Total = compute_total(weights, values)
+        lines.append(Line(cand, {c: (values[c].score if c in values and weights[c] > 0 else None)
+                                 for c in COMPONENTS}, total.status, total.total, total.missing))
+    outcome: Outcome = rank_and_certify([(ln.candidate.id, ln.total) for ln in lines if ln.status == SCORED],
+                                        ratio, min_total)
+    placed = outcome.by_key()
+    for ln in lines:
+        p = placed.get(ln.candidate.id)
+        if p is not None:
+            ln.rank, ln.outcome = p.rank, CERTIFIED if p.certified else NOT_CERTIFIED
+        elif ln.status != MISSING:
+            ln.outcome = ABSENT
+    order = {p.key: i for i, p in enumerate(outcome.placed)}
+    lines.sort(key=lambda ln: (0, order[ln.candidate.id]) if ln.candidate.id in order else (
+        1 if ln.status == MISSING else 2, ln.candidate.ticket))
+    return Computation(rnd, scheme, ratio, min_total, lines, outcome.eligible, outcome.quota, outcome.certified,
+                       outcome.cut_line, missing=[ln for ln in lines if ln.status == MISSING])
+
+
+def frozen(result_set: ResultSet) -> Computation:
+    """The confirmed results as stored (later component changes do not alter them)."""
+    rnd = result_set.round
+    lines = []
+    for e in result_set.entries:
+        lines.append(Line(e.candidate, {"exam": e.exam, "defense": e.defense, "record": e.record},
+                          ABSENT if e.outcome == ABSENT else SCORED, e.total, [], e.rank, e.outcome, e.revoked,
+                          e.revoked_reason))
+    certified = sum(1 for ln in lines if ln.outcome == CERTIFIED)
+    return Computation(rnd, _scheme(rnd, result_set.level), Decimal(result_set.ratio),
+                       None if result_set.min_total is None else Decimal(result_set.min_total), lines,
+                       result_set.eligible, result_set.quota, certified,
+                       None if result_set.cut_line is None else Decimal(result_set.cut_line), confirmed=True,
+                       result_set=result_set)
+
+
+def current(rnd: Round, level: str) -> Computation:
+    """Frozen results when the level is confirmed, otherwise the live computation with the scheme's settings."""
+    rs = result_set_for(rnd, level)
+    if rs is not None and rs.confirmed:
+        return frozen(rs)
+    return compute(rnd, level)
+
+
+def levels_with_candidates(rnd: Round) -> list[str]:
+    present = set(db.session.execute(
+        db.select(Candidate.level).filter_by(round_id=rnd.id).distinct()).scalars())
+    return [lvl for lvl in rnd.levels if lvl in present]
+
+
+# ------------------------------------------------------------------ state changes
+
+def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
+            override_min: bool = False, actor=None) -> ResultSet:
+    """Freeze a level's results. Refused while any candidate has a missing component."""
+    rs = result_set_for(rnd, level)
+    if rs is not None and rs.confirmed:
+        raise ResultsError(f"{rnd.code} {level}成绩已确认；如需重新计算，请先填写理由重新开放")
+    comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
+    if not comp.lines:
+        raise ResultsError(f"{rnd.code} {level}没有考生")
+    if comp.missing:
+        from certify.domain import COMPONENT_LABELS
+
+        items = [f"{ln.candidate.ticket} {ln.candidate.name}：缺少" + "、".join(COMPONENT_LABELS[c] for c in ln.missing)
+                 for ln in comp.missing]
+        raise ResultsError(f"{len(comp.missing)} 名考生尚缺成分成绩（既无成绩也未标记缺考），不能确认", items)
+    if rs is None:
+        rs = ResultSet(round_id=rnd.id, level=level)
+        db.session.add(rs)
+    rs.state, rs.ratio, rs.min_total = CONFIRMED, comp.ratio, comp.min_total
+    rs.eligible, rs.quota, rs.cut_line = comp.eligible, comp.quota, comp.cut_line
+    rs.confirmed_at, rs.confirmed_by_id = utcnow(), actor.id if actor else None
+    upheld = {c.candidate_id: c for c in db.session.execute(
+        db.select(Complaint).filter_by(round_id=rnd.id, status=UPHELD)).scalars()}
+    for position, ln in enumerate(comp.lines, start=1):
+        entry = ResultEntry(candidate_id=ln.candidate.id, position=position, exam=ln.components["exam"],
+                            defense=ln.components["defense"], record=ln.components["record"], total=ln.total,
+                            rank=ln.rank, outcome=ln.outcome)
+        complaint = upheld.get(ln.candidate.id)
+        if complaint is not None and ln.outcome == CERTIFIED:
+            entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
+        rs.entries.append(entry)
+    db.session.flush()
+    audit("results.confirm", target=rs, round_id=rnd.id, actor=actor, level=level, ratio=comp.ratio,
+          min_total=comp.min_total, eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line,
+          certified=comp.certified, candidates=len(comp.lines))
+    return rs
+
+
+def reopen(rnd: Round, level: str, reason: str, *, actor=None) -> ResultSet:
+    """Unfreeze a confirmed level (reason required). Withdraws the publication of the round if any."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ResultsError("重新开放须填写理由")
+    rs = result_set_for(rnd, level)
+    if rs is None or not rs.confirmed:
+        raise ResultsError(f"{rnd.code} {level}成绩尚未确认，无需重新开放")
+    before = {"ratio": rs.ratio, "min_total": rs.min_total, "quota": rs.quota, "cut_line": rs.cut_line,
+              "certified": sum(1 for e in rs.entries if e.outcome == CERTIFIED)}
+    rs.entries.clear()
+    rs.state, rs.confirmed_at, rs.confirmed_by_id = DRAFT, None, None
+    publication = publication_for(rnd)
+    if publication is not None:
+        db.session.delete(publication)
+        audit("results.unpublish", target=rnd, round_id=rnd.id, actor=actor, reason=reason,
+              start=publication.start_date.isoformat(), end=publication.end_date.isoformat())
+    db.session.flush()
+    audit("results.reopen", target=rs, round_id=rnd.id, actor=actor, reason=reason, level=level, before=before)
+    return rs
+
+
+def publication_for(rnd: Round) -> PublicityPeriod | None:
+    return db.session.execute(db.select(PublicityPeriod).filter_by(round_id=rnd.id)).scalar_one_or_none()
+
+
+def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=None) -> PublicityPeriod:
+    """Publish the round's results (every level with candidates confirmed) with its publicity period."""
+    working_days = working_days or rnd.publicity_working_days or 5
+    if working_days < 1 or working_days > 60:
+        raise ResultsError("公示工作日数须在 1 到 60 之间")
+    levels = levels_with_candidates(rnd)
+    if not levels:
+        raise ResultsError(f"{rnd.code} 没有考生")
+    unconfirmed = [lvl for lvl in levels if not ((rs := result_set_for(rnd, lvl)) and rs.confirmed)]
+    if unconfirmed:
+        raise ResultsError(f"{'、'.join(unconfirmed)}成绩尚未确认，不能发布公示")
+    end = publicity_end(start, working_days)
+    period = publication_for(rnd)
+    before = None
+    if period is None:
+        period = PublicityPeriod(round_id=rnd.id)
+        db.session.add(period)
+    else:
+        before = {"start": period.start_date.isoformat(), "end": period.end_date.isoformat()}
+    period.start_date, period.end_date, period.working_days = start, end, working_days
+    period.published_at, period.published_by_id = utcnow(), actor.id if actor else None
+    db.session.flush()
+    audit("results.publish", target=rnd, round_id=rnd.id, actor=actor, start=start.isoformat(),
+          end=end.isoformat(), working_days=working_days, before=before)
+    return period
+
+
+def released_entry(candidate: Candidate) -> ResultEntry | None:
+    """A candidate's own result once released (their level confirmed and the round published), else None."""
+    rnd = candidate.round
+    if publication_for(rnd) is None:
+        return None
+    rs = result_set_for(rnd, candidate.level)
+    if rs is None or not rs.confirmed:
+        return None
+    return db.session.execute(
+        db.select(ResultEntry).filter_by(result_set_id=rs.id, candidate_id=candidate.id)).scalar_one_or_none()
+
+
+def _entry_of(candidate: Candidate) -> ResultEntry | None:
+    rs = result_set_for(candidate.round, candidate.level)
+    if rs is None or not rs.confirmed:
+        return None
+    return db.session.execute(
+        db.select(ResultEntry).filter_by(result_set_id=rs.id, candidate_id=candidate.id)).scalar_one_or_none()
+
+
+def find_candidate(rnd: Round, key: str) -> Candidate | None:
+    key = (key or "").strip()
+    if not key:
+        return None
+    return db.session.execute(db.select(Candidate).where(
+        Candidate.round_id == rnd.id,
+        (Candidate.ticket == key) | (db.func.upper(Candidate.id_number) == key.upper()))).scalars().first()
+
+
+def record_complaint(rnd: Round, candidate_key: str, content: str, *, complainant: str = "", actor=None,
+                     today: date | None = None) -> Complaint:
+    """A supervisor records a complaint lodged during the publicity period."""
+    today = today or local_today()
+    period = publication_for(rnd)
+    if period is None:
+        raise ResultsError("本轮成绩尚未公示，不能登记投诉")
+    if not in_period(today, period.start_date, period.end_date):
+        raise ResultsError(f"投诉只能在公示期内登记（{period.start_date} 至 {period.end_date}）")
+    content = (content or "").strip()
+    if not content:
+        raise ResultsError("请填写投诉内容")
+    candidate = find_candidate(rnd, candidate_key)
+    if candidate is None:
+        raise ResultsError(f"本轮没有准考证号或证件号为「{candidate_key}」的考生")
+    if _entry_of(candidate) is None:
+        raise ResultsError(f"考生 {candidate.name} 的成绩未确认")
+    complaint = Complaint(round_id=rnd.id, candidate_id=candidate.id, lodged_on=today,
+                          complainant=(complainant or "").strip()[:100], content=content,
+                          recorded_by_id=actor.id if actor else None)
+    db.session.add(complaint)
+    db.session.flush()
+    audit("results.complaint", target=complaint, round_id=rnd.id, actor=actor, candidate=candidate.ticket,
+          complainant=complaint.complainant, content=content)
+    return complaint
+
+
+def decide_complaint(complaint: Complaint, status: str, note: str, *, actor=None) -> Complaint:
+    """Record a complaint's outcome; found true (upheld) revokes the candidate's certification."""
+    note = (note or "").strip()
+    if status not in (UPHELD, DISMISSED):
+        raise ResultsError("处理结果须为「属实」或「不属实」")
+    if complaint.status != OPEN:
+        raise ResultsError(f"投诉 #{complaint.id} 已处理")
+    if not note:
+        raise ResultsError("请填写处理意见（将记入审计日志）")
+    complaint.status, complaint.outcome_note = status, note
+    complaint.decided_at, complaint.decided_by_id = utcnow(), actor.id if actor else None
+    candidate = complaint.candidate
+    audit("results.complaint_decided", target=complaint, round_id=complaint.round_id, actor=actor, reason=note,
+          status=status, candidate=candidate.ticket)
+    if status == UPHELD:
+        entry = _entry_of(candidate)
+        if entry is not None and entry.outcome == CERTIFIED and not entry.revoked:
+            entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{note}"
+            audit("results.revoke", target=candidate, round_id=complaint.round_id, actor=actor, reason=note,
+                  complaint=complaint.id, level=candidate.level, total=entry.total, rank=entry.rank)
+    db.session.flush()
+    return complaint

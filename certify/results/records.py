@@ -1,0 +1,164 @@
+"""Work-record scores import (业绩成果得分): 证件号 or 准考证号 · 业绩成果得分 (0–100, up to 2 decimals).
+
+All-or-nothing: every bad row and column is reported and nothing is written if any. Idempotent: the key is
+the candidate; the same file again changes nothing, a changed score updates the component (audited by
+``record_component``). Refused for a level whose results are confirmed (until an audited reopen).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from certify.audit import audit
+from certify.domain import RECORD
+from certify.extensions import db
+from certify.models import Candidate, ComponentScore, Round
+from certify.scores import record_component
+from certify.tabular import Column, ImportFailed, RowError, Sheet, read_table
+
+from .models import CONFIRMED, ResultSet
+
+ID_COL = Column("id_number", "证件号", ("id_number", "身份证号"), required=False)
+TICKET_COL = Column("ticket", "准考证号", ("ticket",), required=False)
+SCORE_COL = Column("work_record_score", "业绩成果得分", ("work_record_score", "score"))
+NAME_COL = Column("name", "姓名", ("name",), required=False)
+COLUMNS = (ID_COL, TICKET_COL, NAME_COL, SCORE_COL)
+
+TEMPLATE_HEADERS = ["证件号", "准考证号", "姓名", "业绩成果得分"]
+
+
+def template_sheet() -> Sheet:
+    return Sheet("业绩成果得分", TEMPLATE_HEADERS, [["", "", "（可选，仅供核对）", ""]])
+
+
+@dataclass
+class ImportSummary:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changes: list[dict] = field(default_factory=list)
+
+
+def parse_score(text: str) -> tuple[Decimal | None, str | None]:
+    """(score, error message)."""
+    text = (text or "").strip()
+    if not text:
+        return None, "业绩成果得分不能为空"
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None, f"业绩成果得分「{text}」不是数字"
+    if not value.is_finite():
+        return None, f"业绩成果得分「{text}」不是数字"
+    if value < 0 or value > 100:
+        return None, f"业绩成果得分 {text} 超出 0–100 的范围"
+    if value != value.quantize(Decimal("0.01")):
+        return None, f"业绩成果得分 {text} 最多保留 2 位小数"
+    return value, None
+
+
+def _norm_id(text: str) -> str:
+    return (text or "").strip().upper()
+
+
+def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> ImportSummary:
+    table = read_table(data, filename, COLUMNS)
+    file, sheet = table.file, table.sheet
+    if not ({"id_number", "ticket"} & table.present):
+        raise ImportFailed([RowError(1, "证件号", "缺少必需的列「证件号」或「准考证号」（至少一列）", file, sheet)])
+
+    candidates = db.session.execute(db.select(Candidate).filter_by(round_id=rnd.id)).scalars().all()
+    by_id = {_norm_id(c.id_number): c for c in candidates}
+    by_ticket = {c.ticket.strip(): c for c in candidates}
+    confirmed_levels = set(db.session.execute(
+        db.select(ResultSet.level).filter_by(round_id=rnd.id, state=CONFIRMED)).scalars())
+
+    ids = {_norm_id(r.get("id_number")) for r in table.rows} - {""} - set(by_id)
+    tickets = {r.get("ticket").strip() for r in table.rows} - {""} - set(by_ticket)
+    elsewhere_id: dict[str, str] = {}
+    elsewhere_ticket: dict[str, str] = {}
+    if ids:
+        for c in db.session.execute(db.select(Candidate).where(Candidate.round_id != rnd.id)).scalars():
+            if _norm_id(c.id_number) in ids:
+                elsewhere_id[_norm_id(c.id_number)] = c.round.code
+    if tickets:
+        for c in db.session.execute(db.select(Candidate).where(Candidate.ticket.in_(tickets))).scalars():
+            elsewhere_ticket[c.ticket] = c.round.code
+
+    errors: list[RowError] = []
+
+    def err(row, column, message):
+        errors.append(RowError(row, column, message, file, sheet))
+
+    seen: dict[int, int] = {}
+    resolved: list[tuple[int, Candidate, Decimal]] = []
+    for row in table.rows:
+        id_text, ticket_text = _norm_id(row.get("id_number")), row.get("ticket").strip()
+        by_id_cand = by_ticket_cand = None
+        ok = True
+        if not id_text and not ticket_text:
+            err(row.number, "证件号", "证件号与准考证号至少填写一项")
+            ok = False
+        if id_text:
+            by_id_cand = by_id.get(id_text)
+            if by_id_cand is None:
+                ok = False
+                other = elsewhere_id.get(id_text)
+                err(row.number, "证件号", f"证件号 {id_text} 的考生属于另一轮次（{other}），不是本轮（{rnd.code}）的考生"
+                    if other else f"本轮（{rnd.code}）没有证件号为 {id_text} 的考生")
+        if ticket_text:
+            by_ticket_cand = by_ticket.get(ticket_text)
+            if by_ticket_cand is None:
+                ok = False
+                other = elsewhere_ticket.get(ticket_text)
+                err(row.number, "准考证号", f"准考证号 {ticket_text} 的考生属于另一轮次（{other}），不是本轮（{rnd.code}）的考生"
+                    if other else f"本轮（{rnd.code}）没有准考证号为 {ticket_text} 的考生")
+        if by_id_cand is not None and by_ticket_cand is not None and by_id_cand.id != by_ticket_cand.id:
+            ok = False
+            err(row.number, "准考证号", f"证件号 {id_text} 与准考证号 {ticket_text} 不是同一名考生"
+                f"（分别为 {by_id_cand.name} 与 {by_ticket_cand.name}）")
+        score, score_error = parse_score(row.get("work_record_score"))
+        if score_error:
+            ok = False
+            err(row.number, "业绩成果得分", score_error)
+        candidate = by_id_cand or by_ticket_cand
+        if candidate is None or not ok:
+            continue
+        if candidate.id in seen:
+            err(row.number, "证件号" if id_text else "准考证号",
+                f"考生 {candidate.name}（{candidate.ticket}）在文件中重复出现（第 {seen[candidate.id]} 行已有）")
+            continue
+        seen[candidate.id] = row.number
+        scheme = rnd.scheme_for(candidate.level)
+        if scheme is None or scheme.record_weight <= 0:
+            err(row.number, "业绩成果得分", f"考生 {candidate.name} 的认证级别（{candidate.level}）不含业绩成果得分")
+            continue
+        if candidate.level in confirmed_levels:
+            err(row.number, "业绩成果得分", f"{candidate.level}成绩已确认，不能再导入业绩成果得分（须先重新开放成绩计算）")
+            continue
+        resolved.append((row.number, candidate, score))
+    if errors:
+        raise ImportFailed(errors)
+
+    summary = ImportSummary(rows=len(resolved))
+    existing = {row.candidate_id: row for row in db.session.execute(
+        db.select(ComponentScore).where(ComponentScore.component == RECORD,
+                                        ComponentScore.candidate_id.in_([c.id for _, c, _ in resolved]))).scalars()}
+    for _number, candidate, score in resolved:
+        before = existing.get(candidate.id)
+        if before is not None and before.status == "scored" and before.score is not None and Decimal(before.score) == score:
+            summary.unchanged += 1
+            continue
+        old = None if before is None else before.score
+        record_component(candidate, RECORD, score, source=f"业绩成果导入：{file}", actor=actor)
+        if before is None:
+            summary.created += 1
+        else:
+            summary.updated += 1
+        summary.changes.append({"ticket": candidate.ticket, "before": old, "after": score})
+    if summary.created or summary.updated:
+        audit("results.import_records", target=rnd, round_id=rnd.id, actor=actor, file=file, rows=summary.rows,
+              created=summary.created, updated=summary.updated, unchanged=summary.unchanged)
+    db.session.flush()
+    return summary

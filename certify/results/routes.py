@@ -1,0 +1,298 @@
+"""Results pages: work-record import, preview and confirmation, reopen, publication, complaints, exports and the
+candidate's own result. Thin: parse, check, call an operation, commit, render."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from certify.access import allow
+from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR
+from certify.extensions import db
+from certify.models import Candidate, Round
+from certify.tabular import ImportFailed, send_table
+
+from . import exports
+from . import operations as ops
+from .forms import ComplaintForm, ComputeForm, ConfirmForm, DecisionForm, PublishForm, RecordsImportForm, ReopenForm
+from .models import COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint
+from .records import import_records, template_sheet
+from .services.publicity import publicity_end
+
+bp = Blueprint("results", __name__, url_prefix="/results")
+
+STAFF = (SECRETARIAT, SUPERVISOR)
+
+
+def _round(code: str) -> Round:
+    rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
+    if rnd is None:
+        abort(404)
+    return rnd
+
+
+def _level(rnd: Round, level: str | None) -> str:
+    if level and level in rnd.levels:
+        return level
+    if level:
+        abort(404)
+    levels = ops.levels_with_candidates(rnd) or rnd.levels
+    if not levels:
+        abort(404)
+    return levels[0]
+
+
+def _decimal_arg(text: str | None) -> Decimal | None:
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        return Decimal(str(text).strip())
+    except InvalidOperation:
+        return None
+
+
+def _overview(rnd: Round) -> list[dict]:
+    out = []
+    for scheme in rnd.schemes:
+        rs = ops.result_set_for(rnd, scheme.level)
+        count = db.session.execute(db.select(db.func.count(Candidate.id)).filter_by(
+            round_id=rnd.id, level=scheme.level)).scalar_one()
+        out.append({"scheme": scheme, "result_set": rs, "candidates": count})
+    return out
+
+
+@bp.route("/")
+@allow(*STAFF)
+def index():
+    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars().all()
+    return render_template("results/index.html", rounds=[(r, _overview(r), ops.publication_for(r)) for r in rounds])
+
+
+@bp.route("/<code>")
+@allow(*STAFF)
+def round_view(code: str):
+    rnd = _round(code)
+    period = ops.publication_for(rnd)
+    form = PublishForm(formdata=None, working_days=rnd.publicity_working_days, start_date=ops.local_today())
+    return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=period,
+                           import_form=RecordsImportForm(formdata=None), publish_form=form, errors=None,
+                           summary=None)
+
+
+@bp.route("/records-template.<fmt>")
+@allow(SECRETARIAT)
+def records_template(fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    return send_table("业绩成果得分模板", fmt, [template_sheet()])
+
+
+@bp.route("/<code>/records", methods=["POST"])
+@allow(SECRETARIAT)
+def import_records_view(code: str):
+    rnd = _round(code)
+    form = RecordsImportForm()
+    errors = summary = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
+            db.session.commit()
+            flash(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
+                  f"未变 {summary.unchanged}", "success")
+        except ImportFailed as err:
+            db.session.rollback()
+            errors = err.errors
+    status = 422 if (errors or form.errors) else 200
+    return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=ops.publication_for(rnd),
+                           import_form=form, publish_form=PublishForm(
+                               formdata=None, working_days=rnd.publicity_working_days, start_date=ops.local_today()),
+                           errors=errors, summary=summary), status
+
+
+@bp.route("/<code>/preview")
+@allow(*STAFF)
+def preview(code: str):
+    rnd = _round(code)
+    level = _level(rnd, request.args.get("level"))
+    rs = ops.result_set_for(rnd, level)
+    error = None
+    if rs is not None and rs.confirmed:
+        comp = ops.frozen(rs)
+    else:
+        ratio_raw, min_raw = request.args.get("ratio", "").strip(), request.args.get("min_total")
+        ratio, min_total = _decimal_arg(ratio_raw), _decimal_arg(min_raw)
+        override = min_raw is not None
+        if ratio_raw and ratio is None:
+            error = f"认定比例「{ratio_raw}」不是数字"
+        if min_raw and min_raw.strip() and (min_total is None or not (0 <= min_total <= 100)):
+            error, override, min_total = f"最低总分「{min_raw.strip()}」须为 0 到 100 之间的数字", False, None
+        try:
+            comp = ops.compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override)
+        except ops.ResultsError as err:
+            error = str(err)
+            comp = ops.compute(rnd, level)
+    form = ComputeForm(formdata=None, level=level, ratio=comp.ratio, min_total=comp.min_total)
+    confirm_form = ConfirmForm(formdata=None, level=level, ratio=str(comp.ratio),
+                               min_total="" if comp.min_total is None else str(comp.min_total))
+    return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
+                           confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
+                           levels=rnd.levels, masked=current_user.role != SECRETARIAT)
+
+
+@bp.route("/<code>/confirm", methods=["POST"])
+@allow(SECRETARIAT)
+def confirm(code: str):
+    rnd = _round(code)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    level = _level(rnd, form.level.data)
+    ratio, min_total = _decimal_arg(form.ratio.data), _decimal_arg(form.min_total.data)
+    if ratio is None:
+        abort(400)
+    try:
+        ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user)
+        db.session.commit()
+        flash(f"{level}成绩已确认并冻结", "success")
+    except ops.ResultsError as err:
+        db.session.rollback()
+        flash(str(err) + ("：" + "；".join(err.items[:20]) if err.items else ""), "error")
+    return redirect(url_for("results.preview", code=rnd.code, level=level))
+
+
+@bp.route("/<code>/reopen", methods=["POST"])
+@allow(SECRETARIAT)
+def reopen(code: str):
+    rnd = _round(code)
+    form = ReopenForm()
+    level = _level(rnd, form.level.data)
+    if not form.validate_on_submit():
+        flash("重新开放须填写理由", "error")
+    else:
+        try:
+            ops.reopen(rnd, level, form.reason.data, actor=current_user)
+            db.session.commit()
+            flash(f"{level}成绩已重新开放，可重新计算", "success")
+        except ops.ResultsError as err:
+            db.session.rollback()
+            flash(str(err), "error")
+    return redirect(url_for("results.preview", code=rnd.code, level=level))
+
+
+@bp.route("/<code>/export/<kind>.<fmt>")
+@allow(*STAFF)
+def export(code: str, kind: str, fmt: str):
+    rnd = _round(code)
+    if fmt not in ("xlsx", "csv") or kind not in ("results", "publicity"):
+        abort(404)
+    try:
+        if kind == "results":
+            sheet = exports.results_sheet(rnd, masked=current_user.role != SECRETARIAT)
+            name = f"{rnd.code}-成绩汇总"
+        else:
+            sheet = exports.publicity_sheet(rnd)
+            name = f"{rnd.code}-公示名单"
+    except ops.ResultsError as err:
+        flash(str(err), "error")
+        return redirect(url_for("results.round_view", code=rnd.code))
+    return send_table(name, fmt, [sheet])
+
+
+@bp.route("/<code>/publicity")
+@allow(*STAFF)
+def publicity(code: str):
+    rnd = _round(code)
+    period = ops.publication_for(rnd)
+    try:
+        rows = exports.publicity_sheet(rnd).rows
+    except ops.ResultsError as err:
+        flash(str(err), "error")
+        return redirect(url_for("results.round_view", code=rnd.code))
+    return render_template("results/publicity.html", rnd=rnd, rows=rows, period=period)
+
+
+@bp.route("/<code>/publish", methods=["POST"])
+@allow(SECRETARIAT)
+def publish(code: str):
+    rnd = _round(code)
+    form = PublishForm()
+    if not form.validate_on_submit():
+        for field_errors in form.errors.values():
+            for e in field_errors:
+                flash(e, "error")
+        return redirect(url_for("results.round_view", code=rnd.code))
+    try:
+        period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user)
+        db.session.commit()
+        flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
+    except ops.ResultsError as err:
+        db.session.rollback()
+        flash(str(err), "error")
+    return redirect(url_for("results.round_view", code=rnd.code))
+
+
+@bp.route("/<code>/complaints", methods=["GET", "POST"])
+@allow(*STAFF, supervisor_writes=True)
+def complaints(code: str):
+    rnd = _round(code)
+    form = ComplaintForm()
+    if request.method == "POST":
+        if current_user.role != SUPERVISOR:
+            abort(403)  # complaints are recorded by the supervision committee
+        if form.validate_on_submit():
+            try:
+                complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
+                                                 complainant=form.complainant.data, actor=current_user)
+                db.session.commit()
+                flash(f"已登记投诉 #{complaint.id}", "success")
+                return redirect(url_for("results.complaints", code=rnd.code))
+            except ops.ResultsError as err:
+                db.session.rollback()
+                flash(str(err), "error")
+    items = db.session.execute(db.select(Complaint).filter_by(round_id=rnd.id).order_by(
+        Complaint.id.desc())).scalars().all()
+    return render_template("results/complaints.html", rnd=rnd, form=form, items=items,
+                           period=ops.publication_for(rnd), today=ops.local_today(),
+                           decision_form=DecisionForm(formdata=None), OPEN=OPEN, COMPLAINT_LABELS=COMPLAINT_LABELS)
+
+
+@bp.route("/complaints/<int:complaint_id>/decide", methods=["POST"])
+@allow(SUPERVISOR, supervisor_writes=True)
+def decide(complaint_id: int):
+    complaint = db.session.get(Complaint, complaint_id)
+    if complaint is None:
+        abort(404)
+    rnd = db.session.get(Round, complaint.round_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("请选择处理结果并填写处理意见", "error")
+    else:
+        try:
+            ops.decide_complaint(complaint, form.status.data, form.note.data, actor=current_user)
+            db.session.commit()
+            flash(f"投诉 #{complaint.id} 已处理：{COMPLAINT_LABELS[complaint.status]}", "success")
+        except ops.ResultsError as err:
+            db.session.rollback()
+            flash(str(err), "error")
+    return redirect(url_for("results.complaints", code=rnd.code))
+
+
+def _panel_context(candidate: Candidate) -> dict:
+    entry = ops.released_entry(candidate)
+    return {"candidate": candidate, "entry": entry, "scheme": candidate.scheme,
+            "period": ops.publication_for(candidate.round) if entry else None,
+            "OUTCOME_LABELS": OUTCOME_LABELS, "COMPONENT_LABELS": COMPONENT_LABELS}
+
+
+def candidate_panel(candidate: Candidate) -> str | None:
+    """Home-page section: the candidate's own components, total and result once released."""
+    return render_template("results/_candidate_panel.html", **_panel_context(candidate))
+
+
+@bp.route("/mine")
+@allow(CANDIDATE)
+def mine():
+    candidates = db.session.execute(db.select(Candidate).filter_by(user_id=current_user.id)).scalars().all()
+    return render_template("results/mine.html", panels=[_panel_context(c) for c in candidates])
