@@ -3,3 +3,6 @@
 
 def init_app(app):
     from . import models  # noqa: F401  (registers the tables)
+    from .analysis_setup import init_analysis
+
+    init_analysis(app)

@@ -1,0 +1,312 @@
+"""Item analysis of an exam session: from attempts and answers to matrices, the analysis, exports, and the
+one state change of this area (storing measured facility back on the bank's items).
+
+Which attempts count: those submitted, auto-submitted or force-submitted and graded (``graded_at`` set).
+A paper position with no saved answer counts as omitted, 0 points. Items are columns by item version; the
+same item on papers with different points is put on one scale (mark × max / points).
+
+Measured facility is stored on request (a secretariat button, audited), not on every view: the report is
+read by supervisors too (GET never writes), and key errata can still change the marks after the session
+closes. Storing is refused while the session is open or an attempt is still in progress.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+from certify.audit import audit
+from certify.clock import utcnow
+from certify.extensions import db
+from certify.models import Round
+from certify.tabular import Sheet
+from question_bank.models import TYPE_LABELS, Item, ItemVersion
+
+from .models import CLOSED_STATES, IN_PROGRESS, Attempt, Answer, ExamSession, KeyErratum, PaperItem
+from .services.item_analysis import (FACILITY_HIGH, FACILITY_LOW, LETTERS, LOW_EFFICIENCY, MISKEY,
+                                     NEGATIVE_DISCRIMINATION, Analysis, analyse, random_guess_score)
+
+FLAG_LABELS = {FACILITY_LOW: "过难", FACILITY_HIGH: "过易", NEGATIVE_DISCRIMINATION: "区分度为负",
+               LOW_EFFICIENCY: "区分效率低", MISKEY: "疑似答案错误", "void": "已作废"}
+CATEGORY_ORDER = ("科学素养", "科学教育理论", "活动组织", "安全规范")
+
+
+class AnalysisError(ValueError):
+    """A request the analysis cannot carry out (message in Chinese)."""
+
+
+@dataclass
+class ItemInfo:
+    version_id: int
+    item_id: int
+    code: str
+    version: int
+    type: str
+    stem: str
+    category: str
+    n_options: int
+    key: str  # effective key letters after errata (union of the accepted keys)
+    void: bool = False
+
+
+@dataclass
+class SessionData:
+    session: ExamSession
+    items: list[ItemInfo]
+    candidate_ids: list[int]
+    marks: np.ndarray
+    max_marks: np.ndarray
+    seen: np.ndarray
+    choices: np.ndarray
+    times: np.ndarray
+    forms: np.ndarray
+    slots: np.ndarray | None
+    ungraded: int = 0
+    in_progress: int = 0
+
+
+@dataclass
+class SessionReport:
+    data: SessionData
+    analysis: Analysis
+    cut_score: float | None
+    cut_source: str
+    rows: list[dict] = field(default_factory=list)
+
+
+def _effective_keys(session_id: int, versions: dict[int, ItemVersion]) -> tuple[dict[int, str], set[int]]:
+    """Key letters per item version after the session's errata, and the voided versions."""
+    keys = {vid: {v.answer} for vid, v in versions.items()}
+    void: set[int] = set()
+    errata = db.session.execute(db.select(KeyErratum).filter_by(session_id=session_id)
+                                .order_by(KeyErratum.applied_at, KeyErratum.id)).scalars()
+    for e in errata:
+        if e.item_version_id not in keys:
+            continue
+        if e.kind == "void":
+            void.add(e.item_version_id)
+        elif e.kind == "correct":
+            keys[e.item_version_id] = set(e.accepted or [])
+        elif e.kind == "accept":
+            keys[e.item_version_id] |= set(e.accepted or [])
+    return {vid: "".join(sorted(set("".join(ks)))) for vid, ks in keys.items()}, void
+
+
+def _category_rank(category: str) -> tuple[int, str]:
+    return (CATEGORY_ORDER.index(category) if category in CATEGORY_ORDER else len(CATEGORY_ORDER), category)
+
+
+def build_session_data(session: ExamSession) -> SessionData:
+    """Read the closed, graded attempts of a session into candidates × items matrices."""
+    attempts_all = list(db.session.execute(db.select(Attempt).filter_by(session_id=session.id)
+                                           .order_by(Attempt.id)).scalars())
+    in_progress = sum(1 for a in attempts_all if a.state == IN_PROGRESS)
+    closed = [a for a in attempts_all if a.state in CLOSED_STATES]
+    attempts = [a for a in closed if a.graded_at is not None]
+    ungraded = len(closed) - len(attempts)
+
+    paper_ids = sorted({a.paper_id for a in attempts})
+    paper_items: dict[int, list[PaperItem]] = defaultdict(list)
+    if paper_ids:
+        for pi in db.session.execute(db.select(PaperItem).where(PaperItem.paper_id.in_(paper_ids))
+                                     .order_by(PaperItem.paper_id, PaperItem.position)).scalars():
+            paper_items[pi.paper_id].append(pi)
+    version_ids = sorted({pi.item_version_id for pis in paper_items.values() for pi in pis})
+    versions = {v.id: v for v in db.session.execute(
+        db.select(ItemVersion).where(ItemVersion.id.in_(version_ids))).scalars()} if version_ids else {}
+    codes = {i.id: i.code for i in db.session.execute(
+        db.select(Item).where(Item.id.in_({v.item_id for v in versions.values()})))
+        .scalars()} if versions else {}
+    keys, void = _effective_keys(session.id, versions)
+
+    ordered = sorted(versions.values(), key=lambda v: (*_category_rank(v.category), codes.get(v.item_id, ""), v.id))
+    col = {v.id: j for j, v in enumerate(ordered)}
+    items = [ItemInfo(v.id, v.item_id, codes.get(v.item_id, ""), v.version, v.type, v.stem, v.category,
+                      len(v.options or []), keys[v.id], v.id in void) for v in ordered]
+    n, m = len(attempts), len(items)
+    max_marks = np.zeros(m)
+    for pis in paper_items.values():
+        for pi in pis:
+            max_marks[col[pi.item_version_id]] = max(max_marks[col[pi.item_version_id]], float(pi.points))
+
+    answers: dict[tuple[int, int], Answer] = {}
+    attempt_ids = [a.id for a in attempts]
+    for chunk in range(0, len(attempt_ids), 500):
+        ids = attempt_ids[chunk:chunk + 500]
+        for ans in db.session.execute(db.select(Answer).where(Answer.attempt_id.in_(ids))).scalars():
+            answers[(ans.attempt_id, ans.position)] = ans
+
+    marks = np.zeros((n, m))
+    seen = np.zeros((n, m), dtype=bool)
+    choices = np.zeros((n, m, len(LETTERS)), dtype=bool)
+    times = np.zeros((n, m))
+    form_labels: dict[tuple, int] = {}
+    forms = np.zeros(n, dtype=int)
+    slot_keys: list[list[tuple]] = []
+    use_slots = True
+    for i, att in enumerate(attempts):
+        pis = paper_items.get(att.paper_id, [])
+        form = tuple(sorted(pi.item_version_id for pi in pis))
+        forms[i] = form_labels.setdefault(form, len(form_labels))
+        per_row: dict[int, int] = defaultdict(int)
+        keys_here = []
+        for pi in sorted(pis, key=lambda p: (p.blueprint_row if p.blueprint_row is not None else -1, p.position)):
+            j = col[pi.item_version_id]
+            seen[i, j] = True
+            ans = answers.get((att.id, pi.position))
+            points = float(pi.points)
+            if ans is not None:
+                mark = float(ans.points) if ans.points is not None else 0.0
+                marks[i, j] = min(max(mark * max_marks[j] / points if points else 0.0, 0.0), max_marks[j])
+                for letter in ans.response or "":
+                    if letter in LETTERS:
+                        choices[i, j, LETTERS.index(letter)] = True
+                times[i, j] = ans.time_spent_ms or 0
+            if pi.blueprint_row is None:
+                use_slots = False
+            else:
+                keys_here.append((pi.blueprint_row, per_row[pi.blueprint_row]))
+                per_row[pi.blueprint_row] += 1
+        slot_keys.append(keys_here)
+
+    slots = None
+    if use_slots and len(form_labels) > 1 and n:
+        index = {k: s for s, k in enumerate(sorted({k for ks in slot_keys for k in ks}))}
+        slots = np.full((n, len(index)), -1, dtype=int)
+        for i, att in enumerate(attempts):
+            pis = sorted(paper_items.get(att.paper_id, []), key=lambda p: (p.blueprint_row, p.position))
+            for pi, k in zip(pis, slot_keys[i]):
+                slots[i, index[k]] = col[pi.item_version_id]
+
+    return SessionData(session, items, [a.candidate_id for a in attempts], marks, max_marks, seen, choices, times,
+                       forms, slots, ungraded=ungraded, in_progress=in_progress)
+
+
+def default_cut_score(session: ExamSession, totals: np.ndarray) -> tuple[float | None, str]:
+    """The exam score at the scheme's certification ratio (the candidates are certified from the top)."""
+    if len(totals) == 0:
+        return None, ""
+    ratio = float(session.scheme.ratio) if session.scheme is not None and session.scheme.ratio else None
+    if ratio is None:
+        return None, ""
+    return float(np.quantile(totals, 1 - ratio)), f"按认定比例 {ratio:.0%} 对应的笔试分位数"
+
+
+def session_report(session: ExamSession, cut_score: float | None = None) -> SessionReport:
+    data = build_session_data(session)
+    policy = session.scheme.round.mc_policy if session.scheme is not None else "partial_half"
+    guess = np.array([random_guess_score(it.type, it.n_options, it.key, policy) or np.nan for it in data.items])
+    keys = np.zeros((len(data.items), len(LETTERS)), dtype=bool)
+    for j, it in enumerate(data.items):
+        for letter in it.key:
+            if letter in LETTERS:
+                keys[j, LETTERS.index(letter)] = True
+    m = len(data.items)
+    source = "手动指定" if cut_score is not None else ""
+    if cut_score is None and data.marks.shape[0]:
+        raw = data.marks.sum(axis=1)
+        poss = data.seen.astype(float) @ data.max_marks if m else np.zeros(len(raw))
+        pct = np.where(poss > 0, 100 * raw / np.where(poss > 0, poss, 1), 0.0)
+        cut_score, source = default_cut_score(session, pct)
+    max_marks = np.where(data.max_marks > 0, data.max_marks, 1.0)
+    result = analyse(data.marks, max_marks, seen=data.seen, choices=data.choices, keys=keys,
+                     n_options=np.array([it.n_options for it in data.items], dtype=int), times=data.times,
+                     forms=data.forms, slots=data.slots, guess=guess, categories=[it.category for it in data.items],
+                     cut_score=cut_score)
+    report = SessionReport(data, result, cut_score, source)
+    for info, st in zip(data.items, result.items):
+        flags = list(st.flags) + (["void"] if info.void else [])
+        report.rows.append({"info": info, "stats": st, "flags": flags,
+                            "flag_labels": [FLAG_LABELS[f] for f in flags]})
+    return report
+
+
+# ---------------------------------------------------------------- state change
+
+def store_measured_facility(session: ExamSession) -> int:
+    """Write each item's measured facility (and n) on the bank's Item; audited. Returns how many items.
+
+    Refused while the session is still open or an attempt is in progress. Voided items and items nobody
+    answered keep their previous value. Never commits (the route or CLI does)."""
+    if utcnow() < session.closes_at:
+        raise AnalysisError("场次尚未结束，不能把测得的难度写回题库")
+    report = session_report(session)
+    if report.data.in_progress:
+        raise AnalysisError(f"仍有 {report.data.in_progress} 名考生在作答，不能写回题库难度")
+    if not report.rows:
+        raise AnalysisError("本场次没有已评分的答卷，无法测得难度")
+    stored = {}
+    items = {i.id: i for i in db.session.execute(
+        db.select(Item).where(Item.id.in_([r["info"].item_id for r in report.rows]))).scalars()}
+    for row in report.rows:
+        info, st = row["info"], row["stats"]
+        if info.void or st.facility is None or st.n == 0:
+            continue
+        item = items[info.item_id]
+        item.facility = round(st.facility, 4)
+        item.facility_n = st.n
+        stored[info.code or str(info.item_id)] = item.facility
+    db.session.flush()
+    audit("exam.item_facility_stored", target=session, round_id=session.round_id,
+          items=len(stored), candidates=report.analysis.test.n, facility=stored)
+    return len(stored)
+
+
+# ---------------------------------------------------------------- exports
+
+def _r(value, places=4):
+    return None if value is None else float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places),
+                                                                         rounding=ROUND_HALF_UP))
+
+
+TEST_HEADERS = ["场次", "考生数", "题目数", "试卷种数", "平均分", "中位数", "标准差", "最低分", "最高分", "偏度",
+                "峰度", "Cronbach α", "误差比", "测量标准误", "划界分", "划界分处条件标准误", "划界分±1SEM人数"]
+ITEM_HEADERS = ["场次", "题目编号", "版本", "题型", "分类", "作答人数", "满分", "平均得分", "难度（得分率）",
+                "标准差（占满分）", "区分度（与其余题相关）", "区分效率", "有效权重", "预定权重", "随机猜测得分率",
+                "高分组得分率", "低分组得分率", "高低分组区分度", "未作答率", "作答时间中位数（秒）", "难度标准误",
+                "试卷组间难度标准差", "试卷组间稳定性比", "标记", "题干"]
+OPTION_HEADERS = ["场次", "题目编号", "题型", "选项", "是否答案", "总体选择率", "高分组选择率", "低分组选择率"]
+
+
+def report_sheets(reports: list[SessionReport]) -> list[Sheet]:
+    test_rows, item_rows, option_rows = [], [], []
+    for rep in reports:
+        t = rep.analysis.test
+        name = rep.data.session.name
+        test_rows.append([name, t.n, t.items, t.forms, _r(t.mean, 2), _r(t.median, 2), _r(t.sd, 2), _r(t.minimum, 2),
+                          _r(t.maximum, 2), _r(t.skewness), _r(t.kurtosis), _r(t.alpha), _r(t.error_ratio),
+                          _r(t.sem, 2), _r(t.cut_score, 2), _r(t.sem_at_cut, 2), t.near_cut])
+        for row in rep.rows:
+            info, st = row["info"], row["stats"]
+            item_rows.append([name, info.code, info.version, TYPE_LABELS.get(info.type, info.type), info.category,
+                              st.n, st.max_mark, _r(st.mean_mark), _r(st.facility), _r(st.sd),
+                              _r(st.discrimination), _r(st.discriminative_efficiency), _r(st.effective_weight),
+                              _r(st.intended_weight), _r(st.random_guess), _r(st.upper_facility),
+                              _r(st.lower_facility), _r(st.upper_lower), _r(st.omit_rate),
+                              _r(st.median_time_ms / 1000, 1) if st.median_time_ms is not None else None,
+                              _r(st.facility_se), _r(st.form_sd), _r(st.form_stability),
+                              "、".join(row["flag_labels"]), info.stem])
+            for k, freq in enumerate(st.option_freq):
+                option_rows.append([name, info.code, TYPE_LABELS.get(info.type, info.type), LETTERS[k],
+                                    "是" if LETTERS[k] in info.key else "", _r(freq),
+                                    _r(st.option_upper[k]) if st.option_upper else None,
+                                    _r(st.option_lower[k]) if st.option_lower else None])
+    return [Sheet("测验统计", TEST_HEADERS, test_rows), Sheet("题目分析", ITEM_HEADERS, item_rows),
+            Sheet("选项分析", OPTION_HEADERS, option_rows)]
+
+
+def round_sessions(rnd: Round) -> list[ExamSession]:
+    return list(db.session.execute(db.select(ExamSession).filter_by(round_id=rnd.id)
+                                   .order_by(ExamSession.opens_at, ExamSession.id)).scalars())
+
+
+def write_items_export(rnd: Round, path: str) -> None:
+    """``certify export items --round CODE FILE``: every session of the round, three sheets."""
+    from certify.tabular import write_file
+
+    sessions = round_sessions(rnd)
+    if not sessions:
+        raise ValueError(f"轮次 {rnd.code} 没有笔试场次")
+    write_file(path, report_sheets([session_report(s) for s in sessions]))
