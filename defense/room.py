@@ -143,3 +143,25 @@ def export(round_code: str, fmt: str):
     name = f"{rnd.code}-答辩成绩" + ("-专家评分表" if fmt == "csv" and part == "sheets" else "")
     return send_table(name, fmt, sheets)
 
+
+
+@bp.route("/schedule")
+@allow(PANELIST)
+def my_schedule():
+    """A panelist's own panels with their candidates and times (published schedules only)."""
+    from . import operations as sched_ops
+
+    panels = ops.panels_of(current_user)
+    shown, notices = [], []
+    for panel in panels:
+        rnd = db.session.get(Round, panel.round_id)
+        if sched_ops.is_published(rnd):
+            shown.append((panel, sched_ops.panel_timetable(panel)))
+            notices += sched_ops.change_notices(rnd, {panel.id})
+    names = {p.id: p.name for p, _ in shown}
+    for n in notices:
+        if n["to_panel_id"] not in names:
+            target = db.session.get(Panel, n["to_panel_id"])
+            names[n["to_panel_id"]] = target.name if target else ""
+    return render_template("defense/my_schedule.html", panels=shown, notices=notices, panel_names=names,
+                           any_panel=bool(panels))

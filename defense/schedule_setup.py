@@ -1,0 +1,103 @@
+"""Wires defense organisation into the app: the secretariat blueprint, CLI, nav, export, demo step and the
+candidate's defense-slot panel."""
+from __future__ import annotations
+
+from certify.extensions import db
+
+
+def init_schedule(app) -> None:
+    from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+    from certify.registry import register_candidate_panel, register_demo_step, register_export
+    from certify.templating import add_nav
+
+    from .admin import bp
+    from .cli import COMMANDS
+    from .schedule_reports import write_schedule_export
+
+    app.register_blueprint(bp)
+    for command in COMMANDS:
+        app.cli.add_command(command)
+    add_nav([SECRETARIAT, SUPERVISOR], "答辩安排", "defense_admin.index")
+    add_nav([PANELIST], "我的答辩安排", "defense_room.my_schedule")
+    register_export("schedule", write_schedule_export)
+    register_demo_step(40, "defense.panels", demo_panels)
+    register_candidate_panel(30, "defense.slot", candidate_slot_panel)
+
+
+def candidate_slot_panel(candidate) -> str | None:
+    """The candidate's defense slot (once published), with a notice when it changed after publication."""
+    from flask import render_template
+
+    from . import operations as ops
+
+    scheme = candidate.scheme
+    if scheme is None or not scheme.has_defense:
+        return None
+    rnd = candidate.round
+    a = ops.candidate_assignment(candidate) if ops.is_published(rnd) else None
+    return render_template("defense/_candidate_slot.html", a=a, candidate=candidate)
+
+
+DEMO_PANELISTS = (
+    # name, work unit, expertise, panel, chair
+    ("王建国", "重庆市科学技术协会", "科技教育管理", "第一答辩组", True),
+    ("李秀英", "重庆师范大学", "科学教育", "第一答辩组", False),
+    ("张伟", "重庆科技馆", "科普场馆教育", "第一答辩组", False),
+    ("刘芳", "重庆市教育科学研究院", "教育评价", "第一答辩组", False),
+    ("陈志强", "西南大学", "物理教育", "第二答辩组", True),
+    ("杨丽", "重庆市青少年宫", "青少年活动策划", "第二答辩组", False),
+    ("赵磊", "重庆大学", "机器人与编程", "第二答辩组", False),
+    ("黄敏", "重庆市第八中学校", "生物教学", "第三答辩组", True),
+    ("周杰", "重庆邮电大学", "信息技术教育", "第三答辩组", False),
+    ("吴静", "重庆市南开中学校", "化学教学", "第三答辩组", False),
+)
+DEMO_DAYS = ("2024-11-30", "2024-12-01")
+
+
+def demo_panels(context: dict) -> None:
+    """demo-cq: 10 panelists in 3 panels (password demo12345), one declared conflict, two defense days, the
+    schedule computed and published. Idempotent: a published schedule is left as it is."""
+    from datetime import date
+
+    from certify.models import Round
+
+    from . import operations as ops
+    from .models import Panel
+
+    rnd = context.get("round") or db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one_or_none()
+    if rnd is None:
+        return
+    out = context.get("print", print)
+    by_name = {p.name: p for p in ops.round_panelists(rnd)}
+    for name, unit, expertise, _panel, _chair in DEMO_PANELISTS:
+        if name not in by_name:
+            by_name[name] = ops.create_panelist(rnd, name=name, work_unit=unit, expertise=expertise,
+                                                password="demo12345")
+    rooms = {"第一答辩组": ("科技馆 301 会议室", ""), "第二答辩组": ("科技馆 302 会议室", ""),
+             "第三答辩组": ("", "https://meeting.example.org/cq-defense-3")}
+    for pname in dict.fromkeys(row[3] for row in DEMO_PANELISTS):
+        panel = db.session.execute(db.select(Panel).filter_by(round_id=rnd.id, name=pname)).scalar_one_or_none()
+        if panel is None:
+            members = [by_name[r[0]] for r in DEMO_PANELISTS if r[3] == pname]
+            chair = next(by_name[r[0]] for r in DEMO_PANELISTS if r[3] == pname and r[4])
+            ops.save_panel(rnd, None, name=pname, room=rooms[pname][0], meeting_link=rooms[pname][1],
+                           member_ids=[m.id for m in members], chair_id=chair.id)
+    candidates = ops.defense_candidates(rnd)
+    if not ops.round_conflicts(rnd) and candidates:
+        ops.add_conflict(by_name["李秀英"], candidates[0].id_number)
+    if not ops.round_days(rnd):
+        for d in DEMO_DAYS:
+            ops.save_day(rnd, day=date.fromisoformat(d), start="08:30", end="17:30", slot_minutes=20,
+                         breaks="12:00-13:30")
+    if not ops.is_published(rnd) and candidates:
+        result = ops.run_schedule(rnd, time_limit=5)
+        if result.ok:
+            ops.publish_schedule(rnd)
+            out(f"答辩安排：{len(result.placements)} 名中级考生已排入 3 个答辩组并发布")
+        else:
+            out("答辩安排未能生成：" + "；".join(result.reasons))
+    chair = by_name["王建国"]
+    member = by_name["李秀英"]
+    context["logins"].append(("答辩组长", chair.user.username, "demo12345", "第一答辩组组长"))
+    context["logins"].append(("评审专家", member.user.username, "demo12345", "第一答辩组专家"))
+    context["panelists"] = [by_name[r[0]] for r in DEMO_PANELISTS]
