@@ -38,6 +38,12 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def change_password(user: User, new_password: str) -> None:
+    """Set a new password; ends the account's other sessions and forgets a printed initial password."""
+    from .models import Candidate
+
     user.set_password(new_password)
     user.must_change_password = False
     user.session_epoch = (user.session_epoch or 0) + 1
+    candidate = db.session.execute(db.select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
+    if candidate is not None and candidate.initial_password:
+        candidate.initial_password = None

@@ -129,7 +129,37 @@ def export_command(kind, round_code, path):
     click.echo(f"已导出 {kind} → {path}")
 
 
-CORE_COMMANDS = (init_db_command, serve_command, demo_command, create_round_command, export_command)
+@click.command("import-roster", help="导入考生名单：certify import-roster --round CODE FILE（.xlsx 或 .csv；"
+                                    "UTF-8、带 BOM 的 UTF-8 或 GB18030）。有任何错误则不写入任何数据。")
+@click.option("--round", "round_code", required=True, help="轮次代码，如 2024-cq")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_roster_command(round_code, path):
+    import os
+
+    from .extensions import db
+    from .roster import import_roster
+    from .rounds import RoundError, get_round
+
+    try:
+        rnd = get_round(round_code)
+    except RoundError as err:
+        fail(str(err))
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        result = import_roster(rnd, data, os.path.basename(path))
+    except ImportFailed as err:
+        db.session.rollback()
+        fail_import(err)
+    db.session.commit()
+    click.echo(f"名单已导入 {rnd.code}：{result.summary}")
+    if result.new_candidates:
+        click.echo("新考生的初始密码印在准考证上（秘书处「认证轮次 → 准考证」页面可批量打印）。")
+
+
+CORE_COMMANDS = (init_db_command, serve_command, demo_command, create_round_command, export_command,
+                 import_roster_command)
 
 
 if __name__ == "__main__":  # python -m certify.cli

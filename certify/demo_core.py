@@ -22,3 +22,69 @@ def demo_accounts(context: dict) -> None:
     context["round"] = rnd
     if db.session.execute(db.select(Round).filter_by(code="demo-jl")).scalar_one_or_none() is None:
         create_round("demo-jl", "吉林", 2024, "2024年吉林省初级青少年科技辅导员专业水平认证（演示）")
+
+
+# (name, work unit, district, area code of the ID number, birth date, female)
+_CQ_JUNIOR = (
+    ("王晓燕", "重庆市渝中区人和街小学", "渝中区", "500103", (1988, 4, 12), True),
+    ("李建国", "重庆市渝中区人和街小学", "渝中区", "500103", (1979, 9, 3), False),
+    ("张思远", "重庆市第八中学校", "沙坪坝区", "500106", (1992, 1, 25), False),
+    ("刘芳", "重庆市第八中学校", "沙坪坝区", "500106", (1990, 7, 8), True),
+    ("陈志强", "重庆科技馆", "江北区", "500105", (1985, 11, 30), False),
+    ("杨雪梅", "重庆市南岸区青少年活动中心", "南岸区", "500108", (1994, 3, 16), True),
+    ("赵宇航", "重庆市九龙坡区谢家湾小学", "九龙坡区", "500107", (1996, 6, 21), False),
+    ("黄丽娟", "重庆市渝北区青少年科技教育中心", "渝北区", "500112", (1987, 12, 2), True),
+)
+_CQ_INTERMEDIATE = (
+    ("周文斌", "重庆科技馆", "江北区", "500105", (1978, 2, 14), False),
+    ("吴静", "重庆市第八中学校", "沙坪坝区", "500106", (1983, 8, 19), True),
+    ("郑海涛", "重庆市南岸区青少年活动中心", "南岸区", "500108", (1980, 5, 7), False),
+    ("孙玉兰", "重庆市渝中区人和街小学", "渝中区", "500103", (1982, 10, 28), True),
+    ("马骏", "重庆市渝北区青少年科技教育中心", "渝北区", "500112", (1986, 4, 3), False),
+    ("胡晓红", "西南大学附属中学校", "北碚区", "500109", (1984, 1, 9), True),
+)
+_JL_JUNIOR = (
+    ("高明", "长春市第二实验中学", "南关区", "220102", (1989, 3, 22), False),
+    ("林晓梅", "吉林省科技馆", "朝阳区", "220104", (1991, 9, 14), True),
+    ("徐浩然", "长春市朝阳区青少年宫", "朝阳区", "220104", (1993, 5, 30), False),
+    ("何秀英", "吉林市昌邑区实验小学", "昌邑区", "220202", (1986, 11, 11), True),
+    ("罗志刚", "长春市第二实验中学", "南关区", "220102", (1981, 7, 17), False),
+)
+
+
+def _demo_rows(people, level: str, serial_base: int) -> list[tuple[int, dict]]:
+    from datetime import date
+
+    from .services.roster_rules import make_id_number
+
+    rows = []
+    for i, (name, unit, district, area, birth, female) in enumerate(people):
+        id_number = make_id_number(area, date(*birth), serial_base + 7 * i, female=female)
+        phone = f"139{(serial_base * 100 + i * 7919) % 100_000_000:08d}"
+        rows.append((len(rows) + 2, {"id_number": id_number, "name": name, "work_unit": unit, "district": district,
+                                     "level": level, "phone": phone, "ticket": ""}))
+    return rows
+
+
+def demo_candidates(context: dict) -> None:
+    """Candidates of both demo rounds (password demo12345, no forced change); re-running changes nothing."""
+    from .domain import INTERMEDIATE, JUNIOR
+    from .models import Candidate
+    from .roster import import_rows
+
+    cq = db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one()
+    jl = db.session.execute(db.select(Round).filter_by(code="demo-jl")).scalar_one()
+    for rnd, rows in ((cq, _demo_rows(_CQ_JUNIOR, JUNIOR, 101) + _demo_rows(_CQ_INTERMEDIATE, INTERMEDIATE, 301)),
+                      (jl, _demo_rows(_JL_JUNIOR, JUNIOR, 501))):
+        for i, (_n, values) in enumerate(rows):
+            rows[i] = (i + 2, values)
+        import_rows(rnd, rows, file="演示名单", password=DEMO_PASSWORD)
+    db.session.flush()
+    people = db.session.execute(
+        db.select(Candidate).join(Round).where(Round.code.in_(("demo-cq", "demo-jl")))
+        .order_by(Round.code, Candidate.ticket)).scalars().all()
+    context["candidates"] = people
+    for level in (JUNIOR, INTERMEDIATE):
+        first = next((c for c in people if c.round_id == cq.id and c.level == level), None)
+        if first is not None:
+            context["logins"].append((f"考生（{level}）", first.ticket, DEMO_PASSWORD, f"{first.name} · {cq.code}"))

@@ -1,6 +1,11 @@
+from decimal import Decimal, InvalidOperation
+
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+
+from .domain import MC_POLICIES, REGIONS
 
 
 class LoginForm(FlaskForm):
@@ -15,3 +20,78 @@ class ChangePasswordForm(FlaskForm):
                                             Length(min=8, max=128, message="新密码长度须为 8–128 位")])
     confirm = PasswordField("再次输入新密码", validators=[EqualTo("new", message="两次输入的新密码不一致")])
     submit = SubmitField("修改密码")
+
+
+# ---------------------------------------------------------------- rounds, schemes, roster
+
+
+class NumberField(DecimalField):
+    """A decimal input (at most two decimal places) with Chinese messages."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip():
+            try:
+                value = Decimal(valuelist[0].strip())
+            except InvalidOperation:
+                value = None
+            if value is None or not value.is_finite():
+                self.data = None
+                raise ValueError(f"「{valuelist[0]}」不是有效的数字")
+            if value.as_tuple().exponent < -2 and value != value.quantize(Decimal("0.01")):
+                self.data = None
+                raise ValueError("最多保留两位小数")
+            self.data = value
+        else:
+            self.data = None
+
+
+class WholeField(IntegerField):
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip():
+            try:
+                self.data = int(valuelist[0].strip())
+            except ValueError:
+                self.data = None
+                raise ValueError(f"「{valuelist[0]}」不是有效的整数")
+        else:
+            self.data = None
+
+
+class RoundCreateForm(FlaskForm):
+    code = StringField("轮次代码", description="字母、数字、- 或 _，如 2025-cq",
+                       validators=[DataRequired(message="请输入轮次代码"),
+                                   Regexp(r"^[A-Za-z0-9_-]{2,40}$", message="轮次代码须为 2–40 位字母、数字、- 或 _")])
+    region = SelectField("地区", choices=[(r, r) for r in REGIONS])
+    year = WholeField("年份", validators=[DataRequired(message="请输入年份"),
+                                          NumberRange(2000, 2100, message="年份须在 2000–2100 之间")])
+    name = StringField("名称（可选）", validators=[Optional(), Length(max=200, message="名称最多 200 个字符")])
+    submit = SubmitField("新建轮次")
+
+
+class RoundSettingsForm(FlaskForm):
+    name = StringField("名称", validators=[Optional(), Length(max=200, message="名称最多 200 个字符")])
+    mc_policy = SelectField("多选题计分规则", choices=list(MC_POLICIES.items()))
+    publicity_working_days = WholeField("公示期（工作日）", validators=[
+        DataRequired(message="请输入公示工作日"), NumberRange(1, 30, message="公示工作日须在 1 到 30 之间")])
+    submit = SubmitField("保存轮次设置")
+
+
+class SchemeForm(FlaskForm):
+    exam_weight = NumberField("笔试权重（%）", validators=[
+        NumberRange(0, 100, message="笔试权重须在 0 到 100 之间")])
+    defense_weight = NumberField("答辩权重（%）", validators=[
+        NumberRange(0, 100, message="答辩权重须在 0 到 100 之间")])
+    record_weight = NumberField("业绩成果权重（%）", validators=[
+        NumberRange(0, 100, message="业绩成果权重须在 0 到 100 之间")])
+    ratio_percent = NumberField("认定比例（%）", validators=[
+        NumberRange(min=0.01, max=100, message="认定比例须大于 0 且不超过 100")])
+    min_total = NumberField("最低总分（可选）", validators=[
+        Optional(), NumberRange(0, 100, message="最低总分须在 0 到 100 之间")])
+    submit = SubmitField("保存方案")
+
+
+class RosterUploadForm(FlaskForm):
+    file = FileField("考生名单文件（.xlsx 或 .csv）", validators=[
+        FileRequired(message="请选择要上传的文件"),
+        FileAllowed(["xlsx", "csv"], message="只支持 .xlsx 或 .csv 文件")])
+    submit = SubmitField("导入名单")

@@ -65,3 +65,27 @@ def update_scheme(scheme: Scheme, *, exam_weight: Decimal, defense_weight: Decim
     audit("scheme.update", target=scheme, round_id=scheme.round_id, level=scheme.level, before=before,
           after={"exam": exam_weight, "defense": defense_weight, "record": record_weight, "ratio": ratio,
                  "min_total": min_total})
+
+
+def update_round_settings(rnd: Round, *, name: str, mc_policy: str, publicity_working_days: int) -> None:
+    """Edit a round's title, multiple-choice policy and publicity days. The policy is frozen once scores exist."""
+    from .domain import MC_POLICIES
+
+    errors = []
+    name = (name or "").strip()
+    if len(name) > 200:
+        errors.append("名称过长（最多 200 个字符）")
+    if mc_policy not in MC_POLICIES:
+        errors.append(f"未知的多选题计分规则「{mc_policy}」")
+    elif mc_policy != rnd.mc_policy and round_has_scores(rnd):
+        errors.append("本轮已有成绩，不能再修改多选题计分规则")
+    if publicity_working_days is None or not (1 <= int(publicity_working_days) <= 30):
+        errors.append(f"公示工作日须在 1 到 30 之间（现为 {publicity_working_days}）")
+    if errors:
+        raise RoundError("；".join(errors))
+    before = {"name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days}
+    after = {"name": name, "mc_policy": mc_policy, "publicity_working_days": int(publicity_working_days)}
+    if before == after:
+        return
+    rnd.name, rnd.mc_policy, rnd.publicity_working_days = name, mc_policy, int(publicity_working_days)
+    audit("round.update", target=rnd, round_id=rnd.id, before=before, after=after)

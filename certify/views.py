@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import accounts
@@ -89,3 +90,40 @@ def change_password():
             flash("密码已修改", "success")
             return redirect(url_for("core.index"))
     return render_template("core/change_password.html", form=form)
+
+
+# ---------------------------------------------------------------- the candidate's home page
+
+@bp.route("/me")
+@allow("candidate")
+def candidate_home():
+    """The candidate's identity, then every section other areas register (exam, defense slot, results)."""
+    from .registry import CANDIDATE_PANELS
+    from .roster import candidate_for_user
+
+    candidate = candidate_for_user(current_user)
+    panels = []
+    if candidate is not None:
+        for _order, name, render in CANDIDATE_PANELS:
+            try:
+                html = render(candidate)
+            except Exception:  # one area's broken section must not take the whole home page down
+                current_app.logger.exception("candidate panel %s failed", name)
+                db.session.rollback()
+                panels.append((name, None, "该部分暂时无法显示，请稍后刷新"))
+                continue
+            if html:
+                panels.append((name, Markup(html), None))
+    return render_template("core/candidate_home.html", candidate=candidate, panels=panels)
+
+
+@bp.route("/me/slip")
+@allow("candidate")
+def my_slip():
+    from .roster import candidate_for_user
+    from .rounds_views import render_slip
+
+    candidate = candidate_for_user(current_user)
+    if candidate is None:
+        abort(404, "没有找到您的考生信息，请联系秘书处")
+    return render_slip(candidate)

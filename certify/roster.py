@@ -1,0 +1,157 @@
+"""The roster (考生名单): reading a file, importing it into a round, the template and the candidate search.
+
+``import_roster`` is the one state change: it validates every row (``services.roster_rules.plan_roster``),
+writes nothing when any row is wrong (``ImportFailed`` with every error), and otherwise adds candidates with
+their login accounts and updates changed contact fields. It flushes and audits; the caller commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_
+
+from .accounts import create_user
+from .audit import audit
+from .domain import CANDIDATE, LEVELS
+from .extensions import db
+from .models import Candidate, Round, User
+from .services.roster_rules import (HEADERS, REGION_CODES, ExistingCandidate, assign_tickets, check_id_number,
+                                    make_id_number, plan_roster, ticket_prefix)
+from .tabular import Column, ImportFailed, RowError, Sheet, read_table
+
+ROSTER_COLUMNS = (
+    Column("id_number", HEADERS["id_number"], ("身份证号", "身份证号码", "证件号码")),
+    Column("name", HEADERS["name"]),
+    Column("work_unit", HEADERS["work_unit"]),
+    Column("district", HEADERS["district"], ("区县（市）", "所在区县")),
+    Column("level", HEADERS["level"], ("级别", "申报级别")),
+    Column("phone", HEADERS["phone"], ("手机号", "手机号码", "联系电话"), required=False),
+    Column("ticket", HEADERS["ticket"], ("准考证",), required=False),
+)
+
+
+@dataclass
+class RosterResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    new_candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return f"新增 {self.added} 人，更新 {self.updated} 人，未变 {self.unchanged} 人"
+
+
+def import_roster(rnd: Round, data: bytes, filename: str) -> RosterResult:
+    """Import a roster file into a round (all or nothing). Raises ImportFailed with every row-level error."""
+    table = read_table(data, filename, ROSTER_COLUMNS)
+    if not table.rows:
+        raise ImportFailed([RowError(None, None, "文件中没有考生数据", table.file, table.sheet)])
+    return import_rows(rnd, [(r.number, r.values) for r in table.rows], file=table.file, sheet=table.sheet)
+
+
+def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: str = "",
+                password: str | None = None) -> RosterResult:
+    """Validate and apply roster rows (row number, values by column key). New accounts get ``password``, or a
+    generated one that must be changed at first login."""
+    ids = {check_id_number(v.get("id_number") or "")[0] for _, v in rows}
+    existing = {
+        c.id_number: ExistingCandidate(c.id_number, c.ticket, c.level, c.name, c.work_unit, c.district, c.phone or "")
+        for c in db.session.execute(
+            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(ids))).scalars()
+    }
+    file_tickets = {(v.get("ticket") or "").strip() for _, v in rows} - {""}
+    holders: dict[str, str | None] = {}
+    if file_tickets:
+        for ticket, round_id, id_number in db.session.execute(
+                db.select(Candidate.ticket, Candidate.round_id, Candidate.id_number)
+                .where(Candidate.ticket.in_(file_tickets))):
+            holders[ticket] = id_number if round_id == rnd.id else None
+        for (username,) in db.session.execute(db.select(User.username).where(User.username.in_(file_tickets))):
+            holders.setdefault(username, None)
+    plan = plan_roster(rows, file=file, sheet=sheet, offered_levels=rnd.levels, region=rnd.region,
+                       existing=existing, ticket_holders=holders)
+    if plan.errors:
+        raise ImportFailed(plan.errors)
+
+    prefixes = {ticket_prefix(rnd.year, rnd.region, lv) for lv in rnd.levels}
+    used: set[str] = set()
+    for prefix in prefixes:
+        used.update(db.session.execute(db.select(Candidate.ticket).where(Candidate.ticket.like(f"{prefix}%"))).scalars())
+        used.update(db.session.execute(db.select(User.username).where(User.username.like(f"{prefix}%"))).scalars())
+    assign_tickets(plan, year=rnd.year, region=rnd.region, used=used)
+
+    result = RosterResult()
+    by_id = {}
+    if any(r.action == "update" for r in plan.rows):
+        by_id = {c.id_number: c for c in db.session.execute(
+            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(ids))).scalars()}
+    updates = []
+    for row in plan.rows:
+        v = row.values
+        if row.action == "add":
+            result.new_candidates.append(add_candidate(rnd, v, password=password))
+            result.added += 1
+        elif row.action == "update":
+            cand = by_id[v["id_number"]]
+            for key, (_before, after) in row.changes.items():
+                setattr(cand, key, after)
+            if "name" in row.changes and cand.user is not None:
+                cand.user.display_name = v["name"]
+            updates.append({"ticket": cand.ticket, "changes": {k: list(c) for k, c in row.changes.items()}})
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    db.session.flush()
+    if result.added or result.updated:
+        audit("roster.import", target=rnd, round_id=rnd.id, file=file, added=result.added,
+              updated=result.updated, unchanged=result.unchanged,
+              added_tickets=[c.ticket for c in result.new_candidates], updates=updates)
+    return result
+
+
+def add_candidate(rnd: Round, values: dict, *, password: str | None = None) -> Candidate:
+    """A candidate and their login account (username = ticket). Without a password one is generated, kept
+    on the candidate for the admission slip, and must be changed at first login."""
+    user, initial = create_user(values["ticket"], CANDIDATE, password=password, display_name=values["name"])
+    cand = Candidate(round=rnd, user=user, ticket=values["ticket"], id_number=values["id_number"],
+                     name=values["name"], work_unit=values["work_unit"], district=values.get("district", ""),
+                     level=values["level"], phone=values.get("phone", ""),
+                     initial_password=initial if password is None else None)
+    db.session.add(cand)
+    return cand
+
+
+def template_sheet(rnd: Round | None = None) -> Sheet:
+    """The roster template: the headers and one example row (a valid, made-up ID number)."""
+    from datetime import date
+
+    region = rnd.region if rnd else "重庆"
+    level = rnd.levels[0] if rnd and rnd.levels else LEVELS[0]
+    area = {"重庆": "500103", "吉林": "220102"}.get(region, "110101")
+    example = [make_id_number(area, date(1990, 3, 15), 123), "张三", "示例市第一中学", "渝中区" if region == "重庆"
+               else "南关区", level, "13800000000", ""]
+    return Sheet("考生名单", [HEADERS[c.key] for c in ROSTER_COLUMNS], [example])
+
+
+def search_candidates(rnd: Round, *, q: str = "", level: str = ""):
+    """The select for a round's candidates, filtered by a search text (name/ticket/ID/work unit) and level."""
+    stmt = db.select(Candidate).where(Candidate.round_id == rnd.id)
+    q = (q or "").strip()
+    if q:
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(or_(Candidate.name.ilike(like), Candidate.ticket.ilike(like),
+                              Candidate.id_number.ilike(like), Candidate.work_unit.ilike(like)))
+    if level in LEVELS:
+        stmt = stmt.where(Candidate.level == level)
+    return stmt.order_by(Candidate.ticket)
+
+
+def candidate_for_user(user) -> Candidate | None:
+    if user is None or not getattr(user, "id", None):
+        return None
+    return db.session.execute(db.select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
+
+
+__all__ = ["ROSTER_COLUMNS", "REGION_CODES", "RosterResult", "import_roster", "import_rows", "add_candidate", "template_sheet",
+           "search_candidates", "candidate_for_user"]

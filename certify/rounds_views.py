@@ -1,0 +1,226 @@
+"""Secretariat pages: rounds and schemes, roster import, candidate list, admission slips (准考证).
+
+Supervisors see every page read-only (no forms rendered; the access guard refuses their POSTs anyway).
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+
+from . import roster
+from .access import allow
+from .domain import CANDIDATE, LEVELS, MC_POLICIES, SECRETARIAT, SUPERVISOR
+from .extensions import db
+from .forms import RosterUploadForm, RoundCreateForm, RoundSettingsForm, SchemeForm
+from .models import Candidate, Round, Scheme
+from .rounds import RoundError, create_round, round_has_scores, update_round_settings, update_scheme
+from .tabular import ImportFailed, RowError, send_table
+
+bp = Blueprint("rounds", __name__, url_prefix="/rounds")
+
+STAFF = (SECRETARIAT, SUPERVISOR)
+PER_PAGE = 50
+
+
+def _can_edit() -> bool:
+    return current_user.is_authenticated and current_user.role == SECRETARIAT
+
+
+def _round(round_id: int) -> Round:
+    return db.get_or_404(Round, round_id)
+
+
+def _level_counts() -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {}
+    for round_id, level, n in db.session.execute(
+            db.select(Candidate.round_id, Candidate.level, func.count(Candidate.id))
+            .group_by(Candidate.round_id, Candidate.level)):
+        counts.setdefault(round_id, {})[level] = n
+    return counts
+
+
+@bp.route("/")
+@allow(*STAFF)
+def index():
+    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)).scalars().all()
+    form = RoundCreateForm() if _can_edit() else None
+    return render_template("rounds/list.html", rounds=rounds, counts=_level_counts(), form=form,
+                           can_edit=_can_edit())
+
+
+@bp.route("/create", methods=["POST"])
+@allow(SECRETARIAT)
+def create():
+    form = RoundCreateForm()
+    if form.validate_on_submit():
+        try:
+            rnd = create_round(form.code.data, form.region.data, form.year.data, form.name.data or "")
+        except RoundError as err:
+            form.code.errors.append(str(err))
+        else:
+            db.session.commit()
+            flash(f"已创建轮次 {rnd.code}，各级别方案已按{rnd.region}预设生成，请核对权重与认定比例", "success")
+            return redirect(url_for("rounds.detail", round_id=rnd.id))
+    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)).scalars().all()
+    return render_template("rounds/list.html", rounds=rounds, counts=_level_counts(), form=form,
+                           can_edit=True), 400
+
+
+def _plain(value: Decimal | None) -> Decimal | None:
+    """50.00 -> 50, 0.8000 * 100 -> 80 (shown without exponent or trailing zeros)."""
+    return None if value is None else Decimal(format(Decimal(value).normalize(), "f"))
+
+
+def _scheme_form(scheme: Scheme, formdata=None) -> SchemeForm:
+    data = {"exam_weight": _plain(scheme.exam_weight), "defense_weight": _plain(scheme.defense_weight),
+            "record_weight": _plain(scheme.record_weight), "ratio_percent": _plain(scheme.ratio * 100),
+            "min_total": _plain(scheme.min_total)}
+    if formdata is None:
+        return SchemeForm(formdata=None, prefix=f"s{scheme.id}", data=data)
+    return SchemeForm(prefix=f"s{scheme.id}")
+
+
+def _settings_form(rnd: Round, submitted: bool = False) -> RoundSettingsForm:
+    if submitted:
+        return RoundSettingsForm(prefix="r")
+    return RoundSettingsForm(formdata=None, prefix="r", data={
+        "name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days})
+
+
+def _render_detail(rnd: Round, *, settings_form=None, scheme_forms=None, status: int = 200):
+    can_edit = _can_edit()
+    scheme_forms = scheme_forms or {}
+    if can_edit:
+        settings_form = settings_form or _settings_form(rnd)
+        for s in rnd.schemes:
+            scheme_forms.setdefault(s.id, _scheme_form(s))
+    counts = _level_counts().get(rnd.id, {})
+    return render_template("rounds/detail.html", rnd=rnd, can_edit=can_edit, settings_form=settings_form,
+                           scheme_forms=scheme_forms, counts=counts, has_scores=round_has_scores(rnd),
+                           MC_POLICIES=MC_POLICIES), status
+
+
+@bp.route("/<int:round_id>")
+@allow(*STAFF)
+def detail(round_id: int):
+    return _render_detail(_round(round_id))
+
+
+@bp.route("/<int:round_id>/settings", methods=["POST"])
+@allow(SECRETARIAT)
+def settings(round_id: int):
+    rnd = _round(round_id)
+    form = _settings_form(rnd, submitted=True)
+    if form.validate_on_submit():
+        try:
+            update_round_settings(rnd, name=form.name.data or "", mc_policy=form.mc_policy.data,
+                                  publicity_working_days=form.publicity_working_days.data)
+        except RoundError as err:
+            db.session.rollback()
+            form.mc_policy.errors.append(str(err))
+        else:
+            db.session.commit()
+            flash("轮次设置已保存", "success")
+            return redirect(url_for("rounds.detail", round_id=rnd.id))
+    return _render_detail(rnd, settings_form=form, status=400)
+
+
+@bp.route("/<int:round_id>/schemes/<int:scheme_id>", methods=["POST"])
+@allow(SECRETARIAT)
+def scheme(round_id: int, scheme_id: int):
+    rnd = _round(round_id)
+    sch = db.session.get(Scheme, scheme_id)
+    if sch is None or sch.round_id != rnd.id:
+        abort(404)
+    form = _scheme_form(sch, request.form)
+    if form.validate_on_submit():
+        try:
+            update_scheme(sch, exam_weight=form.exam_weight.data, defense_weight=form.defense_weight.data,
+                          record_weight=form.record_weight.data, ratio=form.ratio_percent.data / Decimal(100),
+                          min_total=form.min_total.data)
+        except RoundError as err:
+            db.session.rollback()
+            form.exam_weight.errors.append(str(err))
+        else:
+            db.session.commit()
+            flash(f"{sch.level}方案已保存", "success")
+            return redirect(url_for("rounds.detail", round_id=rnd.id))
+    return _render_detail(rnd, scheme_forms={sch.id: form}, status=400)
+
+
+# ---------------------------------------------------------------- roster
+
+@bp.route("/<int:round_id>/roster", methods=["GET", "POST"])
+@allow(*STAFF)
+def roster_import(round_id: int):
+    rnd = _round(round_id)
+    form = RosterUploadForm() if _can_edit() else None
+    errors: list[RowError] = []
+    result = None
+    status = 200
+    if form is not None and form.validate_on_submit():
+        upload = form.file.data
+        try:
+            result = roster.import_roster(rnd, upload.read(), upload.filename or "")
+            db.session.commit()
+        except ImportFailed as err:
+            db.session.rollback()
+            errors, status = err.errors, 400
+        except IntegrityError:
+            db.session.rollback()
+            errors = [RowError(None, None, "另一项导入同时在写入本轮名单，请重新上传", upload.filename or "")]
+            status = 409
+    elif form is not None and form.is_submitted():
+        status = 400
+    return render_template("rounds/roster.html", rnd=rnd, form=form, errors=errors, result=result,
+                           columns=roster.ROSTER_COLUMNS, can_edit=_can_edit()), status
+
+
+@bp.route("/<int:round_id>/roster/template")
+@allow(*STAFF)
+def roster_template(round_id: int):
+    rnd = _round(round_id)
+    fmt = "csv" if request.args.get("format") == "csv" else "xlsx"
+    return send_table("考生名单模板", fmt, [roster.template_sheet(rnd)])
+
+
+@bp.route("/<int:round_id>/candidates")
+@allow(*STAFF)
+def candidates(round_id: int):
+    rnd = _round(round_id)
+    q = (request.args.get("q") or "").strip()[:100]
+    level = request.args.get("level") or ""
+    page = db.paginate(roster.search_candidates(rnd, q=q, level=level), per_page=PER_PAGE, error_out=False,
+                       max_per_page=PER_PAGE)
+    return render_template("rounds/candidates.html", rnd=rnd, page=page, q=q, level=level, LEVELS=LEVELS,
+                           full_ids=current_user.role == SECRETARIAT)
+
+
+# ---------------------------------------------------------------- admission slips
+
+@bp.route("/<int:round_id>/slips")
+@allow(*STAFF)
+def slips(round_id: int):
+    rnd = _round(round_id)
+    level = request.args.get("level") or ""
+    people = db.session.execute(roster.search_candidates(rnd, level=level)).scalars().all()
+    return render_template("rounds/slips.html", rnd=rnd, candidates=people, level=level, LEVELS=LEVELS,
+                           login_url=url_for("core.login", _external=True), batch=True)
+
+
+@bp.route("/slips/<int:candidate_id>")
+@allow(SECRETARIAT, SUPERVISOR, CANDIDATE)
+def slip(candidate_id: int):
+    cand = db.get_or_404(Candidate, candidate_id)
+    if current_user.role == CANDIDATE and cand.user_id != current_user.id:
+        abort(403)
+    return render_slip(cand)
+
+
+def render_slip(cand: Candidate):
+    return render_template("rounds/slips.html", rnd=cand.round, candidates=[cand], level="", LEVELS=LEVELS,
+                           login_url=url_for("core.login", _external=True), batch=False)

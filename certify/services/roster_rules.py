@@ -1,0 +1,213 @@
+"""Roster rules (考生名单), pure: ID-number check (GB 11643), row validation, the import plan, tickets.
+
+Nothing here touches Flask or the database. ``certify.roster`` gathers what exists, asks ``plan_roster``
+what a file would change, and applies the plan only when it holds no error.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable, Mapping, Sequence
+
+from ..domain import INTERMEDIATE, JUNIOR, LEVELS
+from ..tabular import RowError
+
+# Headers of the roster (DOMAIN.md: 考生名单); the English alias is the key.
+HEADERS = {"id_number": "证件号", "name": "姓名", "work_unit": "工作单位", "district": "区县", "level": "认证级别",
+           "phone": "手机", "ticket": "准考证号"}
+CONTACT_FIELDS = ("name", "work_unit", "district", "phone")
+FIELD_LIMITS = {"name": 100, "work_unit": 200, "district": 100, "phone": 40}
+
+# Province codes of GB/T 2260 and one digit per level: ticket = year + region + level + 4-digit sequence.
+REGION_CODES = {"重庆": "50", "吉林": "22"}
+LEVEL_CODES = {JUNIOR: "1", INTERMEDIATE: "2"}
+LEVEL_ALIASES = {"初级": JUNIOR, "junior": JUNIOR, "中级": INTERMEDIATE, "intermediate": INTERMEDIATE}
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_TICKET_RE = re.compile(r"^[A-Za-z0-9_-]{4,40}$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
+
+
+def id_check_digit(first17: str) -> str:
+    """The GB 11643 check character of the first 17 digits."""
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError("need 17 digits")
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def check_id_number(raw: str) -> tuple[str, str | None]:
+    """(normalised, problem): a mainland resident ID number of 18 characters with a valid check digit."""
+    value = re.sub(r"\s", "", raw or "").replace("x", "X")
+    if not value:
+        return value, "证件号不能为空"
+    if len(value) != 18:
+        return value, f"证件号应为 18 位（现为 {len(value)} 位）"
+    if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+        return value, "证件号格式不正确：前 17 位须为数字，末位为数字或 X"
+    try:
+        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return value, f"证件号中的出生日期 {value[6:14]} 无效"
+    expected = id_check_digit(value[:17])
+    if value[17] != expected:
+        return value, f"证件号校验位错误（应为 {expected}），请核对号码"
+    return value, None
+
+
+def normalise_level(raw: str) -> str | None:
+    return LEVEL_ALIASES.get((raw or "").strip().lower())
+
+
+@dataclass(frozen=True)
+class ExistingCandidate:
+    """What the round already holds for one 证件号."""
+
+    id_number: str
+    ticket: str
+    level: str
+    name: str
+    work_unit: str
+    district: str
+    phone: str
+
+
+@dataclass
+class PlannedRow:
+    row: int
+    action: str  # add | update | unchanged
+    values: dict[str, str]  # id_number, name, work_unit, district, level, phone, ticket ('' = to generate)
+    changes: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class RosterPlan:
+    rows: list[PlannedRow]
+    errors: list[RowError]
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+
+def plan_roster(rows: Sequence[tuple[int, Mapping[str, str]]], *, file: str, sheet: str = "",
+                offered_levels: Iterable[str], region: str, existing: Mapping[str, ExistingCandidate],
+                ticket_holders: Mapping[str, str | None]) -> RosterPlan:
+    """Validate every row and decide what each would do; collect every error (the caller writes nothing then).
+
+    ``existing``: this round's candidates by 证件号. ``ticket_holders``: for tickets of the file already in
+    use, the 证件号 of the holding candidate of this round, or None when held by anyone else (another
+    round's candidate or a staff account).
+    """
+    offered = set(offered_levels)
+    errors: list[RowError] = []
+    planned: list[PlannedRow] = []
+    first_id: dict[str, int] = {}
+    first_ticket: dict[str, int] = {}
+
+    def err(row: int, key: str, message: str) -> None:
+        errors.append(RowError(row, HEADERS[key], message, file, sheet))
+
+    for number, raw in rows:
+        values = {k: (raw.get(k) or "").strip() for k in HEADERS}
+        row_ok = True
+        id_number, problem = check_id_number(values["id_number"])
+        values["id_number"] = id_number
+        if problem:
+            err(number, "id_number", problem)
+            row_ok = False
+        elif id_number in first_id:
+            err(number, "id_number", f"证件号 {id_number} 与第 {first_id[id_number]} 行重复")
+            row_ok = False
+        else:
+            first_id[id_number] = number
+        for key in ("name", "work_unit", "district"):
+            if not values[key]:
+                err(number, key, f"{HEADERS[key]}不能为空")
+                row_ok = False
+        for key, limit in FIELD_LIMITS.items():
+            if len(values[key]) > limit:
+                err(number, key, f"{HEADERS[key]}过长（最多 {limit} 个字符）")
+                row_ok = False
+        if values["phone"] and not _PHONE_RE.match(values["phone"]):
+            err(number, "phone", f"手机号码「{values['phone']}」格式不正确")
+            row_ok = False
+        level = normalise_level(values["level"])
+        if not values["level"]:
+            err(number, "level", "认证级别不能为空")
+            row_ok = False
+        elif level is None:
+            err(number, "level", f"未知的认证级别「{values['level']}」，应为 {' / '.join(LEVELS)}")
+            row_ok = False
+        elif level not in offered:
+            err(number, "level", f"本轮（{region}）不设{level}认证，可选：{'、'.join(sorted(offered, reverse=True))}")
+            row_ok = False
+        else:
+            values["level"] = level
+        ticket = values["ticket"]
+        if ticket:
+            if not _TICKET_RE.match(ticket):
+                err(number, "ticket", f"准考证号「{ticket}」格式不正确：4–40 位字母、数字、- 或 _")
+                row_ok = False
+            elif ticket in first_ticket:
+                err(number, "ticket", f"准考证号 {ticket} 与第 {first_ticket[ticket]} 行重复")
+                row_ok = False
+            else:
+                first_ticket[ticket] = number
+                if ticket in ticket_holders and ticket_holders[ticket] != id_number:
+                    err(number, "ticket", f"准考证号 {ticket} 已被其他考生或账号使用")
+                    row_ok = False
+        before = existing.get(id_number)
+        if before is not None:
+            if level is not None and level in offered and level != before.level:
+                err(number, "level", f"该考生已报{before.level}，认证级别提交后不能更改（文件中为{level}）")
+                row_ok = False
+            if ticket and ticket != before.ticket:
+                err(number, "ticket", f"该考生的准考证号已是 {before.ticket}，不能更改为 {ticket}")
+                row_ok = False
+        if not row_ok:
+            continue
+        if before is None:
+            planned.append(PlannedRow(number, "add", values))
+            continue
+        values["ticket"] = before.ticket
+        changes = {k: (getattr(before, k), values[k]) for k in CONTACT_FIELDS if getattr(before, k) != values[k]}
+        planned.append(PlannedRow(number, "update" if changes else "unchanged", values, changes))
+    return RosterPlan(planned, errors)
+
+
+def ticket_prefix(year: int, region: str, level: str) -> str:
+    return f"{year}{REGION_CODES.get(region, '00')}{LEVEL_CODES[level]}"
+
+
+def assign_tickets(plan: RosterPlan, *, year: int, region: str, used: Iterable[str]) -> None:
+    """Give every new row without a ticket the next free one of its prefix, in file order.
+
+    ``used``: every ticket and login name already taken that starts with one of the prefixes.
+    """
+    taken = set(used) | {r.values["ticket"] for r in plan.rows if r.values["ticket"]}
+    next_seq: dict[str, int] = {}
+    for row in plan.rows:
+        if row.action != "add" or row.values["ticket"]:
+            continue
+        prefix = ticket_prefix(year, region, row.values["level"])
+        if prefix not in next_seq:
+            seqs = [int(t[len(prefix):]) for t in taken
+                    if t.startswith(prefix) and t[len(prefix):].isdigit() and len(t) >= len(prefix) + 4]
+            next_seq[prefix] = max(seqs, default=0) + 1
+        seq = next_seq[prefix]
+        while f"{prefix}{seq:04d}" in taken:
+            seq += 1
+        ticket = f"{prefix}{seq:04d}"
+        row.values["ticket"] = ticket
+        taken.add(ticket)
+        next_seq[prefix] = seq + 1
+
+
+def make_id_number(region_code6: str, birth: date, serial: int, female: bool | None = None) -> str:
+    """A structurally valid ID number (demo data and tests): area code, birth date, serial, check digit."""
+    seq = serial % 1000
+    if female is not None and (seq % 2 == 0) != female:
+        seq = (seq + 1) % 1000
+    first17 = f"{region_code6}{birth:%Y%m%d}{seq:03d}"
+    return first17 + id_check_digit(first17)
