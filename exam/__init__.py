@@ -6,3 +6,6 @@ def init_app(app):
     from .analysis_setup import init_analysis
 
     init_analysis(app)
+    from .setup import init_admin
+
+    init_admin(app)

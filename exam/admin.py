@@ -1,0 +1,357 @@
+"""The secretariat's exam administration pages (supervisors read): blueprints, sessions, papers, extra time,
+score release and the exam-component export. Thin: parse, call an operation, commit, render."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from certify.access import allow
+from certify.clock import from_local, to_local, utcnow
+from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.extensions import db
+from certify.models import Candidate, Round, Scheme
+from certify.tabular import send_table
+
+from . import papers as paper_ops
+from . import sessions as session_ops
+from .exports import exam_sheet
+from .forms import BlueprintForm, ExtraTimeForm, SessionForm
+from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, Blueprint as ExamBlueprint, ExamSession
+from .papers import ExamAdminError
+from .services.assembly import TYPE_LABELS
+from .services.timing import session_phase
+
+bp = Blueprint("exam_admin", __name__, url_prefix="/exam/admin")
+
+PHASE_LABELS = {"upcoming": "未开始", "open": "进行中", "closed": "已结束"}
+STANDARD_CATEGORIES = ["科学素养", "科学教育理论", "活动组织", "安全规范"]
+
+
+def _rounds() -> list[Round]:
+    return list(db.session.scalars(db.select(Round).order_by(Round.year.desc(), Round.id.desc())))
+
+
+def _round_or_404(code: str | None) -> Round | None:
+    if code:
+        rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
+        if rnd is None:
+            abort(404)
+        return rnd
+    rounds = [r for r in _rounds() if any(s.has_exam for s in r.schemes)]
+    return rounds[0] if rounds else None
+
+
+def _get(model, ident):
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def _link(endpoint: str, **values) -> str | None:
+    """A URL to another engineer's page, only when that page exists."""
+    if endpoint in current_app.view_functions:
+        return url_for(endpoint, **values)
+    return None
+
+
+def _flash_errors(err: ExamAdminError) -> None:
+    for message in err.errors:
+        flash(message, "error")
+
+
+# ---------------------------------------------------------------- overview
+
+@bp.route("/")
+@allow(SECRETARIAT, SUPERVISOR)
+def sessions():
+    rnd = _round_or_404(request.args.get("round"))
+    schemes, now = [], utcnow()
+    if rnd is not None:
+        for scheme in rnd.schemes:
+            blueprints = list(db.session.scalars(db.select(ExamBlueprint).filter_by(scheme_id=scheme.id)
+                                                 .order_by(ExamBlueprint.id)))
+            rows = []
+            for s in db.session.scalars(db.select(ExamSession).filter_by(scheme_id=scheme.id)
+                                        .order_by(ExamSession.opens_at, ExamSession.id)):
+                rows.append({"session": s, "phase": PHASE_LABELS[session_phase(now, s.opens_at, s.closes_at)],
+                             "counts": paper_ops.paper_counts(s), "attempts": session_ops.attempt_counts(s)})
+            schemes.append({"scheme": scheme, "blueprints": blueprints, "sessions": rows})
+    return render_template("exam/admin/sessions.html", rnd=rnd, rounds=_rounds(), schemes=schemes,
+                           modes=PAPER_MODES)
+
+
+# ---------------------------------------------------------------- blueprints
+
+def _blueprint_rows(form: BlueprintForm) -> list[dict]:
+    return [{"category": e.form.category.data or "", "type": e.form.type.data,
+             "difficulty_min": e.form.difficulty_min.data, "difficulty_max": e.form.difficulty_max.data,
+             "count": e.form.count.data, "points": e.form.points.data} for e in form.rows]
+
+
+def _categories() -> list[str]:
+    found = paper_ops.bank_categories()
+    return STANDARD_CATEGORIES + [c for c in found if c not in STANDARD_CATEGORIES]
+
+
+def _blueprint_page(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprint | None, check_errors=None):
+    remove = request.form.get("remove_row")
+    if request.method == "POST" and remove is not None and remove.isdigit():
+        index = int(remove)
+        if 0 <= index < len(form.rows.entries) and len(form.rows.entries) > 1:
+            form.rows.entries.pop(index)
+    form.set_categories(_categories())
+    total = None
+    try:
+        from decimal import Decimal
+
+        total = sum(Decimal(e.form.count.data or 0) * Decimal(e.form.points.data or 0) for e in form.rows)
+    except Exception:  # a half-typed row: the total shows once the row parses
+        total = None
+    return render_template("exam/admin/blueprint.html", form=form, scheme=scheme, blueprint=blueprint,
+                           check_errors=check_errors, total=total, type_labels=TYPE_LABELS,
+                           editable=current_user.role == SECRETARIAT)
+
+
+def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprint | None):
+    if request.method == "POST" and (form.add_row.data or request.form.get("remove_row") is not None):
+        if form.add_row.data:
+            form.rows.append_entry()
+        return _blueprint_page(form, scheme, blueprint)
+    if form.validate_on_submit():
+        try:
+            blueprint = paper_ops.save_blueprint(scheme, name=form.name.data, mode=form.mode.data,
+                                                 rows=_blueprint_rows(form), blueprint=blueprint)
+            problems = paper_ops.check_against_bank(blueprint)
+        except ExamAdminError as err:
+            db.session.rollback()
+            _flash_errors(err)
+            return _blueprint_page(form, scheme, blueprint), 400
+        db.session.commit()
+        if problems:
+            flash("方案已保存，但题库目前无法按此方案组卷，请调整后再用于场次", "warning")
+        else:
+            flash("方案已保存，题库可以满足每一行", "success")
+        return redirect(url_for("exam_admin.edit_blueprint", blueprint_id=blueprint.id))
+    if request.method == "POST":
+        return _blueprint_page(form, scheme, blueprint), 400
+    return _blueprint_page(form, scheme, blueprint)
+
+
+@bp.route("/schemes/<int:scheme_id>/blueprints/new", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def new_blueprint(scheme_id: int):
+    scheme = _get(Scheme, scheme_id)
+    if not scheme.has_exam:
+        flash(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立组卷方案", "error")
+        return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
+    form = BlueprintForm()
+    if request.method == "GET":
+        form.name.data = f"{scheme.level}笔试组卷方案"
+        form.mode.data = "per_candidate"
+    return _save_blueprint(form, scheme, None)
+
+
+@bp.route("/blueprints/<int:blueprint_id>", methods=["GET", "POST"])
+@allow(SECRETARIAT, SUPERVISOR)
+def edit_blueprint(blueprint_id: int):
+    blueprint = _get(ExamBlueprint, blueprint_id)
+    if request.method == "GET":
+        form = BlueprintForm(obj=blueprint)
+        for entry, row in zip(form.rows, blueprint.rows):
+            entry.form.category.data = row.category
+        check_errors = None
+        if blueprint.validated_at is None and blueprint.rows:
+            from .services.assembly import check_blueprint
+
+            check_errors = check_blueprint(paper_ops.strata_of(blueprint), paper_ops.bank_items(blueprint.scheme.level),
+                                           blueprint.scheme.level)
+        return _blueprint_page(form, blueprint.scheme, blueprint, check_errors)
+    return _save_blueprint(BlueprintForm(), blueprint.scheme, blueprint)
+
+
+@bp.route("/blueprints/<int:blueprint_id>/check", methods=["POST"])
+@allow(SECRETARIAT)
+def check_blueprint(blueprint_id: int):
+    blueprint = _get(ExamBlueprint, blueprint_id)
+    problems = paper_ops.check_against_bank(blueprint)
+    db.session.commit()
+    if problems:
+        for p in problems:
+            flash(p, "error")
+    else:
+        flash("检查通过：题库可以同时满足每一行", "success")
+    return redirect(url_for("exam_admin.edit_blueprint", blueprint_id=blueprint.id))
+
+
+# ---------------------------------------------------------------- sessions
+
+def _session_form(scheme: Scheme, session: ExamSession | None = None) -> tuple[SessionForm, list[Candidate]]:
+    form = SessionForm(obj=None if request.method == "POST" else session)
+    blueprints = list(db.session.scalars(db.select(ExamBlueprint).filter_by(scheme_id=scheme.id)
+                                         .order_by(ExamBlueprint.id)))
+    form.blueprint_id.choices = [(b.id, f"{b.name}（{PAPER_MODES[b.mode]}）") for b in blueprints]
+    candidates = list(db.session.scalars(db.select(Candidate).filter_by(round_id=scheme.round_id, level=scheme.level)
+                                         .order_by(Candidate.ticket)))
+    form.candidate_ids.choices = [(c.id, f"{c.ticket} {c.name}") for c in candidates]
+    tz = current_app.config["DISPLAY_TIMEZONE"]
+    if request.method == "GET":
+        if session is not None:
+            form.opens_at.data = to_local(session.opens_at, tz).replace(tzinfo=None)
+            form.closes_at.data = to_local(session.closes_at, tz).replace(tzinfo=None)
+            form.candidate_ids.data = [a.candidate_id for a in session.assignments]
+        else:
+            form.name.data = f"{scheme.round.year}年{scheme.level}笔试"
+            form.assign_all.data = True
+    return form, candidates
+
+
+def _session_data(form: SessionForm) -> dict:
+    tz = current_app.config["DISPLAY_TIMEZONE"]
+    return {"name": form.name.data, "blueprint_id": form.blueprint_id.data,
+            "opens_at": from_local(form.opens_at.data, tz), "closes_at": from_local(form.closes_at.data, tz),
+            "duration_minutes": form.duration_minutes.data, "late_entry_minutes": form.late_entry_minutes.data,
+            "instructions": form.instructions.data or "", "assign_all": bool(form.assign_all.data),
+            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
+
+
+@bp.route("/schemes/<int:scheme_id>/sessions/new", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def new_session(scheme_id: int):
+    scheme = _get(Scheme, scheme_id)
+    if not scheme.has_exam:
+        flash(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立笔试场次", "error")
+        return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
+    form, candidates = _session_form(scheme)
+    if form.validate_on_submit():
+        try:
+            session = session_ops.create_session(scheme.round, scheme, candidate_ids=form.candidate_ids.data or [],
+                                                 **_session_data(form))
+        except ExamAdminError as err:
+            db.session.rollback()
+            _flash_errors(err)
+        else:
+            db.session.commit()
+            flash(f"已创建场次「{session.name}」，已为 {len(session.assignments)} 名考生生成试卷", "success")
+            return redirect(url_for("exam_admin.session_detail", session_id=session.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("exam/admin/session_form.html", form=form, scheme=scheme, session=None,
+                           candidates=candidates), status
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def edit_session(session_id: int):
+    session = _get(ExamSession, session_id)
+    form, candidates = _session_form(session.scheme, session)
+    if form.validate_on_submit():
+        try:
+            session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [], **_session_data(form))
+        except ExamAdminError as err:
+            db.session.rollback()
+            _flash_errors(err)
+        else:
+            db.session.commit()
+            flash("场次已保存", "success")
+            return redirect(url_for("exam_admin.session_detail", session_id=session.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("exam/admin/session_form.html", form=form, scheme=session.scheme, session=session,
+                           candidates=candidates), status
+
+
+@bp.route("/sessions/<int:session_id>")
+@allow(SECRETARIAT, SUPERVISOR)
+def session_detail(session_id: int):
+    session = _get(ExamSession, session_id)
+    now = utcnow()
+    phase = session_phase(now, session.opens_at, session.closes_at)
+    return render_template(
+        "exam/admin/session_detail.html", session=session, rnd=db.session.get(Round, session.round_id),
+        phase=phase, phase_label=PHASE_LABELS[phase], counts=paper_ops.paper_counts(session),
+        attempts=session_ops.attempt_counts(session), roster=session_ops.roster(session),
+        state_labels=ATTEMPT_STATE_LABELS, started=paper_ops.session_has_attempts(session),
+        extra_form=ExtraTimeForm(), modes=PAPER_MODES,
+        monitor_url=_link("exam_monitor.session_monitor", session_id=session.id),
+        analysis_url=_link("exam_analysis.session_report", session_id=session.id))
+
+
+@bp.route("/sessions/<int:session_id>/papers", methods=["POST"])
+@allow(SECRETARIAT)
+def generate(session_id: int):
+    session = _get(ExamSession, session_id)
+    try:
+        made = paper_ops.generate_papers(session, reason="秘书处手动重新生成")
+    except ExamAdminError as err:
+        db.session.rollback()
+        _flash_errors(err)
+    else:
+        db.session.commit()
+        flash(f"已为 {made} 名考生生成试卷", "success")
+    return redirect(url_for("exam_admin.session_detail", session_id=session_id))
+
+
+@bp.route("/sessions/<int:session_id>/extra-time", methods=["POST"])
+@allow(SECRETARIAT)
+def extra_time(session_id: int):
+    session = _get(ExamSession, session_id)
+    form = ExtraTimeForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for e in errors:
+                flash(e, "error")
+    else:
+        try:
+            session_ops.set_extra_time(session, form.candidate_id.data, form.minutes.data,
+                                       reason=form.reason.data or "")
+        except ExamAdminError as err:
+            db.session.rollback()
+            _flash_errors(err)
+        else:
+            db.session.commit()
+            flash(f"已将延长时间设为 {form.minutes.data} 分钟", "success")
+    return redirect(url_for("exam_admin.session_detail", session_id=session_id) + "#candidates")
+
+
+@bp.route("/sessions/<int:session_id>/release", methods=["POST"])
+@allow(SECRETARIAT)
+def release(session_id: int):
+    session = _get(ExamSession, session_id)
+    try:
+        session_ops.release_scores(session)
+    except ExamAdminError as err:
+        db.session.rollback()
+        _flash_errors(err)
+    else:
+        db.session.commit()
+        flash("成绩已发布，考生现在可以查看本场次成绩", "success")
+    return redirect(url_for("exam_admin.session_detail", session_id=session_id))
+
+
+# ---------------------------------------------------------------- exports
+
+def _full_requested() -> bool:
+    # Only the secretariat's download carries the whole ID number; everything else is masked.
+    return request.args.get("full") == "1" and current_user.role == SECRETARIAT
+
+
+@bp.route("/rounds/<round_code>/export.<fmt>")
+@allow(SECRETARIAT, SUPERVISOR)
+def export_round(round_code: str, fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    rnd = _round_or_404(round_code)
+    full = _full_requested()
+    name = f"{rnd.code}-笔试成绩" + ("-完整" if full else "")
+    return send_table(name, fmt, [exam_sheet(rnd, full=full)])
+
+
+@bp.route("/sessions/<int:session_id>/export.<fmt>")
+@allow(SECRETARIAT, SUPERVISOR)
+def export_session(session_id: int, fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    session = _get(ExamSession, session_id)
+    rnd = db.session.get(Round, session.round_id)
+    full = _full_requested()
+    name = f"{rnd.code}-场次{session.id}-笔试成绩" + ("-完整" if full else "")
+    return send_table(name, fmt, [exam_sheet(rnd, full=full, session=session)])

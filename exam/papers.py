@@ -1,0 +1,236 @@
+"""Operations on blueprints and papers: save a blueprint, check it against the bank, generate a session's
+papers. Each function validates, flushes and audits; none commits (routes and the CLI commit at the edge)."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import delete, func, insert, select, update
+
+from certify.audit import audit
+from certify.clock import utcnow
+from certify.extensions import db
+from certify.models import Scheme
+from question_bank.models import ACTIVE, Item, ItemVersion
+
+from .models import FIXED, PAPER_MODES, Attempt, Blueprint, BlueprintRow, ExamSession, Paper, PaperItem, \
+    SessionCandidate
+from .services.assembly import LEVEL_ITEMS, TYPE_LABELS, AssemblyError, BankItem, Stratum, assemble_session, \
+    check_blueprint
+
+
+class ExamAdminError(ValueError):
+    """A refused change, with every reason (Chinese, naming the row or field)."""
+
+    def __init__(self, errors):
+        self.errors = [errors] if isinstance(errors, str) else list(errors)
+        super().__init__("；".join(self.errors))
+
+
+# ---------------------------------------------------------------- bank and strata
+
+def bank_items(level: str) -> list[BankItem]:
+    """Active items' current versions that a scheme of this level may draw (初级/中级 plus 通用)."""
+    rows = db.session.execute(
+        select(ItemVersion.id, ItemVersion.type, ItemVersion.category, ItemVersion.difficulty, ItemVersion.level,
+               ItemVersion.options, Item.facility, Item.facility_n)
+        .join(Item, Item.current_version_id == ItemVersion.id)
+        .where(Item.status == ACTIVE, ItemVersion.level.in_(LEVEL_ITEMS.get(level, (level, "通用"))))
+        .order_by(ItemVersion.id)
+    ).all()
+    return [BankItem(r.id, r.type, r.category, r.difficulty, r.level, len(r.options or []), r.facility,
+                     r.facility_n) for r in rows]
+
+
+def strata_of(blueprint: Blueprint) -> list[Stratum]:
+    return [Stratum(r.position, r.category or "", r.type, r.difficulty_min, r.difficulty_max, r.count,
+                    Decimal(r.points)) for r in blueprint.rows]
+
+
+def bank_categories() -> list[str]:
+    return [c for (c,) in db.session.execute(
+        select(ItemVersion.category).join(Item, Item.current_version_id == ItemVersion.id)
+        .where(Item.status == ACTIVE).distinct().order_by(ItemVersion.category))]
+
+
+# ---------------------------------------------------------------- blueprints
+
+def _parse_rows(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    errors, clean = [], []
+    for pos, raw in enumerate(rows, start=1):
+        where = f"第 {pos} 行"
+        row_errors = []
+        typ = raw.get("type")
+        if typ not in TYPE_LABELS:
+            row_errors.append(f"{where}：请选择题型（单选/多选/判断）")
+        try:
+            dmin, dmax = int(raw.get("difficulty_min") or 1), int(raw.get("difficulty_max") or 5)
+        except (TypeError, ValueError):
+            dmin, dmax = 0, 0
+        if not (1 <= dmin <= dmax <= 5):
+            row_errors.append(f"{where}：难度范围须在 1–5 之间且下限不大于上限")
+        try:
+            count = int(raw.get("count"))
+        except (TypeError, ValueError):
+            count = 0
+        if count <= 0:
+            row_errors.append(f"{where}：题数必须是正整数")
+        try:
+            points = Decimal(str(raw.get("points")))
+            if not points.is_finite():
+                raise InvalidOperation
+        except (InvalidOperation, ValueError, TypeError):
+            points = Decimal(0)
+        if points <= 0 or points != points.quantize(Decimal("0.01")):
+            row_errors.append(f"{where}：每题分值须为大于 0 的数（最多两位小数）")
+        errors += row_errors
+        clean.append({"position": pos, "category": (raw.get("category") or "").strip()[:60], "type": typ,
+                      "difficulty_min": dmin, "difficulty_max": dmax, "count": count, "points": points})
+    if not rows:
+        errors.append("组卷方案至少需要一行")
+    if not errors:
+        total = sum((Decimal(r["count"]) * r["points"] for r in clean), Decimal(0))
+        if total != 100:
+            errors.append(f"各行分值合计必须为 100 分（现为 {total.normalize():f} 分）")
+    return clean, errors
+
+
+def _blueprint_in_use(blueprint: Blueprint) -> bool:
+    return db.session.execute(
+        select(Attempt.id).join(ExamSession, ExamSession.id == Attempt.session_id)
+        .where(ExamSession.blueprint_id == blueprint.id).limit(1)).first() is not None
+
+
+def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
+                   blueprint: Blueprint | None = None) -> Blueprint:
+    """Create or replace a blueprint's rows. Rows: dicts of category, type, difficulty_min/max, count, points."""
+    errors = []
+    if not scheme.has_exam:
+        errors.append(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立组卷方案")
+    name = (name or "").strip()
+    if not name:
+        errors.append("请填写方案名称")
+    if mode not in PAPER_MODES:
+        errors.append("请选择组卷方式（统一试卷 / 每人随机抽题）")
+    clean, row_errors = _parse_rows(rows)
+    errors += row_errors
+    if blueprint is not None and _blueprint_in_use(blueprint):
+        errors.append("已有考生使用此方案作答，不能再修改；请新建一个方案")
+    if errors:
+        raise ExamAdminError(errors)
+    created = blueprint is None
+    if created:
+        blueprint = Blueprint(scheme_id=scheme.id, scheme=scheme)
+        db.session.add(blueprint)
+    before = None if created else {"name": blueprint.name, "mode": blueprint.mode, "rows": _rows_detail(blueprint)}
+    blueprint.name, blueprint.mode = name, mode
+    blueprint.rows.clear()
+    db.session.flush()
+    for r in clean:
+        blueprint.rows.append(BlueprintRow(**r))
+    blueprint.validated_at = None
+    db.session.flush()
+    audit("exam.blueprint.create" if created else "exam.blueprint.update", target=blueprint,
+          round_id=scheme.round_id, before=before,
+          after={"name": name, "mode": mode, "rows": _rows_detail(blueprint)})
+    return blueprint
+
+
+def _rows_detail(blueprint: Blueprint) -> list[dict]:
+    return [{"category": r.category, "type": r.type, "difficulty": [r.difficulty_min, r.difficulty_max],
+             "count": r.count, "points": r.points} for r in blueprint.rows]
+
+
+def check_against_bank(blueprint: Blueprint) -> list[str]:
+    """Check a blueprint against the current bank; records validated_at when every row can be filled."""
+    errors = check_blueprint(strata_of(blueprint), bank_items(blueprint.scheme.level), blueprint.scheme.level)
+    blueprint.validated_at = None if errors else utcnow()
+    audit("exam.blueprint.check", target=blueprint, round_id=blueprint.scheme.round_id, ok=not errors,
+          errors=errors)
+    db.session.flush()
+    return errors
+
+
+# ---------------------------------------------------------------- papers
+
+def session_has_attempts(session: ExamSession) -> bool:
+    return db.session.execute(select(Attempt.id).filter_by(session_id=session.id).limit(1)).first() is not None
+
+
+def generate_papers(session: ExamSession, *, reason: str = "") -> int:
+    """(Re)generate one paper per assigned candidate; refused once any attempt exists. Returns papers made.
+
+    Bulk: papers, paper items and the assignment links are written with a few multi-row statements."""
+    if session_has_attempts(session):
+        raise ExamAdminError("本场次已有考生开始作答，不能再重新生成试卷")
+    blueprint = session.blueprint
+    if blueprint is None:
+        raise ExamAdminError("本场次尚未选择组卷方案")
+    level = session.scheme.level
+    strata = strata_of(blueprint)
+    bank = bank_items(level)
+    problems = check_blueprint(strata, bank, level)
+    if problems:
+        raise ExamAdminError([f"组卷方案「{blueprint.name}」无法从题库组卷：{p}" for p in problems])
+    assignments = db.session.execute(
+        select(SessionCandidate.id, SessionCandidate.candidate_id).filter_by(session_id=session.id)).all()
+    try:
+        drawn = assemble_session(strata, bank, level, blueprint.mode, session.seed,
+                                 [a.candidate_id for a in assignments])
+    except AssemblyError as err:  # pragma: no cover - check_blueprint above refuses first
+        raise ExamAdminError(str(err))
+    _delete_papers(session)
+    now = utcnow()
+    made = 0
+    if assignments:
+        order = [a.candidate_id for a in assignments]
+        paper_rows = [{"session_id": session.id, "candidate_id": cid, "seed": drawn[cid].seed,
+                       "expected_facility": drawn[cid].expected_facility, "created_at": now} for cid in order]
+        ids = db.session.scalars(insert(Paper).returning(Paper.id, sort_by_parameter_order=True),
+                                 paper_rows).all()
+        item_rows = [{"paper_id": pid, "position": line.position, "item_version_id": line.version_id,
+                      "blueprint_row": line.row, "points": line.points, "option_order": line.option_order}
+                     for pid, cid in zip(ids, order) for line in drawn[cid].lines]
+        for start in range(0, len(item_rows), 20000):
+            db.session.execute(insert(PaperItem), item_rows[start:start + 20000])
+        db.session.execute(update(SessionCandidate),
+                           [{"id": a.id, "paper_id": pid} for a, pid in zip(assignments, ids)])
+        made = len(ids)
+    session.papers_generated_at = now if made else None
+    db.session.flush()
+    _expire_stale(session)
+    facilities = [p.expected_facility for p in drawn.values()]
+    audit("exam.papers.generate", target=session, round_id=session.round_id, reason=reason, papers=made,
+          seed=session.seed, blueprint_id=blueprint.id, mode=blueprint.mode,
+          facility_min=min(facilities, default=None), facility_max=max(facilities, default=None))
+    return made
+
+
+def _expire_stale(session: ExamSession) -> None:
+    """The bulk statements bypass the identity map: forget what it holds about this session's papers."""
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, (SessionCandidate, Paper, PaperItem)):
+            db.session.expire(obj)
+    db.session.expire(session, ["assignments"])
+
+
+def _delete_papers(session: ExamSession) -> None:
+    db.session.execute(update(SessionCandidate).where(SessionCandidate.session_id == session.id)
+                       .values(paper_id=None).execution_options(synchronize_session=False))
+    paper_ids = select(Paper.id).where(Paper.session_id == session.id).scalar_subquery()
+    db.session.execute(delete(PaperItem).where(PaperItem.paper_id.in_(paper_ids))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(Paper).where(Paper.session_id == session.id)
+                       .execution_options(synchronize_session=False))
+
+
+def paper_counts(session: ExamSession) -> dict:
+    assigned = db.session.scalar(select(func.count()).select_from(SessionCandidate)
+                                 .where(SessionCandidate.session_id == session.id)) or 0
+    with_paper = db.session.scalar(select(func.count()).select_from(SessionCandidate)
+                                   .where(SessionCandidate.session_id == session.id,
+                                          SessionCandidate.paper_id.is_not(None))) or 0
+    return {"assigned": assigned, "with_paper": with_paper, "missing": assigned - with_paper}
+
+
+def is_fixed(blueprint: Blueprint | None) -> bool:
+    return blueprint is not None and blueprint.mode == FIXED
