@@ -6,6 +6,9 @@ def init_app(app):
     from .analysis_setup import init_analysis
 
     init_analysis(app)
+    from .delivery_setup import init_delivery
+
+    init_delivery(app)
     from .setup import init_admin
 
     init_admin(app)

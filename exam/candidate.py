@@ -1,0 +1,147 @@
+"""The candidate's exam pages (blueprint ``exam``, prefix ``/exam``): my sessions, instructions and identity
+confirmation, the exam room (driven by the JSON API from static/js/exam/room.js), the submitted / released-score
+page, and the home-page panel."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, session as flask_session, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+from certify.access import allow
+from certify.clock import iso_utc, utcnow
+from certify.domain import CANDIDATE
+from certify.extensions import db
+
+from . import operations as ops
+from .models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession
+from .services import timing
+
+bp = Blueprint("exam", __name__, url_prefix="/exam")
+CONFIRMED_KEY = "exam_identity_confirmed"
+
+
+class ConfirmForm(FlaskForm):
+    confirm = BooleanField("我确认以上信息是本人，并已阅读考试须知", validators=[DataRequired(message="请先确认身份并阅读考试须知")])
+
+
+def _rows(candidate, now):
+    rows = []
+    for sc in ops.assignments_of(candidate):
+        attempt = ops.attempt_of(sc.session_id, candidate.id)
+        if attempt is not None and ops.close_if_overdue(attempt, now=now):
+            db.session.commit()
+        s = sc.session
+        phase = timing.session_phase(now, s.opens_at, s.closes_at)
+        late_end = timing.late_entry_ends(s.opens_at, s.late_entry_minutes, s.closes_at)
+        released = s.scores_released_at is not None and s.scores_released_at <= now
+        if attempt is not None and attempt.state == IN_PROGRESS:
+            status, action = "作答中", "continue"
+        elif attempt is not None:
+            status, action = ATTEMPT_STATE_LABELS[attempt.state], "result"
+        elif phase == timing.UPCOMING:
+            status, action = "未开始", None
+        elif phase == timing.OPEN and now <= late_end and sc.paper_id is not None:
+            status, action = "可以进入", "enter"
+        elif phase == timing.OPEN and sc.paper_id is None:
+            status, action = "试卷未生成", None
+        else:
+            status, action = "缺考", None
+        group = "finished" if (attempt is not None and attempt.state != IN_PROGRESS) or phase == timing.CLOSED or (
+            action is None and phase == timing.OPEN and now > late_end) else ("open" if phase == timing.OPEN else "upcoming")
+        rows.append({"sc": sc, "session": s, "attempt": attempt, "phase": phase, "status": status,
+                     "action": action, "group": group, "late_end": late_end, "released": released,
+                     "score": attempt.score if attempt is not None and released else None})
+    return rows
+
+
+def _candidate_or_404():
+    candidate = ops.candidate_of(current_user)
+    if candidate is None:
+        abort(404)
+    return candidate
+
+
+def _own_assignment(session_id: int):
+    candidate = _candidate_or_404()
+    sc = ops.assignment(session_id, candidate.id)
+    if sc is None:
+        abort(404)
+    return candidate, sc
+
+
+@bp.route("/")
+@allow(CANDIDATE)
+def my_sessions():
+    candidate = ops.candidate_of(current_user)
+    rows = _rows(candidate, utcnow()) if candidate else []
+    return render_template("exam/candidate/my_sessions.html", candidate=candidate, rows=rows)
+
+
+@bp.route("/sessions/<int:session_id>/", methods=["GET", "POST"])
+@allow(CANDIDATE)
+def instructions(session_id):
+    candidate, sc = _own_assignment(session_id)
+    session = sc.session
+    now = utcnow()
+    attempt = ops.attempt_of(session_id, candidate.id)
+    if attempt is not None and ops.close_if_overdue(attempt, now=now):
+        db.session.commit()
+    if attempt is not None and attempt.state != IN_PROGRESS:
+        return redirect(url_for("exam.result", session_id=session_id))
+    form = ConfirmForm()
+    problem = None
+    if attempt is None:
+        try:
+            timing.check_entry(now, session.opens_at, session.closes_at, session.late_entry_minutes)
+        except timing.EntryRefused as err:
+            problem = err.message
+        if problem is None and sc.paper_id is None:
+            problem = "您的试卷尚未生成，请联系考务人员"
+    if form.validate_on_submit() and problem is None:
+        confirmed = set(flask_session.get(CONFIRMED_KEY, []))
+        confirmed.add(session_id)
+        flask_session[CONFIRMED_KEY] = sorted(confirmed)
+        return redirect(url_for("exam.room", session_id=session_id))
+    return render_template("exam/candidate/instructions.html", candidate=candidate, sc=sc, session=session,
+                           attempt=attempt, form=form, problem=problem,
+                           late_end=timing.late_entry_ends(session.opens_at, session.late_entry_minutes,
+                                                           session.closes_at))
+
+
+@bp.route("/sessions/<int:session_id>/room")
+@allow(CANDIDATE)
+def room(session_id):
+    candidate, sc = _own_assignment(session_id)
+    attempt = ops.attempt_of(session_id, candidate.id)
+    if attempt is not None and attempt.state != IN_PROGRESS:
+        return redirect(url_for("exam.result", session_id=session_id))
+    if attempt is None and session_id not in flask_session.get(CONFIRMED_KEY, []):
+        return redirect(url_for("exam.instructions", session_id=session_id))
+    return render_template("exam/candidate/room.html", candidate=candidate, session=sc.session,
+                           server_time=iso_utc(utcnow()))
+
+
+@bp.route("/sessions/<int:session_id>/result")
+@allow(CANDIDATE)
+def result(session_id):
+    candidate, sc = _own_assignment(session_id)
+    now = utcnow()
+    attempt = ops.attempt_of(session_id, candidate.id)
+    if attempt is not None and ops.close_if_overdue(attempt, now=now):
+        db.session.commit()
+    if attempt is not None and attempt.state == IN_PROGRESS:
+        return redirect(url_for("exam.room", session_id=session_id))
+    session: ExamSession = sc.session
+    released = session.scores_released_at is not None and session.scores_released_at <= now
+    return render_template("exam/candidate/result.html", candidate=candidate, session=session, attempt=attempt,
+                           released=released, state_labels=ATTEMPT_STATE_LABELS)
+
+
+def candidate_panel(candidate) -> str | None:
+    """The candidate home page's exam section (order 20): upcoming / open / finished sessions."""
+    rows = _rows(candidate, utcnow())
+    if not rows:
+        return None
+    return render_template("exam/candidate/_panel.html", rows=rows)

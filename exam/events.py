@@ -1,0 +1,98 @@
+"""Live exam notices: Socket.IO namespace ``/exam``.
+
+Rooms: ``session-<id>`` for the secretariat and supervisors watching a session (monitor rows, save progress,
+integrity event counts); ``attempt-<id>`` for the candidate's own pages (takeover, deadline changes, close).
+Operations queue their notices on the database session; they are sent here only after the transaction
+commits (and dropped on rollback), so nobody is ever told about a change that did not happen. With
+``REDIS_URL`` set Flask-SocketIO relays the emits through the message queue to every process.
+"""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_login import current_user
+from flask_socketio import Namespace, join_room
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from certify.domain import CANDIDATE, SECRETARIAT, SUPERVISOR
+from certify.extensions import db, socketio
+
+NAMESPACE = "/exam"
+
+
+def _send_queued(session: Session) -> None:
+    queued = session.info.pop("exam_emits", None)
+    if not queued:
+        return
+    for name, payload, room in queued:
+        try:
+            socketio.emit(name, payload, to=room, namespace=NAMESPACE)
+        except Exception:  # a notice must never break the request that committed the change
+            try:
+                current_app.logger.exception("exam notice %s to %s failed", name, room)
+            except RuntimeError:
+                pass
+
+
+def _drop_queued(session: Session) -> None:
+    session.info.pop("exam_emits", None)
+
+
+_listeners_installed = False
+
+
+def install_listeners() -> None:
+    global _listeners_installed
+    if _listeners_installed:
+        return
+    event.listen(Session, "after_commit", _send_queued)
+    event.listen(Session, "after_rollback", _drop_queued)
+    _listeners_installed = True
+
+
+class ExamNamespace(Namespace):
+    def _user(self):
+        g.pop("_login_user", None)  # every event loads the user of its own socket session
+        if not current_user.is_authenticated or current_user.must_change_password:
+            return None
+        return current_user
+
+    def on_connect(self, auth=None):
+        return self._user() is not None  # authenticated users only
+
+    def on_join_session(self, data):
+        """Secretariat and supervisors watch a session: {session_id} → joins its room."""
+        from . import operations as ops
+        from .models import ExamSession
+
+        user = self._user()
+        if user is None or user.role not in (SECRETARIAT, SUPERVISOR):
+            return {"ok": False, "code": "forbidden", "error": "仅秘书处和监督委员会可以查看考试监控"}
+        session_id = (data or {}).get("session_id")
+        session = db.session.get(ExamSession, int(session_id)) if str(session_id).isdigit() else None
+        if session is None:
+            return {"ok": False, "code": "not_found", "error": "找不到该场考试"}
+        join_room(ops.session_room(session.id))
+        db.session.rollback()
+        return {"ok": True}
+
+    def on_join_attempt(self, data):
+        """A candidate's page listens for its own attempt's notices: {attempt_id}."""
+        from . import operations as ops
+
+        user = self._user()
+        if user is None or user.role != CANDIDATE:
+            return {"ok": False, "code": "forbidden", "error": "仅考生本人可以加入"}
+        try:
+            attempt = ops.own_attempt((data or {}).get("attempt_id"), user)
+        except ops.ExamError as err:
+            db.session.rollback()
+            return {"ok": False, "code": err.code, "error": err.message}
+        join_room(ops.attempt_room(attempt.id))
+        db.session.rollback()
+        return {"ok": True}
+
+
+def init_events() -> None:
+    install_listeners()
+    socketio.on_namespace(ExamNamespace(NAMESPACE))

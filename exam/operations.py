@@ -1,0 +1,755 @@
+"""Exam delivery state changes: start/resume, save, flag, integrity events, submit, the deadline sweep,
+force-submit, add time, reopen, and key errata with regrading.
+
+One function per state change. Each validates, writes, audits (certify.audit) and queues its Socket.IO
+notices, which ``exam.events`` sends only after the transaction commits. Nothing here commits: routes, socket
+handlers, the sweeper and the CLI commit at the edge. An ``ExamError`` with ``commit=True`` means the
+operation changed state before refusing (e.g. it closed an overdue attempt): the edge commits, then answers
+with the error.
+
+The save path (``save_answer``) is built for thousands of simultaneous candidates: one ownership/deadline
+read of the attempt row, one upsert of the answer row guarded by the per-attempt sequence number (a stale
+request never overwrites a newer answer), one update of the attempt's bookkeeping. Option counts are
+validated against a per-process cache of each paper's shape (papers never change once generated).
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from certify.audit import audit
+from certify.clock import utcnow
+from certify.domain import EXAM
+from certify.extensions import db
+from certify.models import Candidate, ComponentScore, Round
+from certify.scores import record_component
+from question_bank.models import ItemVersion
+
+from .models import (AUTO_SUBMITTED, CLOSED_STATES, ERRATUM_KINDS, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer,
+                     Attempt, AttemptEvent, ExamSession, KeyErratum, PaperItem, SessionCandidate)
+from .services import grading, timing
+
+BROWSER_EVENT_KINDS = ("blur", "hidden", "copy", "paste", "fullscreen_exit")
+MAX_EXTRA_MINUTES = 600
+
+
+class ExamError(Exception):
+    """A refused exam operation: a code for programs, a Chinese message for people, an HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400, *, commit: bool = False, **extra):
+        super().__init__(message)
+        self.code, self.message, self.status, self.commit, self.extra = code, message, status, commit, extra
+
+
+# --------------------------------------------------------------------------------------------- notifications
+
+def session_room(session_id: int) -> str:
+    return f"session-{session_id}"
+
+
+def attempt_room(attempt_id: int) -> str:
+    return f"attempt-{attempt_id}"
+
+
+def _emit(event: str, payload: dict, room: str) -> None:
+    """Queue a Socket.IO notice; exam.events sends the queue after the transaction commits."""
+    db.session.info.setdefault("exam_emits", []).append((event, payload, room))
+
+
+def token_tag(token: str) -> str:
+    """A short fingerprint of a client token, so a page can tell whether a takeover notice is about itself."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _grace() -> int:
+    return int(current_app.config.get("EXAM_SAVE_GRACE_SECONDS", 5))
+
+
+# --------------------------------------------------------------------------------------------- lookups
+
+def candidate_of(user) -> Candidate | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.execute(select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
+
+
+def assignments_of(candidate: Candidate) -> list[SessionCandidate]:
+    return list(db.session.execute(
+        select(SessionCandidate).join(ExamSession).where(SessionCandidate.candidate_id == candidate.id)
+        .order_by(ExamSession.opens_at)).scalars())
+
+
+def assignment(session_id: int, candidate_id: int) -> SessionCandidate | None:
+    return db.session.execute(select(SessionCandidate).filter_by(session_id=session_id, candidate_id=candidate_id)
+                              ).scalar_one_or_none()
+
+
+def attempt_of(session_id: int, candidate_id: int) -> Attempt | None:
+    return db.session.execute(select(Attempt).filter_by(session_id=session_id, candidate_id=candidate_id)
+                              ).scalar_one_or_none()
+
+
+def own_attempt(attempt_id, user) -> Attempt:
+    """The user's own attempt; anything else (another candidate's, missing) is 404 — nothing is revealed."""
+    attempt = None
+    if str(attempt_id).isdigit():
+        attempt = db.session.execute(
+            select(Attempt).join(Candidate, Candidate.id == Attempt.candidate_id)
+            .where(Attempt.id == int(attempt_id), Candidate.user_id == user.id)).scalar_one_or_none()
+    if attempt is None:
+        raise ExamError("not_found", "找不到该场考试的作答记录", 404)
+    return attempt
+
+
+def check_token(attempt: Attempt, token: str | None) -> None:
+    if token is not None and token != attempt.client_token:
+        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
+
+
+# --------------------------------------------------------------------------------------------- start / resume
+
+def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime | None = None) -> tuple[Attempt, str]:
+    """Start the candidate's attempt, or resume it (rotating the client token: the newest device wins)."""
+    now = now or utcnow()
+    sc = assignment(session.id, candidate.id)
+    if sc is None:
+        raise ExamError("not_assigned", "您未被安排参加本场考试", 404)
+    attempt = attempt_of(session.id, candidate.id)
+    if attempt is not None:
+        close_if_overdue(attempt, now=now)
+        if attempt.state != IN_PROGRESS:
+            raise ExamError("attempt_closed", "您已交卷，不能再次作答", 409, commit=True)
+        previous = attempt.client_token
+        token = secrets.token_urlsafe(24)
+        attempt.client_token = token
+        attempt.last_seen_at = now
+        if previous:
+            db.session.add(AttemptEvent(attempt_id=attempt.id, kind="takeover", at=now, detail={}))
+            _emit("taken_over", {"attempt_id": attempt.id, "token_tag": token_tag(token),
+                                 "message": "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。"},
+                  attempt_room(attempt.id))
+        db.session.flush()
+        _notify_state(attempt)
+        return attempt, token
+    if not session.scheme.has_exam:
+        raise ExamError("no_exam", "该认证级别不设笔试", 409)
+    try:
+        timing.check_entry(now, session.opens_at, session.closes_at, session.late_entry_minutes)
+    except timing.EntryRefused as err:
+        raise ExamError(err.code, err.message, 403) from None
+    if sc.paper_id is None:
+        raise ExamError("no_paper", "您的试卷尚未生成，请联系考务人员", 409)
+    token = secrets.token_urlsafe(24)
+    attempt = Attempt(session_id=session.id, candidate_id=candidate.id, paper_id=sc.paper_id, state=IN_PROGRESS,
+                      started_at=now, deadline_at=timing.deadline_for(now, session.duration_minutes,
+                                                                      sc.extra_minutes, session.closes_at),
+                      client_token=token, last_seen_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+    except IntegrityError:  # a second device started at the same instant: resume that attempt instead
+        return start_attempt(session, candidate, now=now)
+    audit("exam.attempt.start", target=attempt, round_id=session.round_id, session_id=session.id,
+          candidate_id=candidate.id, deadline_at=attempt.deadline_at)
+    _notify_state(attempt)
+    return attempt, token
+
+
+# --------------------------------------------------------------------------------------------- the save path
+
+_SHAPES: OrderedDict[int, dict[int, tuple[str, int]]] = OrderedDict()
+_SHAPES_LOCK = threading.Lock()
+_SHAPES_MAX = 20000
+
+
+def paper_shape(paper_id: int) -> dict[int, tuple[str, int]]:
+    """{position: (item type, option count)} of a paper, cached per process (papers never change)."""
+    with _SHAPES_LOCK:
+        shape = _SHAPES.get(paper_id)
+        if shape is not None:
+            _SHAPES.move_to_end(paper_id)
+            return shape
+    rows = db.session.execute(
+        select(PaperItem.position, ItemVersion.type, ItemVersion.options)
+        .join(ItemVersion, ItemVersion.id == PaperItem.item_version_id).where(PaperItem.paper_id == paper_id))
+    shape = {position: (item_type, len(options or [])) for position, item_type, options in rows}
+    if shape:
+        with _SHAPES_LOCK:
+            _SHAPES[paper_id] = shape
+            while len(_SHAPES) > _SHAPES_MAX:
+                _SHAPES.popitem(last=False)
+    return shape
+
+
+@dataclass
+class AttemptHeader:
+    id: int
+    state: str
+    deadline_at: datetime
+    client_token: str
+    paper_id: int
+    session_id: int
+    candidate_id: int
+
+
+def _header(attempt_id, user_id: int | None) -> AttemptHeader:
+    if not str(attempt_id).isdigit():
+        raise ExamError("not_found", "找不到该场考试的作答记录", 404)
+    query = select(Attempt.id, Attempt.state, Attempt.deadline_at, Attempt.client_token, Attempt.paper_id,
+                   Attempt.session_id, Attempt.candidate_id).where(Attempt.id == int(attempt_id))
+    if user_id is not None:
+        query = query.join(Candidate, Candidate.id == Attempt.candidate_id).where(Candidate.user_id == user_id)
+    row = db.session.execute(query).first()
+    if row is None:
+        raise ExamError("not_found", "找不到该场考试的作答记录", 404)
+    return AttemptHeader(*row)
+
+
+def _guard_write(header: AttemptHeader, token: str | None, now: datetime, what: str) -> None:
+    """Token, state and deadline checks shared by every candidate write."""
+    if header.state != IN_PROGRESS:
+        raise ExamError("attempt_closed", "本场考试已交卷，答案不能再修改", 409)
+    if token is None or token != header.client_token:
+        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
+    if not timing.save_allowed(now, header.deadline_at, _grace()):
+        db.session.add(AttemptEvent(attempt_id=header.id, kind="late_save", at=now,
+                                    detail={"what": what, "deadline_at": header.deadline_at.isoformat(),
+                                            "late_seconds": round((now - header.deadline_at).total_seconds(), 3)}))
+        current_app.logger.info("late %s refused for attempt %s (deadline %s, now %s)", what, header.id,
+                                header.deadline_at, now)
+        attempt = db.session.get(Attempt, header.id)
+        close_if_overdue(attempt, now=now)
+        raise ExamError("deadline_passed", "考试时间已到，此答案未被保存（已超过截止时间）", 409, commit=True)
+
+
+def _insert():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _position_shape(header: AttemptHeader, position) -> tuple[int, str, int]:
+    try:
+        position = int(position)
+    except (TypeError, ValueError):
+        raise ExamError("invalid_position", "题号无效", 400) from None
+    shape = paper_shape(header.paper_id).get(position)
+    if shape is None:
+        raise ExamError("invalid_position", f"本试卷没有第 {position} 题", 400)
+    return position, shape[0], shape[1]
+
+
+def save_answer(attempt_id, *, token: str | None, position, response, seq, time_spent_ms=0,
+                user_id: int | None = None, now: datetime | None = None) -> dict:
+    """Save one response. Returns {"applied": bool, "seq", "position", "response", "answered_count"}.
+
+    ``applied`` is False when a newer save (higher seq) already wrote this position: the stale request is
+    ignored, never overwriting the newer answer.
+    """
+    now = now or utcnow()
+    header = _header(attempt_id, user_id)
+    _guard_write(header, token, now, "answer")
+    position, item_type, option_count = _position_shape(header, position)
+    try:
+        seq = int(seq)
+    except (TypeError, ValueError):
+        raise ExamError("invalid_seq", "保存序号无效", 400) from None
+    if seq < 1:
+        raise ExamError("invalid_seq", "保存序号必须为正整数", 400)
+    if response is None:
+        response = []
+    if not isinstance(response, (list, str)):
+        raise ExamError("invalid_response", "答案格式无效", 400)
+    try:
+        letters = grading.normalise_response(item_type, response, option_count)
+    except grading.InvalidResponse as err:
+        raise ExamError("invalid_response", f"第 {position} 题：{err}", 400) from None
+    try:
+        spent = max(0, min(int(time_spent_ms or 0), 24 * 3600 * 1000))
+    except (TypeError, ValueError):
+        spent = 0
+
+    table = Answer.__table__
+    ins = _insert()(table).values(attempt_id=header.id, position=position, response=letters, flagged=False,
+                                  seq=seq, time_spent_ms=spent, saved_at=now)
+    ins = ins.on_conflict_do_update(
+        index_elements=[table.c.attempt_id, table.c.position],
+        set_={"response": ins.excluded.response, "seq": ins.excluded.seq, "saved_at": ins.excluded.saved_at,
+              "time_spent_ms": table.c.time_spent_ms + ins.excluded.time_spent_ms},
+        where=table.c.seq < ins.excluded.seq)
+    applied = db.session.execute(ins).rowcount == 1
+
+    attempts = Attempt.__table__
+    values = {"last_seen_at": now}
+    if applied:
+        answers = Answer.__table__
+        values["last_seq"] = func.max(attempts.c.last_seq, seq) if _dialect() == "sqlite" else func.greatest(
+            attempts.c.last_seq, seq)
+        values["answered_count"] = (select(func.count()).select_from(answers)
+                                    .where(answers.c.attempt_id == header.id, answers.c.response != "")
+                                    .scalar_subquery())
+    answered = db.session.execute(update(attempts).where(attempts.c.id == header.id).values(**values)
+                                  .returning(attempts.c.answered_count)).scalar_one()
+    if applied:
+        _emit("progress", {"attempt_id": header.id, "candidate_id": header.candidate_id, "answered_count": answered,
+                           "last_seen_at": _iso(now)}, session_room(header.session_id))
+    return {"applied": applied, "seq": seq, "position": position, "response": letters,
+            "answered_count": answered}
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _iso(value: datetime | None) -> str | None:
+    from certify.clock import iso_utc
+
+    return iso_utc(value)
+
+
+def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id: int | None = None,
+              now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    header = _header(attempt_id, user_id)
+    _guard_write(header, token, now, "flag")
+    position, _, _ = _position_shape(header, position)
+    flagged = bool(flagged)
+    table = Answer.__table__
+    ins = _insert()(table).values(attempt_id=header.id, position=position, response="", flagged=flagged, seq=0,
+                                  time_spent_ms=0, saved_at=now)
+    ins = ins.on_conflict_do_update(index_elements=[table.c.attempt_id, table.c.position],
+                                    set_={"flagged": ins.excluded.flagged})
+    db.session.execute(ins)
+    db.session.execute(update(Attempt.__table__).where(Attempt.__table__.c.id == header.id)
+                       .values(last_seen_at=now))
+    return {"position": position, "flagged": flagged}
+
+
+def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | None = None,
+                 user_id: int | None = None, now: datetime | None = None) -> dict:
+    """Record a browser integrity event; answers whether the candidate must now be warned."""
+    now = now or utcnow()
+    if kind not in BROWSER_EVENT_KINDS:
+        raise ExamError("invalid_event", f"未知的事件类型：{kind}", 400)
+    header = _header(attempt_id, user_id)
+    if header.state != IN_PROGRESS:
+        raise ExamError("attempt_closed", "本场考试已交卷", 409)
+    if token is None or token != header.client_token:
+        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
+    clean = {}
+    for key, value in (detail or {}).items():
+        if isinstance(key, str) and len(key) <= 40 and isinstance(value, (str, int, float, bool)):
+            clean[key] = value if not isinstance(value, str) else value[:200]
+    db.session.add(AttemptEvent(attempt_id=header.id, kind=kind, at=now, detail=clean))
+    db.session.flush()
+    count = event_count(header.id)
+    threshold = db.session.execute(select(ExamSession.event_warning_threshold)
+                                   .where(ExamSession.id == header.session_id)).scalar_one()
+    warn = threshold is not None and count >= threshold
+    _emit("events", {"attempt_id": header.id, "candidate_id": header.candidate_id,
+                     "events": event_counts([header.id]).get(header.id, {})}, session_room(header.session_id))
+    return {"kind": kind, "count": count, "warning": warn,
+            "message": (f"系统已记录到 {count} 次离开考试页面或复制粘贴等异常操作，请专注作答；异常记录将提交考务人员审核。"
+                        if warn else "")}
+
+
+def event_count(attempt_id: int) -> int:
+    return db.session.execute(select(func.count()).select_from(AttemptEvent).where(
+        AttemptEvent.attempt_id == attempt_id, AttemptEvent.kind.in_(BROWSER_EVENT_KINDS))).scalar_one()
+
+
+def event_counts(attempt_ids) -> dict[int, dict[str, int]]:
+    ids = list(attempt_ids)
+    out: dict[int, dict[str, int]] = {}
+    if not ids:
+        return out
+    rows = db.session.execute(select(AttemptEvent.attempt_id, AttemptEvent.kind, func.count())
+                              .where(AttemptEvent.attempt_id.in_(ids))
+                              .group_by(AttemptEvent.attempt_id, AttemptEvent.kind))
+    for attempt_id, kind, n in rows:
+        out.setdefault(attempt_id, {})[kind] = n
+    return out
+
+
+# --------------------------------------------------------------------------------------------- grading / closing
+
+def _errata(session_id: int, extra: KeyErratum | None = None) -> dict[int, tuple[grading.Erratum, ...]]:
+    rows = list(db.session.execute(select(KeyErratum).filter_by(session_id=session_id)
+                                   .order_by(KeyErratum.applied_at, KeyErratum.id)).scalars())
+    if extra is not None and extra not in rows:
+        rows.append(extra)
+    out: dict[int, list[grading.Erratum]] = {}
+    for row in rows:
+        out.setdefault(row.item_version_id, []).append(grading.Erratum(row.kind, tuple(row.accepted or ())))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _paper_items(paper_id: int) -> list[tuple[int, Decimal, int, str, str]]:
+    return list(db.session.execute(
+        select(PaperItem.position, PaperItem.points, PaperItem.item_version_id, ItemVersion.type, ItemVersion.answer)
+        .join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
+        .where(PaperItem.paper_id == paper_id).order_by(PaperItem.position)))
+
+
+def _policy(session_id: int) -> str:
+    return db.session.execute(select(Round.mc_policy).join(ExamSession, ExamSession.round_id == Round.id)
+                              .where(ExamSession.id == session_id)).scalar_one()
+
+
+def compute_grade(attempt: Attempt, errata=None, policy: str | None = None) -> grading.PaperGrade:
+    errata = _errata(attempt.session_id) if errata is None else errata
+    items = [grading.GradedItem(position, item_type, key, Decimal(points), errata.get(ivid, ()))
+             for position, points, ivid, item_type, key in _paper_items(attempt.paper_id)]
+    responses = dict(db.session.execute(select(Answer.position, Answer.response)
+                                        .where(Answer.attempt_id == attempt.id)).all())
+    return grading.grade_paper(items, responses, policy or _policy(attempt.session_id))
+
+
+def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *, reason: str = "",
+                 actor=None) -> None:
+    answers = {a.position: a for a in db.session.execute(select(Answer).filter_by(attempt_id=attempt.id)).scalars()}
+    for position, points in result.points.items():
+        row = answers.get(position)
+        if row is None:  # every position gets a row once graded (item analysis reads them)
+            row = Answer(attempt_id=attempt.id, position=position, response="", flagged=False, seq=0,
+                         time_spent_ms=0, saved_at=now)
+            db.session.add(row)
+        row.points = points
+    attempt.score = result.score
+    attempt.graded_at = now
+    record_component(attempt.candidate, EXAM, result.score, source=f"exam_session:{attempt.session_id}",
+                     reason=reason, actor=actor)
+
+
+def _close(attempt: Attempt, state: str, now: datetime, *, actor=None, reason: str = "") -> None:
+    attempt.state = state
+    if attempt.submitted_at is None:
+        attempt.submitted_at = min(now, attempt.deadline_at) if state == AUTO_SUBMITTED else now
+    attempt.answered_count = db.session.execute(select(func.count()).select_from(Answer).where(
+        Answer.attempt_id == attempt.id, Answer.response != "")).scalar_one()
+    _write_grade(attempt, compute_grade(attempt), now, reason=reason, actor=actor)
+    audit(f"exam.attempt.{state}", target=attempt, round_id=attempt.session.round_id, reason=reason, actor=actor,
+          session_id=attempt.session_id, candidate_id=attempt.candidate_id, score=attempt.score)
+    db.session.flush()
+    _emit("closed", {"attempt_id": attempt.id, "state": state, "message": CLOSE_MESSAGES[state]},
+          attempt_room(attempt.id))
+    _notify_state(attempt)
+
+
+CLOSE_MESSAGES = {SUBMITTED: "已交卷", AUTO_SUBMITTED: "考试时间已到，系统已自动交卷",
+                  FORCE_SUBMITTED: "考务人员已为您强制交卷"}
+
+
+def close_if_overdue(attempt: Attempt, *, now: datetime | None = None) -> bool:
+    """The per-request deadline check: close and grade an attempt whose time (plus grace) has run out."""
+    now = now or utcnow()
+    if attempt.state != IN_PROGRESS or timing.save_allowed(now, attempt.deadline_at, _grace()):
+        return False
+    return _claim_and_close(attempt, now)
+
+
+def _claim_and_close(attempt: Attempt, now: datetime) -> bool:
+    claimed = db.session.execute(update(Attempt.__table__).where(
+        Attempt.__table__.c.id == attempt.id, Attempt.__table__.c.state == IN_PROGRESS)
+        .values(state=AUTO_SUBMITTED)).rowcount
+    db.session.refresh(attempt)
+    if not claimed:
+        return False
+    _close(attempt, AUTO_SUBMITTED, now)
+    return True
+
+
+def submit_attempt(attempt: Attempt, *, token: str | None = None, now: datetime | None = None,
+                   check: bool = True) -> Attempt:
+    """The candidate hands in. After the deadline it counts as auto-submitted (time ran out)."""
+    now = now or utcnow()
+    if check:
+        check_token(attempt, token)
+    if close_if_overdue(attempt, now=now):
+        return attempt
+    if attempt.state != IN_PROGRESS:
+        raise ExamError("attempt_closed", "本场考试已交卷", 409)
+    _close(attempt, AUTO_SUBMITTED if timing.is_overdue(now, attempt.deadline_at) else SUBMITTED, now)
+    return attempt
+
+
+def close_overdue(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The sweep: claim overdue in-progress attempts (safe with several processes) and grade them."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=_grace())
+    table = Attempt.__table__
+    ids = [row[0] for row in db.session.execute(
+        select(table.c.id).where(table.c.state == IN_PROGRESS, table.c.deadline_at < cutoff)
+        .order_by(table.c.deadline_at).limit(limit))]
+    if not ids:
+        return []
+    claimed = [row[0] for row in db.session.execute(
+        update(table).where(table.c.id.in_(ids), table.c.state == IN_PROGRESS, table.c.deadline_at < cutoff)
+        .values(state=AUTO_SUBMITTED).returning(table.c.id))]
+    for attempt_id in claimed:
+        attempt = db.session.get(Attempt, attempt_id)
+        db.session.refresh(attempt)
+        _close(attempt, AUTO_SUBMITTED, now)
+    return claimed
+
+
+def record_absentees(*, now: datetime | None = None) -> dict[int, int]:
+    """After a session closes, assigned candidates who never started are recorded absent (once per session)."""
+    now = now or utcnow()
+    table = ExamSession.__table__
+    claimed = [row[0] for row in db.session.execute(
+        update(table).where(table.c.closes_at <= now, table.c.absentees_recorded_at.is_(None))
+        .values(absentees_recorded_at=now).returning(table.c.id))]
+    out = {}
+    for session_id in claimed:
+        started = select(Attempt.candidate_id).where(Attempt.session_id == session_id)
+        absent = list(db.session.execute(select(SessionCandidate).where(
+            SessionCandidate.session_id == session_id, SessionCandidate.candidate_id.not_in(started))).scalars())
+        n = 0
+        for sc in absent:
+            existing = db.session.execute(select(ComponentScore).filter_by(
+                candidate_id=sc.candidate_id, component=EXAM)).scalar_one_or_none()
+            if existing is not None and existing.status == "scored":
+                continue  # sat the exam in another session
+            record_component(sc.candidate, EXAM, None, status="absent", source=f"exam_session:{session_id}",
+                             reason="考试结束未参加笔试")
+            n += 1
+        session = db.session.get(ExamSession, session_id)
+        audit("exam.session.absentees", target=session, round_id=session.round_id, absent=n)
+        _emit("absentees", {"session_id": session_id, "absent": n}, session_room(session_id))
+        out[session_id] = n
+    return out
+
+
+def sweep(*, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    return {"closed": close_overdue(now=now), "absent": record_absentees(now=now)}
+
+
+# --------------------------------------------------------------------------------------------- secretariat actions
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ExamError("reason_required", "请填写原因", 400)
+    return reason
+
+
+def force_submit(attempt: Attempt, *, actor=None, reason: str = "", now: datetime | None = None) -> Attempt:
+    now = now or utcnow()
+    reason = _reason(reason)
+    if close_if_overdue(attempt, now=now):
+        raise ExamError("attempt_closed", "该考生的作答时间已到，系统已自动交卷", 409, commit=True)
+    if attempt.state != IN_PROGRESS:
+        raise ExamError("attempt_closed", "该考生已交卷", 409)
+    _close(attempt, FORCE_SUBMITTED, now, actor=actor, reason=reason)
+    return attempt
+
+
+def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now: datetime | None = None) -> int:
+    """Give one candidate extra minutes; an attempt in progress gets the new deadline (capped at the close)."""
+    now = now or utcnow()
+    reason = _reason(reason)
+    try:
+        minutes = int(minutes)
+    except (TypeError, ValueError):
+        raise ExamError("invalid_minutes", "延长时间必须是整数分钟", 400) from None
+    if minutes < 1 or (sc.extra_minutes or 0) + minutes > MAX_EXTRA_MINUTES:
+        raise ExamError("invalid_minutes", f"延长时间须为 1 分钟以上，累计不超过 {MAX_EXTRA_MINUTES} 分钟", 400)
+    session = sc.session
+    attempt = attempt_of(sc.session_id, sc.candidate_id)
+    if attempt is not None:
+        close_if_overdue(attempt, now=now)
+        if attempt.state != IN_PROGRESS:
+            raise ExamError("attempt_closed", "该考生已交卷，请先重新开放作答", 409, commit=True)
+    before = sc.extra_minutes or 0
+    sc.extra_minutes = before + minutes
+    old_deadline = attempt.deadline_at if attempt else None
+    if attempt is not None:
+        attempt.deadline_at = timing.deadline_for(attempt.started_at, session.duration_minutes, sc.extra_minutes,
+                                                  session.closes_at)
+        _emit("deadline", {"attempt_id": attempt.id, "deadline_at": _iso(attempt.deadline_at),
+                           "remaining_seconds": timing.remaining_seconds(now, attempt.deadline_at),
+                           "message": f"考务人员为您延长了 {minutes} 分钟作答时间"}, attempt_room(attempt.id))
+    audit("exam.add_time", target=sc, round_id=session.round_id, reason=reason, actor=actor,
+          candidate_id=sc.candidate_id, session_id=sc.session_id, minutes=minutes,
+          extra_before=before, extra_after=sc.extra_minutes, deadline_before=old_deadline,
+          deadline_after=attempt.deadline_at if attempt else None)
+    db.session.flush()
+    if attempt is not None:
+        _notify_state(attempt)
+    else:
+        _emit("row", {"candidate_id": sc.candidate_id, "extra_minutes": sc.extra_minutes},
+              session_room(sc.session_id))
+    return sc.extra_minutes
+
+
+def reopen_attempt(attempt: Attempt, *, minutes, actor=None, reason: str = "", now: datetime | None = None) -> Attempt:
+    """Reopen a closed attempt (e.g. after a technical failure) for ``minutes`` more, never past the close."""
+    now = now or utcnow()
+    reason = _reason(reason)
+    try:
+        minutes = int(minutes)
+    except (TypeError, ValueError):
+        raise ExamError("invalid_minutes", "重新开放的时长必须是整数分钟", 400) from None
+    if not 1 <= minutes <= MAX_EXTRA_MINUTES:
+        raise ExamError("invalid_minutes", "重新开放的时长须在 1 到 600 分钟之间", 400)
+    if attempt.state not in CLOSED_STATES:
+        raise ExamError("not_closed", "该考生仍在作答中，无需重新开放", 409)
+    session = attempt.session
+    if now >= session.closes_at:
+        raise ExamError("session_closed", "本场考试已结束，不能重新开放作答", 409)
+    before = {"state": attempt.state, "score": attempt.score, "deadline_at": attempt.deadline_at}
+    attempt.state = IN_PROGRESS
+    attempt.deadline_at = min(now + timedelta(minutes=minutes), session.closes_at)
+    attempt.submitted_at = None
+    attempt.score = None
+    attempt.graded_at = None
+    attempt.client_token = secrets.token_urlsafe(24)  # the candidate resumes from a fresh page
+    audit("exam.attempt.reopen", target=attempt, round_id=session.round_id, reason=reason, actor=actor,
+          candidate_id=attempt.candidate_id, session_id=session.id, before=before,
+          after={"state": IN_PROGRESS, "deadline_at": attempt.deadline_at})
+    db.session.flush()
+    _notify_state(attempt)
+    return attempt
+
+
+# --------------------------------------------------------------------------------------------- errata and regrade
+
+@dataclass
+class RegradeRow:
+    attempt: Attempt
+    before: Decimal | None
+    after: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.after - (self.before or Decimal(0))
+
+
+def validate_erratum(session: ExamSession, item_version_id, kind: str, accepted) -> tuple[ItemVersion, list[str]]:
+    if kind not in ERRATUM_KINDS:
+        raise ExamError("invalid_kind", "请选择勘误类型", 400)
+    version = db.session.get(ItemVersion, int(item_version_id)) if str(item_version_id).isdigit() else None
+    used = version is not None and db.session.execute(
+        select(func.count()).select_from(PaperItem).join(SessionCandidate, SessionCandidate.paper_id == PaperItem.paper_id)
+        .where(SessionCandidate.session_id == session.id, PaperItem.item_version_id == version.id)).scalar_one() > 0
+    if not used:
+        raise ExamError("not_in_session", "本场考试的试卷中没有这道题", 404)
+    keys = []
+    for raw in accepted or []:
+        raw = (raw or "").strip().upper().replace(",", "").replace(" ", "")
+        if not raw:
+            continue
+        try:
+            keys.append(grading.normalise_response(version.type, raw, len(version.options)))
+        except grading.InvalidResponse as err:
+            raise ExamError("invalid_key", f"答案“{raw}”无效：{err}", 400) from None
+    keys = list(dict.fromkeys(keys))
+    if kind == "void":
+        keys = []
+    elif not keys:
+        raise ExamError("key_required", "请填写更正后的答案或可接受的答案", 400)
+    elif kind == "correct" and len(keys) != 1:
+        raise ExamError("invalid_key", "更正答案只能填写一个答案", 400)
+    return version, keys
+
+
+def _affected_attempts(session: ExamSession, item_version_id: int) -> list[Attempt]:
+    return list(db.session.execute(
+        select(Attempt).join(PaperItem, PaperItem.paper_id == Attempt.paper_id)
+        .where(Attempt.session_id == session.id, Attempt.state.in_(CLOSED_STATES),
+               PaperItem.item_version_id == item_version_id).order_by(Attempt.id)).scalars())
+
+
+def preview_erratum(session: ExamSession, item_version_id, kind: str, accepted) -> list[RegradeRow]:
+    """The dry run: every affected (closed) attempt's score before and after the erratum; nothing written."""
+    version, keys = validate_erratum(session, item_version_id, kind, accepted)
+    errata = {k: list(v) for k, v in _errata(session.id).items()}
+    errata.setdefault(version.id, []).append(grading.Erratum(kind, tuple(keys)))
+    errata = {k: tuple(v) for k, v in errata.items()}
+    policy = _policy(session.id)
+    return [RegradeRow(a, a.score, compute_grade(a, errata, policy).score) for a in _affected_attempts(session, version.id)]
+
+
+def apply_erratum(session: ExamSession, item_version_id, kind: str, accepted, *, reason: str, actor=None,
+                  now: datetime | None = None) -> tuple[KeyErratum, list[RegradeRow]]:
+    """Enter the erratum and regrade every affected closed attempt in this one transaction (audited)."""
+    now = now or utcnow()
+    reason = _reason(reason)
+    version, keys = validate_erratum(session, item_version_id, kind, accepted)
+    erratum = KeyErratum(session_id=session.id, item_version_id=version.id, kind=kind, accepted=keys, reason=reason,
+                         applied_at=now, applied_by_id=getattr(actor, "id", None))
+    db.session.add(erratum)
+    db.session.flush()
+    audit("exam.erratum", target=erratum, round_id=session.round_id, reason=reason, actor=actor,
+          session_id=session.id, item_version_id=version.id, kind=kind, accepted=keys, original_key=version.answer)
+    errata = _errata(session.id)
+    policy = _policy(session.id)
+    rows = []
+    for attempt in _affected_attempts(session, version.id):
+        before = attempt.score
+        result = compute_grade(attempt, errata, policy)
+        _write_grade(attempt, result, now, reason=f"题目勘误重新评分：{reason}", actor=actor)
+        audit("exam.attempt.regrade", target=attempt, round_id=session.round_id, reason=reason, actor=actor,
+              erratum_id=erratum.id, candidate_id=attempt.candidate_id, before=before, after=result.score)
+        rows.append(RegradeRow(attempt, before, result.score))
+        _notify_state(attempt)
+    return erratum, rows
+
+
+# --------------------------------------------------------------------------------------------- monitor rows
+
+NOT_STARTED, ABSENT = "not_started", "absent"
+MONITOR_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "作答中", SUBMITTED: "已交卷", AUTO_SUBMITTED: "到时自动交卷",
+                  FORCE_SUBMITTED: "强制交卷", ABSENT: "缺考"}
+
+
+def monitor_status(session: ExamSession, attempt: Attempt | None, now: datetime) -> str:
+    """Attempt state, or not started / absent (once late entry has closed, a candidate can no longer start)."""
+    if attempt is not None:
+        return attempt.state
+    if now > timing.late_entry_ends(session.opens_at, session.late_entry_minutes, session.closes_at):
+        return ABSENT
+    return NOT_STARTED
+
+
+def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Attempt | None,
+                events: dict[str, int] | None, now: datetime) -> dict:
+    """One candidate's line on the live monitor (also pushed over Socket.IO)."""
+    status = monitor_status(session, attempt, now)
+    events = events or {}
+    return {
+        "candidate_id": (attempt.candidate_id if attempt else sc.candidate_id),
+        "assignment_id": sc.id if sc else None,
+        "attempt_id": attempt.id if attempt else None,
+        "status": status,
+        "status_label": MONITOR_LABELS[status],
+        "answered_count": attempt.answered_count if attempt else 0,
+        "last_seen_at": _iso(attempt.last_seen_at) if attempt else None,
+        "deadline_at": _iso(attempt.deadline_at) if attempt else None,
+        "remaining_seconds": (timing.remaining_seconds(now, attempt.deadline_at)
+                              if attempt and attempt.state == IN_PROGRESS else None),
+        "extra_minutes": sc.extra_minutes if sc else 0,
+        "score": str(attempt.score) if attempt and attempt.score is not None else None,
+        "events": {k: v for k, v in events.items() if k in BROWSER_EVENT_KINDS},
+        "event_total": sum(v for k, v in events.items() if k in BROWSER_EVENT_KINDS),
+        "takeovers": events.get("takeover", 0),
+        "late_saves": events.get("late_save", 0),
+    }
+
+
+def _notify_state(attempt: Attempt) -> None:
+    session = attempt.session or db.session.get(ExamSession, attempt.session_id)
+    sc = assignment(attempt.session_id, attempt.candidate_id)
+    row = attempt_row(session, sc, attempt, event_counts([attempt.id]).get(attempt.id), utcnow())
+    _emit("row", row, session_room(attempt.session_id))
