@@ -19,15 +19,8 @@ import pytest
 
 from certify.clock import utcnow
 from certify.extensions import db
+from exam.demo import DEMO_ROWS  # the demo blueprint: 10/8/7/5 single, 10 multiple, 20 true/false
 
-DEMO_ROWS = [
-    {"category": "科学素养", "type": "single", "count": 10, "points": Decimal(2)},
-    {"category": "科学教育理论", "type": "single", "count": 8, "points": Decimal(2)},
-    {"category": "活动组织", "type": "single", "count": 7, "points": Decimal(2)},
-    {"category": "安全规范", "type": "single", "count": 5, "points": Decimal(2)},
-    {"category": "", "type": "multiple", "count": 10, "points": Decimal(2)},
-    {"category": "", "type": "truefalse", "count": 20, "points": Decimal(1)},
-]
 CATEGORIES = ("科学素养", "科学教育理论", "活动组织", "安全规范")
 # (category, type, difficulty, level, n): per category 15 single (3 per difficulty), 4 multiple, 7 true/false
 DEFAULT_BANK = [(c, "single", d, "通用", 3) for c in CATEGORIES for d in range(1, 6)] + \
