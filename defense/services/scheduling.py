@@ -142,7 +142,7 @@ def day_slots(spec: DaySpec) -> list[Slot]:
     while t + step <= end:
         clash = next((b for b in breaks if t < b[1] and b[0] < t + step), None)
         if clash is not None:
-            t = max(t + step, clash[1]) if clash[0] <= t else clash[1]
+            t = clash[1]  # resume when the break ends
             continue
         slots.append(Slot(t, t + step))
         t += step
