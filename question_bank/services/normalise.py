@@ -32,4 +32,5 @@ def stem_key(stem: str) -> str:
 
 def clean_text(value: str) -> str:
     """A cell's text as stored: trimmed, inner line breaks kept, no ideographic spaces at the ends."""
-    return (value or "").replace("\r\n", "\n").replace("\r", "\n").strip().strip("\u3000").strip()
+    value = "" if value is None else str(value)
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip().strip("\u3000").strip()

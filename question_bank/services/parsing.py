@@ -170,8 +170,9 @@ def parse_row(values: dict[str, str]) -> tuple[ItemData | None, list[tuple[str, 
         elif len(options) < 2:
             errors.append(("选项B" if options else "选项A", f"{TYPE_LABELS[item_type]}题至少需要 2 个选项"))
         elif len(set(options)) != len(options):
-            dup = next(o for o in options if options.count(o) > 1)
-            errors.append((f"选项{LETTERS[options.index(dup)]}", f"选项内容重复：「{dup}」"))
+            second = next(i for i, o in enumerate(options) if o in options[:i])
+            errors.append((f"选项{LETTERS[second]}", f"选项内容重复：「{options[second]}」与选项"
+                                                    f"{LETTERS[options.index(options[second])]}相同"))
 
     raw_answer = get("answer")
     answer = ""
