@@ -3,7 +3,7 @@ from decimal import Decimal, InvalidOperation
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from .domain import MC_POLICIES, REGIONS
 
@@ -26,7 +26,11 @@ class ChangePasswordForm(FlaskForm):
 
 
 class NumberField(DecimalField):
-    """A decimal input (at most two decimal places) with Chinese messages."""
+    """A decimal input (at most two decimal places) with Chinese messages; shown as entered (no padding)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("places", None)
+        super().__init__(*args, **kwargs)
 
     def process_formdata(self, valuelist):
         if valuelist and valuelist[0].strip():
@@ -62,7 +66,7 @@ class RoundCreateForm(FlaskForm):
                        validators=[DataRequired(message="请输入轮次代码"),
                                    Regexp(r"^[A-Za-z0-9_-]{2,40}$", message="轮次代码须为 2–40 位字母、数字、- 或 _")])
     region = SelectField("地区", choices=[(r, r) for r in REGIONS])
-    year = WholeField("年份", validators=[DataRequired(message="请输入年份"),
+    year = WholeField("年份", validators=[InputRequired(message="请输入年份"),
                                           NumberRange(2000, 2100, message="年份须在 2000–2100 之间")])
     name = StringField("名称（可选）", validators=[Optional(), Length(max=200, message="名称最多 200 个字符")])
     submit = SubmitField("新建轮次")
@@ -72,7 +76,7 @@ class RoundSettingsForm(FlaskForm):
     name = StringField("名称", validators=[Optional(), Length(max=200, message="名称最多 200 个字符")])
     mc_policy = SelectField("多选题计分规则", choices=list(MC_POLICIES.items()))
     publicity_working_days = WholeField("公示期（工作日）", validators=[
-        DataRequired(message="请输入公示工作日"), NumberRange(1, 30, message="公示工作日须在 1 到 30 之间")])
+        InputRequired(message="请输入公示工作日"), NumberRange(1, 30, message="公示工作日须在 1 到 30 之间")])
     submit = SubmitField("保存轮次设置")
 
 

@@ -1,0 +1,109 @@
+"""Route-by-route access: every rule of the app (including the ones other areas add), every role.
+
+For each rule and declared method: a role outside the view's declared roles gets 403 (anonymous: a redirect
+to /login, or 401 JSON under /api/); a supervisor gets 403 on every non-GET of a view without
+``supervisor_writes``; nobody ever gets a 500.
+"""
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import AnyConverter, IntegerConverter
+
+from certify.access import AUTHENTICATED, PUBLIC, SAFE_METHODS, allowed_roles
+from certify.extensions import db
+
+ROLES = ("anonymous", "candidate", "panelist", "supervisor", "secretariat")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _fill(rule, round_code: str) -> str:
+    values = {}
+    for name, converter in rule._converters.items():
+        if isinstance(converter, IntegerConverter):
+            values[name] = 1
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        elif name in ("code", "round_code"):
+            values[name] = round_code
+        elif name in ("fmt", "format", "ext"):
+            values[name] = "xlsx"
+        else:
+            values[name] = "x"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _expected(view, role: str, method: str, path: str) -> str:
+    roles = allowed_roles(view) or frozenset()
+    if PUBLIC in roles:
+        return "any"
+    if role == "anonymous":
+        return "401-json" if path.startswith("/api/") else "login"
+    if AUTHENTICATED not in roles and role not in roles:
+        return "403"
+    if role == "supervisor" and method not in SAFE_METHODS and not getattr(view, "supervisor_writes", False):
+        return "403"
+    return "any"
+
+
+@pytest.fixture
+def people(make_round, make_candidate, make_user):
+    rnd = make_round()
+    make_round("2024-jl", "吉林")
+    users = {"candidate": make_candidate(rnd, name="甲").user, "panelist": make_user("panelist"),
+             "supervisor": make_user("supervisor"), "secretariat": make_user("secretariat")}
+    make_candidate(rnd, "中级", name="乙")
+    return rnd, {role: (u.id, u.get_id()) for role, u in users.items()}
+
+
+def test_every_route_refuses_undeclared_roles_and_never_fails(app, people):
+    rnd, users = people
+    round_code = rnd.code
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static" and not r.endpoint.endswith(".static")]
+    assert any(r.endpoint == "rounds.detail" for r in rules)
+    problems, checked, seen = [], 0, set()
+    for rule in sorted(rules, key=lambda r: r.rule):
+        view = app.view_functions[rule.endpoint]
+        path = _fill(rule, round_code)
+        for method in (m for m in METHODS if m in rule.methods):
+            for role in ROLES:
+                client = app.test_client()
+                if role != "anonymous":
+                    with client.session_transaction() as sess:
+                        sess["_user_id"] = users[role][1]
+                        sess["_fresh"] = True
+                resp = client.open(path, method=method)
+                db.session.remove()
+                checked += 1
+                expected = _expected(view, role, method, path)
+                seen.add(expected)
+                status = resp.status_code
+                where = f"{method} {path} ({rule.endpoint}) as {role}: {status}"
+                if status >= 500:
+                    problems.append(f"{where}, server error")
+                elif expected == "403" and status != 403:
+                    problems.append(f"{where}, expected 403")
+                elif expected == "login" and not (status == 302 and "/login" in resp.headers.get("Location", "")):
+                    problems.append(f"{where}, expected a redirect to /login")
+                elif expected == "401-json" and not (status == 401 and resp.is_json):
+                    problems.append(f"{where}, expected 401 JSON")
+    assert checked > 100 and {"403", "login", "any"} <= seen
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_matrix_expectations_follow_the_declarations():
+    from certify.access import allow
+
+    @allow("secretariat", "supervisor")
+    def staff_view():
+        pass
+
+    @allow("supervisor", supervisor_writes=True)
+    def complaint_view():
+        pass
+
+    assert _expected(staff_view, "candidate", "GET", "/x") == "403"
+    assert _expected(staff_view, "supervisor", "GET", "/x") == "any"
+    assert _expected(staff_view, "supervisor", "POST", "/x") == "403"
+    assert _expected(complaint_view, "supervisor", "POST", "/x") == "any"
+    assert _expected(staff_view, "anonymous", "GET", "/api/x") == "401-json"
+    assert _expected(staff_view, "anonymous", "POST", "/x") == "login"
