@@ -262,3 +262,39 @@ def test_detail_links_to_monitor_and_analysis_when_they_exist(client, login_as, 
     html = client.get(f"/exam/admin/sessions/{session.id}").get_data(as_text=True)
     for endpoint, label in (("exam_monitor.session_monitor", "实时监考"), ("exam_analysis.session_report", "试题分析")):
         assert (label in html) == (endpoint in app.view_functions)
+
+
+# ---------------------------------------------------------------- demo step
+
+def test_demo_step_creates_open_sessions_with_papers(make_round, make_candidate, make_bank):
+    from exam.demo import demo_exam_sessions
+
+    rnd = make_round("demo-cq", "重庆", 2024)
+    juniors = [make_candidate(rnd, level="初级") for _ in range(3)]
+    make_candidate(rnd, level="中级")
+    make_bank()
+    printed = []
+    context = {"print": printed.append, "logins": []}
+    with time_machine.travel(datetime(2030, 1, 1, 8, 0, 30), tick=False):
+        demo_exam_sessions(context)
+        db.session.commit()
+    sessions = db.session.execute(db.select(ExamSession).order_by(ExamSession.id)).scalars().all()
+    assert len(sessions) == 2 and {s.scheme.level for s in sessions} == {"初级", "中级"}
+    for s in sessions:
+        assert s.opens_at == datetime(2030, 1, 1, 8, 0) and s.closes_at == datetime(2030, 1, 2, 8, 0)
+        assert s.duration_minutes == 60 and s.blueprint.mode == "per_candidate" and s.blueprint.total_points == 100
+        assert all(a.paper_id for a in s.assignments)
+    junior = next(s for s in sessions if s.scheme.level == "初级")
+    assert {a.candidate_id for a in junior.assignments} == {c.id for c in juniors}
+    demo_exam_sessions(context)  # re-running changes nothing
+    assert db.session.execute(db.select(db.func.count()).select_from(ExamSession)).scalar() == 2
+
+
+def test_demo_step_fails_loudly_when_the_bank_is_short(make_round, make_candidate, make_bank):
+    from exam.demo import DemoError, demo_exam_sessions
+
+    rnd = make_round("demo-cq", "重庆", 2024)
+    make_candidate(rnd, level="初级")
+    make_bank([("科学素养", "single", 3, "通用", 4)])
+    with pytest.raises(DemoError, match="演示题库无法满足.*第 1 行（科学素养 · 单选 · 难度 1–5）.*还缺 6 道"):
+        demo_exam_sessions({"print": print, "logins": []})
