@@ -27,7 +27,6 @@ in ``notes``: never NaN.
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -211,7 +210,9 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
     S = ~np.isnan(X) if seen is None else np.asarray(seen, dtype=bool)
     if S.shape != (n, m):
         raise ValueError("seen must have the shape of marks")
-    X = np.where(S, np.nan_to_num(X, nan=0.0), 0.0)
+    X = np.where(S, X, 0.0)
+    if np.isnan(X).any():
+        raise ValueError("a seen cell has no mark")
     if np.any(X < -_EPS) or np.any(X > maxm + 1e-9):
         raise ValueError("marks must lie between 0 and the item's max mark")
     Sf = S.astype(float)
@@ -229,29 +230,31 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
     _test_statistics(test, pct, X, S, raw, slots, complete, cut_score, histogram_step)
 
     # ---------------------------------------------------------------- item moments
+    # Sums over the candidates who saw each item, as matrix–vector products (X is 0 where unseen), so no
+    # candidates × items temporaries are built: Σx, Σx², Σt, Σt², Σxt give every mean, variance and covariance
+    # of x (item), t (total) and r = t − x (rest).
     nj = S.sum(axis=0).astype(float)
     nj_safe = np.maximum(nj, 1.0)
-    mean_x = X.sum(axis=0) / nj_safe
-    Xc = (X - mean_x) * Sf
-    R = (raw[:, None] - X) * Sf  # rest of the test
-    mean_r = R.sum(axis=0) / nj_safe
-    Rc = (R - mean_r) * Sf
-    Tsum = Sf.T @ raw
-    mean_t = Tsum / nj_safe
-    Tc = (raw[:, None] - mean_t) * Sf
     dof = np.maximum(nj - 1.0, 1.0)
-    var_x = (Xc * Xc).sum(axis=0) / dof
-    var_r = (Rc * Rc).sum(axis=0) / dof
-    cov_xr = (Xc * Rc).sum(axis=0) / dof
-    cov_xt = (Xc * Tc).sum(axis=0) / dof
+    sx = X.sum(axis=0)
+    sxx = np.einsum("ij,ij->j", X, X)
+    st = Sf.T @ raw
+    stt = Sf.T @ (raw * raw)
+    sxt = X.T @ raw
+    sr, srr, sxr = st - sx, stt - 2 * sxt + sxx, sxt - sxx
+    mean_x, mean_r = sx / nj_safe, sr / nj_safe
+    var_x = np.maximum(sxx - nj * mean_x ** 2, 0.0) / dof
+    var_r = np.maximum(srr - nj * mean_r ** 2, 0.0) / dof
+    cov_xr = (sxr - nj * mean_x * mean_r) / dof
+    cov_xt = (sxt - sx * st / nj_safe) / dof
 
     # covariance the same marks could reach: both sorted ascending, unseen cells pushed to the end
     Xs = np.sort(np.where(S, X, np.inf), axis=0)
     Rs = np.sort(np.where(S, raw[:, None] - X, np.inf), axis=0)
     valid = np.arange(n)[:, None] < nj[None, :]
-    with np.errstate(invalid="ignore"):
-        prod = np.where(valid, (Xs - mean_x) * (Rs - mean_r), 0.0)
-    cov_max = prod.sum(axis=0) / dof
+    Xs[~valid] = 0.0
+    Rs[~valid] = 0.0
+    cov_max = (np.einsum("ij,ij->j", Xs, Rs) - nj * mean_x * mean_r) / dof
 
     tol_x = _EPS * maxm ** 2
     tol_r = _EPS * np.maximum(max_total.max() if n else 1.0, 1.0) ** 2
@@ -279,10 +282,7 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
 
     med_time = None
     if times is not None:
-        Tm = np.where(S, np.asarray(times, dtype=float), np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med_time = np.nanmedian(Tm, axis=0) if n else np.full(m, np.nan)
+        med_time = _column_medians(np.asarray(times, dtype=float), S, nj, complete)
 
     form_sd, form_expected = _form_stability(X, S, maxm, forms, var_x, nj)
     mean_max_total = float(max_total.mean()) if n else 0.0
@@ -356,6 +356,21 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
 
     cats = _categories(categories, X, S, maxm, upper, lower) if categories is not None else []
     return Analysis(test=test, items=items, categories=cats, totals=pct, upper=upper, lower=lower)
+
+
+def _column_medians(values: np.ndarray, S: np.ndarray, nj: np.ndarray, complete: bool) -> np.ndarray:
+    """Median of each column over the seen cells (NaN for a column nobody saw)."""
+    n, m = values.shape
+    if n == 0:
+        return np.full(m, np.nan)
+    if complete:
+        return np.median(values, axis=0)
+    ordered = np.sort(np.where(S, values, np.inf), axis=0)
+    k = nj.astype(int)
+    lo = np.take_along_axis(ordered, np.maximum((k - 1) // 2, 0)[None, :], axis=0)[0]
+    hi = np.take_along_axis(ordered, np.maximum(k // 2, 0)[None, :], axis=0)[0]
+    with np.errstate(invalid="ignore"):
+        return np.where(k > 0, (lo + hi) / 2, np.nan)
 
 
 def _flag(it: ItemStats, key_row, upper_seen) -> None:
@@ -483,23 +498,25 @@ def _form_stability(X, S, maxm, forms, var_x, nj):
 
 def _categories(categories, X, S, maxm, upper, lower) -> list[CategoryStats]:
     labels = list(categories)
+    order = sorted(set(labels), key=labels.index)
+    onehot = np.zeros((len(labels), len(order)))
+    onehot[np.arange(len(labels)), [order.index(c) for c in labels]] = 1.0
+    got = X @ onehot  # (n, categories)
+    poss = S.astype(float) @ (onehot * maxm[:, None])
+
+    def pooled(rows, c):
+        if len(rows) == 0:
+            return None
+        den = poss[rows, c].sum()
+        return _f(got[rows, c].sum() / den) if den > 0 else None
+
+    everyone = np.arange(X.shape[0])
     out = []
-    for cat in sorted(set(labels), key=labels.index):
-        cols = np.array([i for i, c in enumerate(labels) if c == cat])
-        Xc, Sc = X[:, cols], S[:, cols].astype(float)
-        poss = Sc @ maxm[cols]
-        got = Xc.sum(axis=1)
-
-        def pooled(rows):
-            if len(rows) == 0:
-                return None
-            den = poss[rows].sum()
-            return _f(got[rows].sum() / den) if den > 0 else None
-
-        everyone = np.arange(X.shape[0])
-        has = poss > 0
-        mean_rate = _f((got[has] / poss[has]).mean()) if has.any() else None
-        out.append(CategoryStats(cat, len(cols), pooled(everyone), pooled(upper), pooled(lower), mean_rate))
+    for c, cat in enumerate(order):
+        has = poss[:, c] > 0
+        mean_rate = _f((got[has, c] / poss[has, c]).mean()) if has.any() else None
+        out.append(CategoryStats(cat, int(onehot[:, c].sum()), pooled(everyone, c), pooled(upper, c),
+                                 pooled(lower, c), mean_rate))
     return out
 
 
