@@ -88,3 +88,23 @@ def test_json_api_unauthenticated_gets_json_error(client):
     resp = client.get("/api/does-not-exist")
     assert resp.status_code == 404
     assert resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_login_throttle_is_per_account_and_configurable(app, make_user):
+    from certify.extensions import limiter
+
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    try:
+        target, bystander = make_user(CANDIDATE), make_user(CANDIDATE)
+        client = app.test_client()
+        codes = [login(client, target.username, "bad-password").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        # even the right password is refused while the account is throttled, with a Chinese message
+        resp = login(client, target.username)
+        assert resp.status_code == 429 and "登录尝试过于频繁" in resp.get_data(as_text=True)
+        # another account from the same address is not affected
+        assert login(client, bystander.username).status_code == 302
+    finally:
+        limiter.reset()
+        app.config["LOGIN_RATE_LIMIT"] = "10000 per minute"
