@@ -1,0 +1,156 @@
+"""The live monitor over Socket.IO (Flask-SocketIO test client) and its audited actions; who may do what."""
+import pytest
+from sqlalchemy import select
+
+from certify.extensions import db
+from certify.models import AuditEntry
+from exam.models import FORCE_SUBMITTED, Attempt
+from tests.conftest import TEST_PASSWORD, login
+from tests.defense.conftest_scoring import restore_socketio  # noqa: F401
+
+NS = "/exam"
+
+
+@pytest.fixture
+def session3(make_exam_session):
+    return make_exam_session(candidates=2, duration=60)
+
+
+@pytest.fixture
+def sockets(app, restore_socketio):
+    from certify.extensions import socketio
+
+    made = []
+
+    def make(username):
+        flask_client = app.test_client()
+        assert login(flask_client, username).status_code == 302
+        client = socketio.test_client(app, namespace=NS, flask_test_client=flask_client)
+        assert client.is_connected(NS)
+        client.flask_client = flask_client
+        made.append(client)
+        return client
+
+    yield make
+    for c in made:
+        if c.is_connected(NS):
+            c.disconnect(namespace=NS)
+
+
+def events(client, name):
+    return [e["args"][0] for e in client.get_received(NS) if e["name"] == name]
+
+
+def candidate_start(app, cand, session):
+    client = app.test_client()
+    assert client.post("/api/login", json={"username": cand.ticket, "password": TEST_PASSWORD}).status_code == 200
+    body = client.post(f"/api/exam/sessions/{session.id}/attempt").get_json()
+    return client, body
+
+
+def test_unauthenticated_socket_is_refused(app, restore_socketio):
+    from certify.extensions import socketio
+
+    client = socketio.test_client(app, namespace=NS, flask_test_client=app.test_client())
+    assert not client.is_connected(NS)
+
+
+def test_monitor_receives_save_and_submit_updates(app, make_user, sockets, session3):
+    secretary = make_user("secretariat")
+    monitor = sockets(secretary.username)
+    assert monitor.emit("join_session", {"session_id": session3.id}, namespace=NS, callback=True)["ok"]
+    cand = session3.candidates_made[0]
+    client, attempt = candidate_start(app, cand, session3)
+    rows = events(monitor, "row")
+    assert rows and rows[-1]["status"] == "in_progress" and rows[-1]["candidate_id"] == cand.id
+    headers = {"X-Attempt-Token": attempt["client_token"]}
+    client.put(f"/api/exam/attempts/{attempt['attempt_id']}/answers/1", json={"response": ["A"], "seq": 1},
+               headers=headers)
+    progress = events(monitor, "progress")
+    assert progress == [{"attempt_id": attempt["attempt_id"], "candidate_id": cand.id, "answered_count": 1,
+                         "last_seen_at": progress[0]["last_seen_at"]}]
+    client.post(f"/api/exam/attempts/{attempt['attempt_id']}/events", json={"kind": "blur"}, headers=headers)
+    assert events(monitor, "events")[-1]["events"] == {"blur": 1}
+    client.post(f"/api/exam/attempts/{attempt['attempt_id']}/submit", headers=headers)
+    rows = events(monitor, "row")
+    assert rows[-1]["status"] == "submitted" and rows[-1]["score"] is not None
+
+
+def test_force_submit_from_the_monitor_reaches_the_candidate_and_is_audited(app, make_user, sockets, session3):
+    secretary = make_user("secretariat")
+    monitor = sockets(secretary.username)
+    monitor.emit("join_session", {"session_id": session3.id}, namespace=NS, callback=True)
+    cand = session3.candidates_made[0]
+    _, attempt = candidate_start(app, cand, session3)
+    cand_socket = sockets(cand.ticket)
+    assert cand_socket.emit("join_attempt", {"attempt_id": attempt["attempt_id"]}, namespace=NS, callback=True)["ok"]
+    monitor.get_received(NS)
+    resp = monitor.flask_client.post(f"/exam/monitor/attempts/{attempt['attempt_id']}/force-submit",
+                                     data={"reason": "考场违纪"})
+    assert resp.status_code == 302
+    closed = events(cand_socket, "closed")
+    assert closed and closed[0]["state"] == FORCE_SUBMITTED
+    assert events(monitor, "row")[-1]["status"] == FORCE_SUBMITTED
+    assert db.session.get(Attempt, attempt["attempt_id"]).state == FORCE_SUBMITTED
+    entry = db.session.execute(select(AuditEntry).filter_by(action="exam.attempt.force_submitted")).scalar_one()
+    assert entry.reason == "考场违纪" and entry.actor_id == secretary.id
+
+
+def test_add_time_pushes_the_new_deadline_to_the_candidate(app, make_user, sockets, session3):
+    secretary = make_user("secretariat")
+    monitor = sockets(secretary.username)
+    monitor.emit("join_session", {"session_id": session3.id}, namespace=NS, callback=True)
+    cand = session3.candidates_made[0]
+    _, attempt = candidate_start(app, cand, session3)
+    cand_socket = sockets(cand.ticket)
+    cand_socket.emit("join_attempt", {"attempt_id": attempt["attempt_id"]}, namespace=NS, callback=True)
+    from exam.operations import assignment
+
+    sc = assignment(session3.id, cand.id)
+    resp = monitor.flask_client.post(f"/exam/monitor/assignments/{sc.id}/add-time",
+                                     data={"minutes": "10", "reason": "停电"})
+    assert resp.status_code == 302
+    pushed = events(cand_socket, "deadline")
+    assert pushed and pushed[0]["remaining_seconds"] > attempt["remaining_seconds"] + 590
+    assert "10 分钟" in pushed[0]["message"]
+    assert events(monitor, "row")[-1]["extra_minutes"] == 10
+    assert db.session.get(Attempt, attempt["attempt_id"]).deadline_at is not None
+
+
+def test_takeover_is_told_to_the_old_page_at_once(app, sockets, session3):
+    cand = session3.candidates_made[0]
+    _, first = candidate_start(app, cand, session3)
+    old_page = sockets(cand.ticket)
+    old_page.emit("join_attempt", {"attempt_id": first["attempt_id"]}, namespace=NS, callback=True)
+    _, second = candidate_start(app, cand, session3)
+    notices = events(old_page, "taken_over")
+    assert notices and notices[0]["token_tag"] == second["token_tag"] != first["token_tag"]
+
+
+def test_supervisor_watches_read_only_and_candidates_cannot_watch(app, make_user, sockets, session3):
+    supervisor = make_user("supervisor")
+    watcher = sockets(supervisor.username)
+    assert watcher.emit("join_session", {"session_id": session3.id}, namespace=NS, callback=True)["ok"]
+    page = watcher.flask_client.get(f"/exam/monitor/sessions/{session3.id}")
+    assert page.status_code == 200 and "只读" in page.get_data(as_text=True)
+    cand_a, cand_b = session3.candidates_made
+    _, attempt = candidate_start(app, cand_a, session3)
+    resp = watcher.flask_client.post(f"/exam/monitor/attempts/{attempt['attempt_id']}/force-submit",
+                                     data={"reason": "x"})
+    assert resp.status_code == 403
+    cand_socket = sockets(cand_b.ticket)
+    ack = cand_socket.emit("join_session", {"session_id": session3.id}, namespace=NS, callback=True)
+    assert not ack["ok"]
+    ack = cand_socket.emit("join_attempt", {"attempt_id": attempt["attempt_id"]}, namespace=NS, callback=True)
+    assert not ack["ok"] and ack["code"] == "not_found"
+    assert cand_socket.flask_client.get(f"/exam/monitor/sessions/{session3.id}").status_code == 403
+
+
+def test_monitor_page_lists_every_assigned_candidate(client, login_as, session3):
+    login_as("secretariat")
+    html = client.get(f"/exam/monitor/sessions/{session3.id}").get_data(as_text=True)
+    for cand in session3.candidates_made:
+        assert cand.ticket in html
+    assert "未开始" in html and "js/exam/monitor.js" in html
+    rows = client.get(f"/exam/monitor/sessions/{session3.id}/rows.json").get_json()["rows"]
+    assert {r["status"] for r in rows} == {"not_started"}
