@@ -431,6 +431,8 @@ async function timeUp() {
   timeUpStarted = true;
   banner('time', '考试时间已到，正在自动交卷…');
   for (const b of document.querySelectorAll('#exam-main button')) b.disabled = true;
+  // a moment past zero, so the server (the clock) agrees the time has run out
+  await new Promise((res) => setTimeout(res, 800));
   let delay = 1000;
   // keep trying until the server has the paper closed (it closes it itself at the deadline anyway)
   // eslint-disable-next-line no-await-in-loop
