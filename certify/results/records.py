@@ -65,6 +65,8 @@ def _norm_id(text: str) -> str:
 def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> ImportSummary:
     table = read_table(data, filename, COLUMNS)
     file, sheet = table.file, table.sheet
+    if not table.rows:
+        raise ImportFailed([RowError(None, None, "文件中没有业绩成果得分数据", file, sheet)])
     if not ({"id_number", "ticket"} & table.present):
         raise ImportFailed([RowError(1, "证件号", "缺少必需的列「证件号」或「准考证号」（至少一列）", file, sheet)])
 

@@ -59,6 +59,9 @@ def test_missing_key_columns_is_a_file_error(ctx, make_round):
     with pytest.raises(ImportFailed) as info:
         import_records(rnd, csv_bytes([["姓名", "业绩成果得分"], ["张三", "80"]]), "r.csv")
     assert "证件号" in str(info.value)
+    with pytest.raises(ImportFailed) as info:
+        import_records(rnd, csv_bytes([["准考证号", "业绩成果得分"]]), "empty.csv")
+    assert "没有业绩成果得分数据" in str(info.value)
 
 
 def test_import_is_idempotent_and_changes_are_audited(ctx, make_round, make_candidate):
