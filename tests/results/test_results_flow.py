@@ -252,3 +252,20 @@ def test_audit_view_paginates(ctx, make_round, client, make_user):
     assert "第 1 / 2 页" in first and "共 60 条" in first
     second = client.get("/audit/?action=test.entry&page=2").get_data(as_text=True)
     assert second.count('&#34;n&#34;: ') == 10
+
+
+def test_audit_trail_masks_id_numbers_for_supervisors(ctx, make_round, make_candidate, client, make_user):
+    rnd = make_round("2024-cq", "重庆")
+    cand = make_candidate(rnd, id_number="11010519491231002X")
+    from certify.audit import audit
+    audit("test.id", target=cand, round_id=rnd.id, reason="核对 11010519491231002X", id_number=cand.id_number)
+    db.session.commit()
+    sup = make_user("supervisor")
+    login(client, sup.username)
+    html = client.get("/audit/?action=test.id").get_data(as_text=True)
+    assert "11010519491231002X" not in html and "110105********002X" in html and cand.ticket in html
+    assert "11010519491231002X" not in client.get("/audit/export.csv?action=test.id").data.decode("utf-8-sig")
+    client.post("/logout")
+    sec = make_user("secretariat")
+    login(client, sec.username)
+    assert "11010519491231002X" in client.get("/audit/export.csv?action=test.id").data.decode("utf-8-sig")
