@@ -20,7 +20,7 @@ from .models import (ABSENT, CERTIFIED, CONFIRMED, DISMISSED, DRAFT, NOT_CERTIFI
                      PublicityPeriod, ResultEntry, ResultSet)
 from .services.publicity import in_period, publicity_end
 from .services.ranking import Outcome, rank_and_certify
-from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total
+from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total, half_up
 
 
 class ResultsError(ValueError):
@@ -151,6 +151,25 @@ def frozen(result_set: ResultSet) -> Computation:
                        result_set.eligible, result_set.quota, certified,
                        None if result_set.cut_line is None else Decimal(result_set.cut_line), confirmed=True,
                        result_set=result_set)
+
+
+def drift(result_set: ResultSet) -> list[tuple[Candidate, str, Decimal | None, str]]:
+    """Component scores that changed after confirmation: (candidate, component, frozen value, current text).
+    The frozen results stay as they are; the secretariat decides whether to reopen."""
+    scheme = _scheme(result_set.round, result_set.level)
+    entries = list(result_set.entries)
+    scores = component_scores(e.candidate_id for e in entries)
+    out = []
+    for e in entries:
+        rows = scores.get(e.candidate_id, {})
+        for comp in scheme.components:
+            row = rows.get(comp)
+            now = None if row is None or row.status != "scored" or row.score is None else Decimal(row.score)
+            was = e.component(comp)
+            if (was is None) != (now is None) or (was is not None and Decimal(was) != now):
+                label = "缺考" if row is not None and row.status == "absent" else ("无" if now is None else str(half_up(now)))
+                out.append((e.candidate, comp, was, label))
+    return out
 
 
 def current(rnd: Round, level: str) -> Computation:

@@ -136,7 +136,9 @@ def preview(code: str):
     form = ComputeForm(formdata=None, level=level, ratio=comp.ratio, min_total=comp.min_total)
     confirm_form = ConfirmForm(formdata=None, level=level, ratio=str(comp.ratio),
                                min_total="" if comp.min_total is None else str(comp.min_total))
+    changes = ops.drift(comp.result_set) if comp.confirmed else []
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
+                           changes=changes,
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
                            levels=rnd.levels, masked=current_user.role != SECRETARIAT)
 

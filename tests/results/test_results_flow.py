@@ -73,6 +73,8 @@ def test_confirm_freezes_and_reopen_needs_a_reason(ctx, cq_mid):
     assert frozen.confirmed and frozen.cut_line == D("80") and frozen.certified == 3
     d_line = next(ln for ln in frozen.lines if ln.candidate.id == c["d"].id)
     assert d_line.total == D("60") and d_line.rank == 4
+    changes = ops.drift(rs)
+    assert [(cand.id, comp, was, now) for cand, comp, was, now in changes] == [(c["d"].id, "exam", D("60"), "100.00")]
     with pytest.raises(ops.ResultsError):
         ops.confirm(rnd, "中级")
     with pytest.raises(ops.ResultsError):
