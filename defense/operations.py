@@ -50,7 +50,7 @@ def _tz() -> str:
 # ------------------------------------------------------------------ queries
 
 def round_panels(rnd: Round) -> list[Panel]:
-    return list(db.session.execute(db.select(Panel).filter_by(round_id=rnd.id).order_by(Panel.name)).scalars())
+    return list(db.session.execute(db.select(Panel).filter_by(round_id=rnd.id).order_by(Panel.id)).scalars())
 
 
 def round_panelists(rnd: Round) -> list[Panelist]:
