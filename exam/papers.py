@@ -190,8 +190,9 @@ def generate_papers(session: ExamSession, *, reason: str = "") -> int:
         item_rows = [{"paper_id": pid, "position": line.position, "item_version_id": line.version_id,
                       "blueprint_row": line.row, "points": line.points, "option_order": line.option_order}
                      for pid, cid in zip(ids, order) for line in drawn[cid].lines]
+        connection = db.session.connection()  # Core executemany: no ORM bookkeeping per row
         for start in range(0, len(item_rows), 20000):
-            db.session.execute(insert(PaperItem), item_rows[start:start + 20000])
+            connection.execute(insert(PaperItem.__table__), item_rows[start:start + 20000])
         db.session.execute(update(SessionCandidate),
                            [{"id": a.id, "paper_id": pid} for a, pid in zip(assignments, ids)])
         made = len(ids)

@@ -299,7 +299,8 @@ class Assembler:
             return pool.copy()
         tries = self.tries if self.balance else 1
         logw = self._weights_log(pool)
-        keys = logw[None, :] + rng.gumbel(size=(tries, len(pool)))
+        # Gumbel noise as -log(Exp(1)): one logarithm per draw instead of two
+        keys = logw[None, :] - np.log(rng.standard_exponential(size=(tries, len(pool))))
         picks = np.argpartition(-keys, k - 1, axis=1)[:, :k]
         if tries == 1:
             return pool[picks[0]]
@@ -387,10 +388,11 @@ class Assembler:
     def layout(self, seed: int, chosen: list[np.ndarray]) -> DrawnPaper:
         """Question order (type sections, shuffled within) and option order for one candidate."""
         rng = np.random.default_rng([seed, 1])
-        entries = [(int(i), r) for r, c in enumerate(chosen) for i in c.tolist()]
-        noise = rng.random(len(entries))
-        order = sorted(range(len(entries)), key=lambda e: (TYPE_ORDER[self.types[entries[e][0]]], noise[e]))
-        option_noise = rng.random((len(entries), 8))
+        entries = [(i, r) for r, c in enumerate(chosen) for i in c.tolist()]
+        sections = np.array([TYPE_ORDER[self.types[i]] for i, _ in entries])
+        order = np.lexsort((rng.random(len(entries)), sections)).tolist()
+        # a uniformly random permutation of 0..7 per question; keeping the values below n gives one of 0..n-1
+        perms = np.argsort(rng.random((len(entries), 8)), axis=1).tolist()
         lines = []
         for pos, e in enumerate(order, start=1):
             idx, r = entries[e]
@@ -398,7 +400,7 @@ class Assembler:
             if self.types[idx] == TRUEFALSE:
                 perm = list(range(n))
             else:
-                perm = [int(x) for x in np.argsort(option_noise[e, :n])]
+                perm = [x for x in perms[e] if x < n]
             lines.append(PaperLine(pos, int(self.version_ids[idx]), self.strata[r].position, self.points[r], perm))
         return DrawnPaper(seed=seed, expected_facility=round(self._paper_facility(chosen), 6), lines=lines)
 
