@@ -17,7 +17,7 @@ from exam import analysis
 from exam.models import (AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer, Attempt, ExamSession,
                          KeyErratum, Paper, PaperItem)
 from question_bank.models import Item, ItemVersion
-from tests.conftest import login
+from tests.conftest import TEST_PASSWORD, login
 
 OPENS = datetime(2024, 6, 1, 1, 0)
 CLOSES = datetime(2024, 6, 1, 5, 0)
@@ -39,6 +39,16 @@ def make_item(code, type_="single", answer="A", category="科学素养", options
 
 class Setup:
     pass
+
+
+@pytest.fixture(autouse=True)
+def _test_client_without_csrf(app):
+    """The browser tests' live server (tests/e2e) turns CSRF on for the rest of the run; the test-client tests
+    here post without tokens, so they switch it off for themselves."""
+    previous = app.config["WTF_CSRF_ENABLED"]
+    app.config["WTF_CSRF_ENABLED"] = False
+    yield
+    app.config["WTF_CSRF_ENABLED"] = previous
 
 
 def add_candidate(rnd, n):
@@ -337,3 +347,4 @@ def test_store_facility_refused_while_someone_is_writing(ctx, exam_session):
     with time_machine.travel(CLOSES + timedelta(hours=1), tick=False):
         with pytest.raises(analysis.AnalysisError, match="仍有 1 名考生"):
             analysis.store_measured_facility(s.session)
+
