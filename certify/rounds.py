@@ -60,6 +60,8 @@ def update_scheme(scheme: Scheme, *, exam_weight: Decimal, defense_weight: Decim
         raise RoundError("；".join(errors))
     before = {"exam": scheme.exam_weight, "defense": scheme.defense_weight, "record": scheme.record_weight,
               "ratio": scheme.ratio, "min_total": scheme.min_total}
+    if not weights_changed and (scheme.ratio, scheme.min_total) == (ratio, min_total):
+        return  # saving an unchanged form writes nothing
     scheme.exam_weight, scheme.defense_weight, scheme.record_weight = exam_weight, defense_weight, record_weight
     scheme.ratio, scheme.min_total = ratio, min_total
     audit("scheme.update", target=scheme, round_id=scheme.round_id, level=scheme.level, before=before,

@@ -58,6 +58,7 @@ def test_every_candidate_gets_an_account_that_must_change_its_password(make_roun
         assert cand.user.display_name == cand.name
         assert len(cand.initial_password) >= 8
         assert cand.user.check_password(cand.initial_password)
+        assert cand.user.password_hash.startswith("pbkdf2:sha256:20000$")  # random password: lighter hash
 
 
 def test_generated_tickets_are_unique_stable_and_follow_the_pattern(make_round, roster_files):

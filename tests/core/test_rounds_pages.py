@@ -67,6 +67,10 @@ def test_scheme_weights_ratio_and_min_total_are_saved(client, login_as, make_rou
     assert db.session.execute(db.select(AuditEntry).filter_by(action="scheme.update")).scalar_one()
     html = client.get(f"/rounds/{rnd.id}").get_data(as_text=True)
     assert 'value="75.5"' in html and 'value="60"' in html
+    # saving the same values again writes no second audit entry
+    client.post(f"/rounds/{rnd.id}/schemes/{junior.id}",
+                data=_scheme_data(junior, exam_weight="60", record_weight="40", ratio_percent="75.5", min_total="60"))
+    assert len(db.session.execute(db.select(AuditEntry).filter_by(action="scheme.update")).scalars().all()) == 1
 
 
 def test_scheme_weights_must_sum_to_100_and_stay_in_range(client, login_as, make_round):

@@ -26,6 +26,7 @@ def test_a_candidate_reads_their_slip_with_the_initial_password_until_they_chang
     client.post("/account/password", data={"current": password, "new": "my-new-pass-1", "confirm": "my-new-pass-1"})
     db.session.refresh(first)
     assert first.initial_password is None and not first.user.must_change_password
+    assert not first.user.password_hash.startswith("pbkdf2:sha256:20000$")  # a chosen password: the default
     html = client.get("/me/slip").get_data(as_text=True)
     assert "王晓燕" in html and first.ticket in html and rnd.title in html and "初级" in html
     assert first.id_number not in html and first.id_number[:6] + "********" + first.id_number[-4:] in html
