@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import contains_eager
 
 from certify.audit import audit
 from certify.extensions import db
@@ -79,7 +80,8 @@ class Filters:
 
 def search_query(filters: Filters):
     """Items (with their current version) matching the filters, newest code last."""
-    stmt = select(Item).join(ItemVersion, Item.current_version_id == ItemVersion.id)
+    stmt = (select(Item).join(ItemVersion, Item.current_version_id == ItemVersion.id)
+            .options(contains_eager(Item.current)))
     if filters.type:
         stmt = stmt.where(ItemVersion.type == filters.type)
     if filters.category:
@@ -169,6 +171,9 @@ def apply_plan(plan: ImportPlan, actor=None) -> dict:
     from certify.audit import _current_actor
 
     actor = actor or _current_actor()
+    summary = plan.summary()
+    if not plan.added and not plan.updated:  # nothing to write: a re-import of the same file leaves no trace
+        return summary | {"added_codes": [], "updated_codes": []}
     db.session.flush()
     codes = _code_generator({p.item.code for p in plan.added if p.item.code})
     added = [(p.item.code or next(codes), p) for p in plan.added]
@@ -193,7 +198,6 @@ def apply_plan(plan: ImportPlan, actor=None) -> dict:
     db.session.expire_all()
     added_codes = [code for code, _ in added]
     updated_codes = [p.code for p in plan.updated]
-    summary = plan.summary()
     audit("bank.import", target_type="bank", actor=actor, file=plan.file, added=added_codes,
           updated=updated_codes, unchanged=len(plan.unchanged), warnings=len(plan.warnings))
     db.session.flush()

@@ -76,8 +76,7 @@ def test_reimporting_the_same_file_changes_nothing(ctx):
     db.session.commit()
     assert plan.summary() | {"warnings": 0} == {"added": 0, "updated": 0, "unchanged": 4, "rejected": 0, "errors": 0,
                                                 "warnings": 0}
-    # Applying an empty plan still records that an import ran, but writes no item or version.
-    assert (count(Item), count(ItemVersion)) == before[:2]
+    assert (count(Item), count(ItemVersion), count(AuditEntry)) == before
 
 
 def test_changed_content_makes_a_new_version_and_old_references_keep_version_1(ctx):
@@ -252,6 +251,8 @@ def test_search_filters_detail_preview_edit_and_retire_pages(client, login_as, c
     assert "已保存为第 2 版" in html and "第 1 版" in html
     bad = client.post(f"/bank/items/{item.id}/edit", data={**form, "type": "单选", "answer": "Z"})
     assert "只能是选项字母" in bad.get_data(as_text=True)
+    bad = client.post(f"/bank/items/{item.id}/edit", data={**form, "type": "填空", "level": "高级"})
+    assert "未知的题型「填空」" in bad.get_data(as_text=True) and "未知的适用级别「高级」" in bad.get_data(as_text=True)
     client.post(f"/bank/items/{item.id}/retire", data={"reason": "过时"})
     assert "停用" in client.get("/bank/?status=retired").get_data(as_text=True)
     html = client.get("/bank/stats").get_data(as_text=True)
