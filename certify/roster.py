@@ -131,7 +131,8 @@ def template_sheet(rnd: Round | None = None) -> Sheet:
     area = {"重庆": "500103", "吉林": "220102"}.get(region, "110101")
     example = [make_id_number(area, date(1990, 3, 15), 123), "张三", "示例市第一中学", "渝中区" if region == "重庆"
                else "南关区", level, "13800000000", ""]
-    return Sheet("考生名单", [HEADERS[c.key] for c in ROSTER_COLUMNS], [example])
+    # Text format for the long-number columns, so Excel keeps all 18 digits of the example.
+    return Sheet("考生名单", [HEADERS[c.key] for c in ROSTER_COLUMNS], [example], number_formats={0: "@", 5: "@", 6: "@"})
 
 
 def search_candidates(rnd: Round, *, q: str = "", level: str = ""):

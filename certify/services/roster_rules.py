@@ -42,6 +42,8 @@ def check_id_number(raw: str) -> tuple[str, str | None]:
     value = re.sub(r"\s", "", raw or "").replace("x", "X")
     if not value:
         return value, "证件号不能为空"
+    if re.fullmatch(r"[0-9.]+[eE]\+?[0-9]+", value):
+        return value, f"证件号「{value}」被 Excel 存成了科学计数法数字，请将该列设为文本格式后重新填写"
     if len(value) != 18:
         return value, f"证件号应为 18 位（现为 {len(value)} 位）"
     if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):

@@ -24,6 +24,7 @@ def test_lowercase_x_is_normalised_to_uppercase():
     ("110105194913310021", "出生日期"),
     ("110105194912310021", "校验位错误（应为 X）"),
     ("", "不能为空"),
+    ("5.00103E+17", "科学计数法"),
 ])
 def test_bad_id_numbers_are_named(number, fragment):
     assert fragment in check_id_number(number)[1]
