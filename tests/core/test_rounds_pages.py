@@ -3,7 +3,7 @@ import io
 from decimal import Decimal
 
 from certify.extensions import db
-from certify.models import AuditEntry, Candidate, Round
+from certify.models import AuditEntry, Round
 from certify.scores import record_component
 
 
