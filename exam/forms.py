@@ -67,7 +67,7 @@ class SessionForm(FlaskForm):
     event_warning_threshold = IntegerField("异常行为提醒阈值（次，可留空）", validators=[Optional(),
                                            NumberRange(1, 1000, message="须为 1–1000 之间的整数")])
     seed = IntegerField("随机种子（留空自动生成）", validators=[Optional(),
-                        NumberRange(0, 2**62, message="随机种子须为非负整数")],
+                        NumberRange(0, 2**31 - 1, message=f"随机种子须为 0–{2**31 - 1} 之间的整数")],
                         description="同一题库、组卷方案、种子和考生名单总能生成完全相同的试卷")
     assign_all = BooleanField("本级别全部考生", default=True)
     candidate_ids = MultiCheckboxField("指定考生", coerce=int, validate_choice=False)

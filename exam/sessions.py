@@ -56,8 +56,8 @@ def _validate(rnd: Round, scheme: Scheme | None, data: dict) -> list[str]:
     if threshold is not None and (not isinstance(threshold, int) or threshold < 1):
         errors.append("异常行为提醒阈值须为正整数（留空表示不提醒）")
     seed = data.get("seed")
-    if seed is not None and (not isinstance(seed, int) or not (0 <= seed < 2**63)):
-        errors.append("随机种子须为非负整数")
+    if seed is not None and (not isinstance(seed, int) or not (0 <= seed < 2**31)):
+        errors.append(f"随机种子须为 0–{2**31 - 1} 之间的整数")
     return errors
 
 

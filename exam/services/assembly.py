@@ -136,7 +136,7 @@ def expected_facility(difficulty: int, facility: float | None = None, facility_n
 
 def candidate_seed(session_seed: int, candidate_id: int) -> int:
     digest = hashlib.blake2b(f"{int(session_seed)}:{int(candidate_id)}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1  # fits a signed 64-bit column
+    return int.from_bytes(digest, "big") >> 33  # 31 bits: fits the INTEGER column Paper.seed
 
 
 def eligible(item: BankItem, stratum: Stratum, level: str) -> bool:
