@@ -134,6 +134,7 @@ def test_roster_upload_shows_every_row_error_then_the_summary(client, login_as, 
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "导入成功" in html
     assert "<b>2</b>新增" in html and "<b>0</b>更新" in html
+    assert "20245010001" in html and "20245020001" in html  # the new candidates with their tickets
     resp = client.post(f"/rounds/{rnd.id}/roster", data={"file": (io.BytesIO(good), "名单.csv")},
                        content_type="multipart/form-data")
     assert "<b>2</b>未变" in resp.get_data(as_text=True)
