@@ -23,7 +23,7 @@ class ReasonForm(FlaskForm):
 class ItemForm(FlaskForm):
     """Edit an item; validated by the same rules as an import row (question_bank.services.parsing)."""
     # Choices are checked by the import-row rules (Chinese messages naming the field), not by WTForms.
-    type = SelectField("题型", choices=[(label, label) for label in TYPE_LABELS.values()], validate_choice=False)
+    type = SelectField("题型", choices=list(TYPE_LABELS.values()), validate_choice=False)
     stem = TextAreaField("题干")
     option_a = StringField("选项A")
     option_b = StringField("选项B")
@@ -35,8 +35,8 @@ class ItemForm(FlaskForm):
     option_h = StringField("选项H")
     answer = StringField("答案", description="单选/多选填字母，如 B、ACD；判断填 正确 或 错误")
     category = StringField("分类")
-    difficulty = SelectField("难度", choices=[(str(d), str(d)) for d in range(1, 6)], validate_choice=False)
-    level = SelectField("适用级别", choices=[(lv, lv) for lv in LEVELS], validate_choice=False)
+    difficulty = SelectField("难度", choices=[str(d) for d in range(1, 6)], validate_choice=False)
+    level = SelectField("适用级别", choices=list(LEVELS), validate_choice=False)
     explanation = TextAreaField("解析（可选）")
     submit = SubmitField("保存为新版本")
 

@@ -13,7 +13,7 @@ from . import operations as ops
 from . import staging
 from .forms import ConfirmForm, ItemForm, ReasonForm, UploadForm
 from .models import ACTIVE, ITEM_TYPES, RETIRED, STATUS_LABELS, TYPE_LABELS
-from .services.parsing import HEADER_OF, LETTERS, LEVELS, TRUEFALSE, answer_display
+from .services.parsing import HEADER_OF, LETTERS, LEVELS, TRUEFALSE, answer_display, diff
 
 bp = Blueprint("bank", __name__, url_prefix="/bank")
 READERS = (SECRETARIAT, SUPERVISOR)
@@ -60,7 +60,12 @@ def index():
 @allow(*READERS)
 def item(item_id):
     item = _item_or_404(item_id)
-    return render_template("question_bank/item.html", item=item, versions=list(reversed(item.versions)),
+    history, previous = [], None
+    for v in item.versions:  # oldest first; each with what changed since the one before
+        data = ops.version_data(v)
+        history.append((v, diff(previous, data) if previous else []))
+        previous = data
+    return render_template("question_bank/item.html", item=item, history=list(reversed(history)),
                            reason_form=ReasonForm())
 
 

@@ -249,6 +249,7 @@ def test_search_filters_detail_preview_edit_and_retire_pages(client, login_as, c
     assert resp.status_code == 302
     html = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "已保存为第 2 版" in html and "第 1 版" in html
+    assert re.search(r"<th>难度</th><td class=\"old\">2</td>.*<td class=\"new\">4</td>", html)  # history diff
     bad = client.post(f"/bank/items/{item.id}/edit", data={**form, "type": "单选", "answer": "Z"})
     assert "只能是选项字母" in bad.get_data(as_text=True)
     bad = client.post(f"/bank/items/{item.id}/edit", data={**form, "type": "填空", "level": "高级"})
