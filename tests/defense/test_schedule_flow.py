@@ -394,3 +394,37 @@ def test_defense_export_has_identifying_columns_and_sheet_details(app, rnd, cand
     detail = [c.value for c in wb.worksheets[1][1]]
     assert detail[:5] == ["准考证号", "姓名", "证件号", "工作单位", "认证级别"] and "专家" in detail
     assert wb.worksheets[1].max_row == 1 + 9 * 3  # one sheet per candidate × panelist
+
+
+def test_demo_step_builds_panels_and_publishes_a_valid_schedule(ctx):
+    from certify.models import Round
+    from certify.registry import DEMO_STEPS
+
+    def run_demo(echo):  # the core steps (accounts, candidates) and this area's step: independent of others
+        context = {"logins": [], "print": echo}
+        for order, name, step in DEMO_STEPS:
+            if name.startswith("core.") or name == "defense.panels":
+                step(context)
+                db.session.flush()
+        db.session.commit()
+        return context
+
+    lines = []
+    context = run_demo(lines.append)
+    rnd = db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one()
+    panelists = ops.round_panelists(rnd)
+    panels = ops.round_panels(rnd)
+    assert 9 <= len(panelists) <= 12 and len(panels) == 3
+    assert all(p.chair is not None and 3 <= len(p.members) <= 5 for p in panels)
+    assert all(p.user.check_password("demo12345") and not p.user.must_change_password for p in panelists)
+    assert len(ops.round_conflicts(rnd)) == 1 and len(ops.round_days(rnd)) == 2
+    assert ops.is_published(rnd)
+    assigned = {a.candidate_id for a in ops.round_assignments(rnd)}
+    assert assigned == {c.id for c in ops.defense_candidates(rnd)}
+    _assert_valid(rnd)
+    logins = {row[1] for row in context["logins"]}
+    chair = panels[0].chair
+    assert chair.user.username in logins
+    assert any("已排入 3 个答辩组并发布" in line for line in lines)
+    run_demo(lambda *a: None)  # re-runnable
+    assert len(ops.round_panelists(rnd)) == len(panelists)
