@@ -192,3 +192,16 @@ def test_same_person_in_two_rounds_gets_two_tickets(make_round, roster_files):
     import_roster(cq2, data, "r.csv")
     db.session.commit()
     assert sorted(db.session.execute(db.select(Candidate.ticket)).scalars()) == ["20245010001", "20245010002"]
+
+
+def test_a_ticket_of_another_candidate_of_the_same_round_is_refused(make_round, roster_files):
+    rnd = make_round()
+    import_roster(rnd, roster_files.csv([roster_files.person(1, ticket="CQ-0001")]), "r.csv")
+    db.session.commit()
+    errors = _errors(rnd, roster_files.csv([roster_files.person(1, ticket="CQ-0001"),
+                                            roster_files.person(2, ticket="CQ-0001")]), "r.csv")
+    # row 3 repeats row 2's ticket; importing row 3 alone names the holder instead
+    assert [(e.row, e.column) for e in errors] == [(3, "准考证号")]
+    errors = _errors(rnd, roster_files.csv([roster_files.person(2, ticket="CQ-0001")]), "r.csv")
+    assert [(e.row, e.column) for e in errors] == [(2, "准考证号")]
+    assert "已被其他考生或账号使用" in errors[0].message
