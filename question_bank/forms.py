@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from .services.parsing import LETTERS, LEVELS, TYPE_LABELS
@@ -12,6 +12,7 @@ class UploadForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
+    fingerprint = HiddenField()
     submit = SubmitField("确认导入")
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
@@ -188,18 +189,24 @@ def import_preview(token):
         return redirect(url_for("bank.upload"))
     data, filename, _uploader = staged
     form = ConfirmForm()
+    plan = ops.plan_file(data, filename)  # planned against the bank as it is now
     if request.method == "POST" and form.validate_on_submit():
-        plan = ops.plan_file(data, filename)  # re-planned against the bank as it is now
-        try:
-            summary = ops.apply_plan(plan)
-        except ImportFailed:
-            db.session.rollback()
-            flash("文件有错误，未导入任何题目", "error")
+        if form.fingerprint.data != plan.fingerprint():
+            flash("题库在预览之后发生了变化，下面是按当前题库重新生成的预览，请核对后再确认", "warning")
         else:
-            db.session.commit()
-            staging.discard(current_app.instance_path, token)
-            return render_template("question_bank/import_result.html", summary=summary, plan=plan,
-                                   filename=filename)
-    else:
-        plan = ops.plan_file(data, filename)
+            try:
+                summary = ops.apply_plan(plan)
+                db.session.commit()
+            except ImportFailed:
+                db.session.rollback()
+                flash("文件有错误，未导入任何题目", "error")
+            except IntegrityError:
+                db.session.rollback()
+                flash("题库同时被其他操作修改，未导入任何题目，请核对预览后重新确认", "error")
+                plan = ops.plan_file(data, filename)
+            else:
+                staging.discard(current_app.instance_path, token)
+                return render_template("question_bank/import_result.html", summary=summary, plan=plan,
+                                       filename=filename)
+    form.fingerprint.data = plan.fingerprint()
     return render_template("question_bank/preview.html", plan=plan, filename=filename, form=form, token=token)

@@ -6,6 +6,7 @@ nothing says which one is meant). Content equal to the current version is unchan
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from certify.tabular import RowError
@@ -47,6 +48,13 @@ class ImportPlan:
     @property
     def rejected_rows(self) -> list[int]:
         return sorted({e.row for e in self.errors if e.row})
+
+    def fingerprint(self) -> str:
+        """What the plan would do, as a short hash: the preview sends it back so that a confirm applies exactly
+        what was shown (the bank may have changed in between)."""
+        parts = [(kind, p.row, p.code, p.existing_id, tuple(p.changes))
+                 for kind, rows in (("a", self.added), ("u", self.updated), ("n", self.unchanged)) for p in rows]
+        return hashlib.sha256(repr((parts, [str(e) for e in self.errors])).encode("utf-8")).hexdigest()[:32]
 
     def summary(self) -> dict:
         return {"added": len(self.added), "updated": len(self.updated), "unchanged": len(self.unchanged),

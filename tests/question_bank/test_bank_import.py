@@ -180,7 +180,7 @@ def test_upload_preview_confirm_and_result(client, login_as, app):
     assert 'id="count-added">4<' in html and "确认导入" in html
     with app.app_context():
         assert count(Item) == 0  # nothing written by the preview
-    html = client.post(preview_url, data={}).get_data(as_text=True)
+    html = client.post(preview_url, data={"fingerprint": fingerprint_in(html)}).get_data(as_text=True)
     assert "导入完成" in html and "新增 <b>4</b> 题" in html
     with app.app_context():
         assert count(Item) == 4
@@ -195,6 +195,30 @@ def test_upload_preview_confirm_and_result(client, login_as, app):
     assert 'id="count-unchanged">4<' in html and "没有需要导入的内容" in html
 
 
+def fingerprint_in(html: str) -> str:
+    return re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_confirm_after_the_bank_changed_shows_the_new_preview_instead(client, login_as, app):
+    login_as("secretariat")
+    resp = client.post("/bank/import", data={"file": (io.BytesIO(csv_bytes(sample_rows())), "a.csv")},
+                       content_type="multipart/form-data")
+    preview_url = resp.headers["Location"]
+    shown = fingerprint_in(client.get(preview_url).get_data(as_text=True))
+    with app.app_context():  # someone else imports two of the same items meanwhile
+        ops.import_bank(csv_bytes(sample_rows()[:2]), "other.csv")
+        db.session.commit()
+    html = client.post(preview_url, data={"fingerprint": shown}).get_data(as_text=True)
+    assert "题库在预览之后发生了变化" in html
+    assert 'id="count-added">2<' in html and 'id="count-unchanged">2<' in html
+    with app.app_context():
+        assert count(Item) == 2
+    html = client.post(preview_url, data={"fingerprint": fingerprint_in(html)}).get_data(as_text=True)
+    assert "新增 <b>2</b> 题" in html
+    with app.app_context():
+        assert count(Item) == 4
+
+
 def test_preview_shows_rejected_rows_and_offers_no_confirm(client, login_as, app):
     login_as("secretariat")
     rows = sample_rows() + [row(stem="坏题", type="问答")]
@@ -202,7 +226,8 @@ def test_preview_shows_rejected_rows_and_offers_no_confirm(client, login_as, app
                        content_type="multipart/form-data")
     html = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "未知的题型「问答」" in html and "确认导入" not in html and 'id="count-rejected">1<' in html
-    html = client.post(resp.headers["Location"], data={}).get_data(as_text=True)  # a forced confirm
+    fingerprint = ops.plan_file(csv_bytes(rows, encoding="gb18030"), "bad.csv").fingerprint()
+    html = client.post(resp.headers["Location"], data={"fingerprint": fingerprint}).get_data(as_text=True)  # forced
     assert "文件有错误，未导入任何题目" in html
     with app.app_context():
         assert count(Item) == 0
