@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from certify.clock import utcnow
@@ -70,3 +70,10 @@ class ItemVersion(db.Model):
     @property
     def type_label(self) -> str:
         return TYPE_LABELS[self.type]
+
+
+@event.listens_for(ItemVersion, "before_insert")
+def _fill_search_text(_mapper, _connection, version: ItemVersion) -> None:
+    """Versions made elsewhere (exam fixtures, benchmarks) are searchable too."""
+    if not version.search_text:
+        version.search_text = "\n".join([version.stem or "", *(str(o) for o in (version.options or []))])

@@ -315,3 +315,15 @@ def test_candidates_cannot_see_the_bank(client, login_as):
     login_as("candidate")
     assert client.get("/bank/").status_code == 403
     assert client.get("/bank/export.csv").status_code == 403
+
+
+def test_versions_made_outside_the_bank_operations_are_searchable(ctx):
+    item = Item(code="EXT-1", stem_key="x")
+    version = ItemVersion(item=item, version=1, type="single", stem="外部创建的题目", options=["甲选项", "乙选项"],
+                          answer="A", category="科学素养", difficulty=1, level="通用")
+    db.session.add_all([item, version])
+    db.session.flush()
+    item.current_version_id = version.id
+    db.session.commit()
+    found = db.session.execute(ops.search_query(ops.Filters(q="乙选项"))).scalars().all()
+    assert [i.code for i in found] == ["EXT-1"]
