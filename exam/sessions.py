@@ -179,10 +179,16 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
         setattr(session, f, data.get(f))
     session.blueprint = db.session.get(Blueprint, data["blueprint_id"])
     added, removed = _sync_assignments(session, ids)
+    clamped = []
+    if started:  # a deadline never runs past the (new) close
+        for attempt in db.session.scalars(select(Attempt).filter_by(session_id=session.id, state=IN_PROGRESS)
+                                          .where(Attempt.deadline_at > session.closes_at)):
+            attempt.deadline_at = session.closes_at
+            clamped.append(attempt.candidate_id)
     after = _snapshot(session)
     changed = {f: {"before": before[f], "after": after[f]} for f in FIELDS if before[f] != after[f]}
     audit("exam.session.update", target=session, round_id=session.round_id, changed=changed,
-          added=sorted(added), removed=sorted(removed))
+          added=sorted(added), removed=sorted(removed), deadlines_clamped=clamped)
     needs_papers = draw_changed or added or removed or any(a.paper_id is None for a in session.assignments)
     if (ids or removed) and needs_papers and not started:
         generate_papers(session, reason="修改场次后自动重新生成")

@@ -144,9 +144,21 @@ def test_editing_regenerates_and_freezes_once_started(make_exam_session, make_ca
     update_session(session, candidate_ids=ids, **_data(session, closes_at=later, instructions="新须知"))
     db.session.commit()
     assert session.closes_at == later
-    entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.update")
-                               .order_by(AuditEntry.id.desc())).scalars().first()
-    assert "closes_at" in entry.detail["changed"] and "instructions" in entry.detail["changed"]
+    attempt = db.session.execute(db.select(Attempt).filter_by(session_id=session.id)).scalar_one()
+    attempt.deadline_at = session.opens_at + timedelta(minutes=60)
+    earlier = session.opens_at + timedelta(minutes=61)
+    update_session(session, candidate_ids=ids, **_data(session, closes_at=earlier))
+    assert attempt.deadline_at == session.opens_at + timedelta(minutes=60)  # already before the close
+    attempt.deadline_at = session.opens_at + timedelta(minutes=90)
+    update_session(session, candidate_ids=ids, **_data(session, closes_at=session.opens_at + timedelta(minutes=70)))
+    assert attempt.deadline_at == session.opens_at + timedelta(minutes=70)  # never past the close
+    update_session(session, candidate_ids=ids, **_data(session, closes_at=later, instructions="新须知"))
+    db.session.commit()
+    entries = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.update")
+                                 .order_by(AuditEntry.id)).scalars().all()
+    changed = [set(e.detail["changed"]) for e in entries]
+    assert {"closes_at", "instructions"} in changed and {"closes_at"} in changed
+    assert [e.detail["deadlines_clamped"] for e in entries][-3:] == [[], [session.candidates_made[0].id], []]
 
 
 def test_extra_time_moves_an_open_deadline(make_exam_session):
