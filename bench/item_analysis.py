@@ -70,14 +70,83 @@ def corrcoef_baseline(marks: np.ndarray) -> np.ndarray:
     return c[np.arange(m), m + np.arange(m)]
 
 
+def db_report(candidates: int, items: int, runs: int) -> None:
+    """End to end on SQLite: load a session's attempts and answers, analyse, build the report rows."""
+    import os
+    import tempfile
+    from datetime import datetime, timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    tmp = tempfile.mkdtemp(prefix="bench-analysis-")
+    os.environ.setdefault("CERTIFY_INSTANCE", tmp)
+    from certify import create_app
+    from certify.extensions import db
+    from certify.models import Candidate
+    from certify.rounds import create_round
+    from exam import analysis
+    from exam.models import Answer, Attempt, ExamSession, Paper, PaperItem
+    from question_bank.models import Item, ItemVersion
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "EXAM_SWEEPER_ENABLED": False})
+    sim = simulate(candidates, items, seed=3)
+    with app.app_context():
+        db.create_all()
+        rnd = create_round("bench", "重庆", 2024)
+        opens = datetime(2024, 6, 1, 1)
+        session = ExamSession(round_id=rnd.id, scheme_id=rnd.scheme_for("初级").id, name="bench", opens_at=opens,
+                              closes_at=opens + timedelta(hours=4), duration_minutes=90)
+        db.session.add(session)
+        db.session.flush()
+        versions = []
+        for j in range(items):
+            item = Item(code=f"B{j:04d}", stem_key=f"B{j:04d}")
+            db.session.add(item)
+            db.session.flush()
+            v = ItemVersion(item_id=item.id, type="single", stem=f"stem {j}", options=["a", "b", "c", "d"],
+                            answer="A", category=sim["categories"][j], difficulty=3, level="通用")
+            db.session.add(v)
+            db.session.flush()
+            versions.append(v.id)
+        db.session.execute(insert(Candidate), [
+            {"round_id": rnd.id, "ticket": f"B{i:06d}", "id_number": f"ID{i:016d}", "name": f"c{i}",
+             "work_unit": "u", "level": "初级"} for i in range(candidates)])
+        cand_ids = list(db.session.execute(db.select(Candidate.id).order_by(Candidate.id)).scalars())
+        db.session.execute(insert(Paper), [{"session_id": session.id, "candidate_id": c, "seed": c} for c in cand_ids])
+        paper_ids = list(db.session.execute(db.select(Paper.id).order_by(Paper.id)).scalars())
+        db.session.execute(insert(PaperItem), [
+            {"paper_id": p, "position": j + 1, "item_version_id": versions[j], "points": Decimal(1),
+             "option_order": [0, 1, 2, 3]} for p in paper_ids for j in range(items)])
+        db.session.execute(insert(Attempt), [
+            {"session_id": session.id, "candidate_id": c, "paper_id": p, "state": "submitted", "started_at": opens,
+             "deadline_at": opens + timedelta(minutes=90), "graded_at": opens + timedelta(minutes=90)}
+            for c, p in zip(cand_ids, paper_ids)])
+        attempt_ids = list(db.session.execute(db.select(Attempt.id).order_by(Attempt.id)).scalars())
+        chosen = sim["choices"].argmax(axis=2)
+        db.session.execute(insert(Answer), [
+            {"attempt_id": a, "position": j + 1, "response": "ABCD"[chosen[i, j]],
+             "points": Decimal(int(sim["marks"][i, j])), "time_spent_ms": int(sim["times"][i, j])}
+            for i, a in enumerate(attempt_ids) for j in range(items)])
+        db.session.commit()
+        times = timed(lambda: analysis.session_report(db.session.get(ExamSession, session.id)), runs)
+    print(f"session report from SQLite, {candidates:,} candidates × {items} items ({candidates * items:,} answers),"
+          f" median of {runs}: {statistics.median(times):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--loop-runs", type=int, default=3)
+    parser.add_argument("--db", type=int, metavar="N", default=0,
+                        help="instead: time the whole session report from a SQLite database of N candidates")
     args = parser.parse_args()
     n, m = args.candidates, args.items
+    if args.db:
+        db_report(args.db, m, max(1, args.runs // 2))
+        return
 
     full = simulate(n, m)
     forms = simulate(n, m, seed=1, per_paper=int(m * 0.7))

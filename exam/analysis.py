@@ -99,21 +99,29 @@ def _category_rank(category: str) -> tuple[int, str]:
 
 
 def build_session_data(session: ExamSession) -> SessionData:
-    """Read the closed, graded attempts of a session into candidates × items matrices."""
-    attempts_all = list(db.session.execute(db.select(Attempt).filter_by(session_id=session.id)
-                                           .order_by(Attempt.id)).scalars())
+    """Read the closed, graded attempts of a session into candidates × items matrices.
+
+    Rows are read as plain tuples and the matrices are filled with numpy index arrays: a large session has
+    hundreds of thousands of answers."""
+    attempts_all = list(db.session.execute(
+        db.select(Attempt.id, Attempt.candidate_id, Attempt.paper_id, Attempt.state, Attempt.graded_at)
+        .filter_by(session_id=session.id).order_by(Attempt.id)))
     in_progress = sum(1 for a in attempts_all if a.state == IN_PROGRESS)
     closed = [a for a in attempts_all if a.state in CLOSED_STATES]
     attempts = [a for a in closed if a.graded_at is not None]
     ungraded = len(closed) - len(attempts)
 
+    # paper items per paper, as arrays (position, version, points, blueprint row)
     paper_ids = sorted({a.paper_id for a in attempts})
-    paper_items: dict[int, list[PaperItem]] = defaultdict(list)
-    if paper_ids:
-        for pi in db.session.execute(db.select(PaperItem).where(PaperItem.paper_id.in_(paper_ids))
-                                     .order_by(PaperItem.paper_id, PaperItem.position)).scalars():
-            paper_items[pi.paper_id].append(pi)
-    version_ids = sorted({pi.item_version_id for pis in paper_items.values() for pi in pis})
+    rows_by_paper: dict[int, list] = defaultdict(list)
+    for chunk in range(0, len(paper_ids), 500):
+        ids = paper_ids[chunk:chunk + 500]
+        for pi in db.session.execute(
+                db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
+                          db.cast(PaperItem.points, db.Float).label("points"),
+                          PaperItem.blueprint_row).where(PaperItem.paper_id.in_(ids))):
+            rows_by_paper[pi.paper_id].append(pi)
+    version_ids = sorted({pi.item_version_id for pis in rows_by_paper.values() for pi in pis})
     versions = {v.id: v for v in db.session.execute(
         db.select(ItemVersion).where(ItemVersion.id.in_(version_ids))).scalars()} if version_ids else {}
     codes = {i.id: i.code for i in db.session.execute(
@@ -126,59 +134,90 @@ def build_session_data(session: ExamSession) -> SessionData:
     items = [ItemInfo(v.id, v.item_id, codes.get(v.item_id, ""), v.version, v.type, v.stem, v.category,
                       len(v.options or []), keys[v.id], v.id in void) for v in ordered]
     n, m = len(attempts), len(items)
+
+    papers = {}
+    use_slots = True
+    for pid, pis in rows_by_paper.items():
+        pos = np.array([pi.position for pi in pis], dtype=int)
+        cols = np.array([col[pi.item_version_id] for pi in pis], dtype=int)
+        pts = np.array([float(pi.points) for pi in pis])
+        if any(pi.blueprint_row is None for pi in pis):
+            use_slots = False
+            brow = np.full(len(pis), -1)
+        else:
+            brow = np.array([pi.blueprint_row for pi in pis], dtype=int)
+        papers[pid] = (pos, cols, pts, brow)
     max_marks = np.zeros(m)
-    for pis in paper_items.values():
-        for pi in pis:
-            max_marks[col[pi.item_version_id]] = max(max_marks[col[pi.item_version_id]], float(pi.points))
+    for _, cols, pts, _ in papers.values():
+        np.maximum.at(max_marks, cols, pts)
 
-    answers: dict[tuple[int, int], Answer] = {}
-    attempt_ids = [a.id for a in attempts]
-    for chunk in range(0, len(attempt_ids), 500):
-        ids = attempt_ids[chunk:chunk + 500]
-        for ans in db.session.execute(db.select(Answer).where(Answer.attempt_id.in_(ids))).scalars():
-            answers[(ans.attempt_id, ans.position)] = ans
-
-    marks = np.zeros((n, m))
+    max_pos = max((int(p[0].max()) for p in papers.values() if len(p[0])), default=0)
+    pos_col = np.full((n, max_pos + 1), -1, dtype=int)  # (attempt, position) -> column
+    pos_pts = np.ones((n, max_pos + 1))  # (attempt, position) -> the paper's points for it
     seen = np.zeros((n, m), dtype=bool)
+    forms = np.zeros(n, dtype=int)
+    form_labels: dict[tuple, int] = {}
+    for i, att in enumerate(attempts):
+        pos, cols, pts, _ = papers.get(att.paper_id, (np.zeros(0, int), np.zeros(0, int), np.zeros(0), None))
+        pos_col[i, pos] = cols
+        pos_pts[i, pos] = pts
+        seen[i, cols] = True
+        forms[i] = form_labels.setdefault(tuple(sorted(cols.tolist())), len(form_labels))
+
+    index_of = {a.id: i for i, a in enumerate(attempts)}
+    a_idx, a_pos, a_pts, a_bits, a_time = [], [], [], [], []
+    bit_cache: dict[str, int] = {}  # response letters -> bit mask of the chosen options
+    for chunk in range(0, n, 500):
+        ids = [a.id for a in attempts[chunk:chunk + 500]]
+        for ans in db.session.execute(db.select(Answer.attempt_id, Answer.position, Answer.response,
+                                                db.cast(Answer.points, db.Float).label("points"),
+                                                Answer.time_spent_ms).where(Answer.attempt_id.in_(ids))):
+            a_idx.append(index_of[ans.attempt_id])
+            a_pos.append(ans.position)
+            a_pts.append(ans.points if ans.points is not None else 0.0)
+            response = ans.response or ""
+            bits = bit_cache.get(response)
+            if bits is None:
+                bits = bit_cache[response] = sum(1 << LETTERS.index(c) for c in set(response) if c in LETTERS)
+            a_bits.append(bits)
+            a_time.append(ans.time_spent_ms or 0)
+    marks = np.zeros((n, m))
     choices = np.zeros((n, m, len(LETTERS)), dtype=bool)
     times = np.zeros((n, m))
-    form_labels: dict[tuple, int] = {}
-    forms = np.zeros(n, dtype=int)
-    slot_keys: list[list[tuple]] = []
-    use_slots = True
-    for i, att in enumerate(attempts):
-        pis = paper_items.get(att.paper_id, [])
-        form = tuple(sorted(pi.item_version_id for pi in pis))
-        forms[i] = form_labels.setdefault(form, len(form_labels))
-        per_row: dict[int, int] = defaultdict(int)
-        keys_here = []
-        for pi in sorted(pis, key=lambda p: (p.blueprint_row if p.blueprint_row is not None else -1, p.position)):
-            j = col[pi.item_version_id]
-            seen[i, j] = True
-            ans = answers.get((att.id, pi.position))
-            points = float(pi.points)
-            if ans is not None:
-                mark = float(ans.points) if ans.points is not None else 0.0
-                marks[i, j] = min(max(mark * max_marks[j] / points if points else 0.0, 0.0), max_marks[j])
-                for letter in ans.response or "":
-                    if letter in LETTERS:
-                        choices[i, j, LETTERS.index(letter)] = True
-                times[i, j] = ans.time_spent_ms or 0
-            if pi.blueprint_row is None:
-                use_slots = False
-            else:
-                keys_here.append((pi.blueprint_row, per_row[pi.blueprint_row]))
-                per_row[pi.blueprint_row] += 1
-        slot_keys.append(keys_here)
+    if a_idx:
+        ai, ap = np.array(a_idx), np.array(a_pos)
+        inside = ap <= max_pos
+        ai, ap = ai[inside], ap[inside]
+        aj = pos_col[ai, ap]
+        on_paper = aj >= 0  # an answer to a position the paper does not have is ignored
+        ai, ap, aj = ai[on_paper], ap[on_paper], aj[on_paper]
+        keep = np.flatnonzero(inside)[on_paper]
+        pts = np.array(a_pts)[keep]
+        scale = np.where(pos_pts[ai, ap] > 0, max_marks[aj] / np.where(pos_pts[ai, ap] > 0, pos_pts[ai, ap], 1), 0)
+        marks[ai, aj] = np.clip(pts * scale, 0, max_marks[aj])
+        bits = np.array(a_bits, dtype=np.int64)[keep]
+        choices[ai, aj] = ((bits[:, None] >> np.arange(len(LETTERS))) & 1).astype(bool)
+        times[ai, aj] = np.array(a_time, dtype=float)[keep]
 
     slots = None
     if use_slots and len(form_labels) > 1 and n:
-        index = {k: s for s, k in enumerate(sorted({k for ks in slot_keys for k in ks}))}
-        slots = np.full((n, len(index)), -1, dtype=int)
+        # Moodle's view of random questions: slot = (blueprint row, k-th item drawn from it, by position)
+        slot_of: dict[tuple[int, int], int] = {}
+        per_paper = {}
+        for pid, (pos, cols, _, brow) in papers.items():
+            order = np.lexsort((pos, brow))
+            rank = np.zeros(len(order), dtype=int)
+            for k in range(1, len(order)):
+                rank[k] = rank[k - 1] + 1 if brow[order[k]] == brow[order[k - 1]] else 0
+            per_paper[pid] = [(int(brow[o]), int(r), int(cols[o])) for o, r in zip(order, rank)]
+            for b, r, _ in per_paper[pid]:
+                slot_of.setdefault((b, r), 0)
+        for s_idx, key in enumerate(sorted(slot_of)):
+            slot_of[key] = s_idx
+        slots = np.full((n, len(slot_of)), -1, dtype=int)
         for i, att in enumerate(attempts):
-            pis = sorted(paper_items.get(att.paper_id, []), key=lambda p: (p.blueprint_row, p.position))
-            for pi, k in zip(pis, slot_keys[i]):
-                slots[i, index[k]] = col[pi.item_version_id]
+            for b, r, c in per_paper.get(att.paper_id, []):
+                slots[i, slot_of[(b, r)]] = c
 
     return SessionData(session, items, [a.candidate_id for a in attempts], marks, max_marks, seen, choices, times,
                        forms, slots, ungraded=ungraded, in_progress=in_progress)
