@@ -176,3 +176,23 @@ def test_measured_facility_steers_the_draw():
     assert asm.target == pytest.approx(0.575)
     facilities = [asm.draw(s).expected_facility for s in range(100)]
     assert max(abs(f - 0.575) for f in facilities) <= 0.02 + 1e-9
+
+
+def test_greedy_dead_end_falls_back_to_flow_quotas():
+    # Row 2 (any category, difficulty 1) has the least slack and draws first; when it takes all three X items of
+    # difficulty 1, row 1 (category X) is left with two. The max-flow quotas still complete every paper.
+    items = [BankItem(1, "single", "X", 1, "通用", 4), BankItem(2, "single", "X", 1, "通用", 4),
+             BankItem(3, "single", "X", 1, "通用", 4), BankItem(4, "single", "X", 3, "通用", 4),
+             BankItem(5, "single", "X", 3, "通用", 4), BankItem(6, "single", "Y", 1, "通用", 4)]
+    strata = [Stratum(1, "X", "single", 1, 5, 3, Decimal(20)), Stratum(2, "", "single", 1, 1, 2, Decimal(20))]
+    assert check_blueprint(strata, items, "初级") == []
+    for balance in (False, True):
+        asm = Assembler(strata, items, "初级", exposure_weight=0.0, balance=balance)
+        for seed in range(200):
+            paper = asm.draw(seed)
+            assert len(set(paper.version_ids)) == 5 and paper.total_points == 100
+            assert Counter(l.row for l in paper.lines) == {1: 3, 2: 2}
+            assert all(eligible(by, strata[l.row - 1], "初级") for l in paper.lines for by in items
+                       if by.version_id == l.version_id)
+        if not balance:
+            assert asm.fallbacks > 0  # the uniform greedy does hit the dead end
