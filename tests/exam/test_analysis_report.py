@@ -17,7 +17,7 @@ from exam import analysis
 from exam.models import (AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer, Attempt, ExamSession,
                          KeyErratum, Paper, PaperItem)
 from question_bank.models import Item, ItemVersion
-from tests.conftest import TEST_PASSWORD, login
+from tests.conftest import login
 
 OPENS = datetime(2024, 6, 1, 1, 0)
 CLOSES = datetime(2024, 6, 1, 5, 0)
