@@ -85,7 +85,7 @@ def schedule(code: str):
     return render_template("defense/admin_schedule.html", rnd=rnd, rounds=_rounds(), sched=sched_row, panels=panels,
                            by_panel=by_panel, unassigned=unassigned, candidates=candidates, move=move,
                            action=ActionForm(), days=ops.round_days(rnd), slots=len(move.slot.choices),
-                           problems=ops.schedule_problems(rnd))
+                           problems=ops.schedule_problems(rnd), job_running=ops.job_running(sched_row))
 
 
 @bp.route("/<code>/schedule/run", methods=["POST"])

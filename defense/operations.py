@@ -625,15 +625,20 @@ def run_schedule(rnd: Round, *, time_limit: float = 8.0, progress=None) -> sched
 
 
 _jobs: dict[int, threading.Thread] = {}
+STALE_JOB = timedelta(minutes=2)  # a "running" job not heard from for this long died with its process
+
+
+def job_running(s: DefenseSchedule | None) -> bool:
+    return s is not None and s.job_state == "running" and utcnow() - (s.updated_at or utcnow()) < STALE_JOB
 
 
 def start_schedule_job(rnd: Round, *, time_limit: float = 8.0) -> threading.Thread | None:
     """Run the scheduler in a background thread with its own app context; progress lands on DefenseSchedule.
     Returns None when a job of the round is already running. The caller commits before the thread reads."""
     thread = _jobs.get(rnd.id)
-    if thread is not None and thread.is_alive():
-        return None
     s = get_schedule(rnd)
+    if (thread is not None and thread.is_alive()) or job_running(s):
+        return None
     s.job_state, s.job_progress, s.job_message = "running", 0, "排程任务已启动"
     audit("defense.schedule_run", target=s, round_id=rnd.id)
     db.session.commit()

@@ -236,6 +236,18 @@ def _max_flow_failing_set(elig: dict[int, list[int]], capacity: dict[int, int]) 
     return total, failing
 
 
+def hall_violation(candidates: Sequence[SCandidate], panels: Sequence[SPanel], slots_per_panel: int
+                   ) -> tuple[set[int], list[int]] | None:
+    """A set S of candidates whose eligible panels N(S) hold fewer places than |S| (None when every candidate
+    can be placed). Returns (S, N(S) as panel ids in the panels' order)."""
+    elig = eligibility(candidates, panels)
+    flow, failing = _max_flow_failing_set(elig, {p.id: slots_per_panel for p in panels})
+    if flow == len(candidates):
+        return None
+    reach = {p for cid in failing for p in elig[cid]}
+    return failing, [p.id for p in panels if p.id in reach]
+
+
 def explain_infeasible(candidates: Sequence[SCandidate], panels: Sequence[SPanel], slots_per_panel: int
                        ) -> list[str]:
     """Every reason no valid schedule exists (empty when one does). Precise: names candidates and constraints."""
@@ -260,11 +272,10 @@ def explain_infeasible(candidates: Sequence[SCandidate], panels: Sequence[SPanel
                        f"（{len(panels)} 个答辩组 × 每组 {slots_per_panel} 个时段），请增加答辩日或答辩组")
     if reasons:
         return reasons
-    capacity = {p.id: slots_per_panel for p in panels}
-    flow, failing = _max_flow_failing_set(elig, capacity)
-    if flow < len(candidates):
+    violation = hall_violation(candidates, panels, slots_per_panel)
+    if violation is not None:
+        failing, reach = violation
         panel_names = {p.id: p.name for p in panels}
-        reach = sorted({p for cid in failing for p in elig[cid]}, key=lambda p: panel_names[p])
         names = "、".join(by_id[cid].label for cid in sorted(failing, key=lambda i: by_id[i].ticket or by_id[i].name))
         reasons.append(
             f"回避限制导致容量不足：以下 {len(failing)} 名考生只能安排到 {'、'.join(panel_names[p] for p in reach)}"

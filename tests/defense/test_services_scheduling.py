@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from defense.services.scheduling import (DaySpec, SCandidate, SPanel, SPanelist, Slot, build_slots, check_move,
-                                         conflict_reason, day_slots, eligibility, explain_infeasible, schedule)
+                                         conflict_reason, day_slots, eligibility, explain_infeasible, hall_violation,
+                                         schedule)
 
 UNITS = [f"单位{i}" for i in range(8)]
 
@@ -76,6 +77,28 @@ def test_schedule_never_breaks_a_hard_rule_and_explains_when_impossible(data):
             assert all(any(c.name in r for r in result.reasons) for c in no_panel)
         else:
             assert any("容量不足" in r for r in result.reasons)
+            violation = hall_violation(candidates, panels, n_slots)
+            if len(candidates) <= n_slots * len(panels):
+                # Hall's condition fails on a named set: they only reach panels with fewer places than them.
+                failing, reach = violation
+                assert len(failing) > len(reach) * n_slots
+                assert all(set(elig[cid]) <= set(reach) for cid in failing)
+                names = {c.id: c.name for c in candidates}
+                assert all(any(names[cid] in r for r in result.reasons) for cid in failing)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rosters())
+def test_hall_violation_exists_exactly_when_no_schedule_exists(data):
+    candidates, panels, n_slots = data
+    violation = hall_violation(candidates, panels, n_slots)
+    result = schedule(candidates, panels, _grid(n_slots), time_limit=5, workers=1)
+    assert (violation is None) == result.ok
+    if violation is not None:
+        failing, reach = violation
+        elig = eligibility(candidates, panels)
+        assert failing and len(failing) > len(reach) * n_slots
+        assert all(set(elig[cid]) <= set(reach) for cid in failing)
 
 
 @settings(max_examples=40, deadline=None)
