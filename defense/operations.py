@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 
-from certify.accounts import create_user, generate_password
+from certify.accounts import create_user
 from certify.audit import audit
 from certify.clock import from_local, to_local, utcnow
 from certify.domain import PANELIST

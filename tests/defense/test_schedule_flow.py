@@ -12,7 +12,7 @@ from certify.extensions import db
 from certify.models import AuditEntry, User
 from certify.tabular import ImportFailed
 from defense import operations as ops
-from defense.models import Conflict, DefenseAssignment, Panel, Panelist
+from defense.models import Conflict, Panel, Panelist
 from tests.conftest import TEST_PASSWORD, login
 
 HEADER = ["姓名", "工作单位", "专业领域", "手机", "答辩组", "组长"]
