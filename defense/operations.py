@@ -430,6 +430,8 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
             new = (row["name"], row["work_unit"], row["expertise"] or p.expertise, row["phone"])
             if (p.name, p.work_unit, p.expertise, p.phone) != new:
                 p.name, p.work_unit, p.expertise, p.phone = new
+                if p.user is not None:
+                    p.user.display_name = p.name
                 result.updated += 1
             else:
                 result.unchanged += 1
