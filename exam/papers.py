@@ -113,8 +113,19 @@ def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
         errors.append("请选择组卷方式（统一试卷 / 每人随机抽题）")
     clean, row_errors = _parse_rows(rows)
     errors += row_errors
+    dependents: list[ExamSession] = []
     if blueprint is not None and _blueprint_in_use(blueprint):
         errors.append("已有考生使用此方案作答，不能再修改；请新建一个方案")
+    elif blueprint is not None and not errors:
+        # sessions whose papers come from this blueprint get new papers, so the new rows must be drawable
+        dependents = [s for s in db.session.scalars(select(ExamSession).filter_by(blueprint_id=blueprint.id)
+                                                    .order_by(ExamSession.id)) if s.assignments]
+        if dependents:
+            strata = [Stratum(r["position"], r["category"], r["type"], r["difficulty_min"], r["difficulty_max"],
+                              r["count"], r["points"]) for r in clean]
+            names = "、".join(f"「{s.name}」" for s in dependents)
+            errors += [f"场次{names}正在使用此方案，修改后题库无法组卷：{p}"
+                       for p in check_blueprint(strata, bank_items(scheme.level), scheme.level)]
     if errors:
         raise ExamAdminError(errors)
     created = blueprint is None
@@ -132,6 +143,8 @@ def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
     audit("exam.blueprint.create" if created else "exam.blueprint.update", target=blueprint,
           round_id=scheme.round_id, before=before,
           after={"name": name, "mode": mode, "rows": _rows_detail(blueprint)})
+    for session in dependents:
+        generate_papers(session, reason=f"组卷方案「{name}」修改后自动重新生成")
     return blueprint
 
 

@@ -174,3 +174,33 @@ def test_candidate_cannot_reach_admin(client, login_as, make_round):
     make_round()
     login_as("candidate")
     assert client.get("/exam/admin/").status_code == 403
+
+
+def test_editing_a_blueprint_regenerates_its_sessions_or_refuses(make_exam_session):
+    from exam.models import Attempt, PaperItem, SessionCandidate
+    from certify.clock import utcnow
+    from datetime import timedelta
+
+    session = make_exam_session(candidates=2)
+    bp = session.blueprint
+    spec = [dict(r, difficulty_min=1, difficulty_max=5) for r in DEMO_ROWS]
+    spec[5] = dict(spec[5], count=10, points=Decimal(2))  # 10 true/false × 2 instead of 20 × 1
+    save_blueprint(bp.scheme, name=bp.name, mode=bp.mode, rows=spec, blueprint=bp)
+    db.session.commit()
+    sc = db.session.execute(db.select(SessionCandidate).filter_by(session_id=session.id)).scalars().first()
+    assert db.session.execute(db.select(db.func.count()).select_from(PaperItem)
+                              .filter_by(paper_id=sc.paper_id)).scalar() == 50
+
+    spec[0] = dict(spec[0], count=5)
+    spec[3] = dict(spec[3], count=10)
+    spec[3]["category"], spec[3]["difficulty_min"], spec[3]["difficulty_max"] = "安全规范", 5, 5
+    with pytest.raises(ExamAdminError) as err:
+        save_blueprint(bp.scheme, name=bp.name, mode=bp.mode, rows=spec, blueprint=bp)
+    assert f"场次「{session.name}」正在使用此方案" in err.value.errors[0] and "还缺 7 道" in err.value.errors[0]
+    db.session.rollback()
+
+    db.session.add(Attempt(session_id=session.id, candidate_id=sc.candidate_id, paper_id=sc.paper_id,
+                           deadline_at=utcnow() + timedelta(minutes=60)))
+    db.session.commit()
+    with pytest.raises(ExamAdminError, match="已有考生使用此方案作答"):
+        save_blueprint(bp.scheme, name="改名", mode=bp.mode, rows=spec, blueprint=bp)
