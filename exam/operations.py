@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -203,14 +203,20 @@ class AttemptHeader:
     candidate_id: int
 
 
+_attempts_t, _candidates_t = Attempt.__table__, Candidate.__table__
+_HEADER = select(_attempts_t.c.id, _attempts_t.c.state, _attempts_t.c.deadline_at, _attempts_t.c.client_token,
+                 _attempts_t.c.paper_id, _attempts_t.c.session_id, _attempts_t.c.candidate_id
+                 ).where(_attempts_t.c.id == bindparam("b_attempt"))
+# Ownership checked in the same indexed read: the attempt's candidate must be the requesting user's.
+_HEADER_BY_USER = _HEADER.join_from(_attempts_t, _candidates_t, _candidates_t.c.id == _attempts_t.c.candidate_id
+                                    ).where(_candidates_t.c.user_id == bindparam("b_user"))
+
+
 def _header(attempt_id, user_id: int | None) -> AttemptHeader:
     if not str(attempt_id).isdigit():
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
-    query = select(Attempt.id, Attempt.state, Attempt.deadline_at, Attempt.client_token, Attempt.paper_id,
-                   Attempt.session_id, Attempt.candidate_id).where(Attempt.id == int(attempt_id))
-    if user_id is not None:
-        query = query.join(Candidate, Candidate.id == Attempt.candidate_id).where(Candidate.user_id == user_id)
-    row = db.session.execute(query).first()
+    query = _HEADER_BY_USER if user_id is not None else _HEADER
+    row = db.session.connection().execute(query, {"b_attempt": int(attempt_id), "b_user": user_id}).first()
     if row is None:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
     return AttemptHeader(*row)
@@ -278,27 +284,12 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
     except (TypeError, ValueError):
         spent = 0
 
-    table = Answer.__table__
-    ins = _insert()(table).values(attempt_id=header.id, position=position, response=letters, flagged=False,
-                                  seq=seq, time_spent_ms=spent, saved_at=now)
-    ins = ins.on_conflict_do_update(
-        index_elements=[table.c.attempt_id, table.c.position],
-        set_={"response": ins.excluded.response, "seq": ins.excluded.seq, "saved_at": ins.excluded.saved_at,
-              "time_spent_ms": table.c.time_spent_ms + ins.excluded.time_spent_ms},
-        where=table.c.seq < ins.excluded.seq)
-    applied = db.session.execute(ins).rowcount == 1
-
-    attempts = Attempt.__table__
-    values = {"last_seen_at": now}
-    if applied:
-        answers = Answer.__table__
-        values["last_seq"] = func.max(attempts.c.last_seq, seq) if _dialect() == "sqlite" else func.greatest(
-            attempts.c.last_seq, seq)
-        values["answered_count"] = (select(func.count()).select_from(answers)
-                                    .where(answers.c.attempt_id == header.id, answers.c.response != "")
-                                    .scalar_subquery())
-    answered = db.session.execute(update(attempts).where(attempts.c.id == header.id).values(**values)
-                                  .returning(attempts.c.answered_count)).scalar_one()
+    stmts = _save_statements(_dialect())
+    conn = db.session.connection()
+    params = {"b_attempt": header.id, "b_position": position, "b_response": letters, "b_seq": seq,
+              "b_spent": spent, "b_now": now}
+    applied = conn.execute(stmts["upsert"], params).rowcount == 1
+    answered = conn.execute(stmts["bookkeep" if applied else "touch"], params).scalar_one()
     if applied:
         _emit("progress", {"attempt_id": header.id, "candidate_id": header.candidate_id, "answered_count": answered,
                            "last_seen_at": _iso(now)}, session_room(header.session_id))
@@ -308,6 +299,38 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
+
+
+_SAVE_STATEMENTS: dict[str, dict] = {}
+
+
+def _save_statements(dialect: str) -> dict:
+    """The save path's statements, built once per dialect with bound parameters (SQLAlchemy's compiled cache
+    then skips rebuilding and recompiling them on every save)."""
+    stmts = _SAVE_STATEMENTS.get(dialect)
+    if stmts is not None:
+        return stmts
+    answers, attempts = Answer.__table__, Attempt.__table__
+    insert_fn = pg_insert if dialect == "postgresql" else sqlite_insert
+    ins = insert_fn(answers).values(attempt_id=bindparam("b_attempt"), position=bindparam("b_position"),
+                                    response=bindparam("b_response"), flagged=False, seq=bindparam("b_seq"),
+                                    time_spent_ms=bindparam("b_spent"), saved_at=bindparam("b_now"))
+    upsert = ins.on_conflict_do_update(
+        index_elements=[answers.c.attempt_id, answers.c.position],
+        set_={"response": ins.excluded.response, "seq": ins.excluded.seq, "saved_at": ins.excluded.saved_at,
+              "time_spent_ms": answers.c.time_spent_ms + ins.excluded.time_spent_ms},
+        where=answers.c.seq < ins.excluded.seq)
+    greatest = func.max if dialect == "sqlite" else func.greatest
+    answered = (select(func.count()).select_from(answers)
+                .where(answers.c.attempt_id == bindparam("b_attempt"), answers.c.response != "").scalar_subquery())
+    bookkeep = (update(attempts).where(attempts.c.id == bindparam("b_attempt"))
+                .values(last_seen_at=bindparam("b_now"), last_seq=greatest(attempts.c.last_seq, bindparam("b_seq")),
+                        answered_count=answered).returning(attempts.c.answered_count))
+    touch = (update(attempts).where(attempts.c.id == bindparam("b_attempt"))
+             .values(last_seen_at=bindparam("b_now")).returning(attempts.c.answered_count))
+    stmts = {"upsert": upsert, "bookkeep": bookkeep, "touch": touch}
+    _SAVE_STATEMENTS[dialect] = stmts
+    return stmts
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,0 +1,278 @@
+"""Benchmark: the server time of one exam answer save, through the real Flask app.
+
+    .venv/bin/python bench/exam_save.py [--saves 3000] [--candidates 200] [--threads 8] [--database-url URL]
+
+1. Sequential: median and p95 of PUT /api/exam/attempts/<id>/answers/<position> (test client, session cookie,
+   CSRF off as for an API client holding the token) against a baseline in the same run (GET /api/time), on a
+   SQLite file database and, with --database-url or TEST_DATABASE_URL, on PostgreSQL. Also the SQL statements
+   one save issues, and the save time with the per-process paper-shape cache cleared before every save.
+2. Concurrency: a threaded Werkzeug server on 127.0.0.1 and N client threads (requests), each a candidate
+   saving in a loop: throughput and latency percentiles as seen by the clients.
+The database is created empty for the run (tables dropped first); use a database you can throw away.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PASSWORD = "bench-pass-123"
+
+
+def pct(values, p):
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def ms(values):
+    return f"median {statistics.median(values) * 1000:.2f} ms · p95 {pct(values, 95) * 1000:.2f} ms"
+
+
+def build(app, n_candidates: int, n_items: int = 60):
+    from werkzeug.security import generate_password_hash
+
+    from certify.models import User
+    from certify.clock import utcnow
+    from certify.extensions import db
+    from certify.models import Candidate
+    from certify.rounds import create_round
+    from exam.models import ExamSession, Paper, PaperItem, SessionCandidate
+    from question_bank.models import Item, ItemVersion
+
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        rnd = create_round("bench", "重庆", 2024)
+        scheme = rnd.scheme_for("初级")
+        versions = []
+        for n in range(n_items):
+            kind = ("single", "multiple", "truefalse")[n % 3]
+            item = Item(code=f"B{n:05d}", stem_key=f"b{n:06d}")
+            db.session.add(item)
+            db.session.flush()
+            options = ["正确", "错误"] if kind == "truefalse" else [f"选项{c}" for c in "ABCD"]
+            v = ItemVersion(item_id=item.id, type=kind, stem=f"基准题 {n}", options=options,
+                            answer={"single": "B", "multiple": "AC", "truefalse": "A"}[kind], category="科学素养",
+                            difficulty=3, level="通用")
+            db.session.add(v)
+            db.session.flush()
+            item.current_version_id = v.id
+            versions.append(v)
+        now = utcnow()
+        session = ExamSession(round_id=rnd.id, scheme_id=scheme.id, name="基准场次", opens_at=now - timedelta(minutes=1),
+                              closes_at=now + timedelta(hours=6), duration_minutes=300, late_entry_minutes=600)
+        db.session.add(session)
+        db.session.flush()
+        rng = random.Random(1)
+        hashed = generate_password_hash(PASSWORD)  # one hash for every candidate: hashing dominates set-up
+        tickets = []
+        for c in range(n_candidates):
+            ticket = f"BENCH{c:05d}"
+            user = User(username=ticket, role="candidate", display_name=f"考生{c}", password_hash=hashed)
+            cand = Candidate(round_id=rnd.id, user=user, ticket=ticket, id_number=f"BID{c:015d}", name=f"考生{c}",
+                             work_unit="基准单位", level="初级")
+            db.session.add(cand)
+            db.session.flush()
+            paper = Paper(session_id=session.id, candidate_id=cand.id, seed=c)
+            db.session.add(paper)
+            db.session.flush()
+            order = list(range(n_items))
+            rng.shuffle(order)
+            for pos, idx in enumerate(order, 1):
+                v = versions[idx]
+                db.session.add(PaperItem(paper_id=paper.id, position=pos, item_version_id=v.id, points=Decimal(100) / n_items,
+                                         option_order=list(range(len(v.options)))))
+            db.session.add(SessionCandidate(session_id=session.id, candidate_id=cand.id, paper_id=paper.id))
+            tickets.append(ticket)
+        db.session.commit()
+        return session.id, tickets
+
+
+def make_app(url: str):
+    from certify import create_app
+    from certify.config import normalise_database_url
+
+    os.environ.setdefault("CERTIFY_INSTANCE", tempfile.mkdtemp(prefix="bench-instance-"))
+    return create_app({"TESTING": False, "SQLALCHEMY_DATABASE_URI": normalise_database_url(url),
+                       "WTF_CSRF_ENABLED": False, "LOGIN_RATE_LIMIT": "100000 per minute",
+                       "EXAM_SWEEPER_ENABLED": False})
+
+
+def use_wal(app) -> None:
+    """What a production SQLite set-up would do: WAL journal, fsync at checkpoints only."""
+    from sqlalchemy import event
+
+    from certify.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+        engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def start_attempt(client, ticket, session_id):
+    resp = client.post("/api/login", json={"username": ticket, "password": PASSWORD})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    body = client.post(f"/api/exam/sessions/{session_id}/attempt").get_json()
+    return body
+
+
+def sequential(app, session_id, tickets, saves: int, label: str) -> None:
+    from sqlalchemy import event
+
+    from certify.extensions import db
+    from exam import operations as ops
+
+    rng = random.Random(2)
+    sessions = []
+    for ticket in tickets[: min(len(tickets), 50)]:
+        client = app.test_client()
+        body = start_attempt(client, ticket, session_id)
+        sessions.append({"client": client, "id": body["attempt_id"], "token": body["client_token"], "seq": 0,
+                         "items": body["items"]})
+
+    def one_save(s):
+        item = rng.choice(s["items"])
+        s["seq"] += 1
+        choice = [rng.choice(item["options"])["id"]]
+        if item["type"] == "multiple":
+            choice = sorted({o["id"] for o in rng.sample(item["options"], 2)})
+        t0 = time.perf_counter()
+        resp = s["client"].put(f"/api/exam/attempts/{s['id']}/answers/{item['position']}",
+                               json={"response": choice, "seq": s["seq"], "time_spent_ms": 1200},
+                               headers={"X-Attempt-Token": s["token"]})
+        elapsed = time.perf_counter() - t0
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return elapsed
+
+    for s in sessions[:5]:  # warm-up
+        one_save(s)
+    baseline = []
+    client = sessions[0]["client"]
+    for _ in range(saves):
+        t0 = time.perf_counter()
+        client.get("/api/time")
+        baseline.append(time.perf_counter() - t0)
+    save_times = [one_save(rng.choice(sessions)) for _ in range(saves)]
+
+    # SQL statements of one save (after the paper shape is cached)
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, statement, *a: statements.append(statement.split()[0].upper())  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    one_save(sessions[1])
+    event.remove(engine, "before_cursor_execute", listener)
+
+    uncached = []
+    for _ in range(min(saves, 500)):
+        ops._SHAPES.clear()
+        uncached.append(one_save(rng.choice(sessions)))
+
+    print(f"\n[{label}] {saves} saves over {len(sessions)} attempts (test client, sequential)")
+    print(f"  baseline GET /api/time          {ms(baseline)}")
+    print(f"  saveAnswer                      {ms(save_times)}  → {len(save_times) / sum(save_times):.0f} saves/s on one core")
+    print(f"  saveAnswer, shape cache cleared {ms(uncached)}  (n={len(uncached)})")
+    print(f"  saveAnswer minus baseline       median {(statistics.median(save_times) - statistics.median(baseline)) * 1000:.2f} ms")
+    print(f"  SQL per save: {len(statements)} statements: {' · '.join(statements)}")
+
+
+def concurrent(app, session_id, tickets, threads: int, seconds: float, label: str) -> None:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    import requests
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = [0.0]
+
+    def worker(ticket):
+        http = requests.Session()
+        r = http.post(f"{base}/api/login", json={"username": ticket, "password": PASSWORD})
+        r.raise_for_status()
+        body = http.post(f"{base}/api/exam/sessions/{session_id}/attempt",
+                         headers={"X-CSRFToken": r.json()["csrf_token"]}).json()
+        rng = random.Random(ticket)
+        headers = {"X-Attempt-Token": body["client_token"], "X-CSRFToken": r.json()["csrf_token"]}
+        seq = body["last_seq"]
+        mine = []
+        while not stop_at[0]:
+            time.sleep(0.01)
+        while time.perf_counter() < stop_at[0]:
+            item = rng.choice(body["items"])
+            seq += 1
+            t0 = time.perf_counter()
+            resp = http.put(f"{base}/api/exam/attempts/{body['attempt_id']}/answers/{item['position']}",
+                            json={"response": [item["options"][0]["id"]], "seq": seq}, headers=headers)
+            mine.append(time.perf_counter() - t0)
+            if resp.status_code != 200:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=worker, args=(t,)) for t in tickets[50:50 + threads]]
+    for w in workers:
+        w.start()
+    time.sleep(2.0)  # logins and starts
+    stop_at[0] = time.perf_counter() + seconds
+    for w in workers:
+        w.join()
+    server.shutdown()
+    print(f"\n[{label}] {threads} client threads for {seconds:.0f} s against a threaded Werkzeug server (CSRF on)")
+    print(f"  {len(latencies)} saves, {len(latencies) / seconds:.0f} saves/s, errors {errors[0]}; client-side {ms(latencies)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--saves", type=int, default=3000)
+    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    targets = [("SQLite file (default journal)", f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", False),
+               ("SQLite file (WAL, synchronous=NORMAL)", f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", True)]
+    if args.database_url:
+        targets.append(("PostgreSQL", args.database_url, False))
+    for label, url, wal in targets:
+        app = make_app(url)
+        if wal:
+            use_wal(app)
+        session_id, tickets = build(app, max(args.candidates, 50 + args.threads))
+        sequential(app, session_id, tickets, args.saves, label)
+        app.config["WTF_CSRF_ENABLED"] = True
+        concurrent(app, session_id, tickets, args.threads, args.seconds, label)
+        with app.app_context():
+            from certify.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
