@@ -72,6 +72,17 @@ def test_discriminative_efficiency_is_cov_over_sorted_cov():
         assert it.discriminative_efficiency <= 1 + 1e-12
 
 
+def test_discriminative_efficiency_with_marks_off_the_half_point_grid():
+    """Marks like ⅓ points take the float sort (whole and half points take the integer radix sort)."""
+    X = polytomous(n=90, m=5, seed=13) / 3
+    a = analyse(X, np.full(5, 2 / 3))
+    total = X.sum(axis=1)
+    for j, it in enumerate(a.items):
+        x, rest = X[:, j], total - X[:, j]
+        cov_max = np.cov(np.sort(x), np.sort(rest), ddof=1)[0, 1]
+        assert it.discriminative_efficiency == pytest.approx(np.cov(x, rest, ddof=1)[0, 1] / cov_max)
+
+
 def test_effective_weight_moodle_definition_and_intended_weight():
     X = polytomous(n=200, m=6, seed=5)
     a = analyse(X, np.full(6, 2.0))
