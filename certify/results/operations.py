@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app, has_app_context
+from sqlalchemy.orm import selectinload
 
 from certify.audit import audit
 from certify.clock import to_local, utcnow
@@ -141,7 +142,10 @@ def frozen(result_set: ResultSet) -> Computation:
     """The confirmed results as stored (later component changes do not alter them)."""
     rnd = result_set.round
     lines = []
-    for e in result_set.entries:
+    entries = db.session.execute(
+        db.select(ResultEntry).filter_by(result_set_id=result_set.id).order_by(ResultEntry.position)
+        .options(selectinload(ResultEntry.candidate))).scalars().all()
+    for e in entries:
         lines.append(Line(e.candidate, {"exam": e.exam, "defense": e.defense, "record": e.record},
                           ABSENT if e.outcome == ABSENT else SCORED, e.total, [], e.rank, e.outcome, e.revoked,
                           e.revoked_reason))
@@ -157,7 +161,8 @@ def drift(result_set: ResultSet) -> list[tuple[Candidate, str, Decimal | None, s
     """Component scores that changed after confirmation: (candidate, component, frozen value, current text).
     The frozen results stay as they are; the secretariat decides whether to reopen."""
     scheme = _scheme(result_set.round, result_set.level)
-    entries = list(result_set.entries)
+    entries = db.session.execute(db.select(ResultEntry).filter_by(result_set_id=result_set.id)
+                                 .options(selectinload(ResultEntry.candidate))).scalars().all()
     scores = component_scores(e.candidate_id for e in entries)
     out = []
     for e in entries:
