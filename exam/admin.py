@@ -2,6 +2,8 @@
 score release and the exam-component export. Thin: parse, call an operation, commit, render."""
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -18,7 +20,7 @@ from .exports import exam_sheet
 from .forms import BlueprintForm, ExtraTimeForm, SessionForm
 from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, Blueprint as ExamBlueprint, ExamSession
 from .papers import ExamAdminError
-from .services.assembly import TYPE_LABELS
+from .services.assembly import TYPE_LABELS, check_blueprint as check_rows
 from .services.timing import session_phase
 
 bp = Blueprint("exam_admin", __name__, url_prefix="/exam/admin")
@@ -101,12 +103,9 @@ def _blueprint_page(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
         if 0 <= index < len(form.rows.entries) and len(form.rows.entries) > 1:
             form.rows.entries.pop(index)
     form.set_categories(_categories())
-    total = None
     try:
-        from decimal import Decimal
-
         total = sum(Decimal(e.form.count.data or 0) * Decimal(e.form.points.data or 0) for e in form.rows)
-    except Exception:  # a half-typed row: the total shows once the row parses
+    except (InvalidOperation, TypeError, ValueError):  # a half-typed row: the total shows once the row parses
         total = None
     return render_template("exam/admin/blueprint.html", form=form, scheme=scheme, blueprint=blueprint,
                            check_errors=check_errors, total=total, type_labels=TYPE_LABELS,
@@ -162,10 +161,8 @@ def edit_blueprint(blueprint_id: int):
             entry.form.category.data = row.category
         check_errors = None
         if blueprint.validated_at is None and blueprint.rows:
-            from .services.assembly import check_blueprint
-
-            check_errors = check_blueprint(paper_ops.strata_of(blueprint), paper_ops.bank_items(blueprint.scheme.level),
-                                           blueprint.scheme.level)
+            check_errors = check_rows(paper_ops.strata_of(blueprint), paper_ops.bank_items(blueprint.scheme.level),
+                                      blueprint.scheme.level)
         return _blueprint_page(form, blueprint.scheme, blueprint, check_errors)
     return _save_blueprint(BlueprintForm(), blueprint.scheme, blueprint)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 
