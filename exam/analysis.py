@@ -111,17 +111,18 @@ def build_session_data(session: ExamSession) -> SessionData:
     attempts = [a for a in closed if a.graded_at is not None]
     ungraded = len(closed) - len(attempts)
 
-    # paper items per paper, as arrays (position, version, points, blueprint row)
+    # paper items per paper, as plain tuples (position, version, points, blueprint row)
     paper_ids = sorted({a.paper_id for a in attempts})
     rows_by_paper: dict[int, list] = defaultdict(list)
     for chunk in range(0, len(paper_ids), 500):
         ids = paper_ids[chunk:chunk + 500]
-        for pi in db.session.execute(
-                db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
-                          db.cast(PaperItem.points, db.Float).label("points"),
-                          PaperItem.blueprint_row).where(PaperItem.paper_id.in_(ids))):
-            rows_by_paper[pi.paper_id].append(pi)
-    version_ids = sorted({pi.item_version_id for pis in rows_by_paper.values() for pi in pis})
+        result = db.session.execute(
+            db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
+                      db.cast(PaperItem.points, db.Float), PaperItem.blueprint_row)
+            .where(PaperItem.paper_id.in_(ids)))
+        for paper_id, *rest in result:
+            rows_by_paper[paper_id].append(rest)
+    version_ids = sorted({pi[1] for pis in rows_by_paper.values() for pi in pis})
     versions = {v.id: v for v in db.session.execute(
         db.select(ItemVersion).where(ItemVersion.id.in_(version_ids))).scalars()} if version_ids else {}
     codes = {i.id: i.code for i in db.session.execute(
@@ -138,14 +139,15 @@ def build_session_data(session: ExamSession) -> SessionData:
     papers = {}
     use_slots = True
     for pid, pis in rows_by_paper.items():
-        pos = np.array([pi.position for pi in pis], dtype=int)
-        cols = np.array([col[pi.item_version_id] for pi in pis], dtype=int)
-        pts = np.array([float(pi.points) for pi in pis])
-        if any(pi.blueprint_row is None for pi in pis):
+        pos_list, version_list, points_list, row_list = zip(*pis)
+        pos = np.array(pos_list, dtype=int)
+        cols = np.array([col[v] for v in version_list], dtype=int)
+        pts = np.array([p if p is not None else 0.0 for p in points_list], dtype=float)
+        if any(r is None for r in row_list):
             use_slots = False
             brow = np.full(len(pis), -1)
         else:
-            brow = np.array([pi.blueprint_row for pi in pis], dtype=int)
+            brow = np.array(row_list, dtype=int)
         papers[pid] = (pos, cols, pts, brow)
     max_marks = np.zeros(m)
     for _, cols, pts, _ in papers.values():
@@ -169,18 +171,18 @@ def build_session_data(session: ExamSession) -> SessionData:
     bit_cache: dict[str, int] = {}  # response letters -> bit mask of the chosen options
     for chunk in range(0, n, 500):
         ids = [a.id for a in attempts[chunk:chunk + 500]]
-        for ans in db.session.execute(db.select(Answer.attempt_id, Answer.position, Answer.response,
-                                                db.cast(Answer.points, db.Float).label("points"),
-                                                Answer.time_spent_ms).where(Answer.attempt_id.in_(ids))):
-            a_idx.append(index_of[ans.attempt_id])
-            a_pos.append(ans.position)
-            a_pts.append(ans.points if ans.points is not None else 0.0)
-            response = ans.response or ""
+        result = db.session.execute(
+            db.select(Answer.attempt_id, Answer.position, Answer.response, db.cast(Answer.points, db.Float),
+                      Answer.time_spent_ms).where(Answer.attempt_id.in_(ids)))
+        for attempt_id, position, response, points, spent in result:
+            a_idx.append(index_of[attempt_id])
+            a_pos.append(position)
+            a_pts.append(points if points is not None else 0.0)
             bits = bit_cache.get(response)
             if bits is None:
-                bits = bit_cache[response] = sum(1 << LETTERS.index(c) for c in set(response) if c in LETTERS)
+                bits = bit_cache[response] = sum(1 << LETTERS.index(c) for c in set(response or "") if c in LETTERS)
             a_bits.append(bits)
-            a_time.append(ans.time_spent_ms or 0)
+            a_time.append(spent or 0)
     marks = np.zeros((n, m))
     choices = np.zeros((n, m, len(LETTERS)), dtype=bool)
     times = np.zeros((n, m))
