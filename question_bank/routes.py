@@ -168,7 +168,6 @@ def template(fmt):
 @allow(SECRETARIAT)
 def upload():
     form = UploadForm()
-    errors = []
     if form.validate_on_submit():
         storage = form.file.data
         name = staging.safe_filename(storage.filename)
@@ -177,7 +176,7 @@ def upload():
         else:
             token = staging.stage(current_app.instance_path, storage.read(), name, current_user.id)
             return redirect(url_for("bank.import_preview", token=token))
-    return render_template("question_bank/upload.html", form=form, errors=errors)
+    return render_template("question_bank/upload.html", form=form)
 
 
 @bp.route("/import/<token>", methods=["GET", "POST"])
