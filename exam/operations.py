@@ -288,7 +288,7 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
     conn = db.session.connection()
     params = {"b_attempt": header.id, "b_position": position, "b_response": letters, "b_seq": seq,
               "b_spent": spent, "b_now": now}
-    applied = conn.execute(stmts["upsert"], params).rowcount == 1
+    applied = conn.execute(stmts["upsert"], params).first() is not None
     answered = conn.execute(stmts["bookkeep" if applied else "touch"], params).scalar_one()
     if applied:
         _emit("progress", {"attempt_id": header.id, "candidate_id": header.candidate_id, "answered_count": answered,
@@ -319,7 +319,7 @@ def _save_statements(dialect: str) -> dict:
         index_elements=[answers.c.attempt_id, answers.c.position],
         set_={"response": ins.excluded.response, "seq": ins.excluded.seq, "saved_at": ins.excluded.saved_at,
               "time_spent_ms": answers.c.time_spent_ms + ins.excluded.time_spent_ms},
-        where=answers.c.seq < ins.excluded.seq)
+        where=answers.c.seq < ins.excluded.seq).returning(answers.c.seq)  # no row back = stale, ignored
     greatest = func.max if dialect == "sqlite" else func.greatest
     answered = (select(func.count()).select_from(answers)
                 .where(answers.c.attempt_id == bindparam("b_attempt"), answers.c.response != "").scalar_subquery())
