@@ -348,3 +348,48 @@ def test_store_facility_refused_while_someone_is_writing(ctx, exam_session):
         with pytest.raises(analysis.AnalysisError, match="仍有 1 名考生"):
             analysis.store_measured_facility(s.session)
 
+
+
+def test_attempts_delivered_and_graded_by_the_exam_operations(ctx, make_round):
+    """The contract end to end: candidates start, save and submit through exam.operations (which grades);
+    the analysis reads the marks grading wrote and its totals equal the attempts' scores."""
+    from exam import operations as ops
+    from exam.models import SessionCandidate
+
+    items, responses = simulated(n=12, seed=4)
+    rnd = make_round()
+    session = ExamSession(round_id=rnd.id, scheme_id=rnd.scheme_for("初级").id, name="第一场", opens_at=OPENS,
+                          closes_at=CLOSES, duration_minutes=90)
+    db.session.add(session)
+    db.session.flush()
+    versions = [make_item(*spec) for spec in items]
+    for i, resp in enumerate(responses):
+        cand = add_candidate(rnd, i + 1)
+        paper = Paper(session_id=session.id, candidate_id=cand.id, seed=i)
+        db.session.add(paper)
+        db.session.flush()
+        order = [(i + k) % len(versions) for k in range(len(versions))]  # each candidate's own question order
+        for pos, j in enumerate(order, start=1):
+            db.session.add(PaperItem(paper_id=paper.id, position=pos, item_version_id=versions[j].id,
+                                     points=Decimal(25), option_order=list(range(len(versions[j].options)))))
+        db.session.add(SessionCandidate(session_id=session.id, candidate_id=cand.id, paper_id=paper.id))
+        db.session.flush()
+        attempt, token = ops.start_attempt(session, cand, now=OPENS + timedelta(minutes=5))
+        db.session.flush()
+        for seq, (pos, j) in enumerate(enumerate(order, start=1), start=1):
+            if i % 5 == 0 and j == 1:
+                continue  # some leave the multiple-choice item unanswered
+            ops.save_answer(attempt.id, token=token, position=pos, response=resp[j], seq=seq, time_spent_ms=3000 * j,
+                            now=OPENS + timedelta(minutes=10))
+        ops.submit_attempt(attempt, token=token, now=OPENS + timedelta(minutes=30))
+        db.session.commit()
+    report = analysis.session_report(session)
+    data = report.data
+    assert data.marks.shape == (12, 4) and data.ungraded == 0
+    scores = [float(a.score) for a in db.session.execute(
+        db.select(Attempt).filter_by(session_id=session.id).order_by(Attempt.id)).scalars()]
+    assert report.analysis.totals.tolist() == pytest.approx(scores)
+    q2 = [it.code for it in data.items].index("Q2")
+    assert data.marks[0, q2] == 0 and not data.choices[0, q2].any()  # unanswered, graded 0
+    assert report.rows[q2]["stats"].omit_rate == pytest.approx(3 / 12)
+    assert data.times[1, q2] == 3000
