@@ -172,7 +172,10 @@ def drift(result_set: ResultSet) -> list[tuple[Candidate, str, Decimal | None, s
             now = None if row is None or row.status != "scored" or row.score is None else Decimal(row.score)
             was = e.component(comp)
             if (was is None) != (now is None) or (was is not None and Decimal(was) != now):
-                label = "缺考" if row is not None and row.status == "absent" else ("无" if now is None else str(half_up(now)))
+                if row is not None and row.status == "absent":
+                    label = "缺考"
+                else:
+                    label = "无" if now is None else str(half_up(now))
                 out.append((e.candidate, comp, was, label))
     return out
 

@@ -18,7 +18,6 @@ from . import operations as ops
 from .forms import ComplaintForm, ComputeForm, ConfirmForm, DecisionForm, PublishForm, RecordsImportForm, ReopenForm
 from .models import COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint
 from .records import import_records, template_sheet
-from .services.publicity import publicity_end
 
 bp = Blueprint("results", __name__, url_prefix="/results")
 
