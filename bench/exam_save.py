@@ -188,7 +188,7 @@ def sequential(app, session_id, tickets, saves: int, label: str) -> None:
 
     print(f"\n[{label}] {saves} saves over {len(sessions)} attempts (test client, sequential)")
     print(f"  baseline GET /api/time          {ms(baseline)}")
-    print(f"  saveAnswer                      {ms(save_times)}  → {len(save_times) / sum(save_times):.0f} saves/s on one core")
+    print(f"  saveAnswer                      {ms(save_times)}  → {len(save_times) / sum(save_times):.0f} saves/s sequentially")
     print(f"  saveAnswer, shape cache cleared {ms(uncached)}  (n={len(uncached)})")
     print(f"  saveAnswer minus baseline       median {(statistics.median(save_times) - statistics.median(baseline)) * 1000:.2f} ms")
     print(f"  SQL per save: {len(statements)} statements: {' · '.join(statements)}")

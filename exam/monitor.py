@@ -7,7 +7,7 @@ reopen a closed attempt with a reason; supervisors watch read-only (the access g
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -38,8 +38,6 @@ class MinutesForm(ReasonForm):
 def _session_or_404(session_id: int) -> ExamSession:
     session = db.session.get(ExamSession, session_id)
     if session is None:
-        from flask import abort
-
         abort(404)
     return session
 
@@ -102,8 +100,6 @@ def session_rows_json(session_id):
 def attempt_events(attempt_id):
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None:
-        from flask import abort
-
         abort(404)
     events = list(db.session.execute(select(AttemptEvent).filter_by(attempt_id=attempt.id)
                                      .order_by(AttemptEvent.at)).scalars())
@@ -134,8 +130,6 @@ def _act(session_id: int, form: FlaskForm, action):
 def add_time(assignment_id):
     sc = db.session.get(SessionCandidate, assignment_id)
     if sc is None:
-        from flask import abort
-
         abort(404)
     form = MinutesForm()
 
@@ -151,8 +145,6 @@ def add_time(assignment_id):
 def force_submit(attempt_id):
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None:
-        from flask import abort
-
         abort(404)
     form = ReasonForm()
 
@@ -168,8 +160,6 @@ def force_submit(attempt_id):
 def reopen(attempt_id):
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None:
-        from flask import abort
-
         abort(404)
     form = MinutesForm()
 

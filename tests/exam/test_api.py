@@ -234,3 +234,22 @@ def test_page_login_then_room_page_uses_the_api(client, session2):
     assert 'data-api="/api"' in html and "js/exam/room.js" in html
     home = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "笔试场次" in home and session2.name in home  # the candidate home panel (order 20)
+
+
+def test_candidate_login_is_throttled_like_the_page_login(app, client, session2):
+    cand = session2.candidates_made[0]
+    saved = app.config["LOGIN_RATE_LIMIT"]
+    app.config["LOGIN_RATE_LIMIT"] = "2 per minute"
+    try:
+        codes = [client.post("/api/login", json={"username": cand.ticket, "password": "wrong"}).status_code
+                 for _ in range(3)]
+    finally:
+        app.config["LOGIN_RATE_LIMIT"] = saved
+    assert codes[:2] == [401, 401] and codes[2] == 429
+
+
+def test_my_sessions_page_lists_the_window_and_status(client, session2):
+    cand = session2.candidates_made[0]
+    login(client, cand.ticket)
+    html = client.get("/exam/").get_data(as_text=True)
+    assert session2.name in html and "可以进入" in html and "进入考试" in html

@@ -11,8 +11,7 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
 from exam import operations as ops
-from exam.models import (AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer, Attempt, AttemptEvent,
-                         PaperItem)
+from exam.models import AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer, AttemptEvent, PaperItem
 from question_bank.models import ItemVersion
 
 
@@ -221,3 +220,26 @@ def test_force_submit_add_time_and_reopen_are_audited(make_user, session1):
     assert ("exam.add_time", "设备故障") in actions
     assert ("exam.attempt.force_submitted", "违纪") in actions
     assert ("exam.attempt.reopen", "误操作") in actions
+
+
+def test_sweeper_tick_closes_overdue_attempts_in_its_own_app_context(app, session1):
+    from exam.sweeper import sweep_once
+
+    cand = session1.candidates_made[0]
+    t0 = utcnow().replace(microsecond=0)
+    with time_machine.travel(t0, tick=False):
+        attempt, _ = ops.start_attempt(session1, cand)
+        db.session.commit()
+    attempt_id, deadline = attempt.id, attempt.deadline_at
+    with time_machine.travel(deadline + timedelta(minutes=2), tick=False):
+        result = sweep_once(app)
+    assert result["closed"] == [attempt_id]
+    db.session.expire_all()
+    assert db.session.get(ops.Attempt, attempt_id).state == AUTO_SUBMITTED
+
+
+def test_sweeper_thread_is_not_started_when_disabled(app):
+    from exam.sweeper import start_sweeper
+
+    assert app.config["EXAM_SWEEPER_ENABLED"] is False
+    assert start_sweeper(app) is None
