@@ -219,8 +219,7 @@ def check_blueprint(strata: Sequence[Stratum], items: Sequence[BankItem], level:
     if not strata:
         return ["组卷方案至少需要一行"]
     total = sum((Decimal(s.count) * Decimal(s.points) for s in strata), Decimal(0))
-    if total != TOTAL_POINTS:
-        errors.append(f"各行分值合计必须为 100 分（现为 {total.normalize():f} 分）")
+    total_error = [] if total == TOTAL_POINTS else [f"各行分值合计必须为 100 分（现为 {total.normalize():f} 分）"]
     for s in strata:
         if s.type not in TYPE_ORDER:
             errors.append(f"第 {s.position} 行：题型「{s.type}」无效")
@@ -231,7 +230,8 @@ def check_blueprint(strata: Sequence[Stratum], items: Sequence[BankItem], level:
         if not (1 <= s.difficulty_min <= s.difficulty_max <= 5):
             errors.append(f"第 {s.position} 行：难度范围须在 1–5 之间且下限不大于上限")
     if errors:
-        return errors
+        return total_error + errors
+    errors = total_error  # the bank is checked too, so every problem is reported at once
     pool_sizes = [sum(1 for it in items if eligible(it, s, level)) for s in strata]
     alone_ok = True
     for s, n in zip(strata, pool_sizes):

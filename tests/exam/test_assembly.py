@@ -196,3 +196,30 @@ def test_greedy_dead_end_falls_back_to_flow_quotas():
                        if by.version_id == l.version_id)
         if not balance:
             assert asm.fallbacks > 0  # the uniform greedy does hit the dead end
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_joint_check_agrees_with_bipartite_matching(data):
+    """check_blueprint's max-flow over item classes says "fillable" exactly when a maximum bipartite matching of
+    row slots to items covers every slot (scipy, on the expanded graph)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    n_items = data.draw(st.integers(1, 25))
+    items = [BankItem(i + 1, data.draw(st.sampled_from(("single", "multiple"))), data.draw(st.sampled_from(CATS[:2])),
+                      data.draw(st.integers(1, 5)), "通用", 4) for i in range(n_items)]
+    n_rows = data.draw(st.integers(1, 4))
+    strata = []
+    for pos in range(1, n_rows + 1):
+        lo = data.draw(st.integers(1, 5))
+        strata.append(Stratum(pos, data.draw(st.sampled_from(("",) + CATS[:2])),
+                              data.draw(st.sampled_from(("single", "multiple"))), lo, data.draw(st.integers(lo, 5)),
+                              data.draw(st.integers(1, 6)), Decimal(1)))
+    slots = [r for r, s in enumerate(strata) for _ in range(s.count)]
+    adjacency = np.array([[1 if eligible(it, strata[r], "初级") else 0 for it in items] for r in slots])
+    matching = maximum_bipartite_matching(csr_matrix(adjacency), perm_type="column")
+    fillable = bool((matching >= 0).all())
+    problems = [e for e in check_blueprint(strata, items, "初级") if "合计必须为 100" not in e]
+    assert (problems == []) == fillable, problems
