@@ -18,7 +18,7 @@ def test_items_table_sorts_in_the_browser(page, live_server, make_user, exam_ses
 
     def facilities():
         return [float(v) for v in page.eval_on_selector_all(
-            "#items-table tbody tr td:nth-child(5)", "cells => cells.map(c => c.dataset.sort)")]
+            "#items-table tbody tr td:nth-child(6)", "cells => cells.map(c => c.dataset.sort)")]
 
     ascending = facilities()
     assert ascending == sorted(ascending) and len(ascending) == 4
@@ -27,5 +27,5 @@ def test_items_table_sorts_in_the_browser(page, live_server, make_user, exam_ses
     assert facilities() == sorted(ascending, reverse=True)
     assert page.locator("svg.chart").count() == 2
     if os.environ.get("ANALYSIS_SCREENSHOT"):
-        page.set_viewport_size({"width": 1280, "height": 900})
+        page.set_viewport_size({"width": int(os.environ.get("ANALYSIS_SCREENSHOT_WIDTH", 1280)), "height": 900})
         page.screenshot(path=os.environ["ANALYSIS_SCREENSHOT"], full_page=True)
