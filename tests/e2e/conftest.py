@@ -20,9 +20,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def pytest_collection_modifyitems(config, items):
+    """Mark browser tests and run them last: the session-wide live server switches CSRF on for the shared
+    app (as in production), which the test-client tests elsewhere do not send."""
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+    items[:] = sorted(items, key=lambda item: "/e2e/" in str(item.fspath))
 
 
 @pytest.fixture(scope="session")
