@@ -154,3 +154,94 @@ def test_monitor_page_lists_every_assigned_candidate(client, login_as, session3)
     assert "未开始" in html and "js/exam/monitor.js" in html
     rows = client.get(f"/exam/monitor/sessions/{session3.id}/rows.json").get_json()["rows"]
     assert {r["status"] for r in rows} == {"not_started"}
+
+
+# ---------------------------------------------------------------------------------------------- two processes
+
+REDIS_SETUP = r'''
+import json, sys
+sys.path.insert(0, "bench")
+from exam_save import build, make_app
+from certify.accounts import create_user
+from certify.extensions import db
+import os
+app = make_app(os.environ["DATABASE_URL"])
+session_id, tickets = build(app, 2, n_items=6)
+with app.app_context():
+    create_user("mishu-h4", "secretariat", password="test-pass-123", generated=False)
+    db.session.commit()
+print(json.dumps({"session_id": session_id, "ticket": tickets[0]}))
+'''
+
+
+@pytest.mark.redis
+def test_monitor_on_one_process_sees_a_save_made_on_another(tmp_path):
+    """Two real server processes sharing a SQLite file and the Redis message queue (db 3): the secretariat's
+    monitor connected to process A receives, live, a candidate's save made through process B's API."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("TEST_REDIS_URL is unset")
+    import requests
+    import socketio
+
+    from tests.defense.test_scoring_redis import SERVER, free_port, login_cookie, wait_up
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "REDIS_URL": redis_url,
+           "SECRET_KEY": "two-process-exam-test", "CERTIFY_INSTANCE": str(tmp_path / "instance"),
+           "PYTHONPATH": str(root), "EXAM_SWEEPER_ENABLED": "0"}
+    out = subprocess.run([sys.executable, "-c", REDIS_SETUP], env=env, cwd=root, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ids = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    ports = [free_port(), free_port()]
+    procs = [subprocess.Popen([sys.executable, "-c", SERVER, str(p)], env=env, cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for p in ports]
+    monitor = None
+    try:
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        for base, proc in zip(bases, procs):
+            wait_up(base, proc)
+        seen = threading.Event()
+        received = []
+
+        def on_progress(payload):
+            received.append(payload)
+            seen.set()
+
+        monitor = socketio.Client()
+        monitor.on("progress", on_progress, namespace=NS)
+        monitor.connect(bases[0], namespaces=[NS], headers={"Cookie": login_cookie(bases[0], "mishu-h4")},
+                        transports=["websocket"])
+        assert monitor.call("join_session", {"session_id": ids["session_id"]}, namespace=NS, timeout=10)["ok"]
+
+        http = requests.Session()
+        login_resp = http.post(f"{bases[1]}/api/login", json={"username": ids["ticket"], "password": "bench-pass-123"},
+                               timeout=10)
+        assert login_resp.status_code == 200, login_resp.text
+        csrf = login_resp.json()["csrf_token"]
+        attempt = http.post(f"{bases[1]}/api/exam/sessions/{ids['session_id']}/attempt",
+                            headers={"X-CSRFToken": csrf}, timeout=10).json()
+        item = attempt["items"][0]
+        resp = http.put(f"{bases[1]}/api/exam/attempts/{attempt['attempt_id']}/answers/{item['position']}",
+                        json={"response": [item["options"][0]["id"]], "seq": 1},
+                        headers={"X-CSRFToken": csrf, "X-Attempt-Token": attempt["client_token"]}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        assert seen.wait(10), "the monitor on process A never saw the save made on process B"
+        assert received[0]["attempt_id"] == attempt["attempt_id"] and received[0]["answered_count"] == 1
+    finally:
+        if monitor is not None:
+            monitor.disconnect()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
