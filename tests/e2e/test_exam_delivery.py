@@ -93,3 +93,30 @@ def test_time_runs_out_and_the_page_shows_auto_submitted(new_context, make_exam_
     assert "自动交卷" in page.inner_text("#exam-closed")
     attempt = fresh_attempt(session.id, cand.id)
     assert attempt.state == AUTO_SUBMITTED and attempt.score is not None
+
+
+def test_monitor_page_updates_live_and_force_submit_reaches_the_candidate(new_context, make_exam_session, make_user):
+    session = make_exam_session(candidates=2, duration=60)
+    cand = session.candidates_made[0]
+    secretary = make_user("secretariat")
+    staff = new_context().new_page()
+    browser_login(staff, secretary.username, TEST_PASSWORD)
+    staff.goto(f"/exam/monitor/sessions/{session.id}")
+    staff.wait_for_selector("#monitor-live[data-state='live']")
+    row = f"tr[data-candidate-id='{cand.id}']"
+    assert staff.get_attribute(row, "data-status") == "not_started"
+
+    page = new_context().new_page()
+    browser_login(page, cand.ticket, TEST_PASSWORD)
+    enter_room(page, session.id)
+    staff.wait_for_selector(f"{row}[data-status='in_progress']")
+    answer_current(page, 0)
+    staff.wait_for_function(
+        f"document.querySelector(\"{row} [data-col='answered']\").textContent.trim() === '1'")
+
+    staff.click(f"{row} details summary")
+    staff.fill(f"{row} form[data-when='in_progress'] input[name=reason]", "考场纪律")
+    staff.click(f"{row} form[data-when='in_progress'] button")
+    staff.wait_for_selector(f"{row}[data-status='force_submitted']")
+    page.wait_for_selector("#exam-closed[data-state='force_submitted']")
+    assert "强制交卷" in page.inner_text("#exam-closed")

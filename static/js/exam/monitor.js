@@ -43,6 +43,7 @@ function applyRow(data) {
     tag.className = `tag status-${row.status}`;
     tag.textContent = row.status_label || LABELS[row.status] || row.status;
     for (const form of el.querySelectorAll('form[data-when]')) {
+      if (row.attempt_id) form.action = form.dataset.actionTemplate.replace('/0/', `/${row.attempt_id}/`);
       form.hidden = form.dataset.when === 'in_progress' ? row.status !== 'in_progress'
         : !['submitted', 'auto_submitted', 'force_submitted'].includes(row.status);
     }
