@@ -153,7 +153,7 @@ function renderItem() {
     }, h('span', { class: 'exam-room-letter', text: DISPLAY[i] }), h('span', { class: 'exam-room-option-text', text: opt.text }));
   });
   const box = $('exam-item');
-  box.replaceChildren(
+  box.replaceChildren(...[
     h('div', { class: 'exam-room-item-head' },
       h('span', { class: 'exam-room-qno', text: `第 ${item.position} 题` }),
       h('span', { class: 'tag', text: item.type_label }),
@@ -167,7 +167,7 @@ function renderItem() {
       h('button', { type: 'button', class: `btn btn-secondary${item.flagged ? ' flagged' : ''}`, id: 'exam-flag', onclick: toggleFlag, 'aria-pressed': item.flagged ? 'true' : 'false' }, item.flagged ? '取消标记 (F)' : '标记本题 (F)'),
       h('button', { type: 'button', class: 'btn btn-secondary', id: 'exam-clear', onclick: clearAnswer, disabled: !item.response.length }, '清除作答'),
       h('button', { type: 'button', class: 'btn', id: 'exam-next', onclick: () => go(state.index + 1), disabled: state.index === state.items.length - 1 }, '下一题 →')),
-  );
+  ].filter(Boolean));
   renderGrid();
   renderConnection();
 }
@@ -447,12 +447,12 @@ function openConfirm() {
   const unanswered = state.items.filter((i) => !i.response.length).map((i) => i.position);
   const flagged = state.items.filter((i) => i.flagged).map((i) => i.position);
   const body = $('exam-confirm-body');
-  body.replaceChildren(
+  body.replaceChildren(...[
     h('p', { text: unanswered.length ? `还有 ${unanswered.length} 题未作答：第 ${unanswered.join('、')} 题。` : '全部题目均已作答。' }),
     flagged.length ? h('p', { text: `已标记待检查：第 ${flagged.join('、')} 题。` }) : null,
     unsentCount() ? h('p', { class: 'error', text: `有 ${unsentCount()} 项作答尚未发送到服务器。` }) : null,
     h('p', { text: '交卷后不能再修改答案。确认交卷吗？' }),
-  );
+  ].filter(Boolean));
   body.dataset.unanswered = String(unanswered.length);
   $('exam-confirm').showModal();
 }
