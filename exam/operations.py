@@ -600,6 +600,8 @@ def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now
     if attempt is not None:
         attempt.deadline_at = timing.deadline_for(attempt.started_at, session.duration_minutes, sc.extra_minutes,
                                                   session.closes_at)
+        if attempt.deadline_at <= old_deadline:
+            raise ExamError("capped_at_close", "该考生的截止时间已是本场考试的结束时间，不能再延长", 409)
         _emit("deadline", {"attempt_id": attempt.id, "deadline_at": _iso(attempt.deadline_at),
                            "remaining_seconds": timing.remaining_seconds(now, attempt.deadline_at),
                            "message": f"考务人员为您延长了 {minutes} 分钟作答时间"}, attempt_room(attempt.id))

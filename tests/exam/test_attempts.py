@@ -243,3 +243,16 @@ def test_sweeper_thread_is_not_started_when_disabled(app):
 
     assert app.config["EXAM_SWEEPER_ENABLED"] is False
     assert start_sweeper(app) is None
+
+
+def test_add_time_cannot_pass_the_session_close(make_user, make_exam_session):
+    opens = utcnow().replace(microsecond=0)
+    session = make_exam_session(candidates=1, duration=60, opens_at=opens, closes_at=opens + timedelta(minutes=65))
+    cand = session.candidates_made[0]
+    with time_machine.travel(opens + timedelta(minutes=1), tick=False):
+        attempt, _ = ops.start_attempt(session, cand)
+        ops.add_time(ops.assignment(session.id, cand.id), 10, reason="网络故障")
+        assert attempt.deadline_at == session.closes_at
+        with pytest.raises(ops.ExamError) as err:
+            ops.add_time(ops.assignment(session.id, cand.id), 10, reason="网络故障")
+    assert err.value.code == "capped_at_close"
