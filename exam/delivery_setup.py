@@ -10,7 +10,7 @@ def init_delivery(app) -> None:
 
     from . import api, candidate, errata, monitor
     from .events import init_events
-    from .sweeper import start_sweeper
+    from .sweeper import register_cli, start_sweeper
 
     app.register_blueprint(api.bp)
     app.register_blueprint(candidate.bp)
@@ -20,5 +20,6 @@ def init_delivery(app) -> None:
     add_nav([CANDIDATE], "我的考试", "exam.my_sessions")
     add_nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index")
     register_candidate_panel(20, "exam.sessions", candidate.candidate_panel)
+    register_cli(app)
     if app.config.get("EXAM_SWEEPER_ENABLED") and not app.config.get("TESTING"):
         start_sweeper(app)

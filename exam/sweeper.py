@@ -55,3 +55,19 @@ def start_sweeper(app) -> threading.Event | None:
     thread.start()
     app.extensions["exam_sweeper_stop"] = stop
     return stop
+
+
+def register_cli(app) -> None:
+    import click
+    from flask import current_app
+    from flask.cli import with_appcontext
+
+    @click.command("exam-sweep", help="立即执行一次考试巡检：到时未交卷的作答自动交卷并评分，考试结束后未参加者记为缺考。"
+                                     "（多进程部署可关闭后台巡检线程，改由定时任务运行本命令。）")
+    @with_appcontext
+    def exam_sweep_command():
+        result = sweep_once(current_app._get_current_object())
+        absent = sum(result["absent"].values())
+        click.echo(f"已自动交卷 {len(result['closed'])} 份作答；记为缺考 {absent} 人")
+
+    app.cli.add_command(exam_sweep_command)

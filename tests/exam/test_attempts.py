@@ -256,3 +256,17 @@ def test_add_time_cannot_pass_the_session_close(make_user, make_exam_session):
         with pytest.raises(ops.ExamError) as err:
             ops.add_time(ops.assignment(session.id, cand.id), 10, reason="网络故障")
     assert err.value.code == "capped_at_close"
+
+
+def test_exam_sweep_command_closes_overdue_attempts(app, session1):
+    cand = session1.candidates_made[0]
+    t0 = utcnow().replace(microsecond=0)
+    with time_machine.travel(t0, tick=False):
+        attempt, _ = ops.start_attempt(session1, cand)
+        db.session.commit()
+    attempt_id = attempt.id
+    with time_machine.travel(attempt.deadline_at + timedelta(minutes=1), tick=False):
+        result = app.test_cli_runner().invoke(args=["exam-sweep"])
+    assert result.exit_code == 0 and "已自动交卷 1 份作答" in result.output
+    db.session.expire_all()
+    assert db.session.get(ops.Attempt, attempt_id).state == AUTO_SUBMITTED
