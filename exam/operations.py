@@ -37,7 +37,7 @@ from certify.scores import record_component
 from question_bank.models import ItemVersion
 
 from .models import (AUTO_SUBMITTED, CLOSED_STATES, ERRATUM_KINDS, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer,
-                     Attempt, AttemptEvent, ExamSession, KeyErratum, PaperItem, SessionCandidate)
+                     Attempt, AttemptEvent, ExamSession, KeyErratum, Paper, PaperItem, SessionCandidate)
 from .services import grading, timing
 
 BROWSER_EVENT_KINDS = ("blur", "hidden", "copy", "paste", "fullscreen_exit")
@@ -168,17 +168,22 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
 
 # --------------------------------------------------------------------------------------------- the save path
 
-_SHAPES: OrderedDict[int, dict[int, tuple[str, int]]] = OrderedDict()
+_SHAPES: OrderedDict[tuple, dict[int, tuple[str, int]]] = OrderedDict()
 _SHAPES_LOCK = threading.Lock()
 _SHAPES_MAX = 20000
 
 
-def paper_shape(paper_id: int) -> dict[int, tuple[str, int]]:
-    """{position: (item type, option count)} of a paper, cached per process (papers never change)."""
+def paper_shape(paper_id: int, version=None) -> dict[int, tuple[str, int]]:
+    """{position: (item type, option count)} of a paper, cached per process.
+
+    A paper never changes once generated; the cache key also holds the paper's creation time (``version``) so a
+    paper deleted and regenerated under a reused id is never validated against the old shape.
+    """
+    key = (paper_id, version)
     with _SHAPES_LOCK:
-        shape = _SHAPES.get(paper_id)
+        shape = _SHAPES.get(key)
         if shape is not None:
-            _SHAPES.move_to_end(paper_id)
+            _SHAPES.move_to_end(key)
             return shape
     rows = db.session.execute(
         select(PaperItem.position, ItemVersion.type, ItemVersion.options)
@@ -186,7 +191,7 @@ def paper_shape(paper_id: int) -> dict[int, tuple[str, int]]:
     shape = {position: (item_type, len(options or [])) for position, item_type, options in rows}
     if shape:
         with _SHAPES_LOCK:
-            _SHAPES[paper_id] = shape
+            _SHAPES[key] = shape
             while len(_SHAPES) > _SHAPES_MAX:
                 _SHAPES.popitem(last=False)
     return shape
@@ -201,12 +206,15 @@ class AttemptHeader:
     paper_id: int
     session_id: int
     candidate_id: int
+    paper_created_at: datetime | None = None
 
 
-_attempts_t, _candidates_t = Attempt.__table__, Candidate.__table__
+_attempts_t, _candidates_t, _papers_t = Attempt.__table__, Candidate.__table__, Paper.__table__
 _HEADER = select(_attempts_t.c.id, _attempts_t.c.state, _attempts_t.c.deadline_at, _attempts_t.c.client_token,
-                 _attempts_t.c.paper_id, _attempts_t.c.session_id, _attempts_t.c.candidate_id
-                 ).where(_attempts_t.c.id == bindparam("b_attempt"))
+                 _attempts_t.c.paper_id, _attempts_t.c.session_id, _attempts_t.c.candidate_id,
+                 _papers_t.c.created_at
+                 ).join_from(_attempts_t, _papers_t, _papers_t.c.id == _attempts_t.c.paper_id
+                             ).where(_attempts_t.c.id == bindparam("b_attempt"))
 # Ownership checked in the same indexed read: the attempt's candidate must be the requesting user's.
 _HEADER_BY_USER = _HEADER.join_from(_attempts_t, _candidates_t, _candidates_t.c.id == _attempts_t.c.candidate_id
                                     ).where(_candidates_t.c.user_id == bindparam("b_user"))
@@ -248,7 +256,7 @@ def _position_shape(header: AttemptHeader, position) -> tuple[int, str, int]:
         position = int(position)
     except (TypeError, ValueError):
         raise ExamError("invalid_position", "题号无效", 400) from None
-    shape = paper_shape(header.paper_id).get(position)
+    shape = paper_shape(header.paper_id, header.paper_created_at).get(position)
     if shape is None:
         raise ExamError("invalid_position", f"本试卷没有第 {position} 题", 400)
     return position, shape[0], shape[1]

@@ -270,3 +270,12 @@ def test_exam_sweep_command_closes_overdue_attempts(app, session1):
     assert result.exit_code == 0 and "已自动交卷 1 份作答" in result.output
     db.session.expire_all()
     assert db.session.get(ops.Attempt, attempt_id).state == AUTO_SUBMITTED
+
+
+def test_paper_shape_cache_is_keyed_by_the_papers_creation_so_a_reused_id_is_reloaded(session1):
+    attempt, _ = ops.start_attempt(session1, session1.candidates_made[0])
+    created = attempt.paper.created_at
+    first = ops.paper_shape(attempt.paper_id, created)
+    assert ops.paper_shape(attempt.paper_id, created) is first  # cached
+    again = ops.paper_shape(attempt.paper_id, created + timedelta(seconds=1))  # "regenerated" under the same id
+    assert again is not first and again == first
