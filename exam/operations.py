@@ -503,8 +503,8 @@ def submit_attempt(attempt: Attempt, *, token: str | None = None, now: datetime 
                    check: bool = True) -> Attempt:
     """The candidate hands in. After the deadline it counts as auto-submitted (time ran out)."""
     now = now or utcnow()
-    if check:
-        check_token(attempt, token)
+    if check and attempt.state == IN_PROGRESS and token != attempt.client_token:  # a missing token is stale too
+        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
     if close_if_overdue(attempt, now=now):
         return attempt
     if attempt.state != IN_PROGRESS:

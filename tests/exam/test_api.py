@@ -253,3 +253,13 @@ def test_my_sessions_page_lists_the_window_and_status(client, session2):
     login(client, cand.ticket)
     html = client.get("/exam/").get_data(as_text=True)
     assert session2.name in html and "可以进入" in html and "进入考试" in html
+
+
+def test_submit_without_the_current_token_is_refused(client, session2):
+    api_login(client, session2.candidates_made[0].ticket)
+    attempt = start(client, session2.id)
+    resp = client.post(f"/api/exam/attempts/{attempt['attempt_id']}/submit")
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "taken_over"
+    ok = client.post(f"/api/exam/attempts/{attempt['attempt_id']}/submit",
+                     headers={"X-Attempt-Token": attempt["client_token"]})
+    assert ok.status_code == 200 and ok.get_json()["state"] == "submitted"
