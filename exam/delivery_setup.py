@@ -22,4 +22,9 @@ def init_delivery(app) -> None:
     register_candidate_panel(20, "exam.sessions", candidate.candidate_panel)
     register_cli(app)
     if app.config.get("EXAM_SWEEPER_ENABLED") and not app.config.get("TESTING"):
-        start_sweeper(app)
+        # Started by the first request a server handles, so one-shot CLI commands (demo, imports, exports)
+        # never run a sweeper thread beside their own writes.
+        @app.before_request
+        def _start_exam_sweeper():
+            if "exam_sweeper_stop" not in app.extensions:
+                start_sweeper(app)
