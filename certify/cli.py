@@ -53,17 +53,26 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def run_server(host: str, port: int) -> None:
+    """Serve the app with Socket.IO. Flask's CLI marks its process with FLASK_RUN_FROM_CLI, and app.run() —
+    which Flask-SocketIO calls — silently returns under that mark; a serve command must clear it."""
+    import os
+
+    from .extensions import socketio
+
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
+                 use_reloader=False)
+
+
 @click.command("serve", help="启动网页服务（含 Socket.IO）。")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def serve_command(host, port):
-    from .extensions import socketio
-
     upgrade_database()
     click.echo(f"打开 http://{host}:{port}/ 登录（按 Ctrl+C 停止）")
-    socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
-                 use_reloader=False)
+    run_server(host, port)
 
 
 @click.command("demo", help="创建演示轮次、考生、专家、监督员与演示题库，并打印演示账号。")
@@ -77,11 +86,8 @@ def demo_command(then_serve, host, port):
     upgrade_database()
     run_demo(click.echo)
     if then_serve:
-        from .extensions import socketio
-
         click.echo(f"\n打开 http://{host}:{port}/ 用上面的账号登录（按 Ctrl+C 停止）")
-        socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
-                     use_reloader=False)
+        run_server(host, port)
 
 
 @click.command("create-round", help="新建认证轮次（按地区预设各级别方案）。")
