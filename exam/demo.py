@@ -1,4 +1,5 @@
-"""Demo step (order 50): a blueprint per exam level of demo-cq and two sessions open for 24 hours from now,
+"""Demo step (order 50): a blueprint per exam level of demo-cq and two sessions open for 24 hours from now
+(entry allowed for the first 23 hours, so a newcomer can start a full 60-minute paper any time that day),
 every demo candidate of the level assigned, papers generated. Runs after the demo candidates (20) and the
 demo bank (30); if the bank cannot fill the blueprint the demo stops with the reason."""
 from __future__ import annotations
@@ -59,7 +60,7 @@ def demo_exam_sessions(context: dict) -> None:
                 raise DemoError(f"演示题库无法满足{scheme.level}演示组卷方案：" + "；".join(problems))
             session = create_session(rnd, scheme, name=name, blueprint_id=blueprint.id, opens_at=now,
                                      closes_at=now + timedelta(hours=24), duration_minutes=60,
-                                     late_entry_minutes=30, instructions=DEMO_INSTRUCTIONS, assign_all=True,
+                                     late_entry_minutes=23 * 60, instructions=DEMO_INSTRUCTIONS, assign_all=True,
                                      event_warning_threshold=5, seed=20240 + (1 if scheme.level == "初级" else 2))
         except ExamAdminError as err:
             raise DemoError(f"无法创建{scheme.level}演示笔试场次：{err}") from err
