@@ -16,7 +16,6 @@ the ratio of import to the parse baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource

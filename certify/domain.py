@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 # Roles
 SECRETARIAT = "secretariat"
@@ -67,6 +67,14 @@ def validate_ratio(ratio: Decimal) -> list[str]:
     if ratio is None or ratio <= 0 or ratio > 1:
         return [f"认定比例必须大于 0 且不超过 1（现为 {ratio}）"]
     return []
+
+
+def half_up(value, places: int = 2) -> Decimal | None:
+    """Round half-up to ``places`` decimals (None stays None). Scores are kept exact and rounded only here, when
+    shown or exported; quotas round with ``places=0``."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def mask_id_number(id_number: str | None) -> str:

@@ -1,20 +1,17 @@
 """Jinja filters and globals shared by every template."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
 from flask import current_app
 
 from .clock import to_local
-from .domain import COMPONENT_LABELS, ROLE_LABELS, mask_id_number
+from .domain import COMPONENT_LABELS, ROLE_LABELS, half_up as _half_up, mask_id_number
 
 
-def half_up(value, places: int = 2) -> str:
-    """Round half-up for display ('' for None)."""
+def score_text(value, places: int = 2) -> str:
+    """The ``score`` filter: half-up for display ('' for None)."""
     if value is None or value == "":
         return ""
-    q = Decimal(1).scaleb(-places)
-    return str(Decimal(str(value)).quantize(q, rounding=ROUND_HALF_UP))
+    return str(_half_up(value, places))
 
 
 def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -24,7 +21,7 @@ def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def register_template_helpers(app) -> None:
-    app.jinja_env.filters["score"] = half_up
+    app.jinja_env.filters["score"] = score_text
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["mask_id"] = mask_id_number
     app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS

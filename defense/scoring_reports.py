@@ -1,10 +1,10 @@
 """Read-only reports of defense scoring: the panel quality report and the defense export (DOMAIN.md columns)."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from certify.clock import to_local
-from certify.domain import mask_id_number
+from certify.domain import half_up, mask_id_number
 from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round
 from certify.tabular import Sheet
@@ -18,7 +18,7 @@ ID_COLUMNS = ["准考证号", "姓名", "证件号", "工作单位", "认证级�
 
 
 def _q2(value) -> Decimal | None:
-    return None if value is None else Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return half_up(value)
 
 
 def panel_quality(rnd: Round) -> list[dict]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
 from certify.audit import audit
 from certify.clock import utcnow
+from certify.domain import half_up
 from certify.extensions import db
 from certify.models import Round
 from certify.tabular import Sheet
@@ -298,8 +298,7 @@ def store_measured_facility(session: ExamSession) -> int:
 # ---------------------------------------------------------------- exports
 
 def _r(value, places=4):
-    return None if value is None else float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places),
-                                                                         rounding=ROUND_HALF_UP))
+    return None if value is None else float(half_up(value, places))
 
 
 TEST_HEADERS = ["场次", "考生数", "题目数", "试卷种数", "平均分", "中位数", "标准差", "最低分", "最高分", "偏度",

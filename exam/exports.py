@@ -4,12 +4,10 @@ The secretariat's full export shows the whole ID number; every other export mask
 (``certify export exam --round CODE FILE``) writes the secretariat's full export."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
 from sqlalchemy import select
 
 from certify.clock import utcnow
-from certify.domain import mask_id_number
+from certify.domain import half_up, mask_id_number
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.tabular import Sheet, write_file
@@ -18,7 +16,6 @@ from .models import AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Att
 
 HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "状态"]
 STATUS_SUBMITTED, STATUS_AUTO, STATUS_ABSENT, STATUS_NOT_YET, STATUS_SITTING = "已交卷", "自动交卷", "缺考", "未考", "作答中"
-CENT = Decimal("0.01")
 
 
 def exam_status(attempt: Attempt | None, session: ExamSession | None, now) -> str:
@@ -60,7 +57,7 @@ def exam_rows(rnd: Round, *, full: bool, session: ExamSession | None = None) -> 
         status = exam_status(attempt, assigned.get(c.id), now)
         score = None
         if attempt is not None and attempt.score is not None and status in (STATUS_SUBMITTED, STATUS_AUTO):
-            score = Decimal(attempt.score).quantize(CENT, rounding=ROUND_HALF_UP)
+            score = half_up(attempt.score)
         rows.append([c.ticket, c.name, c.id_number if full else mask_id_number(c.id_number), c.work_unit, c.level,
                      score, status])
     return rows

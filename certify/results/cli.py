@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from certify.cli import fail, fail_import
-from certify.domain import COMPONENT_LABELS, LEVELS
+from certify.domain import COMPONENT_LABELS, LEVELS, half_up
 from certify.extensions import db
 from certify.rounds import RoundError, get_round
 from certify.tabular import ImportFailed
@@ -16,7 +16,6 @@ from certify.tabular import ImportFailed
 from . import operations as ops
 from .models import OUTCOME_LABELS
 from .records import import_records
-from .services.totals import half_up
 
 
 def _decimal(value, label):

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from certify.domain import mask_id_number
+from certify.domain import half_up, mask_id_number
 from certify.models import Round
 from certify.tabular import Sheet, write_file
 
 from .models import OUTCOME_LABELS
 from .operations import Computation, ResultsError, current, levels_with_candidates
-from .services.totals import half_up
 
 RESULT_HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "答辩成绩", "业绩成果得分", "总分",
                   "排名", "认证结果"]

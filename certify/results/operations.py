@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from certify.audit import audit
 from certify.clock import to_local, utcnow
-from certify.domain import COMPONENTS, validate_ratio
+from certify.domain import COMPONENTS, half_up, validate_ratio
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 from certify.scores import component_scores
@@ -21,7 +21,7 @@ from .models import (ABSENT, CERTIFIED, CONFIRMED, DISMISSED, DRAFT, NOT_CERTIFI
                      PublicityPeriod, ResultEntry, ResultSet)
 from .services.publicity import in_period, publicity_end
 from .services.ranking import Outcome, rank_and_certify
-from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total, half_up
+from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total
 
 
 class ResultsError(ValueError):

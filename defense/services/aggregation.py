@@ -18,9 +18,11 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Hashable, Mapping
+
+from certify.domain import half_up
 
 DEFAULT_SPREAD_THRESHOLD = Decimal("20")
 DEFAULT_OUTLIER_THRESHOLD = Decimal("15")
@@ -70,8 +72,7 @@ class Aggregate:
 
 def fmt(value) -> str:
     """Half-up to 2 places, trailing zeros trimmed (for messages)."""
-    q = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = format(q, "f")
+    text = format(half_up(value), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -130,8 +131,7 @@ def aggregate(totals: Mapping[Hashable, Decimal | None], *, recused=(), min_scor
         dropped_low = min((kv for kv in items if kv[0] != dropped_high), key=lambda kv: kv[1])[0]
         items = [kv for kv in items if kv[0] not in (dropped_high, dropped_low)]
     exact = sum((Fraction(v) for _, v in items), Fraction(0)) / len(items)
-    score = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(Decimal("0.0001"),
-                                                                             rounding=ROUND_HALF_UP)
+    score = half_up(Decimal(exact.numerator) / Decimal(exact.denominator), 4)
     return Aggregate(score, exact, tuple(k for k, _ in items), dropped_high, dropped_low, len(scoring), flags)
 
 

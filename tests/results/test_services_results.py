@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from certify.domain import half_up
 from certify.results.services.publicity import publicity_end
 from certify.results.services.ranking import quota_for, rank_and_certify
-from certify.results.services.totals import ABSENT, MISSING, SCORED, ComponentValue, compute_total, half_up
+from certify.results.services.totals import ABSENT, MISSING, SCORED, ComponentValue, compute_total
 
 CQ_MID = {"exam": D("20"), "defense": D("40"), "record": D("40")}
 CQ_JUN = {"exam": D("50"), "defense": D("0"), "record": D("50")}

@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Hashable, Sequence
+
+from certify.domain import half_up
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Outcome:
 
 
 def quota_for(ratio: Decimal, eligible: int) -> int:
-    return int((Decimal(ratio) * eligible).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(half_up(Decimal(ratio) * eligible, 0))
 
 
 def rank_and_certify(totals: Sequence[tuple[Hashable, Decimal]], ratio: Decimal,

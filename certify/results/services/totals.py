@@ -9,7 +9,7 @@ Status of a candidate's total:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Mapping
 
 SCORED = "scored"
@@ -17,7 +17,6 @@ ABSENT = "absent"
 MISSING = "missing"
 
 HUNDRED = Decimal(100)
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,3 @@ def compute_total(weights: Mapping[str, Decimal], components: Mapping[str, Compo
     return Total(SCORED, total, missing, absent)
 
 
-def half_up(value: Decimal | None, places: int = 2) -> Decimal | None:
-    """Round half-up (display and export only)."""
-    if value is None:
-        return None
-    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
