@@ -27,6 +27,16 @@ def fail(message: str, code: int = 1):
     sys.exit(code)
 
 
+def round_or_fail(code: str):
+    """The round with this code, or exit non-zero naming the unknown code (every ``--round CODE`` option)."""
+    from .rounds import RoundError, get_round
+
+    try:
+        return get_round(code)
+    except RoundError as err:
+        fail(str(err))
+
+
 def fail_import(err: ImportFailed):
     click.echo(f"导入失败，共 {len(err.errors)} 处错误，未写入任何数据：", err=True)
     for e in err.errors:
@@ -118,16 +128,15 @@ def create_round_command(code, region, year, name):
 @with_appcontext
 def export_command(kind, round_code, path):
     from .registry import EXPORTS
-    from .rounds import RoundError, get_round
     from .tabular import format_for_path
 
     if kind not in EXPORTS:
         fail(f"未知的导出类型「{kind}」，可选：{', '.join(sorted(EXPORTS)) or '（无）'}")
     try:
         format_for_path(path)
-        rnd = get_round(round_code)
-    except (RoundError, ValueError) as err:
+    except ValueError as err:
         fail(str(err))
+    rnd = round_or_fail(round_code)
     try:
         EXPORTS[kind](rnd, path)
     except ValueError as err:
@@ -145,12 +154,8 @@ def import_roster_command(round_code, path):
 
     from .extensions import db
     from .roster import import_roster
-    from .rounds import RoundError, get_round
 
-    try:
-        rnd = get_round(round_code)
-    except RoundError as err:
-        fail(str(err))
+    rnd = round_or_fail(round_code)
     with open(path, "rb") as fh:
         data = fh.read()
     try:

@@ -7,17 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from certify.cli import fail, fail_import
+from certify.cli import fail, fail_import, round_or_fail
 from certify.tabular import ImportFailed
-
-
-def _round(code: str):
-    from certify.rounds import RoundError, get_round
-
-    try:
-        return get_round(code)
-    except RoundError as err:
-        fail(str(err))
 
 
 def _read(path: str) -> bytes:
@@ -37,7 +28,7 @@ def import_panelists_command(round_code, conflicts_path, path):
 
     from .operations import DefenseError, import_panelists
 
-    rnd = _round(round_code)
+    rnd = round_or_fail(round_code)
     data = _read(path)
     cdata = _read(conflicts_path) if conflicts_path else None
     try:
@@ -84,7 +75,7 @@ def schedule_command(round_code, days, slot_minutes, start, end, breaks, time_li
 
     from . import operations as ops
 
-    rnd = _round(round_code)
+    rnd = round_or_fail(round_code)
     try:
         if days:
             ops.set_days(rnd, _parse_days(days), start=start, end=end, slot_minutes=slot_minutes, breaks=breaks)

@@ -35,10 +35,7 @@ def _rounds() -> list[Round]:
 
 def _round_or_404(code: str | None) -> Round | None:
     if code:
-        rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
-        if rnd is None:
-            abort(404)
-        return rnd
+        return db.first_or_404(db.select(Round).filter_by(code=code))
     rounds = [r for r in _rounds() if any(s.has_exam for s in r.schemes)]
     return rounds[0] if rounds else None
 

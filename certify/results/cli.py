@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from certify.cli import fail, fail_import
+from certify.cli import fail, fail_import, round_or_fail
 from certify.domain import COMPONENT_LABELS, LEVELS, half_up
 from certify.extensions import db
-from certify.rounds import RoundError, get_round
 from certify.tabular import ImportFailed
 
 from . import operations as ops
@@ -32,10 +31,7 @@ def _decimal(value, label):
 @click.argument("path", type=click.Path(dir_okay=False))
 @with_appcontext
 def import_records_command(round_code, path):
-    try:
-        rnd = get_round(round_code)
-    except RoundError as err:
-        fail(str(err))
+    rnd = round_or_fail(round_code)
     file = Path(path)
     if not file.exists():
         fail(f"文件不存在：{path}")
@@ -76,10 +72,7 @@ def _print_computation(comp: ops.Computation) -> None:
 @click.option("--confirm", is_flag=True, help="确认并冻结结果")
 @with_appcontext
 def results_command(round_code, level, ratio, min_total, confirm):
-    try:
-        rnd = get_round(round_code)
-    except RoundError as err:
-        fail(str(err))
+    rnd = round_or_fail(round_code)
     ratio_d, min_d = _decimal(ratio, "认定比例"), _decimal(min_total, "最低总分")
     levels = [level] if level else ops.levels_with_candidates(rnd)
     if not levels:

@@ -25,10 +25,7 @@ STAFF = (SECRETARIAT, SUPERVISOR)
 
 
 def _round(code: str) -> Round:
-    rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
-    if rnd is None:
-        abort(404)
-    return rnd
+    return db.first_or_404(db.select(Round).filter_by(code=code))
 
 
 def _level(rnd: Round, level: str | None) -> str:
