@@ -72,7 +72,9 @@ def schedule(code: str):
     sched_row = ops.get_schedule(rnd)
     db.session.commit()
     panels = ops.round_panels(rnd)
-    by_panel = {p.id: ops.panel_timetable(p) for p in panels}
+    by_panel = {p.id: [] for p in panels}
+    for a in ops.round_assignments(rnd):  # one query, ordered by panel then start
+        by_panel[a.panel_id].append(a)
     assigned = {a.candidate_id for rows in by_panel.values() for a in rows}
     candidates = ops.defense_candidates(rnd)
     unassigned = [c for c in candidates if c.id not in assigned]

@@ -743,7 +743,8 @@ def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
     s = get_schedule(rnd)
     if s.status == "published":
         raise DefenseError("答辩安排已发布")
-    assigned = {a.candidate_id for a in round_assignments(rnd)}
+    assignments = round_assignments(rnd)
+    assigned = {a.candidate_id for a in assignments}
     missing = [c for c in defense_candidates(rnd) if c.id not in assigned]
     problems = []
     if not assigned:
@@ -751,15 +752,14 @@ def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
     if missing:
         problems.append("以下考生尚未安排答辩：" + "、".join(f"{c.name}（{c.ticket}）" for c in missing[:20])
                         + (f" 等 {len(missing)} 人" if len(missing) > 20 else ""))
-    panels = {p.id: p for p in round_panels(rnd)}
-    unplaced = [p.name for pid, p in panels.items()
-                if not p.room and not p.meeting_link and pid in {a.panel_id for a in round_assignments(rnd)}]
+    used = {a.panel_id for a in assignments}
+    unplaced = [p.name for p in round_panels(rnd) if not p.room and not p.meeting_link and p.id in used]
     if unplaced:
         problems.append(f"答辩组 {'、'.join(unplaced)} 尚未填写答辩地点或线上会议链接")
     if problems:
         raise DefenseError(*problems)
     s.status, s.published_at = "published", utcnow()
-    for a in round_assignments(rnd):
+    for a in assignments:
         a.changed_after_publication = False
     db.session.flush()
     audit("defense.schedule_publish", target=s, round_id=rnd.id, actor=actor, candidates=len(assigned))
