@@ -68,7 +68,7 @@ def session_payload(sc, attempt, now) -> dict:
     late_end = timing.late_entry_ends(session.opens_at, session.late_entry_minutes, session.closes_at)
     can_enter = phase == timing.OPEN and (
         (attempt is not None and attempt.state == IN_PROGRESS) or (attempt is None and now <= late_end))
-    released = session.scores_released_at is not None and session.scores_released_at <= now
+    released = session.scores_released(now)
     return {
         "session_id": session.id,
         "name": session.name,
@@ -94,7 +94,7 @@ def attempt_payload(attempt, now, *, token: str | None = None) -> dict:
     from .models import Answer
 
     session = attempt.session
-    released = session.scores_released_at is not None and session.scores_released_at <= now
+    released = session.scores_released(now)
     body = {
         "attempt_id": attempt.id,
         "session_id": attempt.session_id,

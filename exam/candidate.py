@@ -35,7 +35,7 @@ def _rows(candidate, now):
         s = sc.session
         phase = timing.session_phase(now, s.opens_at, s.closes_at)
         late_end = timing.late_entry_ends(s.opens_at, s.late_entry_minutes, s.closes_at)
-        released = s.scores_released_at is not None and s.scores_released_at <= now
+        released = s.scores_released(now)
         if attempt is not None and attempt.state == IN_PROGRESS:
             status, action = "作答中", "continue"
         elif attempt is not None:
@@ -134,7 +134,7 @@ def result(session_id):
     if attempt is not None and attempt.state == IN_PROGRESS:
         return redirect(url_for("exam.room", session_id=session_id))
     session: ExamSession = sc.session
-    released = session.scores_released_at is not None and session.scores_released_at <= now
+    released = session.scores_released(now)
     return render_template("exam/candidate/result.html", candidate=candidate, session=session, attempt=attempt,
                            released=released, state_labels=ATTEMPT_STATE_LABELS)
 

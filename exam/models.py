@@ -125,6 +125,10 @@ class ExamSession(db.Model):
     assignments: Mapped[list[SessionCandidate]] = relationship(back_populates="session",
                                                                cascade="all, delete-orphan")
 
+    def scores_released(self, now: datetime) -> bool:
+        """Whether candidates may see their exam scores at ``now`` (the one rule pages and API share)."""
+        return self.scores_released_at is not None and self.scores_released_at <= now
+
 
 class SessionCandidate(db.Model):
     """A candidate assigned to a session, with their extra time."""
