@@ -7,7 +7,7 @@ reopen a closed attempt with a reason; supervisors watch read-only (the access g
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -33,13 +33,6 @@ class ReasonForm(FlaskForm):
 class MinutesForm(ReasonForm):
     minutes = IntegerField("分钟", validators=[InputRequired(message="请填写分钟数"),
                                              NumberRange(1, ops.MAX_EXTRA_MINUTES, message="分钟数须在 1–600 之间")])
-
-
-def _session_or_404(session_id: int) -> ExamSession:
-    session = db.session.get(ExamSession, session_id)
-    if session is None:
-        abort(404)
-    return session
 
 
 def session_rows(session: ExamSession, now=None) -> list[dict]:
@@ -72,7 +65,7 @@ def index():
 @bp.route("/sessions/<int:session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_monitor(session_id):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     now = utcnow()
     rows = session_rows(session, now)
     summary = {}
@@ -91,16 +84,14 @@ def session_monitor(session_id):
 @bp.route("/sessions/<int:session_id>/rows.json")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_rows_json(session_id):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     return jsonify({"rows": session_rows(session)})
 
 
 @bp.route("/attempts/<int:attempt_id>/events")
 @allow(SECRETARIAT, SUPERVISOR)
 def attempt_events(attempt_id):
-    attempt = db.session.get(Attempt, attempt_id)
-    if attempt is None:
-        abort(404)
+    attempt = db.get_or_404(Attempt, attempt_id)
     events = list(db.session.execute(select(AttemptEvent).filter_by(attempt_id=attempt.id)
                                      .order_by(AttemptEvent.at)).scalars())
     return render_template("exam/monitor/events.html", attempt=attempt, events=events, event_labels=EVENT_LABELS)
@@ -128,9 +119,7 @@ def _act(session_id: int, form: FlaskForm, action):
 @bp.route("/assignments/<int:assignment_id>/add-time", methods=["POST"])
 @allow(SECRETARIAT)
 def add_time(assignment_id):
-    sc = db.session.get(SessionCandidate, assignment_id)
-    if sc is None:
-        abort(404)
+    sc = db.get_or_404(SessionCandidate, assignment_id)
     form = MinutesForm()
 
     def run():
@@ -143,9 +132,7 @@ def add_time(assignment_id):
 @bp.route("/attempts/<int:attempt_id>/force-submit", methods=["POST"])
 @allow(SECRETARIAT)
 def force_submit(attempt_id):
-    attempt = db.session.get(Attempt, attempt_id)
-    if attempt is None:
-        abort(404)
+    attempt = db.get_or_404(Attempt, attempt_id)
     form = ReasonForm()
 
     def run():
@@ -158,9 +145,7 @@ def force_submit(attempt_id):
 @bp.route("/attempts/<int:attempt_id>/reopen", methods=["POST"])
 @allow(SECRETARIAT)
 def reopen(attempt_id):
-    attempt = db.session.get(Attempt, attempt_id)
-    if attempt is None:
-        abort(404)
+    attempt = db.get_or_404(Attempt, attempt_id)
     form = MinutesForm()
 
     def run():
