@@ -1,13 +1,12 @@
 """Read-only outputs of the schedule: the schedule export (DOMAIN.md identifying columns + slot), panel rows."""
 from __future__ import annotations
 
-from certify.domain import mask_id_number
 from certify.extensions import db
 from certify.models import Round
 from certify.tabular import Sheet, write_file
 
 from . import operations as ops
-from .scoring_reports import ID_COLUMNS
+from .scoring_reports import ID_COLUMNS, id_cells
 
 SCHEDULE_COLUMNS = ID_COLUMNS + ["答辩组", "组长", "专家", "地点", "线上会议链接", "开始时间", "结束时间", "安排状态"]
 
@@ -19,7 +18,7 @@ def schedule_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
     published = ops.is_published(rnd)
     rows = []
     for c in ops.defense_candidates(rnd):
-        ident = [c.ticket, c.name, c.id_number if full_id else mask_id_number(c.id_number), c.work_unit, c.level]
+        ident = id_cells(c, full_id)
         a = assignments.get(c.id)
         if a is None:
             rows.append(ident + ["", "", "", "", "", "", "", "未安排"])

@@ -17,6 +17,11 @@ from .services import rater_stats
 ID_COLUMNS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别"]
 
 
+def id_cells(c: Candidate, full_id: bool = False) -> list:
+    """The ID_COLUMNS of one candidate; the ID number masked unless ``full_id``."""
+    return [c.ticket, c.name, c.id_number if full_id else mask_id_number(c.id_number), c.work_unit, c.level]
+
+
 def _q2(value) -> Decimal | None:
     return half_up(value)
 
@@ -80,7 +85,7 @@ def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
                                         ComponentScore.candidate_id.in_([c.id for c in candidates]))).scalars()}
 
     def ident(c: Candidate) -> list:
-        return [c.ticket, c.name, c.id_number if full_id else mask_id_number(c.id_number), c.work_unit, c.level]
+        return id_cells(c, full_id)
 
     main_rows = []
     for c in candidates:
