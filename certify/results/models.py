@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from certify.clock import utcnow
 from certify.domain import LEVELS
 from certify.extensions import db
-from certify.models import Candidate, Round, User
+from certify.models import Candidate, Round, User, _in
 
 DRAFT = "draft"
 CONFIRMED = "confirmed"
@@ -32,10 +32,6 @@ UPHELD = "upheld"
 DISMISSED = "dismissed"
 COMPLAINT_STATES = (OPEN, UPHELD, DISMISSED)
 COMPLAINT_LABELS = {OPEN: "待处理", UPHELD: "属实（撤销认定）", DISMISSED: "不属实"}
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class ResultSet(db.Model):
