@@ -8,7 +8,7 @@ from certify.models import Round
 from certify.tabular import Sheet, write_file
 
 from .models import OUTCOME_LABELS
-from .operations import Computation, ResultsError, current, levels_with_candidates
+from .operations import Computation, ResultsError, current, frozen, levels_with_candidates, result_set_for
 
 RESULT_HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "答辩成绩", "业绩成果得分", "总分",
                   "排名", "认证结果"]
@@ -41,20 +41,23 @@ def results_sheet(rnd: Round, *, masked: bool) -> Sheet:
 
 
 def publicity_rows(rnd: Round) -> list[list]:
+    """The confirmed levels only, from their frozen entries (no live computation of the others)."""
     rows = []
-    for comp in computations(rnd):
-        if not comp.confirmed:
+    for level in levels_with_candidates(rnd):
+        rs = result_set_for(rnd, level)
+        if rs is None or not rs.confirmed:
             continue
-        for ln in comp.lines:
+        for ln in frozen(rs).lines:
             rows.append([len(rows) + 1, ln.candidate.name, ln.candidate.work_unit, ln.candidate.level,
                          OUTCOME_LABELS[ln.final_outcome]])
     return rows
 
 
 def publicity_sheet(rnd: Round) -> Sheet:
-    if not any(comp.confirmed for comp in computations(rnd)):
+    rows = publicity_rows(rnd)  # every level has candidates, so a confirmed level gives at least one row
+    if not rows:
         raise ResultsError(f"{rnd.code} 尚无已确认的成绩，无法生成公示名单")
-    return Sheet("公示名单", PUBLICITY_HEADERS, publicity_rows(rnd))
+    return Sheet("公示名单", PUBLICITY_HEADERS, rows)
 
 
 def export_results(rnd: Round, path: str) -> None:

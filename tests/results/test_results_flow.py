@@ -271,3 +271,18 @@ def test_audit_trail_masks_id_numbers_for_supervisors(ctx, make_round, make_cand
     sec = make_user("secretariat")
     login(client, sec.username)
     assert "11010519491231002X" in client.get("/audit/export.csv?action=test.id").data.decode("utf-8-sig")
+
+
+def test_publicity_list_holds_confirmed_levels_only(ctx, cq_mid, scored):
+    from certify.results.exports import publicity_sheet
+
+    rnd, c = cq_mid
+    junior = scored(rnd, "初级", exam=80, defense=80, record=80, name="初一")
+    with pytest.raises(ops.ResultsError, match="尚无已确认"):
+        publicity_sheet(rnd)
+    ops.confirm(rnd, "中级")
+    db.session.commit()
+    rows = publicity_sheet(rnd).rows
+    assert [r[0] for r in rows] == list(range(1, len(c) + 1))
+    assert {r[1] for r in rows} == {cand.name for cand in c.values()} and junior.name not in {r[1] for r in rows}
+    assert all(r[3] == "中级" for r in rows)
