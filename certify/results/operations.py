@@ -289,17 +289,13 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
 
 def released_entry(candidate: Candidate) -> ResultEntry | None:
     """A candidate's own result once released (their level confirmed and the round published), else None."""
-    rnd = candidate.round
-    if publication_for(rnd) is None:
+    if publication_for(candidate.round) is None:
         return None
-    rs = result_set_for(rnd, candidate.level)
-    if rs is None or not rs.confirmed:
-        return None
-    return db.session.execute(
-        db.select(ResultEntry).filter_by(result_set_id=rs.id, candidate_id=candidate.id)).scalar_one_or_none()
+    return _entry_of(candidate)
 
 
 def _entry_of(candidate: Candidate) -> ResultEntry | None:
+    """A candidate's frozen entry (their level confirmed), released or not."""
     rs = result_set_for(candidate.round, candidate.level)
     if rs is None or not rs.confirmed:
         return None
