@@ -80,13 +80,16 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
     tickets = {r.get("ticket").strip() for r in table.rows} - {""} - set(by_ticket)
     elsewhere_id: dict[str, str] = {}
     elsewhere_ticket: dict[str, str] = {}
+    # One query each, only for the unknown keys (not every candidate of every other round, nor a round per row).
     if ids:
-        for c in db.session.execute(db.select(Candidate).where(Candidate.round_id != rnd.id)).scalars():
-            if _norm_id(c.id_number) in ids:
-                elsewhere_id[_norm_id(c.id_number)] = c.round.code
+        for id_number, code in db.session.execute(
+                db.select(Candidate.id_number, Round.code).join(Candidate.round)
+                .where(Candidate.round_id != rnd.id, db.func.upper(db.func.trim(Candidate.id_number)).in_(ids))):
+            elsewhere_id[_norm_id(id_number)] = code
     if tickets:
-        for c in db.session.execute(db.select(Candidate).where(Candidate.ticket.in_(tickets))).scalars():
-            elsewhere_ticket[c.ticket] = c.round.code
+        for ticket, code in db.session.execute(
+                db.select(Candidate.ticket, Round.code).join(Candidate.round).where(Candidate.ticket.in_(tickets))):
+            elsewhere_ticket[ticket] = code
 
     errors: list[RowError] = []
 
