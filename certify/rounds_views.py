@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from . import roster
 from .access import allow
@@ -46,7 +47,8 @@ def _level_counts() -> dict[int, dict[str, int]]:
 @bp.route("/")
 @allow(*STAFF)
 def index():
-    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)).scalars().all()
+    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)
+                                .options(selectinload(Round.schemes))).scalars().all()  # the list shows each round's schemes
     form = RoundCreateForm() if _can_edit() else None
     return render_template("rounds/list.html", rounds=rounds, counts=_level_counts(), form=form,
                            can_edit=_can_edit())
