@@ -47,6 +47,19 @@ def _flash_error(err: ops.DefenseError) -> None:
         flash(m, "error")
 
 
+def _apply(op, *args, done, **kwargs) -> bool:
+    """Run one operation: refused, roll back and flash its reasons; done, commit and flash ``done`` (a text, or a
+    function of the operation's result). True when done."""
+    try:
+        result = op(*args, **kwargs)
+    except ops.DefenseError as err:
+        _flash_error(err)
+        return False
+    db.session.commit()
+    flash(done(result) if callable(done) else done, "success")
+    return True
+
+
 @bp.route("/")
 @allow(SECRETARIAT, SUPERVISOR)
 def index():
@@ -131,14 +144,9 @@ def move(code: str):
     cand = _get(Candidate, int(form.candidate_id.data), rnd)
     panel = _get(Panel, form.panel_id.data, rnd)
     start = datetime.fromisoformat(form.slot.data.replace("Z", "+00:00")).replace(tzinfo=None)
-    try:
-        a = ops.move_candidate(rnd, cand, panel, start, reason=form.reason.data or "", actor=current_user)
-    except ops.DefenseError as err:
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash(f"已将考生 {cand.name} 安排到 {panel.name} {ops.local(a.start_at):%m-%d %H:%M}"
-              + ("（已记录并通知相关人员）" if a.changed_after_publication else ""), "success")
+    _apply(ops.move_candidate, rnd, cand, panel, start, reason=form.reason.data or "", actor=current_user,
+           done=lambda a: f"已将考生 {cand.name} 安排到 {panel.name} {ops.local(a.start_at):%m-%d %H:%M}"
+           + ("（已记录并通知相关人员）" if a.changed_after_publication else ""))
     return redirect(url_for("defense_admin.schedule", code=code))
 
 
@@ -148,13 +156,7 @@ def publish(code: str):
     rnd = _round(code)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        ops.publish_schedule(rnd, current_user)
-    except ops.DefenseError as err:
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash("答辩安排已发布：考生和评审专家现在可以看到各自的安排", "success")
+    _apply(ops.publish_schedule, rnd, current_user, done="答辩安排已发布：考生和评审专家现在可以看到各自的安排")
     return redirect(url_for("defense_admin.schedule", code=code))
 
 
@@ -193,15 +195,10 @@ def panelists(code: str):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            try:
-                p = ops.create_panelist(rnd, name=form.name.data, work_unit=form.work_unit.data,
-                                        expertise=form.expertise.data or "", phone=form.phone.data or "")
-            except ops.DefenseError as err:
-                _flash_error(err)
-            else:
-                db.session.commit()
-                flash(f"已添加专家 {p.name}：账号 {p.user.username}，初始密码 {p.initial_password}（首次登录须修改）",
-                      "success")
+            if _apply(ops.create_panelist, rnd, name=form.name.data, work_unit=form.work_unit.data,
+                      expertise=form.expertise.data or "", phone=form.phone.data or "",
+                      done=lambda p: f"已添加专家 {p.name}：账号 {p.user.username}，初始密码 {p.initial_password}"
+                                     "（首次登录须修改）"):
                 return redirect(url_for("defense_admin.panelists", code=code))
         return _panelists_page(rnd, form=form, status=422)
     return _panelists_page(rnd, form=form)
@@ -260,14 +257,9 @@ def edit_panelist(code: str, pid: int):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            try:
-                ops.update_panelist(p, name=form.name.data, work_unit=form.work_unit.data,
-                                    expertise=form.expertise.data or "", phone=form.phone.data or "")
-            except ops.DefenseError as err:
-                _flash_error(err)
-            else:
-                db.session.commit()
-                flash(f"已保存专家 {p.name}", "success")
+            if _apply(ops.update_panelist, p, name=form.name.data, work_unit=form.work_unit.data,
+                      expertise=form.expertise.data or "", phone=form.phone.data or "",
+                      done=lambda saved: f"已保存专家 {saved.name}"):
                 return redirect(url_for("defense_admin.panelists", code=code))
     return render_template("defense/admin_panelist_edit.html", rnd=rnd, p=p, form=form, action=ActionForm())
 
@@ -279,13 +271,7 @@ def delete_panelist(code: str, pid: int):
     p = _get(Panelist, pid, rnd)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        ops.delete_panelist(p)
-    except ops.DefenseError as err:
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash("已删除专家", "success")
+    _apply(ops.delete_panelist, p, done="已删除专家")
     return redirect(url_for("defense_admin.panelists", code=code))
 
 
@@ -295,13 +281,7 @@ def add_conflict(code: str):
     rnd = _round(code)
     form = _conflict_form(rnd)
     if form.validate_on_submit():
-        try:
-            ops.add_conflict(_get(Panelist, form.panelist_id.data, rnd), form.target.data)
-        except ops.DefenseError as err:
-            _flash_error(err)
-        else:
-            db.session.commit()
-            flash("已添加回避关系", "success")
+        if _apply(ops.add_conflict, _get(Panelist, form.panelist_id.data, rnd), form.target.data, done="已添加回避关系"):
             return redirect(url_for("defense_admin.panelists", code=code))
     return _panelists_page(rnd, conflict_form=form, status=422)
 
@@ -344,17 +324,11 @@ def panels(code: str, panel_id: int | None = None):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            try:
-                saved = ops.save_panel(rnd, panel, name=form.name.data, room=form.room.data or "",
-                                       meeting_link=form.meeting_link.data or "", member_ids=form.members.data or [],
-                                       chair_id=form.chair_id.data or None)
-            except ops.DefenseError as err:
-                _flash_error(err)
-                panel = _get(Panel, panel_id, rnd) if panel_id else None
-            else:
-                db.session.commit()
-                flash(f"已保存答辩组 {saved.name}", "success")
+            if _apply(ops.save_panel, rnd, panel, name=form.name.data, room=form.room.data or "",
+                      meeting_link=form.meeting_link.data or "", member_ids=form.members.data or [],
+                      chair_id=form.chair_id.data or None, done=lambda saved: f"已保存答辩组 {saved.name}"):
                 return redirect(url_for("defense_admin.panels", code=code))
+            panel = _get(Panel, panel_id, rnd) if panel_id else None
         status = 422
     return render_template("defense/admin_panels.html", rnd=rnd, rounds=_rounds(), panels=ops.round_panels(rnd),
                            panel=panel, form=form, action=ActionForm()), status
@@ -367,13 +341,7 @@ def delete_panel(code: str, panel_id: int):
     panel = _get(Panel, panel_id, rnd)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        ops.delete_panel(panel)
-    except ops.DefenseError as err:
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash("已删除答辩组", "success")
+    _apply(ops.delete_panel, panel, done="已删除答辩组")
     return redirect(url_for("defense_admin.panels", code=code))
 
 
@@ -389,14 +357,9 @@ def days(code: str):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            try:
-                ops.save_day(rnd, day=form.day.data, start=form.start_time.data, end=form.end_time.data,
-                             slot_minutes=form.slot_minutes.data, breaks=form.breaks.data or "")
-            except ops.DefenseError as err:
-                _flash_error(err)
-            else:
-                db.session.commit()
-                flash(f"已保存答辩日 {form.day.data}", "success")
+            if _apply(ops.save_day, rnd, day=form.day.data, start=form.start_time.data, end=form.end_time.data,
+                      slot_minutes=form.slot_minutes.data, breaks=form.breaks.data or "",
+                      done=f"已保存答辩日 {form.day.data}"):
                 return redirect(url_for("defense_admin.days", code=code))
         status = 422
     from .services.scheduling import DaySpec, day_slots
@@ -415,13 +378,7 @@ def delete_day(code: str, day_id: int):
     row = _get(DefenseDay, day_id, rnd)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        ops.delete_day(row)
-    except ops.DefenseError as err:
-        _flash_error(err)
-    else:
-        db.session.commit()
-        flash("已删除答辩日", "success")
+    _apply(ops.delete_day, row, done="已删除答辩日")
     return redirect(url_for("defense_admin.days", code=code))
 
 
