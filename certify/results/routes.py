@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR
@@ -16,7 +17,7 @@ from certify.tabular import ImportFailed, send_table
 from . import exports
 from . import operations as ops
 from .forms import ComplaintForm, ComputeForm, ConfirmForm, DecisionForm, PublishForm, RecordsImportForm, ReopenForm
-from .models import COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint
+from .models import COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint, PublicityPeriod, ResultSet
 from .records import import_records, template_sheet
 
 bp = Blueprint("results", __name__, url_prefix="/results")
@@ -48,21 +49,33 @@ def _decimal_arg(text: str | None) -> Decimal | None:
         return None
 
 
+def _overviews(rounds: list[Round]) -> dict[int, list[dict]]:
+    """Per round: each scheme with its result set and candidate count (a fixed number of queries for any number
+    of rounds)."""
+    ids = [r.id for r in rounds]
+    sets = {(rs.round_id, rs.level): rs for rs in db.session.execute(
+        db.select(ResultSet).where(ResultSet.round_id.in_(ids))).scalars()}
+    counts = {(round_id, level): n for round_id, level, n in db.session.execute(
+        db.select(Candidate.round_id, Candidate.level, db.func.count(Candidate.id))
+        .where(Candidate.round_id.in_(ids)).group_by(Candidate.round_id, Candidate.level))}
+    return {r.id: [{"scheme": s, "result_set": sets.get((r.id, s.level)), "candidates": counts.get((r.id, s.level), 0)}
+                   for s in r.schemes] for r in rounds}
+
+
 def _overview(rnd: Round) -> list[dict]:
-    out = []
-    for scheme in rnd.schemes:
-        rs = ops.result_set_for(rnd, scheme.level)
-        count = db.session.execute(db.select(db.func.count(Candidate.id)).filter_by(
-            round_id=rnd.id, level=scheme.level)).scalar_one()
-        out.append({"scheme": scheme, "result_set": rs, "candidates": count})
-    return out
+    return _overviews([rnd])[rnd.id]
 
 
 @bp.route("/")
 @allow(*STAFF)
 def index():
-    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars().all()
-    return render_template("results/index.html", rounds=[(r, _overview(r), ops.publication_for(r)) for r in rounds])
+    rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())
+                                .options(selectinload(Round.schemes))).scalars().all()
+    overviews = _overviews(rounds)
+    periods = {p.round_id: p for p in db.session.execute(
+        db.select(PublicityPeriod).where(PublicityPeriod.round_id.in_(overviews))).scalars()}
+    return render_template("results/index.html",
+                           rounds=[(r, overviews[r.id], periods.get(r.id)) for r in rounds])
 
 
 @bp.route("/<code>")

@@ -286,3 +286,31 @@ def test_publicity_list_holds_confirmed_levels_only(ctx, cq_mid, scored):
     assert [r[0] for r in rows] == list(range(1, len(c) + 1))
     assert {r[1] for r in rows} == {cand.name for cand in c.values()} and junior.name not in {r[1] for r in rows}
     assert all(r[3] == "中级" for r in rows)
+
+
+def test_results_index_queries_do_not_grow_with_rounds(ctx, make_round, scored, client, make_user):
+    from sqlalchemy import event
+
+    login(client, make_user("secretariat").username)
+
+    def page_queries():
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            html = client.get("/results/").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return html, len(statements)
+
+    first = make_round("2024-cq-a", "重庆")
+    scored(first, "中级", exam=80, defense=80, record=80)
+    ops.confirm(first, "中级")
+    ops.publish(first, date(2024, 7, 1), 5)
+    db.session.commit()
+    html, one = page_queries()
+    assert "2024-cq-a" in html and "已确认" in html and "2024-07-01 至 2024-07-05" in html
+    for i in range(3):
+        scored(make_round(f"2024-cq-{i}", "重庆"), "初级", exam=70, defense=70, record=70)
+    html, four = page_queries()
+    assert all(f"2024-cq-{i}" in html for i in range(3)) and four == one
