@@ -263,7 +263,7 @@ def complaints(code: str):
                 db.session.rollback()
                 flash(str(err), "error")
     items = db.session.execute(db.select(Complaint).filter_by(round_id=rnd.id).order_by(
-        Complaint.id.desc())).scalars().all()
+        Complaint.id.desc()).options(selectinload(Complaint.candidate))).scalars().all()  # the list shows each one's candidate
     return render_template("results/complaints.html", rnd=rnd, form=form, items=items,
                            period=ops.publication_for(rnd), today=ops.local_today(),
                            decision_form=DecisionForm(formdata=None), OPEN=OPEN, COMPLAINT_LABELS=COMPLAINT_LABELS)
