@@ -12,6 +12,7 @@ from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import Candidate, Round
+from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed, send_table
 
 from . import exports
@@ -305,5 +306,5 @@ def candidate_panel(candidate: Candidate) -> str | None:
 @bp.route("/mine")
 @allow(CANDIDATE)
 def mine():
-    candidates = db.session.execute(db.select(Candidate).filter_by(user_id=current_user.id)).scalars().all()
-    return render_template("results/mine.html", panels=[_panel_context(c) for c in candidates])
+    candidate = candidate_for_user(current_user)  # one candidate per account (users.id is unique on candidates)
+    return render_template("results/mine.html", panels=[_panel_context(candidate)] if candidate else [])
