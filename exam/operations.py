@@ -610,20 +610,27 @@ def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now
                                                   session.closes_at)
         if attempt.deadline_at <= old_deadline:
             raise ExamError("capped_at_close", "该考生的截止时间已是本场考试的结束时间，不能再延长", 409)
-        _emit("deadline", {"attempt_id": attempt.id, "deadline_at": _iso(attempt.deadline_at),
-                           "remaining_seconds": timing.remaining_seconds(now, attempt.deadline_at),
-                           "message": f"考务人员为您延长了 {minutes} 分钟作答时间"}, attempt_room(attempt.id))
     audit("exam.add_time", target=sc, round_id=session.round_id, reason=reason, actor=actor,
           candidate_id=sc.candidate_id, session_id=sc.session_id, minutes=minutes,
           extra_before=before, extra_after=sc.extra_minutes, deadline_before=old_deadline,
           deadline_after=attempt.deadline_at if attempt else None)
     db.session.flush()
+    notify_extra_time(sc, attempt, now=now, message=f"考务人员为您延长了 {minutes} 分钟作答时间")
+    return sc.extra_minutes
+
+
+def notify_extra_time(sc: SessionCandidate, attempt: Attempt | None, *, now: datetime, message: str) -> None:
+    """After a candidate's extra time changed: an attempt in progress has its new deadline pushed to the
+    candidate's page (which otherwise counts down to the old one) and the monitor gets the row."""
+    if attempt is not None and attempt.state == IN_PROGRESS:
+        _emit("deadline", {"attempt_id": attempt.id, "deadline_at": _iso(attempt.deadline_at),
+                           "remaining_seconds": timing.remaining_seconds(now, attempt.deadline_at),
+                           "message": message}, attempt_room(attempt.id))
     if attempt is not None:
         _notify_state(attempt)
     else:
         _emit("row", {"candidate_id": sc.candidate_id, "extra_minutes": sc.extra_minutes},
               session_room(sc.session_id))
-    return sc.extra_minutes
 
 
 def reopen_attempt(attempt: Attempt, *, minutes, actor=None, reason: str = "", now: datetime | None = None) -> Attempt:

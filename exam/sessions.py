@@ -15,6 +15,7 @@ from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 
 from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
+from .operations import notify_extra_time
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, deadline_for, session_phase
 
@@ -215,6 +216,7 @@ def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, rea
     db.session.flush()
     audit("exam.session.extra_time", target=session, round_id=session.round_id, reason=reason,
           candidate_id=candidate_id, before=before, after=minutes, deadline=moved)
+    notify_extra_time(assignment, attempt, now=utcnow(), message=f"考务人员已将您的延长时间调整为 {minutes} 分钟")
     return assignment
 
 

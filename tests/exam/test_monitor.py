@@ -117,6 +117,26 @@ def test_add_time_pushes_the_new_deadline_to_the_candidate(app, make_user, socke
     assert db.session.get(Attempt, attempt["attempt_id"]).deadline_at is not None
 
 
+def test_extra_time_from_the_session_page_reaches_the_candidate_in_the_room(app, make_user, sockets, session3):
+    """The session page's extra time moves an open deadline too; without the notice the candidate's page would
+    count down to the old deadline and hand the paper in early."""
+    secretary = make_user("secretariat")
+    monitor = sockets(secretary.username)
+    monitor.emit("join_session", {"session_id": session3.id}, namespace=NS, callback=True)
+    cand = session3.candidates_made[0]
+    _, attempt = candidate_start(app, cand, session3)
+    cand_socket = sockets(cand.ticket)
+    cand_socket.emit("join_attempt", {"attempt_id": attempt["attempt_id"]}, namespace=NS, callback=True)
+    monitor.get_received(NS)
+    resp = monitor.flask_client.post(f"/exam/admin/sessions/{session3.id}/extra-time",
+                                     data={"candidate_id": cand.id, "minutes": "10", "reason": "视力障碍"})
+    assert resp.status_code == 302
+    pushed = events(cand_socket, "deadline")
+    assert pushed and pushed[0]["remaining_seconds"] > attempt["remaining_seconds"] + 590
+    rows = events(monitor, "row")
+    assert rows and rows[-1]["extra_minutes"] == 10 and rows[-1]["deadline_at"] == pushed[0]["deadline_at"]
+
+
 def test_takeover_is_told_to_the_old_page_at_once(app, sockets, session3):
     cand = session3.candidates_made[0]
     _, first = candidate_start(app, cand, session3)
