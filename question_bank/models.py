@@ -72,8 +72,13 @@ class ItemVersion(db.Model):
         return TYPE_LABELS[self.type]
 
 
+def search_text_of(stem: str | None, options) -> str:
+    """ItemVersion.search_text: the stem and the options, one per line."""
+    return "\n".join([stem or "", *(str(o) for o in (options or []))])
+
+
 @event.listens_for(ItemVersion, "before_insert")
 def _fill_search_text(_mapper, _connection, version: ItemVersion) -> None:
     """Versions made elsewhere (exam fixtures, benchmarks) are searchable too."""
     if not version.search_text:
-        version.search_text = "\n".join([version.stem or "", *(str(o) for o in (version.options or []))])
+        version.search_text = search_text_of(version.stem, version.options)

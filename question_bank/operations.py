@@ -15,7 +15,7 @@ from certify.audit import audit
 from certify.extensions import db
 from certify.tabular import ImportFailed, RowError, Sheet, read_table
 
-from .models import ACTIVE, RETIRED, Item, ItemVersion
+from .models import ACTIVE, RETIRED, Item, ItemVersion, search_text_of
 from .services.normalise import stem_key
 from .services.parsing import COLUMNS, HEADERS, ItemData, diff, item_to_row, parse_row, parse_rows
 from .services.planning import Existing, ImportPlan, plan_import
@@ -131,7 +131,7 @@ def plan_file(data: bytes, filename: str) -> ImportPlan:
 
 
 def _search_text(data: ItemData) -> str:
-    return "\n".join([data.stem, *data.options])
+    return search_text_of(data.stem, data.options)
 
 
 def _new_version(item: Item, data: ItemData, number: int, actor=None) -> ItemVersion:
