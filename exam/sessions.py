@@ -15,7 +15,7 @@ from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 
 from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
-from .operations import notify_extra_time
+from . import operations as ops
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, deadline_for, session_phase
 
@@ -198,16 +198,14 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
 
 def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, reason: str = "") -> SessionCandidate:
     """A candidate's extra time (e.g. an accommodation). An attempt in progress gets its deadline moved."""
-    assignment = db.session.execute(select(SessionCandidate).filter_by(session_id=session.id,
-                                                                      candidate_id=candidate_id)).scalar_one_or_none()
+    assignment = ops.assignment(session.id, candidate_id)
     if assignment is None:
         raise ExamAdminError("该考生未安排在本场次")
     if not isinstance(minutes, int) or not (0 <= minutes <= MAX_EXTRA_MINUTES):
         raise ExamAdminError(f"延长时间须为 0–{MAX_EXTRA_MINUTES} 之间的整数（分钟）")
     before = assignment.extra_minutes
     assignment.extra_minutes = minutes
-    attempt = db.session.execute(select(Attempt).filter_by(session_id=session.id, candidate_id=candidate_id)) \
-        .scalar_one_or_none()
+    attempt = ops.attempt_of(session.id, candidate_id)
     moved = None
     if attempt is not None and attempt.state == IN_PROGRESS:
         old = attempt.deadline_at
@@ -216,7 +214,7 @@ def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, rea
     db.session.flush()
     audit("exam.session.extra_time", target=session, round_id=session.round_id, reason=reason,
           candidate_id=candidate_id, before=before, after=minutes, deadline=moved)
-    notify_extra_time(assignment, attempt, now=utcnow(), message=f"考务人员已将您的延长时间调整为 {minutes} 分钟")
+    ops.notify_extra_time(assignment, attempt, now=utcnow(), message=f"考务人员已将您的延长时间调整为 {minutes} 分钟")
     return assignment
 
 
