@@ -1,7 +1,7 @@
 """Pages of the item analysis: a round's sessions, a session's report, its .xlsx, storing measured facility."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from certify.access import allow
@@ -21,13 +21,6 @@ CHART_W, CHART_H, CHART_PAD = 560, 220, 30
 
 class StoreFacilityForm(FlaskForm):
     """CSRF only: the button that writes measured facility into the bank."""
-
-
-def _session_or_404(session_id: int) -> ExamSession:
-    session = db.session.get(ExamSession, session_id)
-    if session is None:
-        abort(404)
-    return session
 
 
 def _cut_from_request() -> tuple[float | None, str]:
@@ -96,7 +89,7 @@ def index():
 @bp.route("/session/<int:session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_report(session_id: int):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     cut, cut_error = _cut_from_request()
     if cut_error:
         flash(cut_error, "error")
@@ -112,7 +105,7 @@ def session_report(session_id: int):
 @bp.route("/session/<int:session_id>/items.xlsx")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_export(session_id: int):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     cut, _ = _cut_from_request()
     report = analysis.session_report(session, cut)
     return send_table(f"试题分析-{session.name}", "xlsx", analysis.report_sheets([report]))
@@ -121,7 +114,7 @@ def session_export(session_id: int):
 @bp.route("/session/<int:session_id>/store-facility", methods=["POST"])
 @allow(SECRETARIAT)
 def store_facility(session_id: int):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     form = StoreFacilityForm()
     if not form.validate_on_submit():
         flash("表单已过期，请重试", "error")

@@ -7,7 +7,7 @@ scores updated.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -34,13 +34,6 @@ class ErratumForm(FlaskForm):
     reason = TextAreaField("原因", validators=[DataRequired(message="请填写勘误原因"), Length(max=1000)])
 
 
-def _session_or_404(session_id: int) -> ExamSession:
-    session = db.session.get(ExamSession, session_id)
-    if session is None:
-        abort(404)
-    return session
-
-
 def session_items(session: ExamSession) -> list[ItemVersion]:
     """The item versions used by the session's papers."""
     ids = select(PaperItem.item_version_id).join(SessionCandidate, SessionCandidate.paper_id == PaperItem.paper_id) \
@@ -57,7 +50,7 @@ def _split_keys(raw: str) -> list[str]:
 @bp.route("/sessions/<int:session_id>/errata")
 @allow(SECRETARIAT, SUPERVISOR)
 def errata_list(session_id):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     errata = list(db.session.execute(select(KeyErratum).filter_by(session_id=session.id)
                                      .order_by(KeyErratum.applied_at.desc())).scalars())
     versions = {v.id: v for v in session_items(session)}
@@ -71,7 +64,7 @@ def errata_list(session_id):
 @bp.route("/sessions/<int:session_id>/errata/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_erratum(session_id):
-    session = _session_or_404(session_id)
+    session = db.get_or_404(ExamSession, session_id)
     items = session_items(session)
     form = ErratumForm()
     form.item_version_id.choices = [(str(v.id), f"#{v.id} [{v.type_label}] {v.stem[:40]}（原答案 {v.answer}）") for v in items]
