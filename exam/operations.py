@@ -29,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from certify.audit import audit
-from certify.clock import utcnow
+from certify.clock import iso_utc, utcnow
 from certify.domain import EXAM
 from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round
@@ -248,7 +248,7 @@ def _guard_write(header: AttemptHeader, token: str | None, now: datetime, what: 
 
 
 def _insert():
-    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if _dialect() == "postgresql" else sqlite_insert
 
 
 def _position_shape(header: AttemptHeader, position) -> tuple[int, str, int]:
@@ -300,7 +300,7 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
     answered = conn.execute(stmts["bookkeep" if applied else "touch"], params).scalar_one()
     if applied:
         _emit("progress", {"attempt_id": header.id, "candidate_id": header.candidate_id, "answered_count": answered,
-                           "last_seen_at": _iso(now)}, session_room(header.session_id))
+                           "last_seen_at": iso_utc(now)}, session_room(header.session_id))
     return {"applied": applied, "seq": seq, "position": position, "response": letters,
             "answered_count": answered}
 
@@ -339,12 +339,6 @@ def _save_statements(dialect: str) -> dict:
     stmts = {"upsert": upsert, "bookkeep": bookkeep, "touch": touch}
     _SAVE_STATEMENTS[dialect] = stmts
     return stmts
-
-
-def _iso(value: datetime | None) -> str | None:
-    from certify.clock import iso_utc
-
-    return iso_utc(value)
 
 
 def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id: int | None = None,
@@ -623,7 +617,7 @@ def notify_extra_time(sc: SessionCandidate, attempt: Attempt | None, *, now: dat
     """After a candidate's extra time changed: an attempt in progress has its new deadline pushed to the
     candidate's page (which otherwise counts down to the old one) and the monitor gets the row."""
     if attempt is not None and attempt.state == IN_PROGRESS:
-        _emit("deadline", {"attempt_id": attempt.id, "deadline_at": _iso(attempt.deadline_at),
+        _emit("deadline", {"attempt_id": attempt.id, "deadline_at": iso_utc(attempt.deadline_at),
                            "remaining_seconds": timing.remaining_seconds(now, attempt.deadline_at),
                            "message": message}, attempt_room(attempt.id))
     if attempt is not None:
@@ -775,8 +769,8 @@ def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Atte
         "status": status,
         "status_label": MONITOR_LABELS[status],
         "answered_count": attempt.answered_count if attempt else 0,
-        "last_seen_at": _iso(attempt.last_seen_at) if attempt else None,
-        "deadline_at": _iso(attempt.deadline_at) if attempt else None,
+        "last_seen_at": iso_utc(attempt.last_seen_at) if attempt else None,
+        "deadline_at": iso_utc(attempt.deadline_at) if attempt else None,
         "remaining_seconds": (timing.remaining_seconds(now, attempt.deadline_at)
                               if attempt and attempt.state == IN_PROGRESS else None),
         "extra_minutes": sc.extra_minutes if sc else 0,
