@@ -376,20 +376,16 @@ def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | Non
             clean[key] = value if not isinstance(value, str) else value[:200]
     db.session.add(AttemptEvent(attempt_id=header.id, kind=kind, at=now, detail=clean))
     db.session.flush()
-    count = event_count(header.id)
+    counts = event_counts([header.id]).get(header.id, {})
+    count = sum(n for k, n in counts.items() if k in BROWSER_EVENT_KINDS)
     threshold = db.session.execute(select(ExamSession.event_warning_threshold)
                                    .where(ExamSession.id == header.session_id)).scalar_one()
     warn = threshold is not None and count >= threshold
     _emit("events", {"attempt_id": header.id, "candidate_id": header.candidate_id,
-                     "events": event_counts([header.id]).get(header.id, {})}, session_room(header.session_id))
+                     "events": counts}, session_room(header.session_id))
     return {"kind": kind, "count": count, "warning": warn,
             "message": (f"系统已记录到 {count} 次离开考试页面或复制粘贴等异常操作，请专注作答；异常记录将提交考务人员审核。"
                         if warn else "")}
-
-
-def event_count(attempt_id: int) -> int:
-    return db.session.execute(select(func.count()).select_from(AttemptEvent).where(
-        AttemptEvent.attempt_id == attempt_id, AttemptEvent.kind.in_(BROWSER_EVENT_KINDS))).scalar_one()
 
 
 def event_counts(attempt_ids) -> dict[int, dict[str, int]]:
