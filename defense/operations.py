@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from certify.accounts import create_user
 from certify.audit import audit
@@ -50,7 +51,9 @@ def _tz() -> str:
 # ------------------------------------------------------------------ queries
 
 def round_panels(rnd: Round) -> list[Panel]:
-    return list(db.session.execute(db.select(Panel).filter_by(round_id=rnd.id).order_by(Panel.id)).scalars())
+    """With members and their panelists loaded (every caller lists them: one query each, not one per member)."""
+    return list(db.session.execute(db.select(Panel).filter_by(round_id=rnd.id).order_by(Panel.id).options(
+        selectinload(Panel.members).selectinload(PanelMember.panelist))).scalars())
 
 
 def round_panelists(rnd: Round) -> list[Panelist]:
