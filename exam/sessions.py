@@ -206,6 +206,10 @@ def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, rea
     before = assignment.extra_minutes
     assignment.extra_minutes = minutes
     attempt = ops.attempt_of(session.id, candidate_id)
+    if attempt is not None:
+        # Time that has already run out is not given back here: the attempt is closed as at any deadline
+        # (reopening it is the monitor's separate, audited action).
+        ops.close_if_overdue(attempt)
     moved = None
     if attempt is not None and attempt.state == IN_PROGRESS:
         old = attempt.deadline_at

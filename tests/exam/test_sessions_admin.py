@@ -12,7 +12,7 @@ import time_machine
 from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import AuditEntry
-from exam.models import IN_PROGRESS, Attempt, ExamSession, Paper, PaperItem, SessionCandidate
+from exam.models import AUTO_SUBMITTED, IN_PROGRESS, Attempt, ExamSession, Paper, PaperItem, SessionCandidate
 from exam.papers import ExamAdminError, generate_papers, save_blueprint
 from exam.sessions import create_session, release_scores, set_extra_time, update_session
 from exam.demo import DEMO_ROWS
@@ -180,6 +180,25 @@ def test_extra_time_moves_an_open_deadline(make_exam_session):
         set_extra_time(session, cand.id, -5)
     with pytest.raises(ExamAdminError, match="未安排在本场次"):
         set_extra_time(session, 987654, 5)
+
+
+def test_extra_time_does_not_reopen_an_attempt_whose_time_ran_out(make_exam_session):
+    session = make_exam_session(candidates=1)
+    cand = session.candidates_made[0]
+    sc = session.assignments[0]
+    started = session.opens_at + timedelta(minutes=5)
+    deadline = started + timedelta(minutes=60)
+    attempt = Attempt(session_id=session.id, candidate_id=cand.id, paper_id=sc.paper_id, state=IN_PROGRESS,
+                      started_at=started, deadline_at=deadline)
+    db.session.add(attempt)
+    db.session.commit()
+    # Past the deadline and the grace, before the sweeper's next tick.
+    with time_machine.travel(deadline + timedelta(minutes=2), tick=False):
+        set_extra_time(session, cand.id, 30, reason="补时")
+        db.session.commit()
+    assert attempt.state == AUTO_SUBMITTED
+    assert attempt.deadline_at == deadline
+    assert sc.extra_minutes == 30
 
 
 def test_release_scores_only_after_close(make_exam_session):
