@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import String, or_
 
 from .access import allow
-from .clock import from_local, to_local
+from .clock import display_timezone, from_local, to_local
 from .domain import SECRETARIAT, SUPERVISOR, mask_id_number
 from .extensions import db
 from .models import AuditEntry, Candidate, Round
@@ -99,7 +99,7 @@ def filtered_query(f: Filters):
         q = q.where(AuditEntry.action == f.action)
     if f.actor:
         q = q.where(AuditEntry.actor_name.ilike(_like(f.actor), escape="\\"))
-    tz = current_app.config.get("DISPLAY_TIMEZONE", "Asia/Shanghai")
+    tz = display_timezone()
     if f.date_from:
         q = q.where(AuditEntry.at >= from_local(datetime.combine(f.date_from, datetime.min.time()), tz))
     if f.date_to:
@@ -157,7 +157,7 @@ def export(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     f = parse_filters(request.args)
-    tz = current_app.config.get("DISPLAY_TIMEZONE", "Asia/Shanghai")
+    tz = display_timezone()
     codes = _round_codes()
     masked = current_user.role != SECRETARIAT
     entries = db.session.execute(filtered_query(f).limit(EXPORT_LIMIT)).scalars().all()

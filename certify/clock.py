@@ -10,15 +10,25 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def to_local(value: datetime | None, tz: str = "Asia/Shanghai") -> datetime | None:
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def display_timezone() -> str:
+    """The zone times are shown and typed in: the app's DISPLAY_TIMEZONE inside an app context, else the default."""
+    from flask import current_app, has_app_context  # lazily: this module stays usable without an app
+
+    return current_app.config.get("DISPLAY_TIMEZONE", DEFAULT_TIMEZONE) if has_app_context() else DEFAULT_TIMEZONE
+
+
+def to_local(value: datetime | None, tz: str | None = None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
+    return value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or display_timezone()))
 
 
-def from_local(value: datetime, tz: str = "Asia/Shanghai") -> datetime:
+def from_local(value: datetime, tz: str | None = None) -> datetime:
     """A naive local datetime (as typed in a form) to naive UTC."""
-    return value.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(tzinfo=ZoneInfo(tz or display_timezone())).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def iso_utc(value: datetime | None) -> str | None:

@@ -1,8 +1,6 @@
 """Jinja filters and globals shared by every template."""
 from __future__ import annotations
 
-from flask import current_app
-
 from .clock import to_local
 from .domain import COMPONENT_LABELS, ROLE_LABELS, half_up as _half_up, mask_id_number
 
@@ -17,7 +15,7 @@ def score_text(value, places: int = 2) -> str:
 def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
-    return to_local(value, current_app.config["DISPLAY_TIMEZONE"]).strftime(fmt)
+    return to_local(value).strftime(fmt)
 
 
 def register_template_helpers(app) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from certify.accounts import create_user
 from certify.audit import audit
-from certify.clock import from_local, to_local, utcnow
+from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import PANELIST
 from certify.extensions import db
 from certify.models import Candidate, Round, User
@@ -39,13 +39,6 @@ class DefenseError(Exception):
     @property
     def message(self) -> str:
         return "；".join(self.messages)
-
-
-def _tz() -> str:
-    try:
-        return current_app.config.get("DISPLAY_TIMEZONE", "Asia/Shanghai")
-    except RuntimeError:
-        return "Asia/Shanghai"
 
 
 # ------------------------------------------------------------------ queries
@@ -512,7 +505,7 @@ def save_day(rnd: Round, *, day: date, start: str, end: str, slot_minutes: int, 
 
 def delete_day(row: DefenseDay) -> None:
     rnd = db.session.get(Round, row.round_id)
-    begin = from_local(datetime.combine(row.day, datetime.min.time()), _tz())
+    begin = from_local(datetime.combine(row.day, datetime.min.time()), display_timezone())
     if db.session.execute(db.select(DefenseAssignment.id).where(
             DefenseAssignment.round_id == rnd.id, DefenseAssignment.start_at >= begin,
             DefenseAssignment.start_at < begin + timedelta(days=1))).first():
@@ -535,7 +528,7 @@ def set_days(rnd: Round, days: list[date], *, start: str, end: str, slot_minutes
 def slot_grid(rnd: Round) -> list[tuple[datetime, datetime]]:
     """The round's slots as naive UTC (start, end), in order; the same for every panel."""
     specs = [sched.DaySpec(d.day, d.start_time, d.end_time, d.slot_minutes, d.breaks) for d in round_days(rnd)]
-    tz = _tz()
+    tz = display_timezone()
     return [(from_local(s.start, tz), from_local(s.end, tz)) for s in sched.build_slots(specs)]
 
 
@@ -797,4 +790,4 @@ def change_notices(rnd: Round, panel_ids: set[int]) -> list[dict]:
 
 
 def local(dt: datetime | None) -> datetime | None:
-    return None if dt is None else to_local(dt, _tz()).replace(tzinfo=None)
+    return None if dt is None else to_local(dt, display_timezone()).replace(tzinfo=None)

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from certify.access import allow
-from certify.clock import from_local, to_local, utcnow
+from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
@@ -188,7 +188,7 @@ def _session_form(scheme: Scheme, session: ExamSession | None = None) -> tuple[S
     candidates = list(db.session.scalars(db.select(Candidate).filter_by(round_id=scheme.round_id, level=scheme.level)
                                          .order_by(Candidate.ticket)))
     form.candidate_ids.choices = [(c.id, f"{c.ticket} {c.name}") for c in candidates]
-    tz = current_app.config["DISPLAY_TIMEZONE"]
+    tz = display_timezone()
     if request.method == "GET":
         if session is not None:
             form.opens_at.data = to_local(session.opens_at, tz).replace(tzinfo=None)
@@ -201,7 +201,7 @@ def _session_form(scheme: Scheme, session: ExamSession | None = None) -> tuple[S
 
 
 def _session_data(form: SessionForm) -> dict:
-    tz = current_app.config["DISPLAY_TIMEZONE"]
+    tz = display_timezone()
     return {"name": form.name.data, "blueprint_id": form.blueprint_id.data,
             "opens_at": from_local(form.opens_at.data, tz), "closes_at": from_local(form.closes_at.data, tz),
             "duration_minutes": form.duration_minutes.data, "late_entry_minutes": form.late_entry_minutes.data,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from flask import current_app, has_app_context
 from sqlalchemy.orm import selectinload
 
 from certify.audit import audit
@@ -33,8 +32,7 @@ class ResultsError(ValueError):
 
 
 def local_today() -> date:
-    tz = current_app.config.get("DISPLAY_TIMEZONE", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai"
-    return to_local(utcnow(), tz).date()
+    return to_local(utcnow()).date()
 
 
 # ------------------------------------------------------------------ read model
