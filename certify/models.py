@@ -14,13 +14,14 @@ from .domain import COMPONENTS, LEVELS, MC_PARTIAL_HALF, ROLES
 from .extensions import db
 
 
-def _in(column: str, values) -> str:
+def sql_in(column: str, values) -> str:
+    """A CHECK constraint's ``column IN (…)`` over the allowed values (one spelling for every table)."""
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -88,7 +89,7 @@ class Scheme(db.Model):
     __tablename__ = "schemes"
     __table_args__ = (
         UniqueConstraint("round_id", "level"),
-        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint(sql_in("level", LEVELS), name="level"),
         CheckConstraint("exam_weight + defense_weight + record_weight = 100", name="weights_sum"),
         CheckConstraint("ratio > 0 AND ratio <= 1", name="ratio_range"),
     )
@@ -126,7 +127,7 @@ class Candidate(db.Model):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("round_id", "id_number"),
-        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint(sql_in("level", LEVELS), name="level"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -162,7 +163,7 @@ class ComponentScore(db.Model):
     __tablename__ = "component_scores"
     __table_args__ = (
         UniqueConstraint("candidate_id", "component"),
-        CheckConstraint(_in("component", COMPONENTS), name="component"),
+        CheckConstraint(sql_in("component", COMPONENTS), name="component"),
         CheckConstraint("status IN ('scored', 'absent')", name="status"),
         CheckConstraint("score IS NULL OR (score >= 0 AND score <= 100)", name="score_range"),
     )

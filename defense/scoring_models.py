@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from certify.clock import utcnow
 from certify.extensions import db
-from certify.models import Candidate, User
+from certify.models import Candidate, User, sql_in
 
 # Default rubric (DOMAIN.md: 认识理解, 科技素养, 组织策划能力) — the maxima sum to 100.
 DEFAULT_CRITERIA = (
@@ -32,10 +32,6 @@ CASE_STATE_LABELS = {"waiting": "待签到", "checked_in": "已签到", "in_prog
                      "flagged": "待组长确认", "finalised": "已定分", "absent": "缺考"}
 SHEET_STATUSES = ("draft", "submitted", "reopened", "recused")
 SHEET_STATUS_LABELS = {"draft": "评分中", "submitted": "已提交", "reopened": "已退回重评", "recused": "回避"}
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Rubric(db.Model):
@@ -87,7 +83,7 @@ class DefenseCase(db.Model):
     """The live record of one scheduled candidate's defense: queue, timer, state, flags and the final score."""
 
     __tablename__ = "defense_cases"
-    __table_args__ = (CheckConstraint(_in("state", CASE_STATES), name="state"),)
+    __table_args__ = (CheckConstraint(sql_in("state", CASE_STATES), name="state"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
@@ -137,7 +133,7 @@ class ScoreSheet(db.Model):
     __tablename__ = "defense_score_sheets"
     __table_args__ = (
         UniqueConstraint("candidate_id", "panelist_id"),
-        CheckConstraint(_in("status", SHEET_STATUSES), name="status"),
+        CheckConstraint(sql_in("status", SHEET_STATUSES), name="status"),
         CheckConstraint("total IS NULL OR total >= 0", name="total_range"),
     )
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from certify.clock import utcnow
 from certify.extensions import db
-from certify.models import Candidate, Scheme, User
+from certify.models import Candidate, Scheme, User, sql_in
 
 FIXED, PER_CANDIDATE = "fixed", "per_candidate"
 PAPER_MODES = {FIXED: "统一试卷", PER_CANDIDATE: "每人随机抽题"}
@@ -38,15 +38,11 @@ EVENT_LABELS = {"blur": "窗口失焦", "hidden": "页面隐藏", "copy": "复�
 ERRATUM_KINDS = {"correct": "更正答案", "accept": "增加可接受答案", "void": "作废此题（全员得分）"}
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
 class Blueprint(db.Model):
     """A blueprint (组卷方案) of a scheme: rows of strata totalling 100 points."""
 
     __tablename__ = "exam_blueprints"
-    __table_args__ = (CheckConstraint(_in("mode", PAPER_MODES), name="mode"),)
+    __table_args__ = (CheckConstraint(sql_in("mode", PAPER_MODES), name="mode"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id", ondelete="CASCADE"), index=True)
@@ -188,7 +184,7 @@ class Attempt(db.Model):
 
     __tablename__ = "exam_attempts"
     __table_args__ = (UniqueConstraint("session_id", "candidate_id"),
-                      CheckConstraint(_in("state", ATTEMPT_STATES), name="state"),
+                      CheckConstraint(sql_in("state", ATTEMPT_STATES), name="state"),
                       Index("ix_exam_attempts_state_deadline", "state", "deadline_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,7 +230,7 @@ class AttemptEvent(db.Model):
     """An integrity event (focus loss, copy, paste, …) with its time."""
 
     __tablename__ = "exam_attempt_events"
-    __table_args__ = (CheckConstraint(_in("kind", EVENT_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(sql_in("kind", EVENT_KINDS), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("exam_attempts.id", ondelete="CASCADE"), index=True)
@@ -247,7 +243,7 @@ class KeyErratum(db.Model):
     """A correction of an item version's key applied to one session: correct, accept another key, or void."""
 
     __tablename__ = "exam_key_errata"
-    __table_args__ = (CheckConstraint(_in("kind", ERRATUM_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(sql_in("kind", ERRATUM_KINDS), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("exam_sessions.id", ondelete="CASCADE"), index=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from certify.clock import utcnow
 from certify.domain import LEVELS
 from certify.extensions import db
-from certify.models import Candidate, Round, User, _in
+from certify.models import Candidate, Round, User, sql_in
 
 DRAFT = "draft"
 CONFIRMED = "confirmed"
@@ -38,8 +38,8 @@ class ResultSet(db.Model):
     __tablename__ = "result_sets"
     __table_args__ = (
         UniqueConstraint("round_id", "level"),
-        CheckConstraint(_in("level", LEVELS), name="level"),
-        CheckConstraint(_in("state", STATES), name="state"),
+        CheckConstraint(sql_in("level", LEVELS), name="level"),
+        CheckConstraint(sql_in("state", STATES), name="state"),
         CheckConstraint("ratio > 0 AND ratio <= 1", name="ratio_range"),
     )
 
@@ -70,7 +70,7 @@ class ResultEntry(db.Model):
     __tablename__ = "result_entries"
     __table_args__ = (
         UniqueConstraint("result_set_id", "candidate_id"),
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(sql_in("outcome", OUTCOMES), name="outcome"),
         CheckConstraint("outcome <> 'absent' OR total IS NULL", name="absent_no_total"),
     )
 
@@ -119,7 +119,7 @@ class PublicityPeriod(db.Model):
 
 class Complaint(db.Model):
     __tablename__ = "complaints"
-    __table_args__ = (CheckConstraint(_in("status", COMPLAINT_STATES), name="status"),)
+    __table_args__ = (CheckConstraint(sql_in("status", COMPLAINT_STATES), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
