@@ -5,8 +5,9 @@ import importlib
 import os
 from pathlib import Path
 
-from flask import Flask
 from flask_talisman import Talisman
+
+from .uow import CertifyFlask
 
 __all__ = ["create_app"]
 
@@ -21,7 +22,7 @@ def _package_dir(name: str) -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     instance_path = os.environ.get("CERTIFY_INSTANCE")
-    app = Flask(
+    app = CertifyFlask(
         "certify",
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
         instance_relative_config=True,
@@ -50,6 +51,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config.get("REDIS_URL"):
         socketio_kwargs["message_queue"] = app.config["REDIS_URL"]
     socketio.init_app(app, **socketio_kwargs)
+
+    from . import uow
+    from .errors import DomainError
+
+    uow.install()
+
+    @socketio.on_error_default
+    def _socket_error(err):  # a handler's refusal becomes its acknowledgement; nothing else leaks
+        if isinstance(err, DomainError):
+            return err.socket_ack()
+        app.logger.exception("socket event failed")
+        return {"ok": False, "code": "server_error", "error": "服务器内部错误，请稍后再试"}
 
     from .models import User
 

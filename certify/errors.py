@@ -1,12 +1,85 @@
-"""Error pages and JSON errors. A client never sees a stack trace."""
+"""One error type for refusals, and the app-wide handlers. A client never sees a stack trace.
+
+``DomainError(code, messages, status)`` is what every operation raises when it refuses something. The handlers turn
+it into JSON ``{"error": {"code", "message", "messages", ...}}`` for the API, a flash and a redirect back for pages,
+and an acknowledgement ``{"ok": false, "code", "error"}`` for Socket.IO events (``socket_ack``). The unit of work
+(``certify.uow``) has already rolled the transaction back (or committed it, with ``keep_changes=True``).
+"""
 from __future__ import annotations
 
-from flask import render_template
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .access import json_error, wants_json
 from .extensions import db
+
+class DomainError(Exception):
+    """A refusal by the rules: ``code`` (machine-readable), one or more Chinese ``messages``, an HTTP ``status``.
+
+    ``keep_changes``: the unit of work commits what the operation did before refusing (e.g. closing an overdue
+    attempt) instead of rolling it back. ``extra``: more fields for the JSON body / socket ack. ``redirect_to``: where
+    a page goes after the flash (default: back where the form came from).
+    """
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, code: str | None = None, messages: str | Iterable[str] = (), status: int | None = None, *,
+                 keep_changes: bool = False, redirect_to: str | None = None, **extra):
+        self.code = code or type(self).code
+        self.messages = [messages] if isinstance(messages, str) else [str(m) for m in messages]
+        if not self.messages:
+            self.messages = [MESSAGES.get(status or self.status, ("", "请求失败"))[1]]
+        self.status = status or type(self).status
+        self.keep_changes = keep_changes
+        self.redirect_to = redirect_to
+        self.extra = extra
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return "；".join(self.messages)
+
+    def to_json(self) -> dict:
+        body = {"code": self.code, "message": self.message, **self.extra}
+        if len(self.messages) > 1:
+            body["messages"] = self.messages
+        return body
+
+    def socket_ack(self) -> dict:
+        return {"ok": False, "code": self.code, "error": self.message, **self.extra}
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+def _back() -> str:
+    """Same-origin page the form came from (never an open redirect), else the home page."""
+    ref = request.referrer
+    if ref:
+        parts = urlsplit(ref)
+        if parts.netloc == request.host and "\r" not in ref and "\n" not in ref:
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    if request.method == "GET":
+        return url_for("core.index")
+    return request.path
+
 
 MESSAGES = {
     400: ("bad_request", "请求无效"),
@@ -30,6 +103,17 @@ def _respond(status: int, message: str | None = None, code: str | None = None):
 
 
 def register_error_handlers(app):
+    @app.errorhandler(DomainError)
+    def domain_error(err: DomainError):
+        if wants_json():
+            return json_error(err.status, err.code, err.message, **{k: v for k, v in err.to_json().items()
+                                                                     if k not in ("code", "message")})
+        if request.method == "GET" or err.status in (403, 404):
+            return _respond(err.status, err.message, err.code)
+        for message in err.messages:
+            flash(message, "error")
+        return redirect(err.redirect_to or _back())
+
     @app.errorhandler(CSRFError)
     def csrf_error(err):
         return _respond(400, "页面已过期或表单校验失败，请刷新页面后重试", "csrf_failed")

@@ -40,6 +40,7 @@ def app(database_url, tmp_path_factory):
         "LOGIN_RATE_LIMIT": "10000 per minute",
         "EXAM_SWEEPER_ENABLED": False,
         "SERVER_NAME": None,
+        "UOW_STRICT_READS": True,  # a GET that writes is a bug: fail the test that does it
     })
     with application.app_context():
         db.drop_all()

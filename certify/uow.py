@@ -1,0 +1,120 @@
+"""The unit of work: every request and every Socket.IO event commits once at the edge, or rolls back.
+
+- A view (any blueprint) runs inside ``unit_of_work()``, installed app-wide by ``CertifyFlask.dispatch_request``:
+  on success the transaction commits once and the realtime outbox is flushed; on any exception it rolls back,
+  except a ``DomainError`` raised with ``keep_changes=True`` ("refuse, but what was done before stays": an answer
+  saved after the deadline closes the attempt, then is refused), which commits what was done and re-raises.
+- A GET/HEAD/OPTIONS request never writes: its transaction is rolled back, and a flush during it is a bug
+  (``UOW_STRICT_READS`` turns it into an error, on in tests).
+- Socket.IO handlers of ``UnitOfWorkNamespace`` run inside the same wrapper and answer ``DomainError`` with an
+  acknowledgement ``{"ok": false, "code", "error"}``.
+- Operations never commit; CLI commands use ``commit()`` below (commit + post-commit notices).
+
+Indico's ``RH.process`` is the model: one place decides when a transaction ends.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from functools import wraps
+
+from flask import Flask, current_app, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from . import realtime
+from .errors import DomainError
+from .extensions import db
+
+log = logging.getLogger(__name__)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WROTE = "uow_wrote"
+
+
+class ReadWroteError(RuntimeError):
+    """A GET request flushed a change to the database (a programming error)."""
+
+
+def commit() -> None:
+    """Commit the current transaction and run its post-commit notices (CLI, jobs, tests)."""
+    db.session.commit()
+    realtime.run_ready()
+
+
+def _mark_write(session: Session, _flush_context) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info[_WROTE] = True
+
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if not _installed:
+        event.listen(Session, "before_flush", lambda s, ctx, inst: _mark_write(s, ctx))
+        _installed = True
+    realtime.install()
+
+
+@contextmanager
+def unit_of_work(*, read_only: bool = False):
+    """Run a block as one transaction: commit on success, roll back on error (see the module docstring)."""
+    session = db.session()
+    session.info.pop(_WROTE, None)
+    try:
+        yield session
+    except DomainError as err:
+        if err.keep_changes and not read_only:
+            commit()
+        else:
+            db.session.rollback()
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
+    if read_only:
+        wrote = session.info.pop(_WROTE, False) or bool(session.new or session.dirty or session.deleted)
+        db.session.rollback()
+        if wrote:
+            message = f"{request.method} {request.path} wrote to the database" if request else "a read wrote"
+            if current_app.config.get("UOW_STRICT_READS"):
+                raise ReadWroteError(message)
+            log.warning("%s; the change was rolled back", message)
+        return
+    commit()
+
+
+def transactional(fn):
+    """Decorator form of ``unit_of_work`` for functions outside a request (jobs, the sweeper loop)."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        with unit_of_work():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class CertifyFlask(Flask):
+    """Flask with every view inside the unit of work."""
+
+    def dispatch_request(self):
+        with unit_of_work(read_only=request.method in SAFE_METHODS):
+            return super().dispatch_request()
+
+
+def _namespace_base():
+    from flask_socketio import Namespace
+
+    class UnitOfWorkNamespace(Namespace):
+        """A Socket.IO namespace whose every event runs inside the unit of work (connect included)."""
+
+        def trigger_event(self, event_name, *args):
+            with unit_of_work():
+                return super().trigger_event(event_name, *args)
+
+    return UnitOfWorkNamespace
+
+
+UnitOfWorkNamespace = _namespace_base()
