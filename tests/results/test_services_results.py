@@ -1,7 +1,7 @@
 """Pure results logic against independent computation (no app)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal as D
 from fractions import Fraction
 
@@ -162,3 +162,31 @@ def test_total_matches_fraction_arithmetic(weights, exam, defense, record):
 ])
 def test_publicity_end_skips_weekends(start, days, end):
     assert publicity_end(start, days) == end
+
+
+@pytest.mark.parametrize("start, days, end", [
+    # National Day 2024: 1–7 October off, Sunday 29 Sep and Saturday 12 Oct are make-up working days (调休)
+    (date(2024, 9, 27), 5, date(2024, 10, 9)),   # Fri 27, Sun 29, Mon 30, Tue 8, Wed 9
+    (date(2024, 9, 30), 5, date(2024, 10, 11)),  # Mon 30, Tue 8 … Fri 11
+    (date(2024, 10, 8), 5, date(2024, 10, 12)),  # Tue 8 … Sat 12 (a make-up working Saturday)
+    # Spring Festival 2025: 28 Jan – 4 Feb off; Sunday 26 Jan and Saturday 8 Feb are working days
+    (date(2025, 1, 24), 3, date(2025, 1, 27)),   # Fri 24, Sun 26, Mon 27
+    (date(2025, 1, 28), 1, date(2025, 2, 5)),    # a start inside the holiday begins after it
+])
+def test_publicity_end_follows_statutory_holidays_and_make_up_days(start, days, end):
+    from certify.results.services.publicity import is_working_day
+
+    assert publicity_end(start, days) == end
+    # independent check: count the working days in the period one by one
+    assert sum(is_working_day(start + timedelta(n)) for n in range((end - start).days + 1)) == days
+
+
+def test_secretariat_overrides_win_and_unknown_years_are_reported():
+    from certify.results.services.publicity import unknown_years
+
+    assert publicity_end(date(2024, 7, 1), 5, {date(2024, 7, 3): False}) == date(2024, 7, 8)
+    assert publicity_end(date(2024, 7, 6), 1, {date(2024, 7, 6): True}) == date(2024, 7, 6)
+    far = date(2099, 3, 2)  # a Monday in a year no calendar publishes yet: Monday–Friday, reported
+    assert publicity_end(far, 5) == date(2099, 3, 6)
+    assert unknown_years(far, date(2099, 3, 6)) == [2099]
+    assert unknown_years(date(2024, 7, 1), date(2024, 7, 5)) == []
