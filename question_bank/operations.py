@@ -16,6 +16,7 @@ from certify.extensions import db
 from certify.tabular import ImportFailed, RowError, Sheet, read_table
 
 from .models import ACTIVE, RETIRED, Item, ItemVersion, search_text_of
+from .services import interchange
 from .services.normalise import stem_key
 from .services.parsing import COLUMNS, HEADERS, ItemData, diff, item_to_row, parse_row, parse_rows
 from .services.planning import Existing, ImportPlan, plan_import
@@ -118,8 +119,20 @@ def status_counts() -> dict[str, int]:
 
 # ---------------------------------------------------------------- import
 
-def plan_file(data: bytes, filename: str) -> ImportPlan:
-    """Read and validate a bank file against the current bank; writes nothing."""
+def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None = None) -> ImportPlan:
+    """Read and validate a bank file against the current bank; writes nothing. Spreadsheets (.xlsx/.csv) and the
+    interchange formats (Moodle XML, GIFT, Aiken, QTI 2.1) go through the same row check and plan; ``defaults`` fill
+    the fields an interchange file does not carry (分类, 难度, 适用级别)."""
+    if interchange.detect_format(data, filename):
+        try:
+            read = interchange.read_items(data, filename, defaults)
+        except interchange.InterchangeError as err:
+            return ImportPlan(file=filename, errors=err.errors)
+        parsed = parse_rows(read.rows, filename)
+        parsed.errors[:0] = read.errors
+        if not read.rows and not read.errors:
+            parsed.errors.append(RowError(None, None, "文件中没有题目", filename))
+        return plan_import(parsed, existing_snapshot(), filename, interchange.FORMATS[read.format])
     try:
         table = read_table(data, filename, COLUMNS)
     except ImportFailed as err:
@@ -206,9 +219,10 @@ def apply_plan(plan: ImportPlan, actor=None) -> dict:
     return summary
 
 
-def import_bank(data: bytes, filename: str, *, dry_run: bool = False, actor=None) -> ImportPlan:
+def import_bank(data: bytes, filename: str, *, dry_run: bool = False, actor=None,
+                defaults: interchange.Defaults | None = None) -> ImportPlan:
     """Plan and (unless dry_run) apply; raises ImportFailed with every error when the file has any."""
-    plan = plan_file(data, filename)
+    plan = plan_file(data, filename, defaults)
     if not plan.ok:
         raise ImportFailed(plan.errors)
     if not dry_run:
@@ -279,12 +293,23 @@ def template_sheet() -> Sheet:
     return Sheet("题库", list(HEADERS), [item_to_row("", e) for e in examples])
 
 
-def export_all(path: str) -> int:
+def export_all(path: str, fmt: str | None = None) -> int:
+    """Write the bank's current versions to ``path``: a spreadsheet by extension, or ``fmt`` one of
+    ``interchange.FORMATS`` (Moodle XML, GIFT, Aiken, QTI 2.1). Returns the number of items written."""
     from certify.tabular import write_file
 
     items = db.session.execute(search_query(Filters())).scalars().all()
+    if fmt:
+        data, skipped = export_interchange(items, fmt)
+        Path(path).write_bytes(data)
+        return len(items) - skipped
     write_file(path, [export_sheet(items)])
     return len(items)
+
+
+def export_interchange(items, fmt: str) -> tuple[bytes, int]:
+    """(file bytes, items the format cannot hold and left out — Aiken holds single choice only)."""
+    return interchange.write_items(fmt, [(i.code, version_data(i.current, i.code)) for i in items])
 
 
 # ---------------------------------------------------------------- demo
