@@ -82,10 +82,14 @@ def detect_format(data: bytes, filename: str) -> str | None:
         head = data[:4096].decode("utf-8", "ignore")
         return "qti" if "assessmentItem" in head else "moodle"
     if name.endswith(".txt"):
-        text = _decode(data, filename)
-        if re.search(r"^\s*ANSWER\s*:", text, re.M) and "{" not in text:
+        try:
+            text = _decode(data, filename)
+        except InterchangeError:
+            return None
+        if re.search(r"^\s*ANSWER\s*[:：]", text, re.M) and "{" not in text:
             return "aiken"
-        return "gift"
+        if re.search(r"(?<!\\)\{.*(?<!\\)\}", text, re.S):
+            return "gift"
     return None
 
 
@@ -342,92 +346,81 @@ def _unescaped_index(text: str, ch: str, start: int = 0) -> int:
     return -1
 
 
-def _read_gift(data: bytes, filename: str) -> ReadResult:
-    text = _decode(data, filename).replace("\r\n", "\n").replace("\r", "\n")
-    result = ReadResult("gift")
-    category = ""
-    meta: dict = {}
-    number = 0
-    block: list[str] = []
-
-    def flush():
-        nonlocal number, meta
-        lines = [ln for ln in block if ln.strip()]
-        block.clear()
-        if not lines:
-            return
-        body = "\n".join(lines).strip()
-        number += 1
-        current_meta, meta = meta, {}
-        title = ""
-        if body.startswith("::"):
-            end = body.find("::", 2)
-            if end > 0:
-                title, body = body[2:end].strip(), body[end + 2:].strip()
-        as_text = _plain
-        if body.startswith("["):  # [html] / [moodle] / [markdown] text format marker
-            if body[1:5].lower() == "html":
-                as_text = html_to_text
-            body = body[body.find("]") + 1:].strip()
-        open_at = _unescaped_index(body, "{")
-        close_at = _unescaped_index(body, "}", open_at + 1) if open_at >= 0 else -1
-        if open_at < 0 or close_at < 0:
-            result.errors.append(RowError(number, "答案", "GIFT 题目缺少答案块 {…}", filename))
-            return
-        stem = as_text(_gift_unescape((body[:open_at] + " " + body[close_at + 1:]).strip()))
-        answers = body[open_at + 1:close_at].strip()
-        general = ""
-        gf = answers.find("####")
-        if gf >= 0:
-            general, answers = _gift_unescape(answers[gf + 4:]).strip(), answers[:gf].strip()
-        common = dict(code=_gift_unescape(title), stem=stem, explanation=as_text(general),
-                      category=current_meta.get("category") or category,
-                      difficulty=current_meta.get("difficulty", ""), level=current_meta.get("level", ""))
-        word = answers.split("#")[0].strip().upper()
-        if word in ("T", "TRUE", "F", "FALSE"):
-            result.rows.append(_row(number, type_="判断", answer="正确" if word.startswith("T") else "错误", **common))
-            return
-        parts = _gift_split(answers, "~=")
-        if not parts:
-            result.errors.append(RowError(number, "答案", "GIFT 答案块中没有选项（以 = 或 ~ 开头）", filename))
-            return
-        options, correct, weighted = [], [], False
-        for marker, raw in parts:
-            raw = raw.strip()
-            feedback_at = _unescaped_index(raw, "#")
-            if feedback_at >= 0:
-                raw = raw[:feedback_at].strip()
-            m = re.match(r"%(-?\d+(?:\.\d+)?)%", raw)
-            weight = None
-            if m:
-                weighted, weight, raw = True, float(m.group(1)), raw[m.end():].strip()
-            options.append(as_text(_gift_unescape(raw)))
-            if marker == "=" or (weight is not None and weight > 0):
-                correct.append(len(options) - 1)
-        if _is_truefalse(options) and len(correct) == 1:
-            result.rows.append(_row(number, type_="判断", answer=options[correct[0]], **common))
-            return
-        kind = "多选" if weighted or len(correct) > 1 else "单选"
-        result.rows.append(_row(number, type_=kind, options=options,
-                                answer="".join(LETTERS[i] for i in correct if i < len(LETTERS)), **common))
-
+def _gift_blocks(text: str):
+    """(lines of one question, its metadata comments, the category in force), question by question."""
+    category, meta, block = "", {}, []
     for line in text.split("\n"):
         stripped = line.strip()
         if stripped.startswith("//"):
-            comment = stripped[2:].strip()
-            found = _meta_from_tags([p for p in re.split(r"[;；]", comment) if p.strip()])
-            if found:
-                meta.update(found)
-            continue
-        if stripped.startswith("$CATEGORY:"):
-            flush()
-            category = stripped[len("$CATEGORY:"):].strip().replace("$course$/", "").split("/")[-1].strip()
-            continue
-        if not stripped:
-            flush()
-            continue
-        block.append(line)
-    flush()
+            meta.update(_meta_from_tags([p for p in re.split(r"[;；]", stripped[2:]) if p.strip()]))
+        elif stripped.startswith("$CATEGORY:") or not stripped:
+            if block:
+                yield block, meta, category
+                block, meta = [], {}
+            if stripped:
+                category = stripped[len("$CATEGORY:"):].strip().replace("$course$/", "").split("/")[-1].strip()
+        else:
+            block.append(line)
+    if block:
+        yield block, meta, category
+
+
+def _gift_choices(answers: str, as_text) -> tuple[list[str], list[int], bool]:
+    """Options, the indexes of the correct ones, and whether weights (%n%) were used."""
+    options, correct, weighted = [], [], False
+    for marker, raw in _gift_split(answers, "~="):
+        raw = raw.strip()
+        feedback_at = _unescaped_index(raw, "#")
+        if feedback_at >= 0:
+            raw = raw[:feedback_at].strip()
+        weight = re.match(r"%(-?\d+(?:\.\d+)?)%", raw)
+        if weight:
+            weighted, raw = True, raw[weight.end():].strip()
+        options.append(as_text(_gift_unescape(raw)))
+        if marker == "=" or (weight and float(weight.group(1)) > 0):
+            correct.append(len(options) - 1)
+    return options, correct, weighted
+
+
+def _gift_question(body: str, number: int, meta: dict, category: str, filename: str) -> Row | RowError:
+    title = ""
+    if body.startswith("::") and body.find("::", 2) > 0:
+        end = body.find("::", 2)
+        title, body = body[2:end].strip(), body[end + 2:].strip()
+    as_text = _plain
+    if body.startswith("["):  # [html] / [moodle] / [markdown] text format marker
+        as_text = html_to_text if body[1:5].lower() == "html" else _plain
+        body = body[body.find("]") + 1:].strip()
+    open_at = _unescaped_index(body, "{")
+    close_at = _unescaped_index(body, "}", open_at + 1) if open_at >= 0 else -1
+    if open_at < 0 or close_at < 0:
+        return RowError(number, "答案", "GIFT 题目缺少答案块 {…}", filename)
+    answers, general = body[open_at + 1:close_at].strip(), ""
+    if "####" in answers:
+        answers, general = answers.split("####", 1)
+        answers, general = answers.strip(), _gift_unescape(general).strip()
+    common = dict(code=_gift_unescape(title), explanation=as_text(general),
+                  stem=as_text(_gift_unescape((body[:open_at] + " " + body[close_at + 1:]).strip())),
+                  category=meta.get("category") or category, difficulty=meta.get("difficulty", ""),
+                  level=meta.get("level", ""))
+    word = answers.split("#")[0].strip().upper()
+    if word in ("T", "TRUE", "F", "FALSE"):
+        return _row(number, type_="判断", answer="正确" if word.startswith("T") else "错误", **common)
+    options, correct, weighted = _gift_choices(answers, as_text)
+    if not options:
+        return RowError(number, "答案", "GIFT 答案块中没有选项（以 = 或 ~ 开头）", filename)
+    if _is_truefalse(options) and len(correct) == 1:
+        return _row(number, type_="判断", answer=options[correct[0]], **common)
+    return _row(number, type_="多选" if weighted or len(correct) > 1 else "单选", options=options,
+                answer="".join(LETTERS[i] for i in correct if i < len(LETTERS)), **common)
+
+
+def _read_gift(data: bytes, filename: str) -> ReadResult:
+    text = _decode(data, filename).replace("\r\n", "\n").replace("\r", "\n")
+    result = ReadResult("gift")
+    for number, (lines, meta, category) in enumerate(_gift_blocks(text), 1):
+        found = _gift_question("\n".join(lines).strip(), number, meta, category, filename)
+        (result.errors if isinstance(found, RowError) else result.rows).append(found)
     return result
 
 
