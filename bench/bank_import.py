@@ -27,6 +27,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from common import header, report
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -112,6 +114,7 @@ def main() -> None:
         print(json.dumps(one(mode, Path(xlsx), Path(db_path), trace == "1")))
         return
 
+    header()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         xlsx = tmp / "bank.xlsx"
@@ -146,6 +149,11 @@ def main() -> None:
               f"CPU {med['reimport']['cpu_seconds'] / med['parse']['cpu_seconds']:.2f}; "
               f"import / parse tracemalloc peak: {med['import']['tracemalloc_peak_mb'] / med['parse']['tracemalloc_peak_mb']:.2f}")
         print("counts:", results["import"][0]["counts"], "| reimport:", results["reimport"][0]["counts"])
+        report({f"import {args.items} items (.xlsx → SQLite)": (round(med["import"]["seconds"], 2), "s", "lower"),
+                "re-import, nothing changed": (round(med["reimport"]["seconds"], 2), "s", "lower"),
+                "parse only (baseline)": (round(med["parse"]["seconds"], 2), "s", "lower"),
+                "import peak RSS": (round(med["import"]["maxrss_mb"], 1), "MiB", "lower")},
+               {"database": "sqlite"}, runs=args.runs)
 
 
 if __name__ == "__main__":

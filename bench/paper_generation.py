@@ -22,6 +22,8 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from common import header, report
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exam.services.assembly import (BankItem, Stratum, assemble_session, naive_session,  # noqa: E402
@@ -124,8 +126,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=5000)
     parser.add_argument("--items", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", "--runs", dest="repeat", type=int, default=3)
     args = parser.parse_args()
+    header()
     bank = generated_bank(args.items)
     print(f"bank {args.items} items, blueprint 60 items / 100 points (demo blueprint), {args.candidates} candidates,"
           f" median of {args.repeat}")
@@ -143,6 +146,12 @@ def main() -> None:
           f"{db['create_s']:.2f} s; regenerate median {db['regenerate_s']:.2f} s wall, {CPU['regenerate']:.2f} s CPU")
     print(f"  database share ≈ {max(CPU['regenerate'] - CPU['balanced'], 0):.2f} s CPU "
           f"(regenerate − pure balanced assembly; SQLite runs in-process, so its work is counted)")
+    report({f"balanced assembly, {args.candidates} papers (pure)": (round(pure["balanced_s"], 2), "s", "lower"),
+            "naive random draw (baseline)": (round(pure["naive_s"], 2), "s", "lower"),
+            f"create session + {db['papers']} papers into SQLite": (round(db["create_s"], 2), "s", "lower"),
+            "regenerate papers into SQLite": (round(db["regenerate_s"], 2), "s", "lower"),
+            "SD of papers' expected facility": (round(pure["balanced"]["facility_sd"], 4), "", "lower")},
+           {"database": "sqlite"}, runs=args.repeat)
 
 
 if __name__ == "__main__":
