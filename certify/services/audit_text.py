@@ -89,13 +89,13 @@ SCALAR_CHANGE_LABELS = {"exam.attempt.regrade": "成绩", "defense.carry_over": 
                         "exam.session.extra_time": "延长时间（分钟）"}
 
 VALUE_LABELS = {
-    "status": {"upheld": "属实", "dismissed": "不属实", "pending": "待处理", "present": "已考", "absent": "缺考",
-               "exempt": "免考"},
+    "status": {"upheld": "属实（撤销认定）", "dismissed": "不属实", "open": "待处理", "scored": "已评分",
+               "absent": "缺考"},
     "state": {"in_progress": "作答中", "submitted": "已交卷", "auto_submitted": "到时自动交卷",
               "force_submitted": "强制交卷"},
     "component": {"exam": "笔试成绩", "defense": "答辩成绩", "record": "业绩成果得分"},
     "mc_policy": {"partial_half": "少选得一半，错选不得分", "all_or_nothing": "完全正确才得分"},
-    "mode": {"random": "随机抽题", "fixed": "固定试卷"},
+    "mode": {"fixed": "统一试卷", "per_candidate": "每人随机抽题"},
 }
 
 MAX_LIST = 20  # longer lists are cut, with the number left out
