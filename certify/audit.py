@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .clock import utcnow
 from .extensions import db
-from .models import AuditEntry, User
+from .models import AuditEntry, Round, User
 from .services import audit_chain
 from .services.audit_chain import VerifyResult
 
@@ -38,8 +38,8 @@ def audit(action: str, *, target=None, target_type: str = "", target_id="", roun
     if target is not None:
         target_type = target_type or type(target).__name__
         target_id = target_id or getattr(target, "id", "")
-        if round_id is None:
-            round_id = getattr(target, "round_id", None)
+        if round_id is None:  # an entry about a round belongs to that round
+            round_id = target.id if isinstance(target, Round) else getattr(target, "round_id", None)
     entry = AuditEntry(
         at=utcnow(),
         action=action,
