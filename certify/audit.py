@@ -9,6 +9,11 @@ predecessor (and ``prev_hash`` is unique in the table besides).
 """
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask_login import current_user
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
@@ -130,11 +135,13 @@ _COLUMNS = (AuditEntry.id, AuditEntry.at, AuditEntry.actor_id, AuditEntry.actor_
 _KEYS = [c.key for c in _COLUMNS]
 
 
-def verify(*, anchor: tuple[int, str] | None = None, batch: int = 2000) -> VerifyResult:
-    """Check the whole trail, oldest first, reading it in batches by id (no long-lived cursor)."""
+def verify(*, anchor: tuple[int, str] | None = None, batch: int = 2000,
+           start: VerifyResult | None = None) -> VerifyResult:
+    """Check the whole trail, oldest first, reading it in batches by id (no long-lived cursor); with ``start``
+    (an earlier intact result) only the entries after its head."""
 
     def rows():
-        after = 0
+        after = (start.head_id or 0) if start else 0
         while True:
             chunk = db.session.execute(select(*_COLUMNS).where(AuditEntry.id > after)
                                        .order_by(AuditEntry.id).limit(batch)).all()
@@ -148,4 +155,42 @@ def verify(*, anchor: tuple[int, str] | None = None, batch: int = 2000) -> Verif
         col = AuditEntry.prev_hash if column == "prev_hash" else AuditEntry.entry_hash
         return db.session.execute(select(AuditEntry.id).where(col == value).limit(1)).scalar()
 
-    return audit_chain.verify_chain(rows(), locate=locate, anchor=anchor)
+    return audit_chain.verify_chain(rows(), locate=locate, anchor=anchor, start=start)
+
+
+@dataclass
+class _Checked:
+    result: VerifyResult
+    full_at: float  # time.monotonic() of the last walk from the first entry
+    checked_at: datetime
+
+
+_last_check: dict[str, _Checked] = {}
+_check_lock = threading.Lock()
+
+
+def chain_state(max_age: float = 300.0) -> tuple[VerifyResult, datetime]:
+    """The chain's state for the audit page, cheap enough to show on every view: a full walk at most every
+    ``max_age`` seconds per process (and per database); in between only the entries added since the last
+    intact head are walked, after checking that head is still there with the same hash. Returns the result and
+    when the last full walk happened (UTC). ``certify audit verify`` always walks everything."""
+    key = str(db.engine.url)
+    with _check_lock:
+        previous = _last_check.get(key)
+    now = time.monotonic()
+    if previous and previous.result.ok and now - previous.full_at < max_age and _head_unchanged(previous.result):
+        result = verify(start=previous.result)
+        checked = _Checked(result, previous.full_at, previous.checked_at)
+    else:
+        result = verify()
+        checked = _Checked(result, now, utcnow())
+    with _check_lock:
+        _last_check[key] = checked
+    return checked.result, checked.checked_at
+
+
+def _head_unchanged(result: VerifyResult) -> bool:
+    if result.head_id is None:  # the trail was empty: walking it "from the start" is the full walk anyway
+        return True
+    stored = db.session.execute(select(AuditEntry.entry_hash).where(AuditEntry.id == result.head_id)).scalar()
+    return stored == result.head_hash

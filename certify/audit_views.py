@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import click
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask.cli import with_appcontext
 from flask_login import current_user
 from sqlalchemy import String, or_, select
@@ -320,9 +320,10 @@ def index():
     actions = sorted(set(db.session.execute(db.select(AuditEntry.action).distinct()).scalars()) | set(ACTION_LABELS))
     rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars().all()
     masked = current_user.role != SECRETARIAT
-    chain = audit.verify()
+    chain, full_check_at = audit.chain_state(current_app.config.get("AUDIT_FULL_VERIFY_SECONDS", 300))
     return render_template("audit/index.html", page=page, f=f, actions=actions, rounds=rounds,
-                           labels=ACTION_LABELS, lines=readable(page.items, masked), chain=chain), status
+                           labels=ACTION_LABELS, lines=readable(page.items, masked), chain=chain,
+                           full_check_at=full_check_at), status
 
 
 @bp.route("/export.<fmt>")

@@ -139,17 +139,18 @@ class VerifyResult:
 Locate = Callable[[str, str], "int | None"]
 
 
-def verify_chain(rows: Iterable[dict], *, locate: Locate | None = None,
-                 anchor: tuple[int, str] | None = None) -> VerifyResult:
+def verify_chain(rows: Iterable[dict], *, locate: Locate | None = None, anchor: tuple[int, str] | None = None,
+                 start: VerifyResult | None = None) -> VerifyResult:
     """Walk entries in id order; the first one whose content, link or position is wrong ends the walk.
 
     ``locate(column, h)`` (optional) gives the id of the entry whose ``column`` ("entry_hash" or "prev_hash")
     holds ``h``; with it an entry moved to another id is told apart from one edited in place. ``anchor`` =
     (id, entry_hash) recorded earlier: that entry must still be there, unchanged, or the trail lost entries
-    (the newest ones too, which nothing else links to)."""
-    prev_id: int | None = None
-    prev_hash = GENESIS
-    count = 0
+    (the newest ones too, which nothing else links to). ``start``: an earlier intact result to continue from
+    (``rows`` are then the entries after its head)."""
+    prev_id: int | None = start.head_id if start else None
+    prev_hash = (start.head_hash or GENESIS) if start else GENESIS
+    count = start.count if start else 0
     anchor_seen = False
 
     def result(broken: Break | None) -> VerifyResult:

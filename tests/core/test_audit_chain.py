@@ -191,14 +191,32 @@ def test_verify_command_with_anchor_sees_the_newest_entries_removed(app, ctx):
     assert bad.exit_code != 0
 
 
-def test_the_audit_page_shows_the_state_of_the_chain(ctx, client, make_user):
+def test_the_audit_page_shows_the_state_of_the_chain(app, ctx, client, make_user, monkeypatch):
     sup = make_user("supervisor")
     _write(3)
     login(client, sup.username)
     assert "审计链完整（至第 3 条）" in client.get("/audit/").get_data(as_text=True)
     _tamper("UPDATE audit_entries SET actor_name = '别人' WHERE id = 2")
+    monkeypatch.setitem(app.config, "AUDIT_FULL_VERIFY_SECONDS", 0)  # every view walks the whole chain
     html = client.get("/audit/").get_data(as_text=True)
     assert "审计链已断开：第 2 条记录的内容已被修改" in html and 'data-ok="0"' in html
+
+
+def test_between_full_walks_the_page_checks_every_new_entry(app, ctx, client, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "AUDIT_FULL_VERIFY_SECONDS", 3600)
+    sup = make_user("supervisor")
+    _write(3)
+    login(client, sup.username)
+    assert "审计链完整（至第 3 条）" in client.get("/audit/").get_data(as_text=True)  # a full walk
+    _write(2)
+    assert "审计链完整（至第 5 条）" in client.get("/audit/").get_data(as_text=True)  # only 4 and 5 walked
+    _write(1)
+    _tamper("UPDATE audit_entries SET reason = '改过' WHERE id = 6")
+    assert "第 6 条记录的内容已被修改" in client.get("/audit/").get_data(as_text=True)
+    # an older entry changed is seen at the next full walk
+    monkeypatch.setitem(app.config, "AUDIT_FULL_VERIFY_SECONDS", 0)
+    _tamper("UPDATE audit_entries SET reason = '改过' WHERE id = 2")
+    assert "第 2 条记录的内容已被修改" in client.get("/audit/").get_data(as_text=True)
 
 
 def test_concurrent_writers_never_chain_to_the_same_predecessor(app, ctx):
