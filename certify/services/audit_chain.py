@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Callable, Iterable
 
 GENESIS = "0" * 64
 FORMAT_VERSION = 1

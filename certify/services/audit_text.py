@@ -7,8 +7,8 @@ lookup the caller fills in bulk (``refs_of`` lists what to look up, ``describe``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Callable, Iterable
 
 ACTION_LABELS = {
     # core: rounds, schemes, roster, component scores

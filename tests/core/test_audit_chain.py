@@ -2,6 +2,7 @@
 the CLI and the supervisors' page), appends are serialised, and PostgreSQL refuses UPDATE/DELETE outright."""
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import datetime
 
@@ -13,7 +14,6 @@ from certify.extensions import db
 from certify.models import AuditEntry
 from certify.services import audit_chain as ac
 from tests.conftest import login
-
 
 # ------------------------------------------------------------------ the pure walk
 
@@ -139,7 +139,7 @@ def test_entries_are_sealed_in_order_across_transactions(ctx):
     assert [r.id for r in rows] == [1, 2, 3, 4, 5]
     assert [r.action for r in rows[:3]] == ["a.one", "a.two", "a.three"]
     assert rows[0].prev_hash == ac.GENESIS
-    assert all(b.prev_hash == a.entry_hash for a, b in zip(rows, rows[1:]))
+    assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(rows))
     assert rows[2].detail == {"amount": "12.50", "ids": [1, 2, 3], "pair": [1, "x"]}
     result = verify()
     assert result.ok and result.head_id == 5 and result.message == "审计链完整（至第 5 条）"
@@ -264,9 +264,8 @@ def pg(ctx):
                                        "DELETE FROM audit_entries WHERE id = 1"])
 def test_postgresql_refuses_update_and_delete_of_an_entry(pg, statement):
     _write(2)
-    with pytest.raises(exc.DBAPIError, match="append-only"):
-        with db.engine.begin() as conn:
-            conn.execute(text(statement))
+    with pytest.raises(exc.DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text(statement))
     assert db.session.execute(select(func.count()).select_from(AuditEntry)).scalar() == 2
     assert verify().ok
 

@@ -14,7 +14,12 @@ from sqlalchemy import event
 
 from certify.audit import audit
 from certify.extensions import db
-from certify.services.audit_text import ACTION_LABELS, codes_in_source, describe, refs_of
+from certify.services.audit_text import (
+    ACTION_LABELS,
+    codes_in_source,
+    describe,
+    refs_of,
+)
 from tests.conftest import login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +105,7 @@ def test_entries_show_objects_by_name_and_changes(scene, client, make_user):
 
 
 def test_export_carries_the_same_readable_columns(scene, client, make_user):
-    rnd, cand, session = scene
+    session = scene[2]
     audit("exam.session.update", target=session, reason="调整时长",
           changed={"duration_minutes": {"before": 90, "after": 100}})
     db.session.commit()

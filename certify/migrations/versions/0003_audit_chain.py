@@ -9,11 +9,10 @@ Adds ``prev_hash`` and ``entry_hash`` to ``audit_entries`` and seals the entries
 PostgreSQL a trigger then refuses UPDATE and DELETE of an entry.
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from certify.services import audit_chain
-
 
 # revision identifiers, used by Alembic.
 revision = '0003'
