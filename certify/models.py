@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -180,10 +180,12 @@ class ComponentScore(db.Model):
 
 
 class AuditEntry(db.Model):
-    """Append-only audit trail: who did what, when and why."""
+    """Append-only audit trail: who did what, when and why; a hash chain (certify.services.audit_chain) makes
+    an edited, deleted or moved entry visible, and on PostgreSQL a trigger refuses UPDATE and DELETE."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_round_at", "round_id", "at"),)
+    # prev_hash is unique: two entries can never chain to the same predecessor, whatever the writers do.
+    __table_args__ = (Index("ix_audit_round_at", "round_id", "at"), UniqueConstraint("prev_hash"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -195,8 +197,23 @@ class AuditEntry(db.Model):
     target_id: Mapped[str] = mapped_column(String(40), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()
+
+
+def _audit_append_only(table, connection, **_kw):
+    if connection.dialect.name == "postgresql":  # db.create_all() gets the trigger the migration creates
+        from sqlalchemy import text
+
+        from .services.audit_chain import PG_APPEND_ONLY_FUNCTION, PG_APPEND_ONLY_TRIGGER
+
+        connection.execute(text(PG_APPEND_ONLY_FUNCTION))
+        connection.execute(text(PG_APPEND_ONLY_TRIGGER))
+
+
+event.listen(AuditEntry.__table__, "after_create", _audit_append_only)
 
 
 def _user_get_id(self) -> str:
