@@ -142,6 +142,9 @@ def request_cancel(job: Job) -> Job:
             state=CANCELLED, cancel_requested=True, finished_at=now, message="已取消（尚未开始执行）")).rowcount
         if rows:
             db.session.refresh(job)
+            kind = kind_of(job)
+            if kind is not None and kind.on_finish is not None:
+                kind.on_finish(job)  # in the caller's transaction: the job never ran
             return job
         db.session.refresh(job)
     if job.state != RUNNING:
