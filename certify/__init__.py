@@ -12,7 +12,7 @@ from .uow import CertifyFlask
 __all__ = ["create_app"]
 
 # Areas register their blueprints, socket namespaces, CLI commands and demo steps via ``init_app``.
-AREAS = ("certify.core_area", "question_bank", "exam", "defense", "certify.results")
+AREAS = ("certify.core_area", "certify.jobs", "question_bank", "exam", "defense", "certify.results")
 
 
 def _package_dir(name: str) -> str:

@@ -69,8 +69,10 @@ def run_server(host: str, port: int) -> None:
     import os
 
     from .extensions import socketio
+    from .worker import start_embedded
 
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    start_embedded(current_app._get_current_object())  # the sweeper and job threads on embedded SQLite
     socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
                  use_reloader=False)
 

@@ -110,7 +110,7 @@ def run_schedule(code: str):
     if problems:
         for m in problems:
             flash(m, "error")
-    elif ops.start_schedule_job(rnd) is None:
+    elif ops.start_schedule_job(rnd, created_by=current_user) is None:
         flash("排程任务正在进行中", "warning")
     else:
         flash("排程任务已开始，进度见下方", "info")
@@ -125,8 +125,10 @@ def schedule_status(code: str):
     db.session.commit()
     if s is None:
         return jsonify({"state": "idle", "progress": 0, "message": "", "status": "draft"})
+    from .schedule_job import latest_job_id
+
     return jsonify({"state": s.job_state, "progress": s.job_progress, "message": s.job_message,
-                    "status": s.status, "updated_at": iso_utc(s.updated_at)})
+                    "status": s.status, "updated_at": iso_utc(s.updated_at), "job_id": latest_job_id(rnd.id)})
 
 
 @bp.route("/<code>/schedule/move", methods=["POST"])

@@ -6,11 +6,9 @@ background job commit at the edge). Live scoring state changes are in ``scoring_
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from certify.accounts import create_user
@@ -622,59 +620,19 @@ def run_schedule(rnd: Round, *, time_limit: float = 8.0, progress=None) -> sched
     return result
 
 
-_jobs: dict[int, threading.Thread] = {}
-STALE_JOB = timedelta(minutes=2)  # a "running" job not heard from for this long died with its process
-
-
 def job_running(s: DefenseSchedule | None) -> bool:
-    return s is not None and s.job_state == "running" and utcnow() - (s.updated_at or utcnow()) < STALE_JOB
+    """A scheduling job of the round is queued or running (the job queue, ``defense.schedule_job``)."""
+    from .schedule_job import active_schedule_job
+
+    return s is not None and active_schedule_job(s.round_id) is not None
 
 
-def start_schedule_job(rnd: Round, *, time_limit: float = 8.0) -> threading.Thread | None:
-    """Run the scheduler in a background thread with its own app context; progress lands on DefenseSchedule.
-    Returns None when a job of the round is already running. The caller commits before the thread reads."""
-    thread = _jobs.get(rnd.id)
-    s = get_schedule(rnd)
-    if (thread is not None and thread.is_alive()) or job_running(s):
-        return None
-    s.job_state, s.job_progress, s.job_message = "running", 0, "排程任务已启动"
-    audit("defense.schedule_run", target=s, round_id=rnd.id)
-    db.session.commit()
-    app = current_app._get_current_object()
-    round_id = rnd.id
+def start_schedule_job(rnd: Round, *, time_limit: float = 8.0, created_by: User | None = None):
+    """Queue the scheduler as a background job run by ``certify worker`` (``defense.schedule_job``); returns the
+    job, or None when one of the round is already queued or running. The caller's unit of work commits."""
+    from .schedule_job import enqueue_schedule
 
-    def work():
-        with app.app_context():
-            def progress(pct, message):
-                row = db.session.execute(db.select(DefenseSchedule).filter_by(round_id=round_id)).scalar_one()
-                row.job_progress, row.job_message = pct, message
-                db.session.commit()
-
-            try:
-                r = db.session.get(Round, round_id)
-                result = run_schedule(r, time_limit=time_limit, progress=progress)
-                row = get_schedule(r)
-                if result.ok:
-                    row.job_state, row.job_progress = "done", 100
-                    row.job_message = f"已为 {len(result.placements)} 名考生排定答辩（{result.seconds:.1f} 秒）"
-                else:
-                    row.job_state, row.job_progress = "failed", 100
-                    row.job_message = "\n".join(result.reasons)
-                db.session.commit()
-            except Exception as exc:  # the page must learn the job ended; details go to the log
-                db.session.rollback()
-                app.logger.exception("defense scheduling failed")
-                row = db.session.execute(db.select(DefenseSchedule).filter_by(round_id=round_id)).scalar_one()
-                row.job_state, row.job_progress = "failed", 100
-                row.job_message = f"排程出错：{type(exc).__name__}"
-                db.session.commit()
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=work, name=f"defense-schedule-{round_id}", daemon=True)
-    _jobs[round_id] = thread
-    thread.start()
-    return thread
+    return enqueue_schedule(rnd, time_limit=time_limit, created_by=created_by)
 
 
 def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: datetime, *, reason: str = "",

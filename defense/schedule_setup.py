@@ -12,9 +12,11 @@ def init_schedule(app) -> None:
 
     from .admin import bp
     from .cli import COMMANDS
+    from .schedule_job import register as register_schedule_job
     from .schedule_reports import write_schedule_export
 
     app.register_blueprint(bp)
+    register_schedule_job()
     for command in COMMANDS:
         app.cli.add_command(command)
     add_nav([SECRETARIAT, SUPERVISOR], "答辩安排", "defense_admin.index")

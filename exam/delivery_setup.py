@@ -10,8 +10,7 @@ def init_delivery(app) -> None:
 
     from . import api, candidate, errata, monitor
     from .events import init_events
-    from .sweeper import register_cli, start_sweeper
-
+    from .sweeper import register_cli, register_periodic
     app.register_blueprint(api.bp)
     app.register_blueprint(candidate.bp)
     app.register_blueprint(monitor.bp)
@@ -21,10 +20,6 @@ def init_delivery(app) -> None:
     add_nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index")
     register_candidate_panel(20, "exam.sessions", candidate.candidate_panel)
     register_cli(app)
-    if app.config.get("EXAM_SWEEPER_ENABLED") and not app.config.get("TESTING"):
-        # Started by the first request a server handles, so one-shot CLI commands (demo, imports, exports)
-        # never run a sweeper thread beside their own writes.
-        @app.before_request
-        def _start_exam_sweeper():
-            if "exam_sweeper_stop" not in app.extensions:
-                start_sweeper(app)
+    # The deadline sweeper is a periodic task of the background worker (certify worker, or the thread
+    # certify serve starts on SQLite), never started by a web request.
+    register_periodic()

@@ -35,7 +35,11 @@ def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    from certify import worker
+
+    stop, _threads = worker.start(app, periodic=False)  # background jobs (the defense scheduler), as serve does
     yield f"http://127.0.0.1:{server.server_port}"
+    stop.set()
     server.shutdown()
     app.config["WTF_CSRF_ENABLED"] = False
 
