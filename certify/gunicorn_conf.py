@@ -83,6 +83,13 @@ def run_embedded(host: str, port: int) -> None:
         def load(self):
             from certify import create_app
 
-            return create_app()
+            app = create_app()
+            try:  # the background worker (sweeper, jobs) runs inside the one web process of the embedded default
+                from certify.worker import start_embedded
+            except ImportError:  # a build without certify.worker: the exam sweeper starts with the first request
+                start_embedded = None
+            if start_embedded is not None:
+                start_embedded(app)
+            return app
 
     EmbeddedServer().run()
