@@ -57,3 +57,17 @@ def test_gunicorn_settings_are_bounded(monkeypatch):
     values = gunicorn_conf.settings()
     assert values["worker_class"] == "gevent" and values["workers"] == 1
     assert values["threads"] == 12 and values["worker_connections"] == 1000 and values["backlog"] == 256
+
+
+def test_gunicorn_refuses_several_workers_with_a_generated_secret_key(monkeypatch):
+    import pytest
+
+    from certify import gunicorn_conf
+
+    for key in ("SECRET_KEY", "REDIS_URL", "DATABASE_URL", "CERTIFY_ENV"):
+        monkeypatch.delenv(key, raising=False)
+    gunicorn_conf.check_settings({"workers": 1})  # the embedded default starts
+    with pytest.raises(SystemExit, match="SECRET_KEY"):
+        gunicorn_conf.check_settings({"workers": 3})
+    monkeypatch.setenv("SECRET_KEY", "shared-by-every-process")
+    gunicorn_conf.check_settings({"workers": 3})
