@@ -3,7 +3,7 @@
     .venv/bin/python bench/serving.py [--database-url URL] [--runs 5] [--clients 16] [--sockets 200] [--seconds 6]
 
 For each server configuration (gunicorn -c python:certify.gunicorn_conf certify.wsgi:app, one worker process):
-  gevent          -k gevent, worker_connections 1000, DB pool WEB_THREADS + 2 = 18
+  gevent          -k gevent, worker_connections 1000, DB pool 18 (pip install .[gevent])
   gthread-16      -k gthread --threads 16 (the same request concurrency as the gevent pool)
   gthread-256     -k gthread --threads 256 (enough threads to hold every Socket.IO connection)
 the script logs demo-like candidates in once (cookies stay valid across servers: one SECRET_KEY), then per run:

@@ -64,10 +64,10 @@ def _safe_url(url: str) -> str:
 
 
 def run_server(host: str, port: int) -> None:
-    """Serve the app with Socket.IO (websocket and long-polling) on gunicorn with its gevent worker, the production
-    server, in this process: never Werkzeug's development server. The process re-executes itself into a fresh
-    interpreter first (same pid, so Ctrl+C and service managers keep working), so gevent patches the standard
-    library before the app is imported again in the worker."""
+    """Serve the app with Socket.IO (websocket and long-polling) on gunicorn, the production server (one gthread
+    worker, certify/gunicorn_conf.py), in this process: never Werkzeug's development server. The process
+    re-executes itself into a fresh interpreter first (same pid, so Ctrl+C and service managers keep working), so
+    gunicorn's master holds neither this app nor its database connections when it forks the worker."""
     import os
 
     from .config import shared_secret_problem

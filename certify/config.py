@@ -10,8 +10,9 @@ CERTIFY_ENV   ``embedded`` (default with SQLite: demo / one-command serve) or ``
 CERTIFY_SECURE_COOKIES / CERTIFY_HSTS  1/0: override the production default (plain-HTTP intranets set both to 0)
 CERTIFY_FORCE_HTTPS   1: redirect HTTP to HTTPS (behind TLS)
 CERTIFY_PROXIES       number of trusted reverse proxies in front (nginx: 1) for X-Forwarded-For/-Proto/-Host
-WEB_CONCURRENCY       web processes (gunicorn workers); WEB_THREADS: requests one process works on at once
-DB_POOL_SIZE / DB_POOL_TIMEOUT  default: WEB_THREADS + 2 connections per process, 5 s wait, then 503 + Retry-After
+WEB_THREADS           threads per web process (held Socket.IO connections + requests in flight), default 256
+DB_POOL_SIZE / DB_POOL_TIMEOUT  default: min(WEB_THREADS, 16) + 2 connections per process, 5 s wait, then 503 +
+              Retry-After
 SOCKETIO_CHANNEL      Redis pub/sub channel of this deployment (default derived from the database)
 SOCKETIO_ALLOWED_ORIGINS  comma-separated origins allowed besides the page's own (default none)
 LOG_LEVEL / LOG_FORMAT  default INFO / ``kv`` (key=value); ``json`` for one JSON object per line
@@ -76,8 +77,7 @@ def load_config(instance_path: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(db_url),
         "REDIS_URL": redis_url,
         # serving (certify.wsgi, certify/gunicorn_conf.py, certify serve)
-        "WEB_CONCURRENCY": _int("WEB_CONCURRENCY", 1),
-        "WEB_THREADS": _int("WEB_THREADS", 16),
+        "WEB_THREADS": _int("WEB_THREADS", 256),
         "DB_POOL_SIZE": _int("DB_POOL_SIZE", 0) or None,  # None: derived from WEB_THREADS
         "DB_POOL_TIMEOUT": float(os.environ.get("DB_POOL_TIMEOUT") or 5),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
@@ -128,9 +128,12 @@ def derive(config) -> None:
     options = {"pool_pre_ping": True}
     memory = uri in ("sqlite://", "sqlite:///:memory:") or ":memory:" in uri
     if not memory:
-        # Every request thread (or greenlet holding a connection) plus the sweeper and a spare; beyond that a
-        # request waits DB_POOL_TIMEOUT seconds and gets 503 + Retry-After (certify.health), never a 500.
-        options["pool_size"] = config.get("DB_POOL_SIZE") or int(config.get("WEB_THREADS") or 16) + 2
+        # At most 16 requests of a process at the database at once (2 cores: more only queue inside PostgreSQL),
+        # fewer with fewer threads, plus the sweeper and a spare. Beyond that a request waits DB_POOL_TIMEOUT
+        # seconds and gets 503 + Retry-After (certify.health), never a 500; most threads of a process hold
+        # Socket.IO connections and need no database connection.
+        threads = int(config.get("WEB_THREADS") or 256)
+        options["pool_size"] = config.get("DB_POOL_SIZE") or min(threads, 16) + 2
         options["max_overflow"] = 0
         options["pool_timeout"] = float(config.get("DB_POOL_TIMEOUT") or 5)
     if uri.startswith("postgresql"):

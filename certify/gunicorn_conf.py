@@ -6,10 +6,12 @@ one port. Scale by running more web processes (``certify-web@PORT`` units, DEPLO
 
 Environment (all optional):
   BIND                 127.0.0.1:8000
-  WEB_WORKER_CLASS     gevent (default, chosen by bench/serving.py: see BENCHMARKS.md) or gthread
-  WEB_THREADS          16: gthread threads per process; with gevent the requests that may hold a database
-                       connection at once (the DB pool is sized from it, certify.config.derive)
-  WEB_CONNECTIONS      1000: gevent connections per process (held Socket.IO connections included)
+  WEB_WORKER_CLASS     gthread (default, chosen by bench/serving.py: see BENCHMARKS.md, "Serving") or gevent
+  WEB_THREADS          256: threads per process. A held Socket.IO websocket occupies one for its lifetime, so this is
+                       "candidates connected to this process + requests in flight"; the database pool is sized
+                       separately (min(WEB_THREADS, 16) + 2, certify.config.derive), so excess requests wait for a
+                       connection and get 503 + Retry-After, never exhaust PostgreSQL
+  WEB_CONNECTIONS      1000: open client connections per process (keep-alive included); more wait in the backlog
   WEB_BACKLOG          256: pending TCP connections the kernel queues before refusing
   GUNICORN_WORKERS     1 (see above; more only with websocket-only Socket.IO clients)
   GUNICORN_TIMEOUT     60
@@ -26,12 +28,12 @@ def _int(name: str, default: int) -> int:
 
 def settings(**overrides) -> dict:
     """The gunicorn settings as a dict (this module's globals and ``certify serve`` use the same)."""
-    worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
+    worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
     values = {
         "bind": os.environ.get("BIND", "127.0.0.1:8000"),
         "workers": _int("GUNICORN_WORKERS", 1),
         "worker_class": worker_class,
-        "threads": _int("WEB_THREADS", 16),
+        "threads": _int("WEB_THREADS", 256),
         "worker_connections": _int("WEB_CONNECTIONS", 1000),
         "backlog": _int("WEB_BACKLOG", 256),
         "timeout": _int("GUNICORN_TIMEOUT", 60),
@@ -41,7 +43,7 @@ def settings(**overrides) -> dict:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": os.environ.get("LOG_LEVEL", "info").lower(),
-        "preload_app": False,  # each worker builds its app after gevent patched the standard library
+        "preload_app": False,  # each worker builds its own app (and, with gevent, after patching the stdlib)
         "proc_name": "certify-web",
     }
     values.update(overrides)
@@ -67,8 +69,9 @@ def on_starting(server):  # gunicorn hook, in the master before any worker start
 def run_embedded(host: str, port: int) -> None:
     """``certify serve``: gunicorn in this process (master + one worker), for the embedded SQLite default.
 
-    Called in a fresh interpreter (``certify serve`` re-executes itself into it), so gevent patches the standard
-    library in the worker before any of the app is imported.
+    Called in a fresh interpreter (``certify serve`` re-executes itself into it): the master holds no app, no
+    database connection and no thread; the worker builds the app (and, with WEB_WORKER_CLASS=gevent, patches the
+    standard library before any of it is imported).
     """
     from gunicorn.app.base import BaseApplication
 

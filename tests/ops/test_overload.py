@@ -39,8 +39,12 @@ def test_pool_is_sized_from_the_worker_threads(run_app):
     body = run_app("""
         import json
         from certify import create_app
-        app = create_app({"TESTING": True})
-        print(json.dumps(app.config["SQLALCHEMY_ENGINE_OPTIONS"]))
-    """, {"WEB_THREADS": "24", "DB_POOL_TIMEOUT": "2"})
-    assert body["pool_size"] == 26 and body["max_overflow"] == 0 and body["pool_timeout"] == 2.0
-    assert body["pool_pre_ping"] is True
+        out = []
+        for threads in (8, 256):
+            app = create_app({"TESTING": True, "WEB_THREADS": threads})
+            out.append(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        print(json.dumps(out))
+    """, {"DB_POOL_TIMEOUT": "2"})
+    few, default = body
+    assert few["pool_size"] == 10 and default["pool_size"] == 18  # min(threads, 16) + 2
+    assert default["max_overflow"] == 0 and default["pool_timeout"] == 2.0 and default["pool_pre_ping"] is True

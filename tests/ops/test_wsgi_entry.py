@@ -55,8 +55,10 @@ def test_gunicorn_settings_are_bounded(monkeypatch):
 
     monkeypatch.setenv("WEB_THREADS", "12")
     values = gunicorn_conf.settings()
-    assert values["worker_class"] == "gevent" and values["workers"] == 1
+    assert values["worker_class"] == "gthread" and values["workers"] == 1
     assert values["threads"] == 12 and values["worker_connections"] == 1000 and values["backlog"] == 256
+    monkeypatch.delenv("WEB_THREADS")
+    assert gunicorn_conf.settings()["threads"] == 256
 
 
 def test_gunicorn_refuses_several_workers_with_a_generated_secret_key(monkeypatch):
