@@ -96,12 +96,14 @@ def _log_request(response):
     t0 = g.pop("_certify_t0", None)
     elapsed = (time.perf_counter() - t0) * 1000 if t0 is not None else 0.0
     rule = request.url_rule.rule if request.url_rule is not None else "-"
+    static = request.endpoint == "static"
     fields = {"method": request.method, "route": rule, "endpoint": request.endpoint or "-",
-              "status": response.status_code, "ms": f"{elapsed:.1f}", "user": _user_id()}
+              "status": response.status_code, "ms": f"{elapsed:.1f}",
+              "user": "-" if static else _user_id()}  # static files stay free of the session (no Vary: Cookie)
     level = logging.INFO
     if response.status_code >= 500:
         level = logging.WARNING
-    if request.endpoint == "static" and response.status_code < 400:
+    if static and response.status_code < 400:
         level = logging.DEBUG  # a page's assets would double the volume for nothing
     request_log.log(level, "request", extra={"fields": fields})
     return response

@@ -69,3 +69,4 @@ def test_production_secure_defaults_can_be_turned_off_for_plain_http_intranets(r
         print(json.dumps({"secure": app.config["SESSION_COOKIE_SECURE"], "hsts": app.config["HSTS"]}))
     """, {"CERTIFY_ENV": "production", "SECRET_KEY": "s" * 40, "CERTIFY_SECURE_COOKIES": "0", "CERTIFY_HSTS": "0"})
     assert body == {"secure": False, "hsts": False}
+
