@@ -5,10 +5,6 @@ import importlib
 import os
 from pathlib import Path
 
-from flask_talisman import Talisman
-
-from .uow import CertifyFlask
-
 __all__ = ["create_app"]
 
 # Areas register their blueprints, socket namespaces, CLI commands and demo steps via ``init_app``.
@@ -20,7 +16,30 @@ def _package_dir(name: str) -> str:
     return str(Path(module.__file__).parent)
 
 
+def socket_origin_check(extra_origins):
+    """engine.io ``cors_allowed_origins`` callable: the request's own origin (scheme + Host, after ProxyFix) or one of
+    ``extra_origins``. A request without an Origin header (non-browser clients) is not a cross-site request."""
+    allowed_extra = {o.rstrip("/") for o in extra_origins}
+
+    def check(origin, environ):
+        if not origin:
+            return True
+        origin = origin.rstrip("/")
+        host = environ.get("HTTP_HOST")
+        if host and origin == f"{environ.get('wsgi.url_scheme', 'http')}://{host}":
+            return True
+        return origin in allowed_extra
+
+    return check
+
+
 def create_app(test_config: dict | None = None) -> Flask:
+    # Imported here, not at module level: gunicorn's master imports certify.gunicorn_conf, and a gevent worker must
+    # patch the standard library before Flask, SQLAlchemy, Redis or ssl are imported.
+    from flask_talisman import Talisman
+
+    from .uow import CertifyFlask
+
     instance_path = os.environ.get("CERTIFY_INSTANCE")
     app = CertifyFlask(
         "certify",
@@ -34,6 +53,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_config(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
+    from .config import derive
+
+    derive(app.config)
+
+    from . import logging_setup
+
+    logging_setup.init_app(app)  # first after_request registered = last to run: it logs the final status
 
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
 
@@ -46,8 +72,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "info"
 
-    socketio_kwargs = {"async_mode": app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
-                       "cors_allowed_origins": app.config.get("SOCKETIO_CORS_ORIGINS", [])}
+    # Origin check ON: the page's own origin (as the browser sees it, proxies included) plus the configured ones.
+    # A per-deployment channel keeps two deployments on one Redis out of each other's rooms.
+    socketio_kwargs = {"async_mode": app.config["SOCKETIO_ASYNC_MODE"],
+                       "cors_allowed_origins": socket_origin_check(app.config.get("SOCKETIO_ALLOWED_ORIGINS") or ()),
+                       "channel": app.config["SOCKETIO_CHANNEL"]}
     if app.config.get("REDIS_URL"):
         socketio_kwargs["message_queue"] = app.config["REDIS_URL"]
     socketio.init_app(app, **socketio_kwargs)
@@ -57,10 +86,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     uow.install()
 
+    from . import health
+
     @socketio.on_error_default
     def _socket_error(err):  # a handler's refusal becomes its acknowledgement; nothing else leaks
         if isinstance(err, DomainError):
             return err.socket_ack()
+        if isinstance(err, health.UNAVAILABLE_ERRORS):
+            app.logger.warning("socket event: database unavailable (%s)", type(err).__name__)
+            return health.socket_unavailable_ack()
         app.logger.exception("socket event failed")
         return {"ok": False, "code": "server_error", "error": "服务器内部错误，请稍后再试"}
 
@@ -90,12 +124,19 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.before_request(enforce_access)
     register_error_handlers(app)
+    health.init_app(app)  # /healthz, and 503 + Retry-After instead of a pool-timeout 500
     register_template_helpers(app)
 
-    # Security headers (CSP without inline scripts, nosniff, frame options). Exam rooms are often plain-HTTP
-    # intranets, so HTTPS is not forced; set CERTIFY_FORCE_HTTPS=1 behind TLS.
-    force_https = os.environ.get("CERTIFY_FORCE_HTTPS") == "1"
-    Talisman(app, force_https=force_https, session_cookie_secure=force_https, strict_transport_security=force_https,
+    # Security headers (CSP without inline scripts, nosniff, frame options). Secure cookies and HSTS (sent on HTTPS
+    # requests only) are on in production (CERTIFY_ENV), off in the embedded SQLite demo; exam rooms on plain-HTTP
+    # intranets turn them off with CERTIFY_SECURE_COOKIES=0 / CERTIFY_HSTS=0. CERTIFY_FORCE_HTTPS=1 redirects to
+    # HTTPS behind TLS.
+    from . import web_security
+
+    web_security.init_app(app)
+    Talisman(app, force_https=app.config["FORCE_HTTPS"],
+             session_cookie_secure=bool(app.config["SESSION_COOKIE_SECURE"]),
+             strict_transport_security=bool(app.config["HSTS"]),
              frame_options="SAMEORIGIN", referrer_policy="same-origin",
              content_security_policy={"default-src": "'self'", "img-src": ["'self'", "data:"],
                                       "style-src": ["'self'", "'unsafe-inline'"], "script-src": "'self'",

@@ -64,17 +64,25 @@ def _safe_url(url: str) -> str:
 
 
 def run_server(host: str, port: int) -> None:
-    """Serve the app with Socket.IO. Flask's CLI marks its process with FLASK_RUN_FROM_CLI, and app.run() —
-    which Flask-SocketIO calls — silently returns under that mark; a serve command must clear it."""
+    """Serve the app with Socket.IO (websocket and long-polling) on gunicorn, the production server (one gthread
+    worker, certify/gunicorn_conf.py), in this process: never Werkzeug's development server. The process
+    re-executes itself into a fresh interpreter first (same pid, so Ctrl+C and service managers keep working), so
+    gunicorn's master holds neither this app nor its database connections when it forks the worker."""
     import os
 
-    from .extensions import socketio
-    from .worker import start_embedded
+    from .config import shared_secret_problem
+    from .extensions import db
 
+    problem = shared_secret_problem(environ={k: v for k, v in os.environ.items()
+                                             if k not in ("CERTIFY_ENV", "DATABASE_URL")})
+    if problem:  # REDIS_URL set: other processes will share this deployment
+        fail(problem)
+    db.engine.dispose()
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    start_embedded(current_app._get_current_object())  # the sweeper and job threads on embedded SQLite
-    socketio.run(current_app._get_current_object(), host=host, port=port, allow_unsafe_werkzeug=True,
-                 use_reloader=False)
+    code = f"from certify.gunicorn_conf import run_embedded; run_embedded({host!r}, {int(port)})"
+    os.execv(sys.executable, [sys.executable, "-c", code])
 
 
 @click.command("serve", help="启动网页服务（含 Socket.IO）。")

@@ -1,9 +1,21 @@
 """Configuration from environment variables, with defaults that need nothing installed.
 
 DATABASE_URL  default: SQLite file ``certify.db`` in the instance folder
-SECRET_KEY    default: generated once and kept in ``instance/secret_key``
+SECRET_KEY    default: generated once and kept in ``instance/secret_key`` (one process only: several processes or
+              servers must share an explicit SECRET_KEY, see ``certify.wsgi``)
 REDIS_URL     optional: Socket.IO message queue and rate-limit storage for multi-process runs
 CERTIFY_INSTANCE  optional: where the instance folder lives
+CERTIFY_ENV   ``embedded`` (default with SQLite: demo / one-command serve) or ``production`` (default with any other
+              database): production turns on Secure cookies and HSTS and requires an explicit SECRET_KEY
+CERTIFY_SECURE_COOKIES / CERTIFY_HSTS  1/0: override the production default (plain-HTTP intranets set both to 0)
+CERTIFY_FORCE_HTTPS   1: redirect HTTP to HTTPS (behind TLS)
+CERTIFY_PROXIES       number of trusted reverse proxies in front (nginx: 1) for X-Forwarded-For/-Proto/-Host
+WEB_THREADS           threads per web process (held Socket.IO connections + requests in flight), default 256
+DB_POOL_SIZE / DB_POOL_TIMEOUT  default: min(WEB_THREADS, 16) + 2 connections per process, 5 s wait, then 503 +
+              Retry-After
+SOCKETIO_CHANNEL      Redis pub/sub channel of this deployment (default derived from the database)
+SOCKETIO_ALLOWED_ORIGINS  comma-separated origins allowed besides the page's own (default none)
+LOG_LEVEL / LOG_FORMAT  default INFO / ``kv`` (key=value); ``json`` for one JSON object per line
 """
 from __future__ import annotations
 
@@ -36,15 +48,50 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.strip() else default
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
 def load_config(instance_path: Path) -> dict:
     instance_path.mkdir(parents=True, exist_ok=True)
     db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'certify.db'}"
     redis_url = os.environ.get("REDIS_URL") or None
+    env = (os.environ.get("CERTIFY_ENV") or ("embedded" if is_sqlite(db_url) else "production")).strip().lower()
+    production = env == "production"
     return {
+        "CERTIFY_ENV": env,
         "SECRET_KEY": _secret_key(instance_path),
+        "SECRET_KEY_FROM_ENV": bool(os.environ.get("SECRET_KEY")),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(db_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
+        # serving (certify.wsgi, certify/gunicorn_conf.py, certify serve)
+        "WEB_THREADS": _int("WEB_THREADS", 256),
+        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 0) or None,  # None: derived from WEB_THREADS
+        "DB_POOL_TIMEOUT": float(os.environ.get("DB_POOL_TIMEOUT") or 5),
+        "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
+        "PROXY_COUNT": _int("CERTIFY_PROXIES", 0),
+        "FORCE_HTTPS": _flag("CERTIFY_FORCE_HTTPS", False),
+        "SESSION_COOKIE_SECURE": _flag("CERTIFY_SECURE_COOKIES", production),
+        "REMEMBER_COOKIE_SECURE": _flag("CERTIFY_SECURE_COOKIES", production),
+        "HSTS": _flag("CERTIFY_HSTS", production),
+        "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL") or None,  # None: derived from the database
+        "SOCKETIO_ALLOWED_ORIGINS": [o.strip().rstrip("/") for o in
+                                     (os.environ.get("SOCKETIO_ALLOWED_ORIGINS") or "").split(",") if o.strip()],
+        "LOG_LEVEL": (os.environ.get("LOG_LEVEL") or "INFO").upper(),
+        "LOG_FORMAT": (os.environ.get("LOG_FORMAT") or "kv").lower(),
+        "STATIC_HASHED_MAX_AGE": 365 * 24 * 3600,
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -60,3 +107,76 @@ def load_config(instance_path: Path) -> dict:
         "EXAM_SWEEPER_ENABLED": os.environ.get("EXAM_SWEEPER_ENABLED", "1") == "1",
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
     }
+
+
+def default_channel(database_uri: str) -> str:
+    """A Socket.IO channel per deployment: two deployments on one Redis never hear each other's rooms.
+    Derived from the database (host, port, name): processes of one deployment share it by construction."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_uri)
+    if url.get_backend_name() == "sqlite":
+        return f"certify:{Path(url.database or 'memory').stem}"
+    where = f"{url.host or 'local'}:{url.port or ''}".rstrip(":")
+    return f"certify:{where}/{url.database}"
+
+
+def derive(config) -> None:
+    """Fill in the settings that follow from others, once the final configuration (tests included) is known:
+    the database pool sized to the request concurrency, connect timeouts, the Socket.IO channel and async mode."""
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    options = {"pool_pre_ping": True}
+    memory = uri in ("sqlite://", "sqlite:///:memory:") or ":memory:" in uri
+    if not memory:
+        # At most 16 requests of a process at the database at once (2 cores: more only queue inside PostgreSQL),
+        # fewer with fewer threads, plus the sweeper and a spare. Beyond that a request waits DB_POOL_TIMEOUT
+        # seconds and gets 503 + Retry-After (certify.health), never a 500; most threads of a process hold
+        # Socket.IO connections and need no database connection.
+        threads = int(config.get("WEB_THREADS") or 256)
+        options["pool_size"] = config.get("DB_POOL_SIZE") or min(threads, 16) + 2
+        options["max_overflow"] = 0
+        options["pool_timeout"] = float(config.get("DB_POOL_TIMEOUT") or 5)
+    if uri.startswith("postgresql"):
+        options["connect_args"] = {"connect_timeout": 5}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
+    if not config.get("SOCKETIO_CHANNEL"):
+        config["SOCKETIO_CHANNEL"] = default_channel(uri)
+    if not config.get("SOCKETIO_ASYNC_MODE"):
+        config["SOCKETIO_ASYNC_MODE"] = "gevent" if gevent_patched() else "threading"
+
+
+def gevent_patched() -> bool:
+    """True in a gevent-monkey-patched process (gunicorn -k gevent, certify serve)."""
+    import sys
+
+    if "gevent" not in sys.modules:
+        return False
+    from gevent import monkey
+
+    return bool(monkey.is_module_patched("socket"))
+
+
+def shared_secret_problem(processes: int = 1, environ=None) -> str | None:
+    """Why this process must not serve with the generated per-instance secret key, or None.
+
+    Sessions and CSRF tokens are signed with SECRET_KEY: with several web processes (``processes`` > 1, or REDIS_URL
+    set, which means several) or in production (CERTIFY_ENV, or any database but SQLite) every process must use the
+    same explicit key; a generated ``instance/secret_key`` file is one process's own.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("SECRET_KEY"):
+        return None
+    reasons = []
+    if processes > 1:
+        reasons.append(f"{processes} 个 worker 进程")
+    if environ.get("REDIS_URL"):
+        reasons.append("设置了 REDIS_URL（多进程部署）")
+    db_url = environ.get("DATABASE_URL") or "sqlite://"
+    env = (environ.get("CERTIFY_ENV") or ("embedded" if is_sqlite(db_url) else "production")).strip().lower()
+    if env == "production":
+        reasons.append("生产模式（CERTIFY_ENV=production 或非 SQLite 数据库）")
+    if not reasons:
+        return None
+    return ("拒绝启动：" + "、".join(reasons) + "时必须通过环境变量 SECRET_KEY 设置所有进程共用的密钥"
+            "（例如 SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')，写入各进程共用的环境文件）。"
+            " Refusing to start: set an explicit SECRET_KEY shared by every process.")

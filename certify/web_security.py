@@ -1,0 +1,72 @@
+"""HTTP defaults that protect personal data and let browsers cache what is safe to cache.
+
+- ``Cache-Control: no-store`` on every response to a logged-in session (pages, API, exports): nothing personal stays
+  in a shared browser or proxy cache. Decided from the session cookie alone, without loading the user.
+- Static files: ``url_for('static', filename=…)`` adds ``?v=<content hash>``; a request with that fingerprint gets a
+  far-future ``max-age`` and ``immutable`` (a changed file has a new URL). Without it the browser revalidates
+  (ETag / Last-Modified) every time.
+- ``ProxyFix`` for CERTIFY_PROXIES trusted proxies (nginx), so the scheme, host and client address are the real ones
+  for Secure cookies, HSTS, the Socket.IO origin check and login throttling.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+from flask import request, session
+
+_hashes: dict[str, tuple[float, str]] = {}
+
+
+def static_fingerprint(static_folder: str, filename: str) -> str | None:
+    path = os.path.join(static_folder, filename)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    cached = _hashes.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(65536), b""):
+            digest.update(chunk)
+    value = digest.hexdigest()[:12]
+    _hashes[path] = (mtime, value)
+    return value
+
+
+def init_app(app) -> None:
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+    @app.url_defaults
+    def _fingerprint_static(endpoint, values):
+        if endpoint == "static" and "filename" in values and "v" not in values and app.static_folder:
+            digest = static_fingerprint(app.static_folder, values["filename"])
+            if digest:
+                values["v"] = digest
+
+    hashed_max_age = int(app.config.get("STATIC_HASHED_MAX_AGE", 365 * 24 * 3600))
+    plain_get_max_age = app.get_send_file_max_age
+
+    def get_send_file_max_age(filename):
+        if request and request.endpoint == "static" and request.args.get("v"):
+            return hashed_max_age
+        return plain_get_max_age(filename)
+
+    app.get_send_file_max_age = get_send_file_max_age
+
+    @app.after_request
+    def _cache_headers(response):
+        if request.endpoint == "static":
+            if request.args.get("v") and response.status_code in (200, 304):
+                response.headers["Cache-Control"] = f"public, max-age={hashed_max_age}, immutable"
+            return response
+        if "_user_id" in session:  # a logged-in session: personal data, never cached anywhere
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.pop("Expires", None)
+        return response
