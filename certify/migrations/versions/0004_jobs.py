@@ -1,7 +1,7 @@
 """background jobs and worker leases
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01
 
 The durable job queue run by ``certify worker`` (jobs) and the named leases that keep periodic work such as
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
