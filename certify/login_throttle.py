@@ -139,15 +139,21 @@ def _parse(limit: str) -> tuple[int, float]:
     return item.amount, float(item.get_expiry())
 
 
+def _setting(name: str, default=None):
+    """App config first (tests, instance settings), then the environment variable of the same name."""
+    value = current_app.config.get(name)
+    return value if value not in (None, "") else os.environ.get(name) or default
+
+
 def account_policy() -> Policy:
-    free, period = _parse(current_app.config.get("LOGIN_RATE_LIMIT") or "10 per minute")
-    return Policy(free=free, period=period, base=float(current_app.config.get("LOGIN_BACKOFF_BASE_SECONDS", 1)),
-                  cap=float(current_app.config.get("LOGIN_BACKOFF_MAX_SECONDS", 900)))
+    free, period = _parse(_setting("LOGIN_RATE_LIMIT", "10 per minute"))
+    return Policy(free=free, period=period, base=float(_setting("LOGIN_BACKOFF_BASE_SECONDS", 1)),
+                  cap=float(_setting("LOGIN_BACKOFF_MAX_SECONDS", 900)))
 
 
 def address_policy() -> Policy:
     account = account_policy()
-    configured = current_app.config.get("LOGIN_IP_RATE_LIMIT")
+    configured = _setting("LOGIN_IP_RATE_LIMIT")
     if configured:
         free, period = _parse(configured)
     else:
