@@ -1,15 +1,18 @@
 """Password rules, generated one-time passwords and the hash parameters (pure: no Flask, no database).
 
 Hashing is Werkzeug's (``generate_password_hash``); nothing here is home-made crypto. Two parameter choices,
-measured on the 2-core development machine (``python -m certify.services.passwords`` prints them again):
+measured on the 2-core development machine (``python -m certify.services.passwords`` and
+``bench/slip_passwords.py`` print them again; first figure idle, second at load average 9):
 
-- Passwords people choose (staff, candidates after their first login) use Werkzeug's default, scrypt
-  (N=2^15, r=8, p=1): ~150 ms per hash. A person chooses a password once; the cost is for the attacker.
-- Generated one-time passwords (admission slips, resets) are 12 characters drawn by ``secrets`` from a
-  55-character alphabet: 12·log2(55) ≈ 69 bits. Guessing one offline costs ~2^68 tries whatever the KDF, so a
-  light PBKDF2 (SHA-256, 1,000 iterations: ~0.45 ms per hash) is enough, and a 5,000-candidate slip batch
-  hashes in ~2–3 s instead of ~12 minutes with scrypt (~45 s with PBKDF2 at 20,000 iterations). They must be
-  changed at first login, when the account moves to scrypt.
+- Passwords people choose (staff, candidates after their first login) use scrypt (N=2^15, r=8, p=1, Werkzeug's
+  default, named explicitly): ~150 / ~400 ms per hash. A person chooses a password once; the cost is for the
+  attacker who steals the table.
+- Generated one-time passwords (admission slips, resets, new staff and panelists) are 12 characters drawn by
+  ``secrets`` from a 55-character alphabet: 12·log2(55) ≈ 69 bits. Guessing one offline takes ~2^68 tries
+  whatever the KDF, so a light PBKDF2 (SHA-256, 1,000 iterations: ~0.45 / ~1.2 ms per hash) is enough: a
+  5,000-candidate slip batch hashes in ~2–6 s (the whole batch, committed: ~11 s at load 9) instead of
+  12–35 minutes with scrypt (or ~45 s with PBKDF2 at 20,000 iterations). They must be changed at first login,
+  when the account moves to scrypt.
 """
 from __future__ import annotations
 
