@@ -226,13 +226,9 @@ def reset(user_id: int):
 
 
 def _slip_candidates(rnd, level: str):
-    from sqlalchemy.orm import selectinload
-
-    from .models import Candidate
     from .roster import search_candidates
 
-    return db.session.execute(search_candidates(rnd, level=level if level in LEVELS else "")
-                              .options(selectinload(Candidate.user))).scalars().all()
+    return db.session.execute(search_candidates(rnd, level=level if level in LEVELS else "")).scalars().all()
 
 
 @bp.route("/accounts/rounds/<int:round_id>/slips", methods=["GET", "POST"])
