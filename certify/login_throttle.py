@@ -256,7 +256,7 @@ def install_proxy_fix(app: Flask) -> None:
     """Believe ``X-Forwarded-For``/``-Proto``/``-Host`` only from ``TRUSTED_PROXIES`` proxies (0: none)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    hops = app.config.get("TRUSTED_PROXIES", os.environ.get("TRUSTED_PROXIES", 0))
+    hops = app.config.get("TRUSTED_PROXIES", os.environ.get("TRUSTED_PROXIES", "0"))
     try:
         hops = int(hops or 0)
     except (TypeError, ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
-from markupsafe import Markup
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 
 from . import accounts, login_throttle
 from .access import AUTHENTICATED, PUBLIC, allow, json_error, wants_json

@@ -7,7 +7,7 @@ Before a paper is submitted no response ever carries a key, an explanation or po
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_user
 from flask_wtf.csrf import generate_csrf
 
@@ -15,7 +15,7 @@ from certify import accounts
 from certify.access import PUBLIC, allow, json_error
 from certify.clock import iso_utc, utcnow
 from certify.domain import CANDIDATE
-from certify.extensions import csrf, db, limiter
+from certify.extensions import csrf, db
 
 from . import operations as ops
 from .models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession, PaperItem

@@ -10,7 +10,7 @@ from sqlalchemy import String, Text
 from certify.accounts import issue_slip_passwords, reset_password
 from certify.domain import CANDIDATE, PANELIST, SECRETARIAT, SUPERVISOR
 from certify.extensions import db
-from certify.models import AuditEntry, Candidate, User
+from certify.models import AuditEntry, User
 from certify.roster import import_roster
 from certify.services.passwords import GENERATED_BITS, GENERATED_HASH_METHOD
 from tests.conftest import TEST_PASSWORD, login
@@ -131,7 +131,7 @@ def test_the_last_active_secretariat_can_never_be_disabled(app, client, login_as
 
 
 def test_reset_flow_for_a_candidate_shows_the_password_once_and_ends_old_sessions(app, client, login_as, roster):
-    rnd, (first, *_rest) = roster
+    _rnd, (first, *_rest) = roster
     first.user.set_password(TEST_PASSWORD)
     first.user.must_change_password = False
     db.session.commit()
