@@ -1,60 +1,233 @@
-"""Account operations: create, authenticate, change password, generated passwords."""
+"""Account operations: create, authenticate, passwords (chosen, one-time, reset), disable, end sessions.
+
+Each function validates, changes the session's objects, audits and flushes; the caller's unit of work commits.
+Plain-text passwords are never stored: a generated one-time password is returned to the caller to be shown
+once (on a slip, a reset page, the CLI) and only its hash is kept (see ``services.passwords`` for the hash
+parameters and their measured cost).
+"""
 from __future__ import annotations
 
-import secrets
+import re
 
 from werkzeug.security import generate_password_hash
 
+from . import login_throttle
+from .audit import audit
 from .clock import utcnow
+from .domain import CANDIDATE, PANELIST, ROLE_LABELS, SECRETARIAT, SUPERVISOR
+from .errors import Conflict, DomainError, NotFound
 from .extensions import db
 from .models import User
+from .services.passwords import (CHOSEN_HASH_METHOD, GENERATED_HASH_METHOD, UNUSABLE_HASH, generate_password,
+                                 password_problems)
 
-# No 0/O/1/l/I: printed on admission slips and typed by hand.
-_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+STAFF_ROLES = (SECRETARIAT, SUPERVISOR, PANELIST)
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
-# Generated passwords are random (10 of 55 characters, about 58 bits) and must be changed at first login, so a
-# lighter key-derivation is enough for them: a roster of hundreds imports in seconds instead of minutes
-# (scrypt costs ~0.1–0.4 s per account on a busy 2-core machine). Passwords people choose use Werkzeug's default.
-GENERATED_HASH_METHOD = "pbkdf2:sha256:20000"
+__all__ = ["STAFF_ROLES", "LoginThrottled", "PasswordRejected", "authenticate", "change_password", "create_staff",
+           "create_user", "disable_account", "enable_account", "end_sessions", "generate_password",
+           "issue_slip_passwords", "reset_password", "user_by_username"]
 
 
-def generate_password(length: int = 10) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+class PasswordRejected(DomainError):
+    code = "password_rejected"
+    status = 400
+
+
+class LoginThrottled(DomainError):
+    """Too many failed logins for this account or address: try again after ``retry_after`` seconds."""
+
+    code = "login_throttled"
+    status = 429
+
+    def __init__(self, retry_after: int):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(messages=f"登录尝试过于频繁，请 {self.retry_after} 秒后再试", retry_after=self.retry_after)
+
+
+# ---------------------------------------------------------------- creating accounts
+
+def _set_generated(user: User) -> str:
+    password = generate_password()
+    user.password_hash = generate_password_hash(password, method=GENERATED_HASH_METHOD)
+    user.must_change_password = True
+    return password
 
 
 def create_user(username: str, role: str, *, password: str | None = None, display_name: str = "",
-                generated: bool | None = None) -> tuple[User, str]:
-    """Create an account. Without a password one is generated and must be changed at first login."""
-    if generated is None:
-        generated = password is None
-    made_here = password is None
-    password = password or generate_password()
-    user = User(username=username, role=role, display_name=display_name or username,
-                must_change_password=generated)
-    if made_here:
-        user.password_hash = generate_password_hash(password, method=GENERATED_HASH_METHOD)
-    else:
-        user.set_password(password)
-    db.session.add(user)
-    return user, password
+                generated: bool | None = None, issue: bool = True) -> tuple[User, str | None]:
+    """Create an account (no rule checks: callers that take a person's choice use ``create_staff``).
 
+    With ``password`` it is hashed with the strong KDF. Without one, a one-time password is generated and
+    returned (``issue``), or — for a roster import, whose passwords are issued when the slips are printed —
+    the account gets no usable password yet (returns None). Generated/unissued passwords must be changed at
+    first login.
+    """
+    user = User(username=username, role=role, display_name=display_name or username)
+    secret: str | None = password
+    if password is not None:
+        user.password_hash = generate_password_hash(password, method=CHOSEN_HASH_METHOD)
+        user.must_change_password = bool(generated)
+    elif issue:
+        secret = _set_generated(user)
+    else:
+        user.password_hash = UNUSABLE_HASH
+        user.must_change_password = True
+    db.session.add(user)
+    return user, secret
+
+
+def user_by_username(username: str) -> User | None:
+    username = (username or "").strip()
+    if not username:
+        return None
+    return db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+
+
+def check_new_password(user_or_name, password: str) -> None:
+    username = getattr(user_or_name, "username", user_or_name) or ""
+    display = getattr(user_or_name, "display_name", "") or ""
+    problems = password_problems(password, username=username, other_inputs=(display,))
+    if problems:
+        raise PasswordRejected(messages=problems)
+
+
+def create_staff(username: str, role: str, *, display_name: str = "", password: str | None = None
+                 ) -> tuple[User, str | None]:
+    """A secretariat, supervisor or panelist account. A chosen ``password`` must pass the rules; without one a
+    one-time password is generated (returned, to be shown once) and must be changed at first login."""
+    username = (username or "").strip()
+    if role not in STAFF_ROLES:
+        raise DomainError("invalid_role", f"角色须为 {'、'.join(ROLE_LABELS[r] for r in STAFF_ROLES)} 之一")
+    if not USERNAME_RE.match(username):
+        raise DomainError("invalid_username", "账号须为 2–64 位字母、数字或 _ . @ -")
+    if user_by_username(username) is not None:
+        raise Conflict("username_taken", f"账号「{username}」已存在")
+    if password is not None:
+        check_new_password(username, password)
+    user, secret = create_user(username, role, password=password, display_name=(display_name or "").strip()[:100])
+    db.session.flush()
+    audit("account.create", target=user, username=username, role=role,
+          password="chosen" if password is not None else "one-time")
+    return user, (None if password is not None else secret)
+
+
+# ---------------------------------------------------------------- logging in and out
 
 def authenticate(username: str, password: str) -> User | None:
+    """The account for these credentials, or None; raises ``LoginThrottled`` while this client must wait.
+
+    Every login (page and JSON API) comes through here, so they share one limit (``certify.login_throttle``).
+    """
     username = (username or "").strip()
-    user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none()
+    user = user_by_username(username) if len(username) <= 64 else None
+    attempt = login_throttle.attempt_for(username, user.id if user else None)
+    wait = attempt.wait()
+    if wait:
+        raise LoginThrottled(wait)
     if user is None or not user.is_active_account or not user.check_password(password or ""):
+        attempt.failed()
         return None
+    attempt.succeeded()
     user.last_login_at = utcnow()
     return user
 
 
-def change_password(user: User, new_password: str) -> None:
-    """Set a new password; ends the account's other sessions and forgets a printed initial password."""
-    from .models import Candidate
-
-    user.set_password(new_password)
-    user.must_change_password = False
+def end_sessions(user: User) -> None:
+    """Every session cookie issued to this account stops working (logout, password change, reset, disable)."""
     user.session_epoch = (user.session_epoch or 0) + 1
-    candidate = db.session.execute(db.select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
-    if candidate is not None and candidate.initial_password:
-        candidate.initial_password = None
+
+
+# ---------------------------------------------------------------- passwords
+
+def change_password(user: User, new_password: str, *, current_password: str | None = None) -> None:
+    """The account holder sets a password of their choice (rules checked); ends the account's other sessions.
+
+    With ``current_password``, it must match (the web form); the CLI of an operator passes None.
+    """
+    if current_password is not None and not user.check_password(current_password):
+        raise PasswordRejected("wrong_password", "当前密码不正确")
+    if current_password is not None and new_password == current_password:
+        raise PasswordRejected(messages="新密码不能与当前密码相同")
+    check_new_password(user, new_password)
+    user.password_hash = generate_password_hash(new_password, method=CHOSEN_HASH_METHOD)
+    user.must_change_password = False
+    end_sessions(user)
+    audit("account.password_change", target=user, username=user.username)
+
+
+def reset_password(user: User, *, reason: str = "") -> str:
+    """A new one-time password for the account (returned once, never stored), to be changed at first login.
+
+    Ends the account's sessions, clears its login back-off and writes an audit entry.
+    """
+    password = _set_generated(user)
+    end_sessions(user)
+    login_throttle.clear_account(user.username)
+    audit("account.password_reset", target=user, reason=reason, username=user.username, role=user.role)
+    db.session.flush()
+    return password
+
+
+def issue_slip_passwords(rnd, candidates) -> dict[int, str]:
+    """One-time passwords for the admission slips of ``candidates`` who have not chosen their own yet.
+
+    Returns ``{candidate id: password}`` to print now; their previous one-time passwords stop working. One
+    audit entry names the tickets. Candidates who changed their password are left alone.
+    """
+    issued: dict[int, str] = {}
+    for cand in candidates:
+        user = cand.user
+        if user is None or not user.must_change_password or not user.is_active_account:
+            continue
+        issued[cand.id] = _set_generated(user)
+        end_sessions(user)
+    if issued:
+        tickets = [c.ticket for c in candidates if c.id in issued]
+        audit("roster.slip_passwords", target=rnd, round_id=rnd.id, count=len(issued), tickets=tickets)
+    db.session.flush()
+    return issued
+
+
+# ---------------------------------------------------------------- disabling
+
+def _active_secretariats() -> int:
+    # Row locks (PostgreSQL) so two secretariats disabling each other at once cannot both succeed.
+    return len(db.session.execute(db.select(User.id).where(
+        User.role == SECRETARIAT, User.is_active_account.is_(True)).with_for_update()).all())
+
+
+def disable_account(user: User, *, reason: str = "") -> None:
+    """Disable an account and end its sessions. The last active secretariat account can never be disabled."""
+    if not user.is_active_account:
+        return
+    if user.role == SECRETARIAT and _active_secretariats() <= 1:
+        raise Conflict("last_secretariat", "不能停用最后一个启用的秘书处账号")
+    user.is_active_account = False
+    end_sessions(user)
+    audit("account.disable", target=user, reason=reason, username=user.username, role=user.role)
+    db.session.flush()
+
+
+def enable_account(user: User, *, reason: str = "") -> None:
+    if user.is_active_account:
+        return
+    user.is_active_account = True
+    audit("account.enable", target=user, reason=reason, username=user.username, role=user.role)
+    db.session.flush()
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(messages="账号不存在")
+    return user
+
+
+def staff_accounts() -> list[User]:
+    return db.session.execute(db.select(User).where(User.role.in_(STAFF_ROLES))
+                              .order_by(User.role, User.username)).scalars().all()
+
+
+def is_candidate(user: User) -> bool:
+    return user.role == CANDIDATE

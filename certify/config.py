@@ -9,7 +9,7 @@ CERTIFY_ENV   ``embedded`` (default with SQLite: demo / one-command serve) or ``
               database): production turns on Secure cookies and HSTS and requires an explicit SECRET_KEY
 CERTIFY_SECURE_COOKIES / CERTIFY_HSTS  1/0: override the production default (plain-HTTP intranets set both to 0)
 CERTIFY_FORCE_HTTPS   1: redirect HTTP to HTTPS (behind TLS)
-CERTIFY_PROXIES       number of trusted reverse proxies in front (nginx: 1) for X-Forwarded-For/-Proto/-Host
+TRUSTED_PROXIES       number of trusted reverse proxies in front (nginx: 1) for X-Forwarded-For/-Proto/-Host
 WEB_THREADS           threads per web process (held Socket.IO connections + requests in flight), default 256
 DB_POOL_SIZE / DB_POOL_TIMEOUT  default: min(WEB_THREADS, 16) + 2 connections per process, 5 s wait, then 503 +
               Retry-After
@@ -81,7 +81,7 @@ def load_config(instance_path: Path) -> dict:
         "DB_POOL_SIZE": _int("DB_POOL_SIZE", 0) or None,  # None: derived from WEB_THREADS
         "DB_POOL_TIMEOUT": float(os.environ.get("DB_POOL_TIMEOUT") or 5),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
-        "PROXY_COUNT": _int("CERTIFY_PROXIES", 0),
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "FORCE_HTTPS": _flag("CERTIFY_FORCE_HTTPS", False),
         "SESSION_COOKIE_SECURE": _flag("CERTIFY_SECURE_COOKIES", production),
         "REMEMBER_COOKIE_SECURE": _flag("CERTIFY_SECURE_COOKIES", production),

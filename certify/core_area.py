@@ -18,6 +18,7 @@ def init_app(app):
     views.register_home(SUPERVISOR, "rounds.index")
     views.register_home(CANDIDATE, "core.candidate_home")
     add_nav([SECRETARIAT, SUPERVISOR], "认证轮次", "rounds.index")
+    add_nav([SECRETARIAT], "账号管理", "core.staff")
     add_nav([CANDIDATE], "我的主页", "core.candidate_home")
     add_nav([CANDIDATE], "准考证", "core.my_slip")
 

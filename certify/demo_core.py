@@ -1,20 +1,24 @@
 """Demo step of the core: staff accounts and a Chongqing round (both levels) plus a Jilin round."""
 from __future__ import annotations
 
-from .accounts import create_user
+from .accounts import create_staff, user_by_username
 from .domain import SECRETARIAT, SUPERVISOR
 from .extensions import db
-from .models import Round, User
+from .models import Round
 from .rounds import create_round
 
+# Demo only: a known, short password, set below the rules on purpose so the printed demo logins stay easy to
+# type. Real accounts are made with ``certify users create`` (or the secretariat's page), where the rules hold.
 DEMO_PASSWORD = "demo12345"
 
 
 def demo_accounts(context: dict) -> None:
     for username, role, name, label in (("mishu", SECRETARIAT, "秘书处演示账号", "秘书处"),
                                         ("jiandu", SUPERVISOR, "监督委员会演示账号", "监督委员会")):
-        if db.session.execute(db.select(User).filter_by(username=username)).scalar_one_or_none() is None:
-            create_user(username, role, password=DEMO_PASSWORD, display_name=name, generated=False)
+        if user_by_username(username) is None:
+            user, _one_time = create_staff(username, role, display_name=name)  # same operation as `users create`
+            user.set_password(DEMO_PASSWORD)
+            user.must_change_password = False
         context["logins"].append((label, username, DEMO_PASSWORD, ""))
     rnd = db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one_or_none()
     if rnd is None:

@@ -16,10 +16,28 @@ class LoginForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("当前密码", validators=[DataRequired(message="请输入当前密码")])
-    new = PasswordField("新密码", validators=[DataRequired(message="请输入新密码"),
-                                            Length(min=8, max=128, message="新密码长度须为 8–128 位")])
+    new = PasswordField("新密码", description="至少 10 位，不能是账号或常见密码",
+                        validators=[DataRequired(message="请输入新密码"),
+                                    Length(min=10, max=128, message="新密码长度须为 10–128 位")])
     confirm = PasswordField("再次输入新密码", validators=[EqualTo("new", message="两次输入的新密码不一致")])
     submit = SubmitField("修改密码")
+
+
+class StaffCreateForm(FlaskForm):
+    username = StringField("账号", description="2–64 位字母、数字或 _ . @ -", validators=[
+        DataRequired(message="请输入账号"),
+        Regexp(r"^[A-Za-z0-9_.@-]{2,64}$", message="账号须为 2–64 位字母、数字或 _ . @ -")])
+    display_name = StringField("姓名", validators=[Optional(), Length(max=100, message="姓名最多 100 个字符")])
+    role = SelectField("角色", choices=[("secretariat", "秘书处"), ("supervisor", "监督委员会"),
+                                      ("panelist", "评审专家")])
+    submit = SubmitField("创建账号（生成一次性密码）")
+
+
+class ConfirmForm(FlaskForm):
+    """A confirmation (CSRF-protected POST) with an optional reason for the audit trail."""
+
+    reason = StringField("原因（记入审计日志，可选）", validators=[Optional(), Length(max=200, message="原因最多 200 个字符")])
+    submit = SubmitField("确认")
 
 
 # ---------------------------------------------------------------- rounds, schemes, roster

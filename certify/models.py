@@ -30,13 +30,20 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(default=False)
     is_active_account: Mapped[bool] = mapped_column(default=True)
-    # Bumped on password change and on a newer exam login, so older sessions can be told apart.
+    # Part of the session id (``get_id``): bumped on logout, password change/reset and disabling, so a session
+    # cookie issued before no longer loads the user.
     session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        """Hash a password with the strong KDF (no rule checks: see ``certify.accounts.change_password``)."""
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    @property
+    def has_usable_password(self) -> bool:
+        """False for an imported candidate whose one-time password has not been issued yet."""
+        return bool(self.password_hash) and not self.password_hash.startswith("!")
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -140,8 +147,6 @@ class Candidate(db.Model):
     district: Mapped[str] = mapped_column(String(100), default="")
     level: Mapped[str] = mapped_column(String(10))
     phone: Mapped[str] = mapped_column(String(40), default="")
-    # The generated initial password, kept only until the candidate changes it (printed on the slip).
-    initial_password: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     round: Mapped[Round] = relationship(back_populates="candidates")

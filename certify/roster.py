@@ -2,13 +2,14 @@
 
 ``import_roster`` is the one state change: it validates every row (``services.roster_rules.plan_roster``),
 writes nothing when any row is wrong (``ImportFailed`` with every error), and otherwise adds candidates with
-their login accounts and updates changed contact fields. It flushes and audits; the caller commits.
+their login accounts (no password until the slips are printed) and updates changed contact fields. It flushes and audits; the caller commits.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_
+from sqlalchemy.orm import selectinload
 
 from .accounts import create_user
 from .audit import audit
@@ -52,8 +53,8 @@ def import_roster(rnd: Round, data: bytes, filename: str) -> RosterResult:
 
 def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: str = "",
                 password: str | None = None) -> RosterResult:
-    """Validate and apply roster rows (row number, values by column key). New accounts get ``password``, or a
-    generated one that must be changed at first login."""
+    """Validate and apply roster rows (row number, values by column key). New accounts get ``password`` (the
+    demo), or none until their one-time password is issued with the admission slips."""
     ids = {check_id_number(v.get("id_number") or "")[0] for _, v in rows}
     existing = {
         c.id_number: ExistingCandidate(c.id_number, c.ticket, c.level, c.name, c.work_unit, c.district, c.phone or "")
@@ -111,13 +112,14 @@ def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: s
 
 
 def add_candidate(rnd: Round, values: dict, *, password: str | None = None) -> Candidate:
-    """A candidate and their login account (username = ticket). Without a password one is generated, kept
-    on the candidate for the admission slip, and must be changed at first login."""
-    user, initial = create_user(values["ticket"], CANDIDATE, password=password, display_name=values["name"])
+    """A candidate and their login account (username = ticket). Without a password the account has none yet:
+    its one-time password is generated when the admission slips are printed (``accounts.issue_slip_passwords``)
+    and is never stored in plain text."""
+    user, _ = create_user(values["ticket"], CANDIDATE, password=password, display_name=values["name"],
+                          issue=False)
     cand = Candidate(round=rnd, user=user, ticket=values["ticket"], id_number=values["id_number"],
                      name=values["name"], work_unit=values["work_unit"], district=values.get("district", ""),
-                     level=values["level"], phone=values.get("phone", ""),
-                     initial_password=initial if password is None else None)
+                     level=values["level"], phone=values.get("phone", ""))
     db.session.add(cand)
     return cand
 
@@ -145,7 +147,8 @@ def search_candidates(rnd: Round, *, q: str = "", level: str = ""):
                               Candidate.id_number.ilike(like), Candidate.work_unit.ilike(like)))
     if level in LEVELS:
         stmt = stmt.where(Candidate.level == level)
-    return stmt.order_by(Candidate.ticket)
+    # The list and the slips show each account's password state: load the accounts with them, not one by one.
+    return stmt.order_by(Candidate.ticket).options(selectinload(Candidate.user))
 
 
 def candidate_for_user(user) -> Candidate | None:

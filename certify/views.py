@@ -1,18 +1,31 @@
-"""Core pages: login, logout, password change, the role home page."""
+"""Core pages: login, logout, password change, the role home page; the secretariat's account pages
+(staff accounts, password resets, admission-slip passwords). Thin: the rules live in ``certify.accounts``."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 
-from . import accounts
-from .access import AUTHENTICATED, PUBLIC, allow
-from .extensions import db, limiter
-from .forms import ChangePasswordForm, LoginForm
+from . import accounts, login_throttle
+from .access import AUTHENTICATED, PUBLIC, allow, json_error, wants_json
+from .domain import LEVELS, ROLE_LABELS, SECRETARIAT
+from .errors import DomainError
+from .extensions import db
+from .forms import ChangePasswordForm, ConfirmForm, LoginForm, StaffCreateForm
 
-bp = Blueprint("core", __name__)
+# cli_group=None: the blueprint's commands (``certify users …``) are top-level commands of the app's CLI.
+bp = Blueprint("core", __name__, cli_group=None)
+
+
+def _register_cli():
+    from .accounts_cli import users
+
+    bp.cli.add_command(users)
+
+
+_register_cli()
 
 HOME_BY_ROLE = {}  # role -> endpoint, filled by areas (register_home)
 
@@ -21,12 +34,19 @@ def register_home(role: str, endpoint: str) -> None:
     HOME_BY_ROLE[role] = endpoint
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_key() -> str:
-    return f"{request.remote_addr}|{(request.form.get('username') or '').strip().lower()}"
+def safe_next(target: str | None) -> str | None:
+    """A same-site path to go to after login, or None (external URLs, ``//host``, backslashes and control
+    characters such as line breaks are ignored, never followed)."""
+    if not target or len(target) > 2000:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target) or "\\" in target:
+        return None
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 @bp.route("/")
@@ -44,29 +64,40 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_key,
-               error_message="登录尝试过于频繁，请稍后再试")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.username.data, form.password.data)
+        user = accounts.authenticate(form.username.data, form.password.data)  # LoginThrottled: see below
         if user is None:
             flash("账号或密码错误", "error")
         else:
             login_user(user)
-            db.session.commit()
-            target = request.args.get("next")
-            if not target or urlsplit(target).netloc or not target.startswith("/"):
-                target = url_for("core.index")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next")) or url_for("core.index"))
     return render_template("core/login.html", form=form)
+
+
+@bp.app_errorhandler(accounts.LoginThrottled)
+def login_throttled(err: accounts.LoginThrottled):
+    """Both logins (page and ``/api/login``): 429 with ``Retry-After``; the page keeps the form."""
+    if wants_json():
+        response, status = json_error(429, err.code, err.message, retry_after=err.retry_after)
+    else:
+        form = LoginForm()
+        form.password.data = ""
+        response = make_response(render_template("core/login.html", form=form, throttled=err.message))
+        status = 429
+    response.status_code = status
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 @allow(AUTHENTICATED, supervisor_writes=True)
 def logout():
+    # Server-side: the epoch in every session id of this account moves on, so a copy of the cookie is dead too.
+    accounts.end_sessions(current_user._get_current_object())
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("core.login"))
@@ -77,19 +108,148 @@ def logout():
 @login_required
 def change_password():
     form = ChangePasswordForm()
+    status = 200
     if form.validate_on_submit():
-        if not current_user.check_password(form.current.data):
-            form.current.errors.append("当前密码不正确")
-        elif form.new.data == form.current.data:
-            form.new.errors.append("新密码不能与当前密码相同")
+        user = current_user._get_current_object()
+        try:
+            accounts.change_password(user, form.new.data, current_password=form.current.data)
+        except accounts.PasswordRejected as err:
+            (form.current if err.code == "wrong_password" else form.new).errors.extend(err.messages)
+            status = 400
         else:
-            user = current_user._get_current_object()
-            accounts.change_password(user, form.new.data)
-            db.session.commit()
-            login_user(user)  # keep this session valid after the epoch bump
+            login_user(user)  # this session carries the new epoch; every other session of the account ends
             flash("密码已修改", "success")
             return redirect(url_for("core.index"))
-    return render_template("core/change_password.html", form=form)
+    elif form.is_submitted():
+        status = 400
+    return render_template("core/change_password.html", form=form), status
+
+
+# ---------------------------------------------------------------- the secretariat's account pages
+
+def _shown_once(html: str):
+    """A page that shows a password: never cached, never stored by the browser or a proxy."""
+    response = make_response(html)
+    response.headers["Cache-Control"] = "no-store, max-age=0"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _staff_page(form=None, status: int = 200):
+    return render_template("accounts/staff.html", users=accounts.staff_accounts(), form=form or StaffCreateForm(),
+                           action=ConfirmForm(), ROLE_LABELS=ROLE_LABELS), status
+
+
+@bp.route("/accounts/")
+@allow(SECRETARIAT)
+def staff():
+    return _staff_page()
+
+
+@bp.route("/accounts/create", methods=["POST"])
+@allow(SECRETARIAT)
+def create_staff():
+    form = StaffCreateForm()
+    if not form.validate_on_submit():
+        return _staff_page(form, 400)
+    try:
+        user, password = accounts.create_staff(form.username.data, form.role.data,
+                                               display_name=form.display_name.data)
+    except DomainError as err:  # refused before anything was written
+        form.username.errors.extend(err.messages)
+        return _staff_page(form, err.status)
+    return _shown_once(render_template("accounts/issued.html", issued=[(user, password)], ROLE_LABELS=ROLE_LABELS,
+                                       title="账号已创建"))
+
+
+@bp.route("/accounts/<int:user_id>/disable", methods=["POST"])
+@allow(SECRETARIAT)
+def disable(user_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = accounts.get_user(user_id)
+    try:
+        accounts.disable_account(user, reason=form.reason.data or "")
+    except DomainError as err:  # the last secretariat: refused before anything was written
+        flash(err.message, "error")
+        return redirect(url_for("core.staff"))
+    flash(f"已停用账号 {user.username}", "success")
+    return redirect(url_for("core.staff"))
+
+
+@bp.route("/accounts/<int:user_id>/enable", methods=["POST"])
+@allow(SECRETARIAT)
+def enable(user_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = accounts.get_user(user_id)
+    accounts.enable_account(user, reason=form.reason.data or "")
+    flash(f"已启用账号 {user.username}", "success")
+    return redirect(url_for("core.staff"))
+
+
+@bp.route("/accounts/reset")
+@allow(SECRETARIAT)
+def reset_confirm():
+    """Confirm a reset: ``?username=`` (a ticket for a candidate)."""
+    from .roster import candidate_for_user
+
+    username = (request.args.get("username") or "").strip()[:64]
+    user = accounts.user_by_username(username)
+    if user is None:
+        if username:
+            flash(f"没有账号「{username}」", "error")
+        return redirect(url_for("core.staff"))
+    if user.id == current_user.id:
+        flash("请在「修改密码」页面修改自己的密码", "error")
+        return redirect(url_for("core.staff"))
+    return render_template("accounts/reset_confirm.html", user=user, candidate=candidate_for_user(user),
+                           form=ConfirmForm(), ROLE_LABELS=ROLE_LABELS)
+
+
+@bp.route("/accounts/<int:user_id>/reset", methods=["POST"])
+@allow(SECRETARIAT)
+def reset(user_id: int):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = accounts.get_user(user_id)
+    if user.id == current_user.id:
+        flash("请在「修改密码」页面修改自己的密码", "error")
+        return redirect(url_for("core.staff"))
+    password = accounts.reset_password(user, reason=form.reason.data or "")
+    return _shown_once(render_template("accounts/issued.html", issued=[(user, password)], ROLE_LABELS=ROLE_LABELS,
+                                       title="密码已重置"))
+
+
+def _slip_candidates(rnd, level: str):
+    from .roster import search_candidates
+
+    return db.session.execute(search_candidates(rnd, level=level if level in LEVELS else "")).scalars().all()
+
+
+@bp.route("/accounts/rounds/<int:round_id>/slips", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def issue_slips(round_id: int):
+    """Admission slips with fresh one-time passwords: a confirmation page, then the slips, shown once."""
+    from .models import Round
+
+    rnd = db.get_or_404(Round, round_id)
+    level = request.values.get("level") or ""
+    people = _slip_candidates(rnd, level)
+    form = ConfirmForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        passwords = accounts.issue_slip_passwords(rnd, people)
+        return _shown_once(render_template("rounds/slips.html", rnd=rnd, candidates=people, level=level,
+                                           LEVELS=LEVELS, login_url=url_for("core.login", _external=True),
+                                           batch=True, passwords=passwords, issued=True))
+    pending = [c for c in people if c.user and c.user.must_change_password and c.user.is_active_account]
+    return render_template("accounts/slips_confirm.html", rnd=rnd, level=level, people=people, pending=pending,
+                           form=form)
 
 
 # ---------------------------------------------------------------- the candidate's home page

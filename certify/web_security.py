@@ -5,7 +5,7 @@
 - Static files: ``url_for('static', filename=…)`` adds ``?v=<content hash>``; a request with that fingerprint gets a
   far-future ``max-age`` and ``immutable`` (a changed file has a new URL). Without it the browser revalidates
   (ETag / Last-Modified) every time.
-- ``ProxyFix`` for CERTIFY_PROXIES trusted proxies (nginx), so the scheme, host and client address are the real ones
+- ``ProxyFix`` for TRUSTED_PROXIES trusted proxies (nginx), so the scheme, host and client address are the real ones
   for Secure cookies, HSTS, the Socket.IO origin check and login throttling.
 """
 from __future__ import annotations
@@ -37,11 +37,9 @@ def static_fingerprint(static_folder: str, filename: str) -> str | None:
 
 
 def init_app(app) -> None:
-    if app.config.get("PROXY_COUNT"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
+    from .login_throttle import install_proxy_fix
 
-        n = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    install_proxy_fix(app)  # the one place X-Forwarded-* is believed, and only from TRUSTED_PROXIES proxies
 
     @app.url_defaults
     def _fingerprint_static(endpoint, values):

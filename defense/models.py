@@ -25,7 +25,8 @@ class Panelist(db.Model):
     phone: Mapped[str] = mapped_column(String(40), default="")
     # Import key: phone if given, else name + work unit (DOMAIN.md); stored normalised.
     import_key: Mapped[str] = mapped_column(String(320))
-    initial_password: Mapped[str | None] = mapped_column(String(40))
+    # Not a column: a generated one-time password lives only on the object that created it, to be shown once.
+    initial_password = None
 
     __table_args__ = (UniqueConstraint("round_id", "import_key"),)
 

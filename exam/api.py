@@ -7,7 +7,7 @@ Before a paper is submitted no response ever carries a key, an explanation or po
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_user
 from flask_wtf.csrf import generate_csrf
 
@@ -15,7 +15,7 @@ from certify import accounts
 from certify.access import PUBLIC, allow, json_error
 from certify.clock import iso_utc, utcnow
 from certify.domain import CANDIDATE
-from certify.extensions import csrf, db, limiter
+from certify.extensions import csrf, db
 
 from . import operations as ops
 from .models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession, PaperItem
@@ -145,21 +145,10 @@ def attempt_payload(attempt, now, *, token: str | None = None) -> dict:
 
 # ------------------------------------------------------------------------------------------------- routes
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_key() -> str:
-    data = request.get_json(silent=True) if request.is_json else None
-    username = (data or {}).get("username") if isinstance(data, dict) else ""
-    return f"{request.remote_addr}|{str(username or '').strip().lower()}"
-
-
 @bp.route("/login", methods=["POST"])
 @allow(PUBLIC)
 @csrf.exempt
-@limiter.limit(_login_limit, key_func=_login_key, error_message="登录尝试过于频繁，请稍后再试")
-def candidate_login():
+def candidate_login():  # throttled with /login by accounts.authenticate (429 + Retry-After)
     try:
         data = _body()
     except ops.ExamError as err:

@@ -78,6 +78,9 @@ def _clean_database(request):
         with app.app_context():
             db.session.remove()
             _empty_all_tables()
+            from certify.login_throttle import reset
+
+            reset(app)  # failed logins of one test never slow another's
 
 
 @pytest.fixture

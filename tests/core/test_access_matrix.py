@@ -11,6 +11,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 
 from certify.access import AUTHENTICATED, PUBLIC, SAFE_METHODS, allowed_roles
 from certify.extensions import db
+from certify.models import User
 
 ROLES = ("anonymous", "candidate", "panelist", "supervisor", "secretariat")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -49,6 +50,7 @@ def _expected(view, role: str, method: str, path: str) -> str:
 def people(make_round, make_candidate, make_user):
     rnd = make_round()
     make_round("2024-jl", "吉林")
+    make_user("panelist", username="spare")  # user 1: the account the /accounts/1/… routes disable and reset
     users = {"candidate": make_candidate(rnd, name="甲").user, "panelist": make_user("panelist"),
              "supervisor": make_user("supervisor"), "secretariat": make_user("secretariat")}
     make_candidate(rnd, "中级", name="乙")
@@ -69,7 +71,9 @@ def test_every_route_refuses_undeclared_roles_and_never_fails(app, people):
                 client = app.test_client()
                 if role != "anonymous":
                     with client.session_transaction() as sess:
-                        sess["_user_id"] = users[role][1]
+                        # read afresh: a logout (or reset) ends every session of the account server-side
+                        sess["_user_id"] = db.session.get(User, users[role][0]).get_id()
+                        db.session.remove()
                         sess["_fresh"] = True
                 resp = client.open(path, method=method)
                 db.session.remove()

@@ -18,15 +18,19 @@ def imported(make_round, roster_files, ctx):
 
 
 def test_a_candidate_reads_their_slip_with_the_initial_password_until_they_change_it(app, imported):
+    from certify.accounts import issue_slip_passwords
+
     rnd, (first, second) = imported
     client = app.test_client()
-    assert login(client, first.ticket, first.initial_password).status_code == 302
+    assert login(client, first.ticket, "").status_code == 200  # imported: no usable password before the slips
+    password = issue_slip_passwords(rnd, [first, second])[first.id]
+    db.session.commit()
+    assert login(client, first.ticket, password).status_code == 302
     assert client.get("/me").headers["Location"].endswith("/account/password")  # forced change first
-    password = first.initial_password
     client.post("/account/password", data={"current": password, "new": "my-new-pass-1", "confirm": "my-new-pass-1"})
-    db.session.refresh(first)
-    assert first.initial_password is None and not first.user.must_change_password
-    assert not first.user.password_hash.startswith("pbkdf2:sha256:20000$")  # a chosen password: the default
+    db.session.refresh(first.user)
+    assert not first.user.must_change_password
+    assert first.user.password_hash.startswith("scrypt:")  # a chosen password: the strong KDF
     html = client.get("/me/slip").get_data(as_text=True)
     assert "王晓燕" in html and first.ticket in html and rnd.title in html and "初级" in html
     assert first.id_number not in html and first.id_number[:6] + "********" + first.id_number[-4:] in html
@@ -34,11 +38,15 @@ def test_a_candidate_reads_their_slip_with_the_initial_password_until_they_chang
     assert "http://localhost/login" in html
 
 
-def test_the_slip_shows_the_initial_password_while_unchanged(client, login_as, imported):
+def test_a_slip_page_never_shows_a_password_it_did_not_just_generate(client, login_as, imported):
+    from certify.accounts import issue_slip_passwords
+
     rnd, (first, _second) = imported
+    password = issue_slip_passwords(rnd, [first])[first.id]
+    db.session.commit()
     login_as("secretariat")
     html = client.get(f"/rounds/slips/{first.id}").get_data(as_text=True)
-    assert first.initial_password in html and "首次登录须修改密码" in html
+    assert password not in html and "见秘书处打印的准考证" in html
 
 
 def test_nobody_but_staff_opens_another_candidates_slip(app, client, imported, make_user):

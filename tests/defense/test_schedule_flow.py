@@ -73,8 +73,9 @@ def test_import_creates_panelists_accounts_panels_and_conflicts_idempotently(rnd
     db.session.commit()
     assert (result.created, result.panels_created, result.conflicts_added) == (9, 3, 3)
     p1 = db.session.execute(db.select(Panelist).filter_by(name="专家1")).scalar_one()
-    assert p1.user.role == "panelist" and p1.user.must_change_password and p1.initial_password
-    assert p1.user.check_password(p1.initial_password)
+    shown = {name: password for name, _username, password in result.credentials}  # shown once, never stored
+    assert p1.user.role == "panelist" and p1.user.must_change_password and shown["专家1"]
+    assert p1.user.check_password(shown["专家1"])
     panels = ops.round_panels(rnd)
     assert [len(p.members) for p in panels] == [3, 3, 3] and all(p.chair is not None for p in panels)
     targets = {(c.panelist.name, c.candidate_id, c.work_unit) for c in ops.round_conflicts(rnd)}

@@ -1,7 +1,7 @@
 """audit trail as a hash chain, append-only on PostgreSQL
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 
 Adds ``prev_hash`` and ``entry_hash`` to ``audit_entries`` and seals the entries already there, oldest first
@@ -16,7 +16,7 @@ from certify.services import audit_chain
 
 # revision identifiers, used by Alembic.
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
