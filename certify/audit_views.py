@@ -24,7 +24,13 @@ from .domain import SECRETARIAT, SUPERVISOR, mask_id_number
 from .errors import DomainError
 from .extensions import db
 from .models import AuditEntry, Round
-from .services.audit_text import ACTION_LABELS, action_label, describe, grouped_actions, refs_of
+from .services.audit_text import (
+    ACTION_LABELS,
+    action_label,
+    describe,
+    grouped_actions,
+    refs_of,
+)
 from .tabular import Sheet, send_table
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

@@ -297,7 +297,7 @@ def test_migration_seals_the_entries_already_there(app, tmp_path):
 
     def certify(*args):
         result = subprocess.run([sys.executable, "-m", "certify.cli", *args], env=env, capture_output=True,
-                                text=True, timeout=300)
+                                text=True, timeout=300, check=False)
         assert result.returncode == 0, result.stderr
         return result
 
@@ -317,11 +317,11 @@ def test_migration_seals_the_entries_already_there(app, tmp_path):
     assert rows[0]["prev_hash"] == ac.GENESIS and rows[1]["prev_hash"] == rows[0]["entry_hash"]
     assert ac.verify_chain(rows).ok
     result = subprocess.run([sys.executable, "-m", "certify.cli", "audit", "verify"], env=env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0 and "审计链完整（至第 7 条）" in result.stdout, result.stderr
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_entries SET reason = 'x' WHERE id = 3"))
     result = subprocess.run([sys.executable, "-m", "certify.cli", "audit", "verify"], env=env,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode != 0 and "第 3 条记录的内容已被修改" in result.stderr
     engine.dispose()
