@@ -24,7 +24,13 @@ from .domain import SECRETARIAT, SUPERVISOR, mask_id_number
 from .errors import DomainError
 from .extensions import db
 from .models import AuditEntry, Round
-from .services.audit_text import ACTION_LABELS, action_label, describe, refs_of
+from .services.audit_text import (
+    ACTION_LABELS,
+    action_label,
+    describe,
+    grouped_actions,
+    refs_of,
+)
 from .tabular import Sheet, send_table
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -317,7 +323,8 @@ def index():
     page = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     if page.pages and page.page > page.pages:
         page = db.paginate(query, page=page.pages, per_page=PER_PAGE, error_out=False)
-    actions = sorted(set(db.session.execute(db.select(AuditEntry.action).distinct()).scalars()) | set(ACTION_LABELS))
+    actions = grouped_actions(set(db.session.execute(db.select(AuditEntry.action).distinct()).scalars())
+                              | set(ACTION_LABELS))
     rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars().all()
     masked = current_user.role != SECRETARIAT
     chain, full_check_at = audit.chain_state(current_app.config.get("AUDIT_FULL_VERIFY_SECONDS", 300))

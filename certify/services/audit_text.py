@@ -105,6 +105,20 @@ Names = dict  # {(type, id as str): label}
 Localise = Callable[[datetime], str]
 
 
+AREA_LABELS = {"round": "轮次与方案", "scheme": "轮次与方案", "roster": "考生名单", "score": "成绩",
+               "results": "成绩", "bank": "题库", "exam": "笔试", "defense": "答辩"}
+
+
+def grouped_actions(codes: Iterable[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Action codes for a picker: grouped by area, in the order of ACTION_LABELS, unknown codes last."""
+    order = {code: i for i, code in enumerate(ACTION_LABELS)}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for code in sorted(set(codes), key=lambda c: (order.get(c, len(order)), c)):
+        area = AREA_LABELS.get(code.split(".", 1)[0], "其他")
+        groups.setdefault(area, []).append((code, action_label(code)))
+    return list(groups.items())
+
+
 def action_label(code: str) -> str:
     return ACTION_LABELS.get(code, code)
 

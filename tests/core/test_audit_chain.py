@@ -278,3 +278,50 @@ def test_postgresql_trigger_also_guards_orm_changes(pg):
         db.session.commit()
     db.session.rollback()
     assert db.session.get(AuditEntry, 1).reason == ""
+
+
+# ------------------------------------------------------------------ the migration seals an existing trail
+
+
+def test_migration_seals_the_entries_already_there(app, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "CERTIFY_INSTANCE": str(tmp_path / "instance"),
+           "EXAM_SWEEPER_ENABLED": "0"}
+
+    def certify(*args):
+        result = subprocess.run([sys.executable, "-m", "certify.cli", *args], env=env, capture_output=True,
+                                text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    certify("db", "upgrade", "0001")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for i, at in ((3, "2024-05-01 09:00:00.000000"), (7, "2024-05-02 10:30:00.250000")):  # ids with a gap
+            conn.execute(text("INSERT INTO audit_entries (id, at, actor_name, action, target_type, target_id, "
+                              "reason, detail) VALUES (:id, :at, '秘书处', 'round.update', 'Round', '1', '', :d)"),
+                         {"id": i, "at": at, "d": json.dumps({"n": i, "名称": "甲"})})
+    certify("db", "upgrade")
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_entries ORDER BY id"))]
+    for r in rows:
+        r["detail"] = json.loads(r["detail"])
+        r["at"] = datetime.fromisoformat(r["at"])
+    assert rows[0]["prev_hash"] == ac.GENESIS and rows[1]["prev_hash"] == rows[0]["entry_hash"]
+    assert ac.verify_chain(rows).ok
+    result = subprocess.run([sys.executable, "-m", "certify.cli", "audit", "verify"], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0 and "审计链完整（至第 7 条）" in result.stdout, result.stderr
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_entries SET reason = 'x' WHERE id = 3"))
+    result = subprocess.run([sys.executable, "-m", "certify.cli", "audit", "verify"], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode != 0 and "第 3 条记录的内容已被修改" in result.stderr
+    engine.dispose()

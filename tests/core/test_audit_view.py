@@ -224,3 +224,12 @@ def test_export_with_bad_filters_is_refused_not_exported_unfiltered(ctx, make_ro
     resp = client.get(f"/audit/export.csv?{query}")
     assert resp.status_code == 400
     assert "审计日志" not in resp.headers.get("Content-Disposition", "")
+
+
+def test_the_action_picker_is_grouped_by_area_in_chinese():
+    from certify.services.audit_text import grouped_actions
+
+    groups = dict(grouped_actions(["exam.session.create", "round.create", "test.custom", "defense.call"]))
+    assert list(groups) == ["轮次与方案", "笔试", "答辩", "其他"]
+    assert groups["笔试"] == [("exam.session.create", "新建笔试场次")]
+    assert groups["其他"] == [("test.custom", "test.custom")]
