@@ -64,7 +64,6 @@ def create():
         except RoundError as err:
             form.code.errors.append(str(err))
         else:
-            db.session.commit()
             flash(f"已创建轮次 {rnd.code}，各级别方案已按{rnd.region}预设生成，请核对权重与认定比例", "success")
             return redirect(url_for("rounds.detail", round_id=rnd.id))
     rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)).scalars().all()
@@ -121,11 +120,9 @@ def settings(round_id: int):
         try:
             update_round_settings(rnd, name=form.name.data or "", mc_policy=form.mc_policy.data,
                                   publicity_working_days=form.publicity_working_days.data)
-        except RoundError as err:
-            db.session.rollback()
+        except RoundError as err:  # refused before anything was written
             form.mc_policy.errors.append(str(err))
         else:
-            db.session.commit()
             flash("轮次设置已保存", "success")
             return redirect(url_for("rounds.detail", round_id=rnd.id))
     return _render_detail(rnd, settings_form=form, status=400)
@@ -144,11 +141,9 @@ def scheme(round_id: int, scheme_id: int):
             update_scheme(sch, exam_weight=form.exam_weight.data, defense_weight=form.defense_weight.data,
                           record_weight=form.record_weight.data, ratio=form.ratio_percent.data / Decimal(100),
                           min_total=form.min_total.data)
-        except RoundError as err:
-            db.session.rollback()
+        except RoundError as err:  # refused before anything was written
             form.exam_weight.errors.append(str(err))
         else:
-            db.session.commit()
             flash(f"{sch.level}方案已保存", "success")
             return redirect(url_for("rounds.detail", round_id=rnd.id))
     return _render_detail(rnd, scheme_forms={sch.id: form}, status=400)
@@ -167,13 +162,11 @@ def roster_import(round_id: int):
     if form is not None and form.validate_on_submit():
         upload = form.file.data
         try:
-            result = roster.import_roster(rnd, upload.read(), upload.filename or "")
-            db.session.commit()
+            with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
+                result = roster.import_roster(rnd, upload.read(), upload.filename or "")
         except ImportFailed as err:
-            db.session.rollback()
             errors, status = err.errors, 400
         except IntegrityError:
-            db.session.rollback()
             errors = [RowError(None, None, "另一项导入同时在写入本轮名单，请重新上传", upload.filename or "")]
             status = 409
     elif form is not None and form.is_submitted():

@@ -9,6 +9,7 @@ from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.tabular import ImportFailed, send_table
+from certify.web import refusals_go_to
 
 from . import operations as ops
 from . import staging
@@ -108,7 +109,6 @@ def edit(item_id):
                 field = getattr(form, field_of.get(header, "stem"))
                 field.errors = list(field.errors) + [message]
         else:
-            db.session.commit()
             for w in warnings:
                 flash(w, "warning")
             flash(f"已保存为第 {version.version} 版" if version else "内容没有变化，未生成新版本",
@@ -135,14 +135,11 @@ def _set_status(item_id, operation, done: str):
     if not form.validate_on_submit():
         flash("原因不能超过 200 字", "error")
         return redirect(url_for("bank.item", item_id=item.id))
-    try:
+    back = url_for("bank.item", item_id=item.id)
+    with refusals_go_to(back):
         operation(item, form.reason.data or "")
-    except ops.BankError as err:
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(f"题目 {item.code} {done}", "success")
-    return redirect(url_for("bank.item", item_id=item.id))
+    flash(f"题目 {item.code} {done}", "success")
+    return redirect(back)
 
 
 @bp.route("/stats")
@@ -194,13 +191,11 @@ def import_preview(token):
             flash("题库在预览之后发生了变化，下面是按当前题库重新生成的预览，请核对后再确认", "warning")
         else:
             try:
-                summary = ops.apply_plan(plan)
-                db.session.commit()
+                with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
+                    summary = ops.apply_plan(plan)
             except ImportFailed:
-                db.session.rollback()
                 flash("文件有错误，未导入任何题目", "error")
             except IntegrityError:
-                db.session.rollback()
                 flash("题库同时被其他操作修改，未导入任何题目，请核对预览后重新确认", "error")
                 plan = ops.plan_file(data, filename)
             else:

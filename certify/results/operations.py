@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from certify.audit import audit
 from certify.clock import to_local, utcnow
 from certify.domain import COMPONENTS, half_up, validate_ratio
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 from certify.scores import component_scores
@@ -23,12 +24,19 @@ from .services.ranking import Outcome, rank_and_certify
 from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total
 
 
-class ResultsError(ValueError):
-    """A refused state change, with a message for the user (Chinese)."""
+class ResultsError(DomainError):
+    """A refused state change of the results: ``headline`` says what was refused, ``items`` (e.g. the candidates
+    still missing a component) are listed after it in the message (the first 20) and in full in ``extra``."""
 
-    def __init__(self, message: str, items: list[str] | None = None):
-        super().__init__(message)
-        self.items = items or []
+    code = "results_refused"
+    MAX_ITEMS_IN_MESSAGE = 20
+
+    def __init__(self, message: str, items: list[str] | None = None, *, code: str | None = None,
+                 status: int | None = None):
+        self.headline = message
+        self.items = list(items or [])
+        text = message + ("：" + "；".join(self.items[:self.MAX_ITEMS_IN_MESSAGE]) if self.items else "")
+        super().__init__(code, text, status, **({"items": self.items} if self.items else {}))
 
 
 def local_today() -> date:
@@ -83,7 +91,7 @@ class Computation:
 def _scheme(rnd: Round, level: str) -> Scheme:
     scheme = rnd.scheme_for(level)
     if scheme is None:
-        raise ResultsError(f"轮次 {rnd.code} 没有「{level}」级别")
+        raise ResultsError(f"轮次 {rnd.code} 没有「{level}」级别", code="no_such_level", status=404)
     return scheme
 
 
@@ -199,7 +207,8 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
     """Freeze a level's results. Refused while any candidate has a missing component."""
     rs = result_set_for(rnd, level)
     if rs is not None and rs.confirmed:
-        raise ResultsError(f"{rnd.code} {level}成绩已确认；如需重新计算，请先填写理由重新开放")
+        raise ResultsError(f"{rnd.code} {level}成绩已确认；如需重新计算，请先填写理由重新开放", code="already_confirmed",
+                           status=409)
     comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
     if not comp.lines:
         raise ResultsError(f"{rnd.code} {level}没有考生")
@@ -208,7 +217,8 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
 
         items = [f"{ln.candidate.ticket} {ln.candidate.name}：缺少" + "、".join(COMPONENT_LABELS[c] for c in ln.missing)
                  for ln in comp.missing]
-        raise ResultsError(f"{len(comp.missing)} 名考生尚缺成分成绩（既无成绩也未标记缺考），不能确认", items)
+        raise ResultsError(f"{len(comp.missing)} 名考生尚缺成分成绩（既无成绩也未标记缺考），不能确认", items,
+                           code="components_missing", status=409)
     if rs is None:
         rs = ResultSet(round_id=rnd.id, level=level)
         db.session.add(rs)
@@ -239,7 +249,7 @@ def reopen(rnd: Round, level: str, reason: str, *, actor=None) -> ResultSet:
         raise ResultsError("重新开放须填写理由")
     rs = result_set_for(rnd, level)
     if rs is None or not rs.confirmed:
-        raise ResultsError(f"{rnd.code} {level}成绩尚未确认，无需重新开放")
+        raise ResultsError(f"{rnd.code} {level}成绩尚未确认，无需重新开放", code="not_confirmed", status=409)
     before = {"ratio": rs.ratio, "min_total": rs.min_total, "quota": rs.quota, "cut_line": rs.cut_line,
               "certified": sum(1 for e in rs.entries if e.outcome == CERTIFIED)}
     rs.entries.clear()
@@ -268,7 +278,7 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
         raise ResultsError(f"{rnd.code} 没有考生")
     unconfirmed = [lvl for lvl in levels if not ((rs := result_set_for(rnd, lvl)) and rs.confirmed)]
     if unconfirmed:
-        raise ResultsError(f"{'、'.join(unconfirmed)}成绩尚未确认，不能发布公示")
+        raise ResultsError(f"{'、'.join(unconfirmed)}成绩尚未确认，不能发布公示", code="not_confirmed", status=409)
     end = publicity_end(start, working_days)
     period = publication_for(rnd)
     before = None
@@ -343,7 +353,7 @@ def decide_complaint(complaint: Complaint, status: str, note: str, *, actor=None
     if status not in (UPHELD, DISMISSED):
         raise ResultsError("处理结果须为「属实」或「不属实」")
     if complaint.status != OPEN:
-        raise ResultsError(f"投诉 #{complaint.id} 已处理")
+        raise ResultsError(f"投诉 #{complaint.id} 已处理", code="already_decided", status=409)
     if not note:
         raise ResultsError("请填写处理意见（将记入审计日志）")
     complaint.status, complaint.outcome_note = status, note

@@ -1,5 +1,6 @@
 """Results pages: work-record import, preview and confirmation, reopen, publication, complaints, exports and the
-candidate's own result. Thin: parse, check, call an operation, commit, render."""
+candidate's own result. Thin: parse, check, call an operation, render (the unit of work commits; a refusal
+rolls back and is flashed on the page named by ``refusals_go_to``)."""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -14,6 +15,7 @@ from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed, send_table
+from certify.web import refusals_go_to
 
 from . import exports
 from . import operations as ops
@@ -107,12 +109,11 @@ def import_records_view(code: str):
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
-            db.session.commit()
+            with db.session.begin_nested():  # a refused file leaves nothing behind
+                summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
             flash(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
                   f"未变 {summary.unchanged}", "success")
         except ImportFailed as err:
-            db.session.rollback()
             errors = err.errors
     status = 422 if (errors or form.errors) else 200
     return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=ops.publication_for(rnd),
@@ -164,14 +165,11 @@ def confirm(code: str):
     ratio, min_total = _decimal_arg(form.ratio.data), _decimal_arg(form.min_total.data)
     if ratio is None:
         abort(400)
-    try:
+    back = url_for("results.preview", code=rnd.code, level=level)
+    with refusals_go_to(back):
         ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user)
-        db.session.commit()
-        flash(f"{level}成绩已确认并冻结", "success")
-    except ops.ResultsError as err:
-        db.session.rollback()
-        flash(str(err) + ("：" + "；".join(err.items[:20]) if err.items else ""), "error")
-    return redirect(url_for("results.preview", code=rnd.code, level=level))
+    flash(f"{level}成绩已确认并冻结", "success")
+    return redirect(back)
 
 
 @bp.route("/<code>/reopen", methods=["POST"])
@@ -180,17 +178,14 @@ def reopen(code: str):
     rnd = _round(code)
     form = ReopenForm()
     level = _level(rnd, form.level.data)
+    back = url_for("results.preview", code=rnd.code, level=level)
     if not form.validate_on_submit():
         flash("重新开放须填写理由", "error")
-    else:
-        try:
-            ops.reopen(rnd, level, form.reason.data, actor=current_user)
-            db.session.commit()
-            flash(f"{level}成绩已重新开放，可重新计算", "success")
-        except ops.ResultsError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-    return redirect(url_for("results.preview", code=rnd.code, level=level))
+        return redirect(back)
+    with refusals_go_to(back):
+        ops.reopen(rnd, level, form.reason.data, actor=current_user)
+    flash(f"{level}成绩已重新开放，可重新计算", "success")
+    return redirect(back)
 
 
 @bp.route("/<code>/export/<kind>.<fmt>")
@@ -235,14 +230,11 @@ def publish(code: str):
             for e in field_errors:
                 flash(e, "error")
         return redirect(url_for("results.round_view", code=rnd.code))
-    try:
+    back = url_for("results.round_view", code=rnd.code)
+    with refusals_go_to(back):
         period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user)
-        db.session.commit()
-        flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
-    except ops.ResultsError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    return redirect(url_for("results.round_view", code=rnd.code))
+    flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
+    return redirect(back)
 
 
 @bp.route("/<code>/complaints", methods=["GET", "POST"])
@@ -254,15 +246,12 @@ def complaints(code: str):
         if current_user.role != SUPERVISOR:
             abort(403)  # complaints are recorded by the supervision committee
         if form.validate_on_submit():
-            try:
+            back = url_for("results.complaints", code=rnd.code)
+            with refusals_go_to(back):
                 complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
                                                  complainant=form.complainant.data, actor=current_user)
-                db.session.commit()
-                flash(f"已登记投诉 #{complaint.id}", "success")
-                return redirect(url_for("results.complaints", code=rnd.code))
-            except ops.ResultsError as err:
-                db.session.rollback()
-                flash(str(err), "error")
+            flash(f"已登记投诉 #{complaint.id}", "success")
+            return redirect(back)
     items = db.session.execute(db.select(Complaint).filter_by(round_id=rnd.id).order_by(
         Complaint.id.desc()).options(selectinload(Complaint.candidate))).scalars().all()  # the list shows each one's candidate
     return render_template("results/complaints.html", rnd=rnd, form=form, items=items,
@@ -278,17 +267,14 @@ def decide(complaint_id: int):
         abort(404)
     rnd = db.session.get(Round, complaint.round_id)
     form = DecisionForm()
+    back = url_for("results.complaints", code=rnd.code)
     if not form.validate_on_submit():
         flash("请选择处理结果并填写处理意见", "error")
-    else:
-        try:
-            ops.decide_complaint(complaint, form.status.data, form.note.data, actor=current_user)
-            db.session.commit()
-            flash(f"投诉 #{complaint.id} 已处理：{COMPLAINT_LABELS[complaint.status]}", "success")
-        except ops.ResultsError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-    return redirect(url_for("results.complaints", code=rnd.code))
+        return redirect(back)
+    with refusals_go_to(back):
+        ops.decide_complaint(complaint, form.status.data, form.note.data, actor=current_user)
+    flash(f"投诉 #{complaint.id} 已处理：{COMPLAINT_LABELS[complaint.status]}", "success")
+    return redirect(back)
 
 
 def _panel_context(candidate: Candidate) -> dict:
