@@ -4,6 +4,9 @@ from __future__ import annotations
 
 def init_app(app):
     from . import rounds_views, views
+    from .web import register_converters
+
+    register_converters(app)  # before any blueprint whose rules use ``<round:…>``
     from .cli import CORE_COMMANDS
     from .domain import CANDIDATE, SECRETARIAT, SUPERVISOR
     from .registry import register_demo_step

@@ -84,3 +84,9 @@ def mask_id_number(id_number: str | None) -> str:
     if len(id_number) <= 10:
         return id_number[:2] + "*" * max(len(id_number) - 2, 0)
     return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+def can_see_full_ids(user) -> bool:
+    """Only the secretariat sees whole ID numbers (pages, exports, the audit trail); everyone else sees them
+    masked with ``mask_id_number``. ``user`` is any object with a ``role`` (anonymous: none)."""
+    return getattr(user, "role", None) == SECRETARIAT

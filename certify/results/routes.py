@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from certify.access import allow
-from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR
+from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
@@ -26,10 +26,6 @@ from .records import import_records, template_sheet
 bp = Blueprint("results", __name__, url_prefix="/results")
 
 STAFF = (SECRETARIAT, SUPERVISOR)
-
-
-def _round(code: str) -> Round:
-    return db.first_or_404(db.select(Round).filter_by(code=code))
 
 
 def _level(rnd: Round, level: str | None) -> str:
@@ -81,10 +77,9 @@ def index():
                            rounds=[(r, overviews[r.id], periods.get(r.id)) for r in rounds])
 
 
-@bp.route("/<code>")
+@bp.route("/<round:rnd>")
 @allow(*STAFF)
-def round_view(code: str):
-    rnd = _round(code)
+def round_view(rnd: Round):
     period = ops.publication_for(rnd)
     form = PublishForm(formdata=None, working_days=rnd.publicity_working_days, start_date=ops.local_today())
     return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=period,
@@ -92,18 +87,15 @@ def round_view(code: str):
                            summary=None)
 
 
-@bp.route("/records-template.<fmt>")
+@bp.route("/records-template.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT)
 def records_template(fmt: str):
-    if fmt not in ("xlsx", "csv"):
-        abort(404)
     return send_table("业绩成果得分模板", fmt, [template_sheet()])
 
 
-@bp.route("/<code>/records", methods=["POST"])
+@bp.route("/<round:rnd>/records", methods=["POST"])
 @allow(SECRETARIAT)
-def import_records_view(code: str):
-    rnd = _round(code)
+def import_records_view(rnd: Round):
     form = RecordsImportForm()
     errors = summary = None
     if form.validate_on_submit():
@@ -122,10 +114,9 @@ def import_records_view(code: str):
                            errors=errors, summary=summary), status
 
 
-@bp.route("/<code>/preview")
+@bp.route("/<round:rnd>/preview")
 @allow(*STAFF)
-def preview(code: str):
-    rnd = _round(code)
+def preview(rnd: Round):
     level = _level(rnd, request.args.get("level"))
     rs = ops.result_set_for(rnd, level)
     error = None
@@ -151,13 +142,12 @@ def preview(code: str):
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
                            changes=changes,
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
-                           levels=rnd.levels, masked=current_user.role != SECRETARIAT)
+                           levels=rnd.levels)
 
 
-@bp.route("/<code>/confirm", methods=["POST"])
+@bp.route("/<round:rnd>/confirm", methods=["POST"])
 @allow(SECRETARIAT)
-def confirm(code: str):
-    rnd = _round(code)
+def confirm(rnd: Round):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -165,20 +155,19 @@ def confirm(code: str):
     ratio, min_total = _decimal_arg(form.ratio.data), _decimal_arg(form.min_total.data)
     if ratio is None:
         abort(400)
-    back = url_for("results.preview", code=rnd.code, level=level)
+    back = url_for("results.preview", rnd=rnd, level=level)
     with refusals_go_to(back):
         ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user)
     flash(f"{level}成绩已确认并冻结", "success")
     return redirect(back)
 
 
-@bp.route("/<code>/reopen", methods=["POST"])
+@bp.route("/<round:rnd>/reopen", methods=["POST"])
 @allow(SECRETARIAT)
-def reopen(code: str):
-    rnd = _round(code)
+def reopen(rnd: Round):
     form = ReopenForm()
     level = _level(rnd, form.level.data)
-    back = url_for("results.preview", code=rnd.code, level=level)
+    back = url_for("results.preview", rnd=rnd, level=level)
     if not form.validate_on_submit():
         flash("重新开放须填写理由", "error")
         return redirect(back)
@@ -188,65 +177,59 @@ def reopen(code: str):
     return redirect(back)
 
 
-@bp.route("/<code>/export/<kind>.<fmt>")
+@bp.route("/<round:rnd>/export/<any(results, publicity):kind>.<any(xlsx, csv):fmt>")
 @allow(*STAFF)
-def export(code: str, kind: str, fmt: str):
-    rnd = _round(code)
-    if fmt not in ("xlsx", "csv") or kind not in ("results", "publicity"):
-        abort(404)
+def export(rnd: Round, kind: str, fmt: str):
     try:
         if kind == "results":
-            sheet = exports.results_sheet(rnd, masked=current_user.role != SECRETARIAT)
+            sheet = exports.results_sheet(rnd, masked=not can_see_full_ids(current_user))
             name = f"{rnd.code}-成绩汇总"
         else:
             sheet = exports.publicity_sheet(rnd)
             name = f"{rnd.code}-公示名单"
     except ops.ResultsError as err:
         flash(str(err), "error")
-        return redirect(url_for("results.round_view", code=rnd.code))
+        return redirect(url_for("results.round_view", rnd=rnd))
     return send_table(name, fmt, [sheet])
 
 
-@bp.route("/<code>/publicity")
+@bp.route("/<round:rnd>/publicity")
 @allow(*STAFF)
-def publicity(code: str):
-    rnd = _round(code)
+def publicity(rnd: Round):
     period = ops.publication_for(rnd)
     try:
         rows = exports.publicity_sheet(rnd).rows
     except ops.ResultsError as err:
         flash(str(err), "error")
-        return redirect(url_for("results.round_view", code=rnd.code))
+        return redirect(url_for("results.round_view", rnd=rnd))
     return render_template("results/publicity.html", rnd=rnd, rows=rows, period=period)
 
 
-@bp.route("/<code>/publish", methods=["POST"])
+@bp.route("/<round:rnd>/publish", methods=["POST"])
 @allow(SECRETARIAT)
-def publish(code: str):
-    rnd = _round(code)
+def publish(rnd: Round):
     form = PublishForm()
     if not form.validate_on_submit():
         for field_errors in form.errors.values():
             for e in field_errors:
                 flash(e, "error")
-        return redirect(url_for("results.round_view", code=rnd.code))
-    back = url_for("results.round_view", code=rnd.code)
+        return redirect(url_for("results.round_view", rnd=rnd))
+    back = url_for("results.round_view", rnd=rnd)
     with refusals_go_to(back):
         period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user)
     flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
     return redirect(back)
 
 
-@bp.route("/<code>/complaints", methods=["GET", "POST"])
+@bp.route("/<round:rnd>/complaints", methods=["GET", "POST"])
 @allow(*STAFF, supervisor_writes=True)
-def complaints(code: str):
-    rnd = _round(code)
+def complaints(rnd: Round):
     form = ComplaintForm()
     if request.method == "POST":
         if current_user.role != SUPERVISOR:
             abort(403)  # complaints are recorded by the supervision committee
         if form.validate_on_submit():
-            back = url_for("results.complaints", code=rnd.code)
+            back = url_for("results.complaints", rnd=rnd)
             with refusals_go_to(back):
                 complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
                                                  complainant=form.complainant.data, actor=current_user)
@@ -267,7 +250,7 @@ def decide(complaint_id: int):
         abort(404)
     rnd = db.session.get(Round, complaint.round_id)
     form = DecisionForm()
-    back = url_for("results.complaints", code=rnd.code)
+    back = url_for("results.complaints", rnd=rnd)
     if not form.validate_on_submit():
         flash("请选择处理结果并填写处理意见", "error")
         return redirect(back)
