@@ -1,4 +1,4 @@
-"""The ``certify`` command line: a Flask CLI group. Areas add their commands in ``init_app``."""
+"""The ``certify`` command line: a Flask CLI group. Areas declare their commands in ``area()`` (``certify.area``)."""
 from __future__ import annotations
 
 import sys
@@ -128,8 +128,10 @@ def create_round_command(code, region, year, name):
 @click.argument("path")
 @with_appcontext
 def export_command(kind, round_code, path):
-    from .registry import EXPORTS
+    from .registry import exports
     from .tabular import format_for_path
+
+    EXPORTS = exports()
 
     if kind not in EXPORTS:
         fail(f"未知的导出类型「{kind}」，可选：{', '.join(sorted(EXPORTS)) or '（无）'}")

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from .extensions import db
-from .registry import DEMO_STEPS
+from .registry import demo_steps
 
 
 def run_demo(echo) -> dict:
     """Run every registered demo step in order inside one transaction, then print the logins."""
     context: dict = {"logins": [], "print": echo}
-    for _order, _name, step in DEMO_STEPS:
+    for _order, _name, step in demo_steps():
         step(context)
         db.session.flush()
     db.session.commit()

@@ -32,15 +32,3 @@ def register_template_helpers(app) -> None:
     app.jinja_env.filters["id_for_viewer"] = id_for_viewer
     app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
     app.jinja_env.globals["COMPONENT_LABELS"] = COMPONENT_LABELS
-    app.jinja_env.globals["NAV"] = NAV
-
-
-# Navigation entries per role, filled by areas: role -> [(label, endpoint)]
-NAV: dict[str, list[tuple[str, str]]] = {}
-
-
-def add_nav(roles, label: str, endpoint: str) -> None:
-    for role in roles:
-        entries = NAV.setdefault(role, [])
-        if (label, endpoint) not in entries:
-            entries.append((label, endpoint))

@@ -11,15 +11,9 @@ from . import accounts
 from .access import AUTHENTICATED, PUBLIC, allow
 from .extensions import db, limiter
 from .forms import ChangePasswordForm, LoginForm
+from .registry import home_endpoint
 
 bp = Blueprint("core", __name__)
-
-HOME_BY_ROLE = {}  # role -> endpoint, filled by areas (register_home)
-
-
-def register_home(role: str, endpoint: str) -> None:
-    HOME_BY_ROLE[role] = endpoint
-
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
@@ -36,7 +30,7 @@ def index():
         return redirect(url_for("core.login"))
     if current_user.must_change_password:
         return redirect(url_for("core.change_password"))
-    endpoint = HOME_BY_ROLE.get(current_user.role)
+    endpoint = home_endpoint(current_user.role)
     if endpoint:
         return redirect(url_for(endpoint))
     return render_template("core/home.html")
@@ -98,13 +92,13 @@ def change_password():
 @allow("candidate")
 def candidate_home():
     """The candidate's identity, then every section other areas register (exam, defense slot, results)."""
-    from .registry import CANDIDATE_PANELS
+    from .registry import candidate_panels
     from .roster import candidate_for_user
 
     candidate = candidate_for_user(current_user)
     panels = []
     if candidate is not None:
-        for _order, name, render in CANDIDATE_PANELS:
+        for _order, name, render in candidate_panels():
             try:
                 html = render(candidate)
             except Exception:  # one area's broken section must not take the whole home page down

@@ -1,6 +1,7 @@
 """Admission slips (准考证) and the candidate's home page with the panels other areas register."""
 import pytest
 
+from certify.area import Area, Step
 from certify import registry
 from certify.extensions import db
 from certify.roster import import_roster
@@ -69,10 +70,18 @@ def test_batch_slips_one_per_page_with_level_filter(client, login_as, imported):
 
 
 @pytest.fixture
-def panels():
-    saved = list(registry.CANDIDATE_PANELS)
-    yield registry.register_candidate_panel
-    registry.CANDIDATE_PANELS[:] = saved
+def panels(app):
+    """panels(order, name, fn): a candidate panel of a test area installed for this test only."""
+    added = []
+
+    def add(order, name, fn):
+        name_of_area = f"test-area-{len(added)}"
+        registry.installed(app).add(Area(name_of_area, candidate_panels=[Step(order, name, fn)]))
+        added.append(name_of_area)
+
+    yield add
+    for name in added:
+        registry.installed(app).remove(name)
 
 
 def test_candidate_home_shows_identity_then_panels_in_order(client, make_round, make_candidate, panels):
