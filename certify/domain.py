@@ -64,7 +64,7 @@ def validate_weights(exam: Decimal, defense: Decimal, record: Decimal) -> list[s
 
 
 def validate_ratio(ratio: Decimal) -> list[str]:
-    if ratio is None or ratio <= 0 or ratio > 1:
+    if ratio is None or not Decimal(ratio).is_finite() or ratio <= 0 or ratio > 1:
         return [f"认定比例必须大于 0 且不超过 1（现为 {ratio}）"]
     return []
 

@@ -20,6 +20,7 @@ from .forms import RosterUploadForm, RoundCreateForm, RoundSettingsForm, SchemeF
 from .models import Candidate, Round, Scheme
 from .rounds import RoundError, create_round, round_has_scores, update_round_settings, update_scheme
 from .tabular import ImportFailed, RowError, send_table
+from .web import page_arg
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
@@ -123,7 +124,7 @@ def settings(rnd: Round):
     return _render_detail(rnd, settings_form=form, status=400)
 
 
-@bp.route("/<round:rnd>/schemes/<int:scheme_id>", methods=["POST"])
+@bp.route("/<round:rnd>/schemes/<id:scheme_id>", methods=["POST"])
 @allow(SECRETARIAT)
 def scheme(rnd: Round, scheme_id: int):
     sch = db.session.get(Scheme, scheme_id)
@@ -179,8 +180,8 @@ def roster_template(rnd: Round, fmt: str):
 def candidates(rnd: Round):
     q = (request.args.get("q") or "").strip()[:100]
     level = request.args.get("level") or ""
-    page = db.paginate(roster.search_candidates(rnd, q=q, level=level), per_page=PER_PAGE, error_out=False,
-                       max_per_page=PER_PAGE)
+    page = db.paginate(roster.search_candidates(rnd, q=q, level=level), page=page_arg(), per_page=PER_PAGE,
+                       error_out=False, max_per_page=PER_PAGE)
     return render_template("rounds/candidates.html", rnd=rnd, page=page, q=q, level=level, LEVELS=LEVELS)
 
 
@@ -195,7 +196,7 @@ def slips(rnd: Round):
                            login_url=url_for("core.login", _external=True), batch=True)
 
 
-@bp.route("/slips/<int:candidate_id>")
+@bp.route("/slips/<id:candidate_id>")
 @allow(SECRETARIAT, SUPERVISOR, CANDIDATE)
 def slip(candidate_id: int):
     cand = db.get_or_404(Candidate, candidate_id)

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from decimal import Decimal, InvalidOperation
+
 from flask import request
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from .errors import DomainError, NotFound
+
+MAX_ID = 2**31 - 1  # the largest primary key a 32-bit INTEGER column holds (PostgreSQL ``integer``)
+MAX_PAGE = 100_000
 
 
 @contextmanager
@@ -51,8 +56,54 @@ def _refuse_unknown_round():
     return None
 
 
+class IdConverter(IntegerConverter):
+    """``<id:item_id>``: a positive database id; anything a column cannot hold is simply not found (404), instead
+    of an overflow inside the database driver (500)."""
+
+    def __init__(self, map, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, **kwargs)
+
+
 def register_converters(app) -> None:
     """The app's URL converters (before any blueprint that uses them is registered) and the 404 for an unknown
     round, which runs after the access guard (registered before the areas)."""
     app.url_map.converters["round"] = RoundConverter
+    app.url_map.converters["id"] = IdConverter
     app.before_request(_refuse_unknown_round)
+
+
+# ---------------------------------------------------------------- query parameters: 400 with a message, never 500
+
+class BadParameter(DomainError):
+    code = "bad_parameter"
+    status = 400
+
+    def __init__(self, message: str, **kwargs):
+        super().__init__(None, message, **kwargs)
+
+
+def page_arg(name: str = "page") -> int:
+    """The page number of a list (1 when absent); anything else than 1…MAX_PAGE is refused with 400."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or len(raw) > 7 or not (1 <= int(raw) <= MAX_PAGE):
+        raise BadParameter(f"页码「{raw[:20]}」无效（须为 1 到 {MAX_PAGE} 之间的整数）")
+    return int(raw)
+
+
+def decimal_value(text: str | None, label: str, **kwargs) -> Decimal | None:
+    """A finite decimal from a parameter or form field (None when empty); "NaN", "Infinity", "abc"… are refused
+    with a 400 whose message names the field (``kwargs`` go to the error, e.g. ``redirect_to``)."""
+    raw = "" if text is None else str(text).strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or abs(value.adjusted()) > 20:
+        raise BadParameter(f"{label}「{raw[:30]}」不是有效的数字", **kwargs)
+    return value

@@ -9,7 +9,7 @@ from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.tabular import ImportFailed, send_table
-from certify.web import refusals_go_to
+from certify.web import page_arg, refusals_go_to
 
 from . import operations as ops
 from . import staging
@@ -52,13 +52,13 @@ def _helpers():
 @allow(*READERS)
 def index():
     filters = _filters()
-    page = db.paginate(ops.search_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(ops.search_query(filters), page=page_arg(), per_page=PER_PAGE,
                        error_out=False)
     return render_template("question_bank/index.html", page=page, filters=filters, categories=ops.categories(),
                            counts=ops.status_counts(), types=ITEM_TYPES)
 
 
-@bp.route("/items/<int:item_id>")
+@bp.route("/items/<id:item_id>")
 @allow(*READERS)
 def item(item_id):
     item = _item_or_404(item_id)
@@ -71,7 +71,7 @@ def item(item_id):
                            reason_form=ReasonForm())
 
 
-@bp.route("/items/<int:item_id>/preview")
+@bp.route("/items/<id:item_id>/preview")
 @allow(*READERS)
 def preview_item(item_id):
     item = _item_or_404(item_id)
@@ -83,7 +83,7 @@ def preview_item(item_id):
     return render_template("question_bank/preview_item.html", item=item, version=version)
 
 
-@bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
+@bp.route("/items/<id:item_id>/edit", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def edit(item_id):
     item = _item_or_404(item_id)
@@ -117,13 +117,13 @@ def edit(item_id):
     return render_template("question_bank/edit.html", item=item, form=form)
 
 
-@bp.route("/items/<int:item_id>/retire", methods=["POST"])
+@bp.route("/items/<id:item_id>/retire", methods=["POST"])
 @allow(SECRETARIAT)
 def retire(item_id):
     return _set_status(item_id, ops.retire_item, "已停用")
 
 
-@bp.route("/items/<int:item_id>/reactivate", methods=["POST"])
+@bp.route("/items/<id:item_id>/reactivate", methods=["POST"])
 @allow(SECRETARIAT)
 def reactivate(item_id):
     return _set_status(item_id, ops.reactivate_item, "已重新启用")

@@ -21,9 +21,12 @@ def _decimal(value, label):
     if value is None:
         return None
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
         fail(f"{label}「{value}」不是数字")
+    return number
 
 
 @click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。")

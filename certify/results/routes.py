@@ -3,7 +3,7 @@ candidate's own result. Thin: parse, check, call an operation, render (the unit 
 rolls back and is flashed on the page named by ``refusals_go_to``)."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,7 +15,7 @@ from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed, send_table
-from certify.web import refusals_go_to
+from certify.web import BadParameter, decimal_value, refusals_go_to
 
 from . import exports
 from . import operations as ops
@@ -39,13 +39,12 @@ def _level(rnd: Round, level: str | None) -> str:
     return levels[0]
 
 
-def _decimal_arg(text: str | None) -> Decimal | None:
-    if text is None or str(text).strip() == "":
-        return None
+def _lenient_decimal(text: str | None, label: str) -> tuple[Decimal | None, str | None]:
+    """(value, None) or (None, the message) for a preview parameter: the page shows the message, status 400."""
     try:
-        return Decimal(str(text).strip())
-    except InvalidOperation:
-        return None
+        return decimal_value(text, label), None
+    except BadParameter as err:
+        return None, err.message
 
 
 def _overviews(rounds: list[Round]) -> dict[int, list[dict]]:
@@ -123,13 +122,12 @@ def preview(rnd: Round):
     if rs is not None and rs.confirmed:
         comp = ops.frozen(rs)
     else:
-        ratio_raw, min_raw = request.args.get("ratio", "").strip(), request.args.get("min_total")
-        ratio, min_total = _decimal_arg(ratio_raw), _decimal_arg(min_raw)
+        min_raw = request.args.get("min_total")
+        ratio, error = _lenient_decimal(request.args.get("ratio"), "认定比例")
+        min_total, min_error = _lenient_decimal(min_raw, "最低总分")
         override = min_raw is not None
-        if ratio_raw and ratio is None:
-            error = f"认定比例「{ratio_raw}」不是数字"
-        if min_raw and min_raw.strip() and (min_total is None or not (0 <= min_total <= 100)):
-            error, override, min_total = f"最低总分「{min_raw.strip()}」须为 0 到 100 之间的数字", False, None
+        if min_error or (min_total is not None and not (0 <= min_total <= 100)):
+            error, override, min_total = f"最低总分「{min_raw.strip()[:30]}」须为 0 到 100 之间的数字", False, None
         try:
             comp = ops.compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override)
         except ops.ResultsError as err:
@@ -142,7 +140,7 @@ def preview(rnd: Round):
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
                            changes=changes,
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
-                           levels=rnd.levels)
+                           levels=rnd.levels), 400 if error else 200
 
 
 @bp.route("/<round:rnd>/confirm", methods=["POST"])
@@ -152,10 +150,11 @@ def confirm(rnd: Round):
     if not form.validate_on_submit():
         abort(400)
     level = _level(rnd, form.level.data)
-    ratio, min_total = _decimal_arg(form.ratio.data), _decimal_arg(form.min_total.data)
-    if ratio is None:
-        abort(400)
     back = url_for("results.preview", rnd=rnd, level=level)
+    ratio = decimal_value(form.ratio.data, "认定比例", redirect_to=back)
+    min_total = decimal_value(form.min_total.data, "最低总分", redirect_to=back)
+    if ratio is None:
+        raise BadParameter("请填写认定比例", redirect_to=back)
     with refusals_go_to(back):
         ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user)
     flash(f"{level}成绩已确认并冻结", "success")
@@ -242,7 +241,7 @@ def complaints(rnd: Round):
                            decision_form=DecisionForm(formdata=None), OPEN=OPEN, COMPLAINT_LABELS=COMPLAINT_LABELS)
 
 
-@bp.route("/complaints/<int:complaint_id>/decide", methods=["POST"])
+@bp.route("/complaints/<id:complaint_id>/decide", methods=["POST"])
 @allow(SUPERVISOR, supervisor_writes=True)
 def decide(complaint_id: int):
     complaint = db.session.get(Complaint, complaint_id)

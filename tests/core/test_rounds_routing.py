@@ -73,3 +73,53 @@ def test_candidate_list_and_results_preview_mask_ids_for_supervisors_only(app, c
         for page in (f"/rounds/{rnd.code}/candidates", f"/results/{rnd.code}/preview?level=初级"):
             html = client.get(page).get_data(as_text=True)
             assert shown in html and hidden not in html, (role, page)
+
+
+# ------------------------------------------------------------------ bad parameters: 400 (or 404), never 500
+
+BIG = "9" * 30
+
+
+@pytest.mark.parametrize("url,status", [
+    ("/results/2024-cq/preview?ratio=NaN", 400), ("/results/2024-cq/preview?ratio=sNaN", 400),
+    ("/results/2024-cq/preview?ratio=Infinity", 400), ("/results/2024-cq/preview?ratio=1e999999999", 400),
+    ("/results/2024-cq/preview?min_total=NaN", 400), ("/results/2024-cq/preview?min_total=-Infinity", 400),
+    (f"/rounds/2024-cq/candidates?page={BIG}", 400), ("/rounds/2024-cq/candidates?page=-5", 400),
+    ("/rounds/2024-cq/candidates?page=abc", 400), (f"/bank/?page={BIG}", 400),
+    (f"/bank/items/{BIG}", 404), (f"/rounds/slips/{BIG}", 404), ("/bank/items/0", 404),
+])
+def test_bad_query_parameters_are_refused_with_a_message(app, ctx, make_round, make_user, url, status):
+    make_round("2024-cq")
+    client = app.test_client()
+    login(client, make_user("secretariat").username)
+    resp = client.get(url)
+    assert resp.status_code == status, resp.get_data(as_text=True)[:300]
+    if status == 400:
+        html = resp.get_data(as_text=True)
+        assert "不是有效的数字" in html or "须为 0 到 100" in html or "页码" in html
+
+
+def test_a_good_page_number_still_pages(app, ctx, make_round, make_candidate, make_user):
+    rnd = make_round("2024-cq")
+    make_candidate(rnd, name="唯一")
+    client = app.test_client()
+    login(client, make_user("secretariat").username)
+    assert "唯一" in client.get(f"/rounds/{rnd.code}/candidates?page=1").get_data(as_text=True)
+    assert "唯一" not in client.get(f"/rounds/{rnd.code}/candidates?page=2").get_data(as_text=True)
+
+
+def test_confirm_refuses_a_ratio_or_minimum_that_is_not_a_number(app, ctx, make_round, make_user):
+    from certify.results.models import ResultSet
+    from certify.extensions import db
+
+    make_round("2024-cq")
+    client = app.test_client()
+    login(client, make_user("secretariat").username)
+    for data, message in (({"ratio": "NaN"}, "认定比例「NaN」不是有效的数字"),
+                          ({"ratio": "0.8", "min_total": "Infinity"}, "最低总分「Infinity」不是有效的数字")):
+        resp = client.post("/results/2024-cq/confirm", data={"level": "初级", **data},
+                           headers={"Accept": "application/json"})
+        assert resp.status_code == 400 and resp.get_json()["error"] == {"code": "bad_parameter", "message": message}
+        resp = client.post("/results/2024-cq/confirm", data={"level": "初级", **data}, follow_redirects=True)
+        assert message in resp.get_data(as_text=True)
+    assert db.session.execute(db.select(ResultSet)).first() is None
