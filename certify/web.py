@@ -1,11 +1,12 @@
-"""Web plumbing shared by the core's and the areas' routes: where a refused form goes back to.
+"""Web plumbing shared by the core's and the areas' routes, one rule each:
 
-(The ``round`` URL converter lives here too, see ``register_converters``.)
+- ``refusals_go_to(url)``: the page a refused form goes back to (flash + redirect);
+- the URL converters ``<round:rnd>`` (a ``Round`` by its code, 404 otherwise) and ``<id:…>`` (a database id);
+- query parameters: ``page_arg()`` and ``decimal_value()`` refuse bad values with a 400 and a message.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-
 from decimal import Decimal, InvalidOperation
 
 from flask import request
