@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = ["create_app"]
 
-# Areas register their blueprints, socket namespaces, CLI commands and demo steps via ``init_app``.
+# Each area declares its blueprints, socket namespaces, CLI commands, exports, demo steps… in ``area()``.
 AREAS = ("certify.core_area", "certify.jobs", "question_bank", "exam", "defense", "certify.results")
 
 
@@ -142,7 +142,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                                       "style-src": ["'self'", "'unsafe-inline'"], "script-src": "'self'",
                                       "connect-src": ["'self'", "ws:", "wss:"], "frame-ancestors": "'self'"})
 
-    for area in AREAS:
-        importlib.import_module(area).init_app(app)
+    from .area import install_areas
+
+    install_areas(app, AREAS)
 
     return app

@@ -1,4 +1,4 @@
-"""The ``certify`` command line: a Flask CLI group. Areas add their commands in ``init_app``."""
+"""The ``certify`` command line: a Flask CLI group. Areas declare their commands in ``area()`` (``certify.area``)."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +7,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from .errors import DomainError
 from .tabular import ImportFailed
 
 
@@ -117,14 +118,14 @@ def demo_command(then_serve, host, port):
 @click.option("--name", default="", help="名称（可选）")
 @with_appcontext
 def create_round_command(code, region, year, name):
-    from .extensions import db
     from .rounds import RoundError, create_round
+    from .uow import commit
 
     try:
         rnd = create_round(code, region, year, name)
     except RoundError as err:
         fail(str(err))
-    db.session.commit()
+    commit()
     click.echo(f"已创建轮次 {rnd.code}（{rnd.region} {rnd.year}）")
     for s in rnd.schemes:
         click.echo(f"  {s.level}：笔试 {s.exam_weight} · 答辩 {s.defense_weight} · 业绩成果 {s.record_weight}"
@@ -137,8 +138,10 @@ def create_round_command(code, region, year, name):
 @click.argument("path")
 @with_appcontext
 def export_command(kind, round_code, path):
-    from .registry import EXPORTS
+    from .registry import exports
     from .tabular import format_for_path
+
+    EXPORTS = exports()
 
     if kind not in EXPORTS:
         fail(f"未知的导出类型「{kind}」，可选：{', '.join(sorted(EXPORTS)) or '（无）'}")
@@ -149,7 +152,7 @@ def export_command(kind, round_code, path):
     rnd = round_or_fail(round_code)
     try:
         EXPORTS[kind](rnd, path)
-    except ValueError as err:
+    except (ValueError, DomainError) as err:
         fail(str(err))
     click.echo(f"已导出 {kind} → {path}")
 
@@ -162,8 +165,8 @@ def export_command(kind, round_code, path):
 def import_roster_command(round_code, path):
     import os
 
-    from .extensions import db
     from .roster import import_roster
+    from .uow import commit
 
     rnd = round_or_fail(round_code)
     with open(path, "rb") as fh:
@@ -171,9 +174,8 @@ def import_roster_command(round_code, path):
     try:
         result = import_roster(rnd, data, os.path.basename(path))
     except ImportFailed as err:
-        db.session.rollback()
         fail_import(err)
-    db.session.commit()
+    commit()
     click.echo(f"名单已导入 {rnd.code}：{result.summary}")
     if result.new_candidates:
         click.echo("新考生的初始密码印在准考证上（秘书处「认证轮次 → 准考证」页面可批量打印）。")

@@ -1,28 +1,22 @@
-"""Wires the core (accounts, rounds, roster, admission slips, CLI, demo) into the app."""
+"""The core as an area: accounts, rounds, roster, admission slips, the CLI and the first demo steps."""
 from __future__ import annotations
 
 
-def init_app(app):
+def area():
     from . import rounds_views, views
+    from .area import Area, Step, nav
     from .cli import CORE_COMMANDS
-    from .domain import CANDIDATE, SECRETARIAT, SUPERVISOR
-    from .registry import register_demo_step
-    from .templating import add_nav
-
-    app.register_blueprint(views.bp)
-    app.register_blueprint(rounds_views.bp)
-    for command in CORE_COMMANDS:
-        app.cli.add_command(command)
-
-    views.register_home(SECRETARIAT, "rounds.index")
-    views.register_home(SUPERVISOR, "rounds.index")
-    views.register_home(CANDIDATE, "core.candidate_home")
-    add_nav([SECRETARIAT, SUPERVISOR], "认证轮次", "rounds.index")
-    add_nav([SECRETARIAT], "账号管理", "core.staff")
-    add_nav([CANDIDATE], "我的主页", "core.candidate_home")
-    add_nav([CANDIDATE], "准考证", "core.my_slip")
-
     from .demo_core import demo_accounts, demo_candidates
+    from .domain import CANDIDATE, SECRETARIAT, SUPERVISOR
 
-    register_demo_step(10, "core.accounts", demo_accounts)
-    register_demo_step(20, "core.candidates", demo_candidates)
+    return Area(
+        name="core",
+        blueprints=[views.bp, rounds_views.bp],
+        cli_commands=CORE_COMMANDS,
+        home={SECRETARIAT: "rounds.index", SUPERVISOR: "rounds.index", CANDIDATE: "core.candidate_home"},
+        nav=[nav([SECRETARIAT, SUPERVISOR], "认证轮次", "rounds.index"),
+             nav([SECRETARIAT], "账号管理", "core.staff"),
+             nav([CANDIDATE], "我的主页", "core.candidate_home"),
+             nav([CANDIDATE], "准考证", "core.my_slip")],
+        demo_steps=[Step(10, "core.accounts", demo_accounts), Step(20, "core.candidates", demo_candidates)],
+    )

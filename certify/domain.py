@@ -64,7 +64,7 @@ def validate_weights(exam: Decimal, defense: Decimal, record: Decimal) -> list[s
 
 
 def validate_ratio(ratio: Decimal) -> list[str]:
-    if ratio is None or ratio <= 0 or ratio > 1:
+    if ratio is None or not Decimal(ratio).is_finite() or ratio <= 0 or ratio > 1:
         return [f"认定比例必须大于 0 且不超过 1（现为 {ratio}）"]
     return []
 
@@ -84,3 +84,9 @@ def mask_id_number(id_number: str | None) -> str:
     if len(id_number) <= 10:
         return id_number[:2] + "*" * max(len(id_number) - 2, 0)
     return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+def can_see_full_ids(user) -> bool:
+    """Only the secretariat sees whole ID numbers (pages, exports, the audit trail); everyone else sees them
+    masked with ``mask_id_number``. ``user`` is any object with a ``role`` (anonymous: none)."""
+    return getattr(user, "role", None) == SECRETARIAT

@@ -1,29 +1,36 @@
-"""Extension points the areas fill in their ``init_app``: demo steps and exports for the CLI."""
+"""What the core reads from the installed areas (``certify.area``): exports, demo steps, candidate panels, homes.
+
+Each function answers for ``app`` (default: the current app).
+"""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-# kind -> fn(round, path) writing the export (``certify export KIND --round CODE FILE``)
-EXPORTS: dict[str, Callable] = {}
-# (order, name, fn(context: dict) -> None); steps may print demo logins via context["print"]
-DEMO_STEPS: list[tuple[int, str, Callable]] = []
+from flask import current_app
 
-
-def register_export(kind: str, fn: Callable) -> None:
-    EXPORTS[kind] = fn
+from .area import EXTENSION, InstalledAreas, Step
 
 
-def register_demo_step(order: int, name: str, fn: Callable) -> None:
-    if all(existing != name for _, existing, _ in DEMO_STEPS):
-        DEMO_STEPS.append((order, name, fn))
-        DEMO_STEPS.sort(key=lambda s: s[0])
-
-# (order, name, fn(candidate) -> str | None): sections of the candidate's home page (exam sessions, defense
-# slot, results…). Each area renders its own section (``render_template`` of its own partial) or returns None.
-CANDIDATE_PANELS: list[tuple[int, str, Callable]] = []
+def installed(app=None) -> InstalledAreas:
+    app = app or current_app
+    return app.extensions.setdefault(EXTENSION, InstalledAreas())
 
 
-def register_candidate_panel(order: int, name: str, fn: Callable) -> None:
-    if all(existing != name for _, existing, _ in CANDIDATE_PANELS):
-        CANDIDATE_PANELS.append((order, name, fn))
-        CANDIDATE_PANELS.sort(key=lambda s: s[0])
+def exports(app=None) -> dict[str, Callable]:
+    """kind -> fn(round, path) writing the export (``certify export KIND --round CODE FILE``)."""
+    return installed(app).exports
+
+
+def demo_steps(app=None) -> list[Step]:
+    """(order, name, fn(context)) in order; steps may print demo logins via ``context["print"]``."""
+    return installed(app).demo_steps
+
+
+def candidate_panels(app=None) -> list[Step]:
+    """(order, name, fn(candidate) -> html | None): the sections of the candidate's home page, in order."""
+    return installed(app).candidate_panels
+
+
+def home_endpoint(role: str, app=None) -> str | None:
+    """The endpoint a role's home page redirects to (None: the generic home page)."""
+    return installed(app).home.get(role)

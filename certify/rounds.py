@@ -5,18 +5,28 @@ from decimal import Decimal
 
 from .audit import audit
 from .domain import REGION_PRESETS, validate_ratio, validate_weights
+from .errors import DomainError
 from .extensions import db
 from .models import ComponentScore, Candidate, Round, Scheme
 
 
-class RoundError(ValueError):
-    pass
+class RoundError(DomainError):
+    """A refused change to a round or its schemes (one or more Chinese messages)."""
+
+    code = "round_invalid"
+
+    def __init__(self, messages, *, code: str | None = None, status: int | None = None, **extra):
+        super().__init__(code, messages, status, **extra)
+
+
+def find_round(code: str) -> Round | None:
+    return db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
 
 
 def get_round(code: str) -> Round:
-    rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
+    rnd = find_round(code)
     if rnd is None:
-        raise RoundError(f"认证轮次「{code}」不存在")
+        raise RoundError(f"认证轮次「{code}」不存在", code="round_not_found", status=404)
     return rnd
 
 
@@ -29,7 +39,7 @@ def create_round(code: str, region: str, year: int, name: str = "") -> Round:
     if not (2000 <= int(year) <= 2100):
         raise RoundError(f"年份「{year}」无效")
     if db.session.execute(db.select(Round.id).filter_by(code=code)).first():
-        raise RoundError(f"轮次代码「{code}」已存在")
+        raise RoundError(f"轮次代码「{code}」已存在", code="round_exists", status=409)
     rnd = Round(code=code, region=region, year=int(year), name=name.strip())
     for p in REGION_PRESETS[region]:
         rnd.schemes.append(Scheme(level=p.level, exam_weight=p.exam_weight, defense_weight=p.defense_weight,
@@ -57,7 +67,7 @@ def update_scheme(scheme: Scheme, *, exam_weight: Decimal, defense_weight: Decim
     if weights_changed and round_has_scores(scheme.round):
         errors.append("本轮已有成绩，不能再修改权重")
     if errors:
-        raise RoundError("；".join(errors))
+        raise RoundError(errors)
     before = {"exam": scheme.exam_weight, "defense": scheme.defense_weight, "record": scheme.record_weight,
               "ratio": scheme.ratio, "min_total": scheme.min_total}
     if not weights_changed and (scheme.ratio, scheme.min_total) == (ratio, min_total):
@@ -84,7 +94,7 @@ def update_round_settings(rnd: Round, *, name: str, mc_policy: str, publicity_wo
     if publicity_working_days is None or not (1 <= int(publicity_working_days) <= 30):
         errors.append(f"公示工作日须在 1 到 30 之间（现为 {publicity_working_days}）")
     if errors:
-        raise RoundError("；".join(errors))
+        raise RoundError(errors)
     before = {"name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days}
     after = {"name": name, "mc_policy": mc_policy, "publicity_working_days": int(publicity_working_days)}
     if before == after:

@@ -20,6 +20,7 @@ from .forms import RosterUploadForm, RoundCreateForm, RoundSettingsForm, SchemeF
 from .models import Candidate, Round, Scheme
 from .rounds import RoundError, create_round, round_has_scores, update_round_settings, update_scheme
 from .tabular import ImportFailed, RowError, send_table
+from .web import page_arg
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
@@ -29,10 +30,6 @@ PER_PAGE = 50
 
 def _can_edit() -> bool:
     return current_user.is_authenticated and current_user.role == SECRETARIAT
-
-
-def _round(round_id: int) -> Round:
-    return db.get_or_404(Round, round_id)
 
 
 def _level_counts() -> dict[int, dict[str, int]]:
@@ -64,9 +61,8 @@ def create():
         except RoundError as err:
             form.code.errors.append(str(err))
         else:
-            db.session.commit()
             flash(f"已创建轮次 {rnd.code}，各级别方案已按{rnd.region}预设生成，请核对权重与认定比例", "success")
-            return redirect(url_for("rounds.detail", round_id=rnd.id))
+            return redirect(url_for("rounds.detail", rnd=rnd))
     rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)).scalars().all()
     return render_template("rounds/list.html", rounds=rounds, counts=_level_counts(), form=form,
                            can_edit=True), 400
@@ -106,35 +102,31 @@ def _render_detail(rnd: Round, *, settings_form=None, scheme_forms=None, status:
                            MC_POLICIES=MC_POLICIES), status
 
 
-@bp.route("/<int:round_id>")
+@bp.route("/<round:rnd>")
 @allow(*STAFF)
-def detail(round_id: int):
-    return _render_detail(_round(round_id))
+def detail(rnd: Round):
+    return _render_detail(rnd)
 
 
-@bp.route("/<int:round_id>/settings", methods=["POST"])
+@bp.route("/<round:rnd>/settings", methods=["POST"])
 @allow(SECRETARIAT)
-def settings(round_id: int):
-    rnd = _round(round_id)
+def settings(rnd: Round):
     form = _settings_form(rnd, submitted=True)
     if form.validate_on_submit():
         try:
             update_round_settings(rnd, name=form.name.data or "", mc_policy=form.mc_policy.data,
                                   publicity_working_days=form.publicity_working_days.data)
-        except RoundError as err:
-            db.session.rollback()
+        except RoundError as err:  # refused before anything was written
             form.mc_policy.errors.append(str(err))
         else:
-            db.session.commit()
             flash("轮次设置已保存", "success")
-            return redirect(url_for("rounds.detail", round_id=rnd.id))
+            return redirect(url_for("rounds.detail", rnd=rnd))
     return _render_detail(rnd, settings_form=form, status=400)
 
 
-@bp.route("/<int:round_id>/schemes/<int:scheme_id>", methods=["POST"])
+@bp.route("/<round:rnd>/schemes/<id:scheme_id>", methods=["POST"])
 @allow(SECRETARIAT)
-def scheme(round_id: int, scheme_id: int):
-    rnd = _round(round_id)
+def scheme(rnd: Round, scheme_id: int):
     sch = db.session.get(Scheme, scheme_id)
     if sch is None or sch.round_id != rnd.id:
         abort(404)
@@ -144,22 +136,19 @@ def scheme(round_id: int, scheme_id: int):
             update_scheme(sch, exam_weight=form.exam_weight.data, defense_weight=form.defense_weight.data,
                           record_weight=form.record_weight.data, ratio=form.ratio_percent.data / Decimal(100),
                           min_total=form.min_total.data)
-        except RoundError as err:
-            db.session.rollback()
+        except RoundError as err:  # refused before anything was written
             form.exam_weight.errors.append(str(err))
         else:
-            db.session.commit()
             flash(f"{sch.level}方案已保存", "success")
-            return redirect(url_for("rounds.detail", round_id=rnd.id))
+            return redirect(url_for("rounds.detail", rnd=rnd))
     return _render_detail(rnd, scheme_forms={sch.id: form}, status=400)
 
 
 # ---------------------------------------------------------------- roster
 
-@bp.route("/<int:round_id>/roster", methods=["GET", "POST"])
+@bp.route("/<round:rnd>/roster", methods=["GET", "POST"])
 @allow(*STAFF)
-def roster_import(round_id: int):
-    rnd = _round(round_id)
+def roster_import(rnd: Round):
     form = RosterUploadForm() if _can_edit() else None
     errors: list[RowError] = []
     result = None
@@ -167,13 +156,11 @@ def roster_import(round_id: int):
     if form is not None and form.validate_on_submit():
         upload = form.file.data
         try:
-            result = roster.import_roster(rnd, upload.read(), upload.filename or "")
-            db.session.commit()
+            with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
+                result = roster.import_roster(rnd, upload.read(), upload.filename or "")
         except ImportFailed as err:
-            db.session.rollback()
             errors, status = err.errors, 400
         except IntegrityError:
-            db.session.rollback()
             errors = [RowError(None, None, "另一项导入同时在写入本轮名单，请重新上传", upload.filename or "")]
             status = 409
     elif form is not None and form.is_submitted():
@@ -182,39 +169,34 @@ def roster_import(round_id: int):
                            columns=roster.ROSTER_COLUMNS, can_edit=_can_edit()), status
 
 
-@bp.route("/<int:round_id>/roster/template")
+@bp.route("/<round:rnd>/roster/template.<any(xlsx, csv):fmt>")
 @allow(*STAFF)
-def roster_template(round_id: int):
-    rnd = _round(round_id)
-    fmt = "csv" if request.args.get("format") == "csv" else "xlsx"
+def roster_template(rnd: Round, fmt: str):
     return send_table("考生名单模板", fmt, [roster.template_sheet(rnd)])
 
 
-@bp.route("/<int:round_id>/candidates")
+@bp.route("/<round:rnd>/candidates")
 @allow(*STAFF)
-def candidates(round_id: int):
-    rnd = _round(round_id)
+def candidates(rnd: Round):
     q = (request.args.get("q") or "").strip()[:100]
     level = request.args.get("level") or ""
-    page = db.paginate(roster.search_candidates(rnd, q=q, level=level), per_page=PER_PAGE, error_out=False,
-                       max_per_page=PER_PAGE)
-    return render_template("rounds/candidates.html", rnd=rnd, page=page, q=q, level=level, LEVELS=LEVELS,
-                           full_ids=current_user.role == SECRETARIAT)
+    page = db.paginate(roster.search_candidates(rnd, q=q, level=level), page=page_arg(), per_page=PER_PAGE,
+                       error_out=False, max_per_page=PER_PAGE)
+    return render_template("rounds/candidates.html", rnd=rnd, page=page, q=q, level=level, LEVELS=LEVELS)
 
 
 # ---------------------------------------------------------------- admission slips
 
-@bp.route("/<int:round_id>/slips")
+@bp.route("/<round:rnd>/slips")
 @allow(*STAFF)
-def slips(round_id: int):
-    rnd = _round(round_id)
+def slips(rnd: Round):
     level = request.args.get("level") or ""
     people = db.session.execute(roster.search_candidates(rnd, level=level)).scalars().all()
     return render_template("rounds/slips.html", rnd=rnd, candidates=people, level=level, LEVELS=LEVELS,
                            login_url=url_for("core.login", _external=True), batch=True)
 
 
-@bp.route("/slips/<int:candidate_id>")
+@bp.route("/slips/<id:candidate_id>")
 @allow(SECRETARIAT, SUPERVISOR, CANDIDATE)
 def slip(candidate_id: int):
     cand = db.get_or_404(Candidate, candidate_id)

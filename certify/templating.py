@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .clock import to_local
-from .domain import COMPONENT_LABELS, ROLE_LABELS, half_up as _half_up, mask_id_number
+from .domain import COMPONENT_LABELS, ROLE_LABELS, can_see_full_ids, half_up as _half_up, mask_id_number
 
 
 def score_text(value, places: int = 2) -> str:
@@ -18,21 +18,17 @@ def localtime(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return to_local(value).strftime(fmt)
 
 
+def id_for_viewer(id_number: str | None) -> str:
+    """The ``id_for_viewer`` filter: the whole ID number for the secretariat, masked for everyone else."""
+    from flask_login import current_user
+
+    return (id_number or "") if can_see_full_ids(current_user) else mask_id_number(id_number)
+
+
 def register_template_helpers(app) -> None:
     app.jinja_env.filters["score"] = score_text
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["mask_id"] = mask_id_number
+    app.jinja_env.filters["id_for_viewer"] = id_for_viewer
     app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
     app.jinja_env.globals["COMPONENT_LABELS"] = COMPONENT_LABELS
-    app.jinja_env.globals["NAV"] = NAV
-
-
-# Navigation entries per role, filled by areas: role -> [(label, endpoint)]
-NAV: dict[str, list[tuple[str, str]]] = {}
-
-
-def add_nav(roles, label: str, endpoint: str) -> None:
-    for role in roles:
-        entries = NAV.setdefault(role, [])
-        if (label, endpoint) not in entries:
-            entries.append((label, endpoint))

@@ -14,6 +14,7 @@ from .domain import LEVELS, ROLE_LABELS, SECRETARIAT
 from .errors import DomainError
 from .extensions import db
 from .forms import ChangePasswordForm, ConfirmForm, LoginForm, StaffCreateForm
+from .registry import home_endpoint
 
 # cli_group=None: the blueprint's commands (``certify users …``) are top-level commands of the app's CLI.
 bp = Blueprint("core", __name__, cli_group=None)
@@ -26,13 +27,6 @@ def _register_cli():
 
 
 _register_cli()
-
-HOME_BY_ROLE = {}  # role -> endpoint, filled by areas (register_home)
-
-
-def register_home(role: str, endpoint: str) -> None:
-    HOME_BY_ROLE[role] = endpoint
-
 
 def safe_next(target: str | None) -> str | None:
     """A same-site path to go to after login, or None (external URLs, ``//host``, backslashes and control
@@ -56,7 +50,7 @@ def index():
         return redirect(url_for("core.login"))
     if current_user.must_change_password:
         return redirect(url_for("core.change_password"))
-    endpoint = HOME_BY_ROLE.get(current_user.role)
+    endpoint = home_endpoint(current_user.role)
     if endpoint:
         return redirect(url_for(endpoint))
     return render_template("core/home.html")
@@ -258,13 +252,13 @@ def issue_slips(round_id: int):
 @allow("candidate")
 def candidate_home():
     """The candidate's identity, then every section other areas register (exam, defense slot, results)."""
-    from .registry import CANDIDATE_PANELS
+    from .registry import candidate_panels
     from .roster import candidate_for_user
 
     candidate = candidate_for_user(current_user)
     panels = []
     if candidate is not None:
-        for _order, name, render in CANDIDATE_PANELS:
+        for _order, name, render in candidate_panels():
             try:
                 html = render(candidate)
             except Exception:  # one area's broken section must not take the whole home page down

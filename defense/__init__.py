@@ -1,11 +1,34 @@
 """The defense area: panels, scheduling, publication (schedule_setup) and live panel scoring (scoring_setup)."""
 
 
-def init_app(app):
+def area():
+    from certify.area import Area, Step, nav
+    from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+
     from . import models  # noqa: F401  (registers the tables)
     from . import scoring_models  # noqa: F401  (live scoring tables)
-    from .schedule_setup import init_schedule
-    from .scoring_setup import init_scoring
+    from .admin import bp as admin_bp
+    from .cli import COMMANDS
+    from .events import NAMESPACE, DefenseNamespace
+    from .room import bp as room_bp
+    from .schedule_job import register as register_schedule_job
+    from .schedule_reports import write_schedule_export
+    from .schedule_setup import candidate_slot_panel, demo_panels
+    from .scoring_reports import write_defense_export
+    from .scoring_setup import demo_rubric
 
-    init_scoring(app)
-    init_schedule(app)
+    return Area(
+        name="defense",
+        blueprints=[room_bp, admin_bp],
+        namespaces=[DefenseNamespace(NAMESPACE)],
+        cli_commands=COMMANDS,
+        exports={"defense": write_defense_export, "schedule": write_schedule_export},
+        demo_steps=[Step(40, "defense.panels", demo_panels), Step(60, "defense.rubric", demo_rubric)],
+        candidate_panels=[Step(30, "defense.slot", candidate_slot_panel)],
+        nav=[nav([PANELIST], "答辩评分", "defense_room.my_panels"),
+             nav([SECRETARIAT, SUPERVISOR], "答辩成绩", "defense_room.cases"),
+             nav([SECRETARIAT, SUPERVISOR], "评审质量", "defense_room.quality"),
+             nav([SECRETARIAT, SUPERVISOR], "答辩安排", "defense_admin.index"),
+             nav([PANELIST], "我的答辩安排", "defense_room.my_schedule")],
+        setup=lambda app: register_schedule_job(),  # the CP-SAT scheduler as a background job kind
+    )

@@ -1,29 +1,8 @@
-"""Wires defense organisation into the app: the secretariat blueprint, CLI, nav, export, demo step and the
-candidate's defense-slot panel."""
+"""Defense organisation's contributions to the app declared in ``defense.area()``: the candidate's defense-slot
+panel and the demo step that builds panels and publishes a schedule."""
 from __future__ import annotations
 
 from certify.extensions import db
-
-
-def init_schedule(app) -> None:
-    from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
-    from certify.registry import register_candidate_panel, register_demo_step, register_export
-    from certify.templating import add_nav
-
-    from .admin import bp
-    from .cli import COMMANDS
-    from .schedule_job import register as register_schedule_job
-    from .schedule_reports import write_schedule_export
-
-    app.register_blueprint(bp)
-    register_schedule_job()
-    for command in COMMANDS:
-        app.cli.add_command(command)
-    add_nav([SECRETARIAT, SUPERVISOR], "答辩安排", "defense_admin.index")
-    add_nav([PANELIST], "我的答辩安排", "defense_room.my_schedule")
-    register_export("schedule", write_schedule_export)
-    register_demo_step(40, "defense.panels", demo_panels)
-    register_candidate_panel(30, "defense.slot", candidate_slot_panel)
 
 
 def candidate_slot_panel(candidate) -> str | None:

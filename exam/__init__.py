@@ -1,14 +1,29 @@
 """The exam area: blueprints and papers, sessions, delivery, grading, monitoring."""
 
 
-def init_app(app):
-    from . import models  # noqa: F401  (registers the tables)
-    from .analysis_setup import init_analysis
+def area():
+    from certify.area import Area, Step, nav
+    from certify.domain import CANDIDATE, SECRETARIAT, SUPERVISOR
 
-    init_analysis(app)
-    from .delivery_setup import init_delivery
+    from . import api, candidate, errata, models, monitor  # noqa: F401  (models registers the tables)
+    from .admin import bp as admin_bp
+    from .analysis import write_items_export
+    from .analysis_routes import bp as analysis_bp
+    from .delivery_setup import setup_delivery
+    from .demo import demo_exam_sessions
+    from .events import NAMESPACE, ExamNamespace
+    from .exports import export_exam
 
-    init_delivery(app)
-    from .setup import init_admin
-
-    init_admin(app)
+    return Area(
+        name="exam",
+        blueprints=[analysis_bp, api.bp, candidate.bp, monitor.bp, errata.bp, admin_bp],
+        namespaces=[ExamNamespace(NAMESPACE)],
+        exports={"items": write_items_export, "exam": export_exam},
+        demo_steps=[Step(50, "exam.sessions", demo_exam_sessions)],
+        candidate_panels=[Step(20, "exam.sessions", candidate.candidate_panel)],
+        nav=[nav([SECRETARIAT, SUPERVISOR], "试题分析", "exam_analysis.index"),
+             nav([CANDIDATE], "我的考试", "exam.my_sessions"),
+             nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index"),
+             nav((SECRETARIAT, SUPERVISOR), "笔试", "exam_admin.sessions")],
+        setup=setup_delivery,  # listeners, the exam-sweep command, the sweeper thread
+    )

@@ -10,17 +10,14 @@ def demo_step(context: dict) -> None:
                      f"（新增 {s['added']}，更新 {s['updated']}，未变 {s['unchanged']}）")
 
 
-def init_app(app):
+def area():
+    from certify.area import Area, Step, nav
     from certify.domain import SECRETARIAT, SUPERVISOR
-    from certify.registry import register_demo_step
-    from certify.templating import add_nav
 
     from . import models  # noqa: F401  (registers the tables)
     from .cli import COMMANDS
     from .routes import bp
 
-    app.register_blueprint(bp)
-    for command in COMMANDS:
-        app.cli.add_command(command)
-    add_nav((SECRETARIAT, SUPERVISOR), "题库", "bank.index")
-    register_demo_step(30, "question_bank.demo", demo_step)
+    return Area(name="question_bank", blueprints=[bp], cli_commands=COMMANDS,
+                nav=[nav((SECRETARIAT, SUPERVISOR), "题库", "bank.index")],
+                demo_steps=[Step(30, "question_bank.demo", demo_step)])

@@ -8,7 +8,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from certify.cli import fail, fail_import
-from certify.extensions import db
+from certify.uow import commit
 from certify.tabular import ImportFailed, format_for_path
 
 from . import operations as ops
@@ -41,12 +41,10 @@ def import_bank_command(path, dry_run):
         return
     try:
         ops.apply_plan(plan)
-        db.session.commit()
+        commit()
     except ImportFailed as err:
-        db.session.rollback()
         fail_import(err)
     except IntegrityError:
-        db.session.rollback()
         fail("题库同时被其他操作修改，未导入任何题目，请重新运行")
     echo_plan(plan)
     click.echo("导入完成。")

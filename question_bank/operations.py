@@ -1,6 +1,7 @@
 """State changes of the question bank: import (plan, then apply), edit, retire, reactivate, demo bank.
 
 Each function validates, flushes and writes the audit entry; none commits (routes and CLI commit at the edge).
+Refusals are ``DomainError`` subclasses (``BankError``, ``ItemInvalid``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from certify.audit import audit
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.tabular import ImportFailed, RowError, Sheet, read_table
 
@@ -26,16 +28,23 @@ DEMO_BANK = Path(__file__).parent / "data" / "demo_bank.csv"
 _GENERATED_CODE = re.compile(r"^Q(\d{6,})$")
 
 
-class ItemInvalid(Exception):
+class ItemInvalid(DomainError):
     """An edit that fails validation; ``errors`` are (column header, message)."""
+
+    code = "item_invalid"
 
     def __init__(self, errors: list[tuple[str, str]]):
         self.errors = errors
-        super().__init__("；".join(f"{c}：{m}" for c, m in errors))
+        super().__init__(None, [f"{c}：{m}" for c, m in errors], fields=[{"column": c, "message": m} for c, m in errors])
 
 
-class BankError(Exception):
-    pass
+class BankError(DomainError):
+    """A refused change to the question bank (e.g. retiring an item that is already retired)."""
+
+    code = "bank_refused"
+
+    def __init__(self, messages, *, code: str | None = None, status: int | None = None, **extra):
+        super().__init__(code, messages, status, **extra)
 
 
 # ---------------------------------------------------------------- reading the bank
@@ -260,7 +269,7 @@ def edit_item(item: Item, values: dict[str, str], actor=None) -> tuple[ItemVersi
 
 def retire_item(item: Item, reason: str = "", actor=None) -> None:
     if item.status == RETIRED:
-        raise BankError(f"题目 {item.code} 已停用")
+        raise BankError(f"题目 {item.code} 已停用", code="already_retired", status=409)
     item.status = RETIRED
     audit("bank.item.retire", target=item, actor=actor, reason=reason, code=item.code)
     db.session.flush()
@@ -268,7 +277,7 @@ def retire_item(item: Item, reason: str = "", actor=None) -> None:
 
 def reactivate_item(item: Item, reason: str = "", actor=None) -> None:
     if item.status == ACTIVE:
-        raise BankError(f"题目 {item.code} 已在用")
+        raise BankError(f"题目 {item.code} 已在用", code="already_active", status=409)
     item.status = ACTIVE
     audit("bank.item.reactivate", target=item, actor=actor, reason=reason, code=item.code)
     db.session.flush()

@@ -9,6 +9,7 @@ from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.tabular import ImportFailed, send_table
+from certify.web import page_arg, refusals_go_to
 
 from . import operations as ops
 from . import staging
@@ -51,13 +52,13 @@ def _helpers():
 @allow(*READERS)
 def index():
     filters = _filters()
-    page = db.paginate(ops.search_query(filters), page=request.args.get("page", 1, type=int), per_page=PER_PAGE,
+    page = db.paginate(ops.search_query(filters), page=page_arg(), per_page=PER_PAGE,
                        error_out=False)
     return render_template("question_bank/index.html", page=page, filters=filters, categories=ops.categories(),
                            counts=ops.status_counts(), types=ITEM_TYPES)
 
 
-@bp.route("/items/<int:item_id>")
+@bp.route("/items/<id:item_id>")
 @allow(*READERS)
 def item(item_id):
     item = _item_or_404(item_id)
@@ -70,7 +71,7 @@ def item(item_id):
                            reason_form=ReasonForm())
 
 
-@bp.route("/items/<int:item_id>/preview")
+@bp.route("/items/<id:item_id>/preview")
 @allow(*READERS)
 def preview_item(item_id):
     item = _item_or_404(item_id)
@@ -82,7 +83,7 @@ def preview_item(item_id):
     return render_template("question_bank/preview_item.html", item=item, version=version)
 
 
-@bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
+@bp.route("/items/<id:item_id>/edit", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def edit(item_id):
     item = _item_or_404(item_id)
@@ -108,7 +109,6 @@ def edit(item_id):
                 field = getattr(form, field_of.get(header, "stem"))
                 field.errors = list(field.errors) + [message]
         else:
-            db.session.commit()
             for w in warnings:
                 flash(w, "warning")
             flash(f"已保存为第 {version.version} 版" if version else "内容没有变化，未生成新版本",
@@ -117,13 +117,13 @@ def edit(item_id):
     return render_template("question_bank/edit.html", item=item, form=form)
 
 
-@bp.route("/items/<int:item_id>/retire", methods=["POST"])
+@bp.route("/items/<id:item_id>/retire", methods=["POST"])
 @allow(SECRETARIAT)
 def retire(item_id):
     return _set_status(item_id, ops.retire_item, "已停用")
 
 
-@bp.route("/items/<int:item_id>/reactivate", methods=["POST"])
+@bp.route("/items/<id:item_id>/reactivate", methods=["POST"])
 @allow(SECRETARIAT)
 def reactivate(item_id):
     return _set_status(item_id, ops.reactivate_item, "已重新启用")
@@ -135,14 +135,11 @@ def _set_status(item_id, operation, done: str):
     if not form.validate_on_submit():
         flash("原因不能超过 200 字", "error")
         return redirect(url_for("bank.item", item_id=item.id))
-    try:
+    back = url_for("bank.item", item_id=item.id)
+    with refusals_go_to(back):
         operation(item, form.reason.data or "")
-    except ops.BankError as err:
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(f"题目 {item.code} {done}", "success")
-    return redirect(url_for("bank.item", item_id=item.id))
+    flash(f"题目 {item.code} {done}", "success")
+    return redirect(back)
 
 
 @bp.route("/stats")
@@ -194,13 +191,11 @@ def import_preview(token):
             flash("题库在预览之后发生了变化，下面是按当前题库重新生成的预览，请核对后再确认", "warning")
         else:
             try:
-                summary = ops.apply_plan(plan)
-                db.session.commit()
+                with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
+                    summary = ops.apply_plan(plan)
             except ImportFailed:
-                db.session.rollback()
                 flash("文件有错误，未导入任何题目", "error")
             except IntegrityError:
-                db.session.rollback()
                 flash("题库同时被其他操作修改，未导入任何题目，请核对预览后重新确认", "error")
                 plan = ops.plan_file(data, filename)
             else:

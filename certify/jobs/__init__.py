@@ -17,20 +17,23 @@ operation that enqueues it (a job queued in a rolled-back request never runs).
 from __future__ import annotations
 
 
-def init_app(app) -> None:
-    from certify import backup, worker
+def area():
+    from certify.area import Area, nav
     from certify.domain import SECRETARIAT, SUPERVISOR
-    from certify.templating import add_nav
 
     from . import models  # noqa: F401  (registers the tables)
     from .cli import job_group
     from .views import bp
 
+    return Area(name="jobs", blueprints=[bp], cli_commands=[job_group], setup=_setup,
+                nav=[nav([SECRETARIAT, SUPERVISOR], "后台任务", "jobs.index")])
+
+
+def _setup(app) -> None:
+    from certify import backup, worker
+
     app.config.setdefault("JOB_STALE_SECONDS", 60)
     app.config.setdefault("JOB_HEARTBEAT_SECONDS", 10)
     app.config.setdefault("JOB_POLL_SECONDS", 1.0)
-    app.register_blueprint(bp)
-    app.cli.add_command(job_group)
     worker.register_cli(app)
     backup.register_cli(app)
-    add_nav([SECRETARIAT, SUPERVISOR], "后台任务", "jobs.index")

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from certify.cli import fail, fail_import, round_or_fail
 from certify.domain import COMPONENT_LABELS, LEVELS, half_up
-from certify.extensions import db
+from certify.uow import commit
 from certify.tabular import ImportFailed
 
 from . import operations as ops
@@ -21,9 +21,12 @@ def _decimal(value, label):
     if value is None:
         return None
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
         fail(f"{label}「{value}」不是数字")
+    return number
 
 
 @click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。")
@@ -38,9 +41,8 @@ def import_records_command(round_code, path):
     try:
         summary = import_records(rnd, file.read_bytes(), file.name)
     except ImportFailed as err:
-        db.session.rollback()
         fail_import(err)
-    db.session.commit()
+    commit()
     click.echo(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
                f"未变 {summary.unchanged}")
 
@@ -91,16 +93,15 @@ def results_command(round_code, level, ratio, min_total, confirm):
                     comp = ops.compute(rnd, lvl, ratio=ratio_d, min_total=min_d, override_min=min_d is not None)
         except ops.ResultsError as err:
             failed = True
-            click.echo(f"【{lvl}】{err}", err=True)
+            click.echo(f"【{lvl}】{err.headline}", err=True)
             for item in err.items:
                 click.echo(f"  {item}", err=True)
             continue
         _print_computation(comp)
     if failed:
-        db.session.rollback()
         fail("未确认任何结果" if confirm else "计算失败")
     if confirm:
-        db.session.commit()
+        commit()
         click.echo("已确认并冻结：" + "、".join(levels))
 
 

@@ -2,7 +2,8 @@
 
 A ``ResultSet`` exists once a level has been confirmed; its ``ResultEntry`` rows freeze the components, the
 exact total, the rank and the outcome at that moment (later component changes do not alter them). A reopen
-(audited, with a reason) deletes the entries and puts the set back to ``draft``.
+(audited, with a reason) deletes the entries and puts the set back to ``draft``. The states and the allowed
+moves are the table in ``services/states.py``; ``operations.transition`` is the one place a state changes.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from certify.domain import LEVELS
 from certify.extensions import db
 from certify.models import Candidate, Round, User, sql_in
 
-DRAFT = "draft"
-CONFIRMED = "confirmed"
-STATES = (DRAFT, CONFIRMED)
+from .services.states import ResultSetState
+
+DRAFT = ResultSetState.DRAFT
+CONFIRMED = ResultSetState.CONFIRMED
+STATES = tuple(s.value for s in ResultSetState)
 
 CERTIFIED = "certified"
 NOT_CERTIFIED = "not_certified"

@@ -12,23 +12,32 @@ from sqlalchemy.orm import selectinload
 from certify.audit import audit
 from certify.clock import to_local, utcnow
 from certify.domain import COMPONENTS, half_up, validate_ratio
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 from certify.scores import component_scores
 
-from .models import (ABSENT, CERTIFIED, CONFIRMED, DISMISSED, DRAFT, NOT_CERTIFIED, OPEN, UPHELD, Complaint,
+from .models import (ABSENT, CERTIFIED, DISMISSED, DRAFT, NOT_CERTIFIED, OPEN, UPHELD, Complaint,
                      PublicityPeriod, ResultEntry, ResultSet)
 from .services.publicity import in_period, publicity_end
 from .services.ranking import Outcome, rank_and_certify
+from .services.states import ResultSetAction, ResultSetState, TransitionRefused, next_state
 from .services.totals import MISSING, SCORED, ComponentValue, Total, compute_total
 
 
-class ResultsError(ValueError):
-    """A refused state change, with a message for the user (Chinese)."""
+class ResultsError(DomainError):
+    """A refused state change of the results: ``headline`` says what was refused, ``items`` (e.g. the candidates
+    still missing a component) are listed after it in the message (the first 20) and in full in ``extra``."""
 
-    def __init__(self, message: str, items: list[str] | None = None):
-        super().__init__(message)
-        self.items = items or []
+    code = "results_refused"
+    MAX_ITEMS_IN_MESSAGE = 20
+
+    def __init__(self, message: str, items: list[str] | None = None, *, code: str | None = None,
+                 status: int | None = None):
+        self.headline = message
+        self.items = list(items or [])
+        text = message + ("：" + "；".join(self.items[:self.MAX_ITEMS_IN_MESSAGE]) if self.items else "")
+        super().__init__(code, text, status, **({"items": self.items} if self.items else {}))
 
 
 def local_today() -> date:
@@ -83,7 +92,7 @@ class Computation:
 def _scheme(rnd: Round, level: str) -> Scheme:
     scheme = rnd.scheme_for(level)
     if scheme is None:
-        raise ResultsError(f"轮次 {rnd.code} 没有「{level}」级别")
+        raise ResultsError(f"轮次 {rnd.code} 没有「{level}」级别", code="no_such_level", status=404)
     return scheme
 
 
@@ -194,12 +203,45 @@ def levels_with_candidates(rnd: Round) -> list[str]:
 
 # ------------------------------------------------------------------ state changes
 
+_REFUSED = {  # action -> (code, message) when the state does not allow it
+    ResultSetAction.CONFIRM: ("already_confirmed", "{round} {level}成绩已确认；如需重新计算，请先填写理由重新开放"),
+    ResultSetAction.REOPEN: ("not_confirmed", "{round} {level}成绩尚未确认，无需重新开放"),
+}
+_REASON_MISSING = {ResultSetAction.REOPEN: "重新开放须填写理由"}
+
+
+def check_transition(rnd: Round, level: str, state: str | None, action: str, reason: str = "") -> ResultSetState:
+    """The state ``action`` leads to (``TRANSITIONS``), or a ResultsError saying why it is refused."""
+    try:
+        return next_state(state, action, reason)
+    except TransitionRefused as err:
+        if err.missing_reason:
+            raise ResultsError(_REASON_MISSING[err.action], code="reason_required") from None
+        code, message = _REFUSED[err.action]
+        raise ResultsError(message.format(round=rnd.code, level=level), code=code, status=409) from None
+
+
+def transition(result_set: ResultSet, action: str, *, actor=None, reason: str = "", **detail) -> ResultSet:
+    """The one way a result set changes state: check the move against the table, stamp who/when, audit it
+    (``results.<action>`` with ``detail``). The caller has prepared the set's content (entries) for the new state."""
+    rnd = result_set.round or db.session.get(Round, result_set.round_id)
+    new = check_transition(rnd, result_set.level, result_set.state, action, reason)
+    result_set.state = new
+    if new == ResultSetState.CONFIRMED:
+        result_set.confirmed_at, result_set.confirmed_by_id = utcnow(), actor.id if actor else None
+    else:
+        result_set.confirmed_at, result_set.confirmed_by_id = None, None
+    db.session.flush()
+    audit(f"results.{ResultSetAction(action)}", target=result_set, round_id=result_set.round_id, actor=actor,
+          reason=(reason or "").strip(), level=result_set.level, **detail)
+    return result_set
+
+
 def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
             override_min: bool = False, actor=None) -> ResultSet:
     """Freeze a level's results. Refused while any candidate has a missing component."""
     rs = result_set_for(rnd, level)
-    if rs is not None and rs.confirmed:
-        raise ResultsError(f"{rnd.code} {level}成绩已确认；如需重新计算，请先填写理由重新开放")
+    check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
     comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
     if not comp.lines:
         raise ResultsError(f"{rnd.code} {level}没有考生")
@@ -208,13 +250,13 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
 
         items = [f"{ln.candidate.ticket} {ln.candidate.name}：缺少" + "、".join(COMPONENT_LABELS[c] for c in ln.missing)
                  for ln in comp.missing]
-        raise ResultsError(f"{len(comp.missing)} 名考生尚缺成分成绩（既无成绩也未标记缺考），不能确认", items)
+        raise ResultsError(f"{len(comp.missing)} 名考生尚缺成分成绩（既无成绩也未标记缺考），不能确认", items,
+                           code="components_missing", status=409)
     if rs is None:
-        rs = ResultSet(round_id=rnd.id, level=level)
+        rs = ResultSet(round_id=rnd.id, round=rnd, level=level, state=DRAFT)
         db.session.add(rs)
-    rs.state, rs.ratio, rs.min_total = CONFIRMED, comp.ratio, comp.min_total
+    rs.ratio, rs.min_total = comp.ratio, comp.min_total
     rs.eligible, rs.quota, rs.cut_line = comp.eligible, comp.quota, comp.cut_line
-    rs.confirmed_at, rs.confirmed_by_id = utcnow(), actor.id if actor else None
     upheld = {c.candidate_id: c for c in db.session.execute(
         db.select(Complaint).filter_by(round_id=rnd.id, status=UPHELD)).scalars()}
     for position, ln in enumerate(comp.lines, start=1):
@@ -225,33 +267,25 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
         if complaint is not None and ln.outcome == CERTIFIED:
             entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
         rs.entries.append(entry)
-    db.session.flush()
-    audit("results.confirm", target=rs, round_id=rnd.id, actor=actor, level=level, ratio=comp.ratio,
-          min_total=comp.min_total, eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line,
-          certified=comp.certified, candidates=len(comp.lines))
-    return rs
+    return transition(rs, ResultSetAction.CONFIRM, actor=actor, ratio=comp.ratio, min_total=comp.min_total,
+                      eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line, certified=comp.certified,
+                      candidates=len(comp.lines))
 
 
 def reopen(rnd: Round, level: str, reason: str, *, actor=None) -> ResultSet:
     """Unfreeze a confirmed level (reason required). Withdraws the publication of the round if any."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ResultsError("重新开放须填写理由")
     rs = result_set_for(rnd, level)
-    if rs is None or not rs.confirmed:
-        raise ResultsError(f"{rnd.code} {level}成绩尚未确认，无需重新开放")
+    check_transition(rnd, level, rs.state if rs else None, ResultSetAction.REOPEN, reason)
+    reason = reason.strip()
     before = {"ratio": rs.ratio, "min_total": rs.min_total, "quota": rs.quota, "cut_line": rs.cut_line,
               "certified": sum(1 for e in rs.entries if e.outcome == CERTIFIED)}
     rs.entries.clear()
-    rs.state, rs.confirmed_at, rs.confirmed_by_id = DRAFT, None, None
     publication = publication_for(rnd)
     if publication is not None:
         db.session.delete(publication)
         audit("results.unpublish", target=rnd, round_id=rnd.id, actor=actor, reason=reason,
               start=publication.start_date.isoformat(), end=publication.end_date.isoformat())
-    db.session.flush()
-    audit("results.reopen", target=rs, round_id=rnd.id, actor=actor, reason=reason, level=level, before=before)
-    return rs
+    return transition(rs, ResultSetAction.REOPEN, actor=actor, reason=reason, before=before)
 
 
 def publication_for(rnd: Round) -> PublicityPeriod | None:
@@ -268,7 +302,7 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
         raise ResultsError(f"{rnd.code} 没有考生")
     unconfirmed = [lvl for lvl in levels if not ((rs := result_set_for(rnd, lvl)) and rs.confirmed)]
     if unconfirmed:
-        raise ResultsError(f"{'、'.join(unconfirmed)}成绩尚未确认，不能发布公示")
+        raise ResultsError(f"{'、'.join(unconfirmed)}成绩尚未确认，不能发布公示", code="not_confirmed", status=409)
     end = publicity_end(start, working_days)
     period = publication_for(rnd)
     before = None
@@ -343,7 +377,7 @@ def decide_complaint(complaint: Complaint, status: str, note: str, *, actor=None
     if status not in (UPHELD, DISMISSED):
         raise ResultsError("处理结果须为「属实」或「不属实」")
     if complaint.status != OPEN:
-        raise ResultsError(f"投诉 #{complaint.id} 已处理")
+        raise ResultsError(f"投诉 #{complaint.id} 已处理", code="already_decided", status=409)
     if not note:
         raise ResultsError("请填写处理意见（将记入审计日志）")
     complaint.status, complaint.outcome_note = status, note

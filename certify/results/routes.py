@@ -1,19 +1,21 @@
 """Results pages: work-record import, preview and confirmation, reopen, publication, complaints, exports and the
-candidate's own result. Thin: parse, check, call an operation, commit, render."""
+candidate's own result. Thin: parse, check, call an operation, render (the unit of work commits; a refusal
+rolls back and is flashed on the page named by ``refusals_go_to``)."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from certify.access import allow
-from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR
+from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed, send_table
+from certify.web import BadParameter, decimal_value, refusals_go_to
 
 from . import exports
 from . import operations as ops
@@ -24,10 +26,6 @@ from .records import import_records, template_sheet
 bp = Blueprint("results", __name__, url_prefix="/results")
 
 STAFF = (SECRETARIAT, SUPERVISOR)
-
-
-def _round(code: str) -> Round:
-    return db.first_or_404(db.select(Round).filter_by(code=code))
 
 
 def _level(rnd: Round, level: str | None) -> str:
@@ -41,13 +39,12 @@ def _level(rnd: Round, level: str | None) -> str:
     return levels[0]
 
 
-def _decimal_arg(text: str | None) -> Decimal | None:
-    if text is None or str(text).strip() == "":
-        return None
+def _lenient_decimal(text: str | None, label: str) -> tuple[Decimal | None, str | None]:
+    """(value, None) or (None, the message) for a preview parameter: the page shows the message, status 400."""
     try:
-        return Decimal(str(text).strip())
-    except InvalidOperation:
-        return None
+        return decimal_value(text, label), None
+    except BadParameter as err:
+        return None, err.message
 
 
 def _overviews(rounds: list[Round]) -> dict[int, list[dict]]:
@@ -79,10 +76,9 @@ def index():
                            rounds=[(r, overviews[r.id], periods.get(r.id)) for r in rounds])
 
 
-@bp.route("/<code>")
+@bp.route("/<round:rnd>")
 @allow(*STAFF)
-def round_view(code: str):
-    rnd = _round(code)
+def round_view(rnd: Round):
     period = ops.publication_for(rnd)
     form = PublishForm(formdata=None, working_days=rnd.publicity_working_days, start_date=ops.local_today())
     return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=period,
@@ -90,29 +86,25 @@ def round_view(code: str):
                            summary=None)
 
 
-@bp.route("/records-template.<fmt>")
+@bp.route("/records-template.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT)
 def records_template(fmt: str):
-    if fmt not in ("xlsx", "csv"):
-        abort(404)
     return send_table("业绩成果得分模板", fmt, [template_sheet()])
 
 
-@bp.route("/<code>/records", methods=["POST"])
+@bp.route("/<round:rnd>/records", methods=["POST"])
 @allow(SECRETARIAT)
-def import_records_view(code: str):
-    rnd = _round(code)
+def import_records_view(rnd: Round):
     form = RecordsImportForm()
     errors = summary = None
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
-            db.session.commit()
+            with db.session.begin_nested():  # a refused file leaves nothing behind
+                summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
             flash(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
                   f"未变 {summary.unchanged}", "success")
         except ImportFailed as err:
-            db.session.rollback()
             errors = err.errors
     status = 422 if (errors or form.errors) else 200
     return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=ops.publication_for(rnd),
@@ -121,23 +113,21 @@ def import_records_view(code: str):
                            errors=errors, summary=summary), status
 
 
-@bp.route("/<code>/preview")
+@bp.route("/<round:rnd>/preview")
 @allow(*STAFF)
-def preview(code: str):
-    rnd = _round(code)
+def preview(rnd: Round):
     level = _level(rnd, request.args.get("level"))
     rs = ops.result_set_for(rnd, level)
     error = None
     if rs is not None and rs.confirmed:
         comp = ops.frozen(rs)
     else:
-        ratio_raw, min_raw = request.args.get("ratio", "").strip(), request.args.get("min_total")
-        ratio, min_total = _decimal_arg(ratio_raw), _decimal_arg(min_raw)
+        min_raw = request.args.get("min_total")
+        ratio, error = _lenient_decimal(request.args.get("ratio"), "认定比例")
+        min_total, min_error = _lenient_decimal(min_raw, "最低总分")
         override = min_raw is not None
-        if ratio_raw and ratio is None:
-            error = f"认定比例「{ratio_raw}」不是数字"
-        if min_raw and min_raw.strip() and (min_total is None or not (0 <= min_total <= 100)):
-            error, override, min_total = f"最低总分「{min_raw.strip()}」须为 0 到 100 之间的数字", False, None
+        if min_error or (min_total is not None and not (0 <= min_total <= 100)):
+            error, override, min_total = f"最低总分「{min_raw.strip()[:30]}」须为 0 到 100 之间的数字", False, None
         try:
             comp = ops.compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override)
         except ops.ResultsError as err:
@@ -150,119 +140,100 @@ def preview(code: str):
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
                            changes=changes,
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
-                           levels=rnd.levels, masked=current_user.role != SECRETARIAT)
+                           levels=rnd.levels), 400 if error else 200
 
 
-@bp.route("/<code>/confirm", methods=["POST"])
+@bp.route("/<round:rnd>/confirm", methods=["POST"])
 @allow(SECRETARIAT)
-def confirm(code: str):
-    rnd = _round(code)
+def confirm(rnd: Round):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
     level = _level(rnd, form.level.data)
-    ratio, min_total = _decimal_arg(form.ratio.data), _decimal_arg(form.min_total.data)
+    back = url_for("results.preview", rnd=rnd, level=level)
+    ratio = decimal_value(form.ratio.data, "认定比例", redirect_to=back)
+    min_total = decimal_value(form.min_total.data, "最低总分", redirect_to=back)
     if ratio is None:
-        abort(400)
-    try:
+        raise BadParameter("请填写认定比例", redirect_to=back)
+    with refusals_go_to(back):
         ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user)
-        db.session.commit()
-        flash(f"{level}成绩已确认并冻结", "success")
-    except ops.ResultsError as err:
-        db.session.rollback()
-        flash(str(err) + ("：" + "；".join(err.items[:20]) if err.items else ""), "error")
-    return redirect(url_for("results.preview", code=rnd.code, level=level))
+    flash(f"{level}成绩已确认并冻结", "success")
+    return redirect(back)
 
 
-@bp.route("/<code>/reopen", methods=["POST"])
+@bp.route("/<round:rnd>/reopen", methods=["POST"])
 @allow(SECRETARIAT)
-def reopen(code: str):
-    rnd = _round(code)
+def reopen(rnd: Round):
     form = ReopenForm()
     level = _level(rnd, form.level.data)
+    back = url_for("results.preview", rnd=rnd, level=level)
     if not form.validate_on_submit():
         flash("重新开放须填写理由", "error")
-    else:
-        try:
-            ops.reopen(rnd, level, form.reason.data, actor=current_user)
-            db.session.commit()
-            flash(f"{level}成绩已重新开放，可重新计算", "success")
-        except ops.ResultsError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-    return redirect(url_for("results.preview", code=rnd.code, level=level))
+        return redirect(back)
+    with refusals_go_to(back):
+        ops.reopen(rnd, level, form.reason.data, actor=current_user)
+    flash(f"{level}成绩已重新开放，可重新计算", "success")
+    return redirect(back)
 
 
-@bp.route("/<code>/export/<kind>.<fmt>")
+@bp.route("/<round:rnd>/export/<any(results, publicity):kind>.<any(xlsx, csv):fmt>")
 @allow(*STAFF)
-def export(code: str, kind: str, fmt: str):
-    rnd = _round(code)
-    if fmt not in ("xlsx", "csv") or kind not in ("results", "publicity"):
-        abort(404)
+def export(rnd: Round, kind: str, fmt: str):
     try:
         if kind == "results":
-            sheet = exports.results_sheet(rnd, masked=current_user.role != SECRETARIAT)
+            sheet = exports.results_sheet(rnd, masked=not can_see_full_ids(current_user))
             name = f"{rnd.code}-成绩汇总"
         else:
             sheet = exports.publicity_sheet(rnd)
             name = f"{rnd.code}-公示名单"
     except ops.ResultsError as err:
         flash(str(err), "error")
-        return redirect(url_for("results.round_view", code=rnd.code))
+        return redirect(url_for("results.round_view", rnd=rnd))
     return send_table(name, fmt, [sheet])
 
 
-@bp.route("/<code>/publicity")
+@bp.route("/<round:rnd>/publicity")
 @allow(*STAFF)
-def publicity(code: str):
-    rnd = _round(code)
+def publicity(rnd: Round):
     period = ops.publication_for(rnd)
     try:
         rows = exports.publicity_sheet(rnd).rows
     except ops.ResultsError as err:
         flash(str(err), "error")
-        return redirect(url_for("results.round_view", code=rnd.code))
+        return redirect(url_for("results.round_view", rnd=rnd))
     return render_template("results/publicity.html", rnd=rnd, rows=rows, period=period)
 
 
-@bp.route("/<code>/publish", methods=["POST"])
+@bp.route("/<round:rnd>/publish", methods=["POST"])
 @allow(SECRETARIAT)
-def publish(code: str):
-    rnd = _round(code)
+def publish(rnd: Round):
     form = PublishForm()
     if not form.validate_on_submit():
         for field_errors in form.errors.values():
             for e in field_errors:
                 flash(e, "error")
-        return redirect(url_for("results.round_view", code=rnd.code))
-    try:
+        return redirect(url_for("results.round_view", rnd=rnd))
+    back = url_for("results.round_view", rnd=rnd)
+    with refusals_go_to(back):
         period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user)
-        db.session.commit()
-        flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
-    except ops.ResultsError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    return redirect(url_for("results.round_view", code=rnd.code))
+    flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
+    return redirect(back)
 
 
-@bp.route("/<code>/complaints", methods=["GET", "POST"])
+@bp.route("/<round:rnd>/complaints", methods=["GET", "POST"])
 @allow(*STAFF, supervisor_writes=True)
-def complaints(code: str):
-    rnd = _round(code)
+def complaints(rnd: Round):
     form = ComplaintForm()
     if request.method == "POST":
         if current_user.role != SUPERVISOR:
             abort(403)  # complaints are recorded by the supervision committee
         if form.validate_on_submit():
-            try:
+            back = url_for("results.complaints", rnd=rnd)
+            with refusals_go_to(back):
                 complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
                                                  complainant=form.complainant.data, actor=current_user)
-                db.session.commit()
-                flash(f"已登记投诉 #{complaint.id}", "success")
-                return redirect(url_for("results.complaints", code=rnd.code))
-            except ops.ResultsError as err:
-                db.session.rollback()
-                flash(str(err), "error")
+            flash(f"已登记投诉 #{complaint.id}", "success")
+            return redirect(back)
     items = db.session.execute(db.select(Complaint).filter_by(round_id=rnd.id).order_by(
         Complaint.id.desc()).options(selectinload(Complaint.candidate))).scalars().all()  # the list shows each one's candidate
     return render_template("results/complaints.html", rnd=rnd, form=form, items=items,
@@ -270,7 +241,7 @@ def complaints(code: str):
                            decision_form=DecisionForm(formdata=None), OPEN=OPEN, COMPLAINT_LABELS=COMPLAINT_LABELS)
 
 
-@bp.route("/complaints/<int:complaint_id>/decide", methods=["POST"])
+@bp.route("/complaints/<id:complaint_id>/decide", methods=["POST"])
 @allow(SUPERVISOR, supervisor_writes=True)
 def decide(complaint_id: int):
     complaint = db.session.get(Complaint, complaint_id)
@@ -278,17 +249,14 @@ def decide(complaint_id: int):
         abort(404)
     rnd = db.session.get(Round, complaint.round_id)
     form = DecisionForm()
+    back = url_for("results.complaints", rnd=rnd)
     if not form.validate_on_submit():
         flash("请选择处理结果并填写处理意见", "error")
-    else:
-        try:
-            ops.decide_complaint(complaint, form.status.data, form.note.data, actor=current_user)
-            db.session.commit()
-            flash(f"投诉 #{complaint.id} 已处理：{COMPLAINT_LABELS[complaint.status]}", "success")
-        except ops.ResultsError as err:
-            db.session.rollback()
-            flash(str(err), "error")
-    return redirect(url_for("results.complaints", code=rnd.code))
+        return redirect(back)
+    with refusals_go_to(back):
+        ops.decide_complaint(complaint, form.status.data, form.note.data, actor=current_user)
+    flash(f"投诉 #{complaint.id} 已处理：{COMPLAINT_LABELS[complaint.status]}", "success")
+    return redirect(back)
 
 
 def _panel_context(candidate: Candidate) -> dict:

@@ -12,6 +12,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from certify.access import AUTHENTICATED, PUBLIC, SAFE_METHODS, allowed_roles
 from certify.extensions import db
 from certify.models import User
+from certify.web import RoundConverter
 
 ROLES = ("anonymous", "candidate", "panelist", "supervisor", "secretariat")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -24,7 +25,7 @@ def _fill(rule, round_code: str) -> str:
             values[name] = 1
         elif isinstance(converter, AnyConverter):
             values[name] = sorted(converter.items)[0]
-        elif name in ("code", "round_code"):
+        elif name in ("code", "round_code") or isinstance(converter, RoundConverter):
             values[name] = round_code
         elif name in ("fmt", "format", "ext"):
             values[name] = "xlsx"

@@ -1,6 +1,7 @@
 """Admission slips (准考证) and the candidate's home page with the panels other areas register."""
 import pytest
 
+from certify.area import Area, Step
 from certify import registry
 from certify.extensions import db
 from certify.roster import import_roster
@@ -57,7 +58,7 @@ def test_nobody_but_staff_opens_another_candidates_slip(app, client, imported, m
     login(client, first.ticket)
     assert client.get(f"/rounds/slips/{first.id}").status_code == 200
     assert client.get(f"/rounds/slips/{second.id}").status_code == 403
-    assert client.get(f"/rounds/{rnd.id}/slips").status_code == 403
+    assert client.get(f"/rounds/{rnd.code}/slips").status_code == 403
     for role, expected in (("panelist", 403), ("supervisor", 200), ("secretariat", 200)):
         other = app.test_client()
         login(other, make_user(role).username)
@@ -69,18 +70,26 @@ def test_nobody_but_staff_opens_another_candidates_slip(app, client, imported, m
 def test_batch_slips_one_per_page_with_level_filter(client, login_as, imported):
     rnd, (first, second) = imported
     login_as("supervisor")
-    html = client.get(f"/rounds/{rnd.id}/slips").get_data(as_text=True)
+    html = client.get(f"/rounds/{rnd.code}/slips").get_data(as_text=True)
     assert html.count('class="slip card') == 2 and html.count("page-break") == 1
     assert "css/rounds.css" in html
-    html = client.get(f"/rounds/{rnd.id}/slips?level=中级").get_data(as_text=True)
+    html = client.get(f"/rounds/{rnd.code}/slips?level=中级").get_data(as_text=True)
     assert html.count('class="slip card') == 1 and "周文斌" in html and "王晓燕" not in html
 
 
 @pytest.fixture
-def panels():
-    saved = list(registry.CANDIDATE_PANELS)
-    yield registry.register_candidate_panel
-    registry.CANDIDATE_PANELS[:] = saved
+def panels(app):
+    """panels(order, name, fn): a candidate panel of a test area installed for this test only."""
+    added = []
+
+    def add(order, name, fn):
+        name_of_area = f"test-area-{len(added)}"
+        registry.installed(app).add(Area(name_of_area, candidate_panels=[Step(order, name, fn)]))
+        added.append(name_of_area)
+
+    yield add
+    for name in added:
+        registry.installed(app).remove(name)
 
 
 def test_candidate_home_shows_identity_then_panels_in_order(client, make_round, make_candidate, panels):

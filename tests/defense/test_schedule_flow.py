@@ -403,11 +403,11 @@ def test_defense_export_has_identifying_columns_and_sheet_details(app, rnd, cand
 
 def test_demo_step_builds_panels_and_publishes_a_valid_schedule(ctx):
     from certify.models import Round
-    from certify.registry import DEMO_STEPS
+    from certify.registry import demo_steps
 
     def run_demo(echo):  # the core steps (accounts, candidates) and this area's step: independent of others
         context = {"logins": [], "print": echo}
-        for order, name, step in DEMO_STEPS:
+        for order, name, step in demo_steps():
             if name.startswith("core.") or name == "defense.panels":
                 step(context)
                 db.session.flush()
