@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from certify.clock import utcnow
@@ -13,6 +13,7 @@ from certify.models import User, sql_in
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 ACTIVE_STATES = (QUEUED, RUNNING)
+ACTIVE_WHERE = text(sql_in("state", ACTIVE_STATES))
 STATE_LABELS = {QUEUED: "排队中", RUNNING: "运行中", SUCCEEDED: "已完成", FAILED: "失败", CANCELLED: "已取消"}
 
 
@@ -25,6 +26,9 @@ class Job(db.Model):
     __table_args__ = (
         CheckConstraint(sql_in("state", STATES), name="state"),
         Index("ix_jobs_state_id", "state", "id"),
+        # At most one queued or running job per dedupe key, whatever races the web processes run.
+        Index("uq_jobs_active_dedupe_key", "dedupe_key", unique=True, sqlite_where=ACTIVE_WHERE,
+              postgresql_where=ACTIVE_WHERE),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,7 +36,7 @@ class Job(db.Model):
     title: Mapped[str] = mapped_column(String(200), default="")
     args: Mapped[dict] = mapped_column(JSON, default=dict)
     # Jobs with the same key never run side by side (e.g. one scheduling job per round).
-    dedupe_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id", ondelete="SET NULL"), index=True)
     state: Mapped[str] = mapped_column(String(12), default=QUEUED)
     cancel_requested: Mapped[bool] = mapped_column(default=False)

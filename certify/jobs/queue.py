@@ -14,12 +14,14 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -121,17 +123,31 @@ def enqueue(kind: str, args: dict | None = None, *, title: str = "", created_by=
     same ``dedupe_key`` is already queued or running."""
     if kind not in KINDS:
         raise JobError("unknown_job_kind", f"未知的任务类型「{kind}」", 400)
-    if dedupe_key and (existing := active_job(dedupe_key)) is not None:
-        raise JobError("job_running", "同类任务正在进行中", 409, job_id=existing.id)
+    if dedupe_key:
+        if (existing := active_job(dedupe_key)) is not None:
+            raise JobError("job_running", "同类任务正在进行中", 409, job_id=existing.id)
+        _fail_stale(dedupe_key)  # a dead worker's job with this key must not hold the key
     job = Job(kind=kind, title=title or KINDS[kind].title, args=dict(args or {}), dedupe_key=dedupe_key,
               round_id=round_id, created_by_id=getattr(created_by, "id", created_by), state=QUEUED,
               created_at=utcnow(), errors=[], message="等待后台进程执行")
     db.session.add(job)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # another process queued the same key a moment ago (uq_jobs_active_dedupe_key)
+        db.session.rollback()
+        raise JobError("job_running", "同类任务正在进行中", 409) from None
     from certify.audit import audit
 
     audit("job.enqueue", target=job, round_id=round_id, kind=kind, args=job.args)
     return job
+
+
+def _fail_stale(dedupe_key: str) -> None:
+    now = utcnow()
+    db.session.execute(update(Job).where(Job.dedupe_key == dedupe_key, Job.state == RUNNING,
+                                         Job.heartbeat_at < now - stale_after()).values(
+        state=FAILED, claim=None, finished_at=now,
+        message="执行该任务的后台进程已中断，任务未完成（已有新的同类任务提交）"))
 
 
 def request_cancel(job: Job) -> Job:

@@ -16,6 +16,9 @@ from .models import QUEUED, RUNNING, STATE_LABELS, Job
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 QUEUED_HINT_SECONDS = 15
+# Labels of result fields on the job page (a kind's result is JSON; unknown keys are shown as they are).
+RESULT_LABELS = {"candidates": "已排定考生", "seconds": "用时（秒）", "solver": "求解状态", "loads": "各组人数",
+                 "rows": "处理行数", "added": "新增", "updated": "更新", "unchanged": "未变"}
 
 
 def eta_seconds(job: Job, now: datetime) -> int | None:
@@ -73,7 +76,7 @@ def index():
 @allow(SECRETARIAT, SUPERVISOR)
 def show(job_id: int):
     job = _job(job_id)
-    return render_template("jobs/job.html", job=job, view=job_view(job),
+    return render_template("jobs/job.html", job=job, view=job_view(job), result_labels=RESULT_LABELS,
                            can_cancel=current_user.role == SECRETARIAT and job.active)
 
 

@@ -174,3 +174,47 @@ def test_postgres_backup_says_clearly_when_pg_dump_is_missing(app, ctx, monkeypa
     monkeypatch.setattr(backup.shutil, "which", lambda name: None)
     with pytest.raises(backup.BackupError, match="找不到 pg_dump"):
         backup._pg_command("pg_dump")
+
+
+def test_sqlite_backup_while_writes_go_on_is_a_consistent_snapshot(app, ctx, tmp_path):
+    """Every write below adds two audit rows in one transaction; a consistent copy never holds half of one."""
+    import sqlite3
+    import threading
+
+    from certify import backup
+    from certify.audit import audit
+    from certify.extensions import db as _db
+
+    if _db.engine.dialect.name != "sqlite":
+        pytest.skip("the SQLite online backup API")
+    stop = threading.Event()
+    written = [0]
+
+    def writer():
+        with app.app_context():
+            while not stop.is_set():
+                audit("test.pair", target_type="pair", target_id="a")
+                audit("test.pair", target_type="pair", target_id="b")
+                _db.session.commit()
+                written[0] += 1
+            _db.session.remove()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while written[0] < 20:
+            threading.Event().wait(0.01)
+        manifest = backup.backup(tmp_path / "live.tar.gz")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert manifest["database"] == "sqlite"
+    with tarfile.open(tmp_path / "live.tar.gz") as tar:
+        tar.extract("database.sqlite3", tmp_path)
+    copy = sqlite3.connect(tmp_path / "database.sqlite3")
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        pairs = copy.execute("SELECT COUNT(*) FROM audit_entries WHERE action = 'test.pair'").fetchone()[0]
+    finally:
+        copy.close()
+    assert pairs >= 40 and pairs % 2 == 0

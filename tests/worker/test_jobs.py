@@ -217,6 +217,33 @@ def test_enqueue_refuses_a_second_active_job_with_the_same_key_and_unknown_kinds
     assert err.value.code == "unknown_job_kind"
 
 
+def test_the_database_holds_one_active_job_per_key_when_two_processes_race(ctx, kinds, monkeypatch):
+    kinds("test.rows", rows_job)
+    queue.enqueue("test.rows", dedupe_key="round:7")
+    db.session.commit()
+    monkeypatch.setattr(queue, "active_job", lambda key: None)  # both processes checked before either inserted
+    with pytest.raises(queue.JobError) as err:
+        queue.enqueue("test.rows", dedupe_key="round:7")
+    assert err.value.code == "job_running"
+    assert db.session.execute(select(func.count()).select_from(Job)).scalar() == 1
+    first = db.session.execute(select(Job)).scalar_one()
+    first.state = SUCCEEDED  # once it ended, the key is free again
+    db.session.commit()
+    queue.enqueue("test.rows", dedupe_key="round:7")
+    db.session.commit()
+
+
+def test_a_dead_workers_job_does_not_block_a_new_one_with_its_key(ctx, kinds):
+    kinds("test.rows", rows_job)
+    dead = queue.enqueue("test.rows", dedupe_key="round:8")
+    dead.state, dead.claim, dead.heartbeat_at = RUNNING, "gone:1", utcnow() - timedelta(minutes=10)
+    db.session.commit()
+    fresh = queue.enqueue("test.rows", dedupe_key="round:8")
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Job, dead.id).state == FAILED and db.session.get(Job, fresh.id).state == QUEUED
+
+
 def test_job_page_json_and_cancel_button_by_role(ctx, kinds, client, login_as, make_user):
     kinds("test.rows", rows_job)
     job = queue.enqueue("test.rows", {"rows": 3})

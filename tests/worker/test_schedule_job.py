@@ -11,7 +11,7 @@ from certify.extensions import db
 from certify.jobs import queue
 from certify.jobs.models import CANCELLED, FAILED, SUCCEEDED, Job
 from defense import operations as ops
-from tests.defense.test_schedule_flow import HEADER, cands, rnd, setup_round  # noqa: F401  (fixtures)
+from tests.defense.test_schedule_flow import HEADER, setup_round
 
 
 def _wait_done(client, code, timeout=60):

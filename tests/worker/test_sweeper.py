@@ -112,8 +112,7 @@ def test_no_web_request_starts_a_sweeper(app, client):
 
 
 def test_serve_starts_the_embedded_worker_on_sqlite_only(app, monkeypatch):
-    import certify.cli as cli
-    from certify import worker
+    from certify import cli, worker
     from certify.extensions import socketio
 
     started = []

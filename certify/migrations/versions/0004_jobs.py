@@ -48,9 +48,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_jobs_dedupe_key'), ['dedupe_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_round_id'), ['round_id'], unique=False)
         batch_op.create_index('ix_jobs_state_id', ['state', 'id'], unique=False)
+        batch_op.create_index('uq_jobs_active_dedupe_key', ['dedupe_key'], unique=True,
+                              sqlite_where=sa.text("state IN ('queued', 'running')"),
+                              postgresql_where=sa.text("state IN ('queued', 'running')"))
 
     op.create_table('worker_leases',
     sa.Column('name', sa.String(length=60), nullable=False),
@@ -63,7 +65,7 @@ def upgrade():
 def downgrade():
     op.drop_table('worker_leases')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index('uq_jobs_active_dedupe_key')
         batch_op.drop_index('ix_jobs_state_id')
         batch_op.drop_index(batch_op.f('ix_jobs_round_id'))
-        batch_op.drop_index(batch_op.f('ix_jobs_dedupe_key'))
     op.drop_table('jobs')
