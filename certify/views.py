@@ -224,13 +224,10 @@ def _slip_candidates(rnd, level: str):
     return db.session.execute(search_candidates(rnd, level=level if level in LEVELS else "")).scalars().all()
 
 
-@bp.route("/accounts/rounds/<int:round_id>/slips", methods=["GET", "POST"])
+@bp.route("/accounts/rounds/<round:rnd>/slips", methods=["GET", "POST"])
 @allow(SECRETARIAT)
-def issue_slips(round_id: int):
+def issue_slips(rnd):
     """Admission slips with fresh one-time passwords: a confirmation page, then the slips, shown once."""
-    from .models import Round
-
-    rnd = db.get_or_404(Round, round_id)
     level = request.values.get("level") or ""
     people = _slip_candidates(rnd, level)
     form = ConfirmForm()

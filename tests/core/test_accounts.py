@@ -161,12 +161,12 @@ def test_slip_batch_generates_fresh_passwords_after_a_confirmation_and_audits(ap
     third.user.must_change_password = False  # chose their own: left alone
     db.session.commit()
     login_as(SECRETARIAT)
-    page = client.get(f"/rounds/{rnd.id}/slips").get_data(as_text=True)
+    page = client.get(f"/rounds/{rnd.code}/slips").get_data(as_text=True)
     assert "生成初始密码并打印准考证" in page
-    confirm = client.get(f"/accounts/rounds/{rnd.id}/slips")
+    confirm = client.get(f"/accounts/rounds/{rnd.code}/slips")
     assert confirm.status_code == 200 and '<strong id="pending-count">2</strong>' in confirm.get_data(as_text=True)
     assert _audits("roster.slip_passwords") == []  # the confirmation page writes nothing
-    resp = client.post(f"/accounts/rounds/{rnd.id}/slips")
+    resp = client.post(f"/accounts/rounds/{rnd.code}/slips")
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "no-store" in resp.headers["Cache-Control"]
     shown = re.findall(r'初始密码：<span class="mono big">([A-Za-z0-9]{12})</span>', html)
@@ -178,7 +178,7 @@ def test_slip_batch_generates_fresh_passwords_after_a_confirmation_and_audits(ap
     assert entry.round_id == rnd.id and entry.detail["count"] == 2
     assert sorted(entry.detail["tickets"]) == sorted([first.ticket, second.ticket])
     # a second batch replaces the first: the earlier slips stop working
-    client.post(f"/accounts/rounds/{rnd.id}/slips")
+    client.post(f"/accounts/rounds/{rnd.code}/slips")
     db.session.refresh(first.user)
     assert not first.user.check_password(shown[0])
 
@@ -187,8 +187,8 @@ def test_supervisors_and_others_get_403_on_every_page_that_shows_a_password(app,
     rnd, (first, *_rest) = roster
     target = make_user(PANELIST)
     pages = [("get", "/accounts/"), ("get", f"/accounts/reset?username={first.ticket}"),
-             ("get", f"/accounts/rounds/{rnd.id}/slips"), ("post", "/accounts/create"),
-             ("post", f"/accounts/{target.id}/reset"), ("post", f"/accounts/rounds/{rnd.id}/slips"),
+             ("get", f"/accounts/rounds/{rnd.code}/slips"), ("post", "/accounts/create"),
+             ("post", f"/accounts/{target.id}/reset"), ("post", f"/accounts/rounds/{rnd.code}/slips"),
              ("post", f"/accounts/{target.id}/disable"), ("post", f"/accounts/{target.id}/enable")]
     for role in (SUPERVISOR, PANELIST, CANDIDATE):
         browser = app.test_client()
@@ -201,7 +201,7 @@ def test_supervisors_and_others_get_403_on_every_page_that_shows_a_password(app,
     db.session.commit()
     supervisor = app.test_client()
     login(supervisor, make_user(SUPERVISOR).username)
-    html = supervisor.get(f"/rounds/{rnd.id}/slips").get_data(as_text=True)
+    html = supervisor.get(f"/rounds/{rnd.code}/slips").get_data(as_text=True)
     assert "初始密码：<span" not in html and "生成初始密码" not in html
     db.session.refresh(target)
     assert target.is_active_account
