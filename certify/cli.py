@@ -1,6 +1,7 @@
 """The ``certify`` command line: a Flask CLI group. Areas declare their commands in ``area()`` (``certify.area``)."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -69,7 +70,6 @@ def run_server(host: str, port: int) -> None:
     worker, certify/gunicorn_conf.py), in this process: never Werkzeug's development server. The process
     re-executes itself into a fresh interpreter first (same pid, so Ctrl+C and service managers keep working), so
     gunicorn's master holds neither this app nor its database connections when it forks the worker."""
-    import os
 
     from .config import shared_secret_problem
     from .extensions import db
@@ -163,7 +163,6 @@ def export_command(kind, round_code, path):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def import_roster_command(round_code, path):
-    import os
 
     from .roster import import_roster
     from .uow import commit

@@ -66,6 +66,17 @@ def on_starting(server):  # gunicorn hook, in the master before any worker start
     check_settings({"workers": server.cfg.workers})
 
 
+def embedded_app(app=None):
+    """The app of the embedded server's one worker, with the background worker (sweeper, jobs) running inside it
+    when the database is the embedded SQLite (``certify.worker.embedded_wanted``)."""
+    from certify import create_app
+    from certify.worker import start_embedded
+
+    app = app if app is not None else create_app()
+    start_embedded(app)
+    return app
+
+
 def run_embedded(host: str, port: int) -> None:
     """``certify serve``: gunicorn in this process (master + one worker), for the embedded SQLite default.
 
@@ -84,15 +95,6 @@ def run_embedded(host: str, port: int) -> None:
                     self.cfg.set(key, value)
 
         def load(self):
-            from certify import create_app
-
-            app = create_app()
-            try:  # the background worker (sweeper, jobs) runs inside the one web process of the embedded default
-                from certify.worker import start_embedded
-            except ImportError:  # a build without certify.worker: the exam sweeper starts with the first request
-                start_embedded = None
-            if start_embedded is not None:
-                start_embedded(app)
-            return app
+            return embedded_app()
 
     EmbeddedServer().run()

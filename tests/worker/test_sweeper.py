@@ -112,20 +112,22 @@ def test_no_web_request_starts_a_sweeper(app, client):
 
 
 def test_serve_starts_the_embedded_worker_on_sqlite_only(app, monkeypatch):
-    from certify import cli, worker
-    from certify.extensions import socketio
+    from certify import cli, gunicorn_conf, worker
 
     started = []
     monkeypatch.setattr(cli, "upgrade_database", lambda: None)
-    monkeypatch.setattr(socketio, "run", lambda *a, **k: started.append(("serve", k.get("port"))))
+    monkeypatch.setattr(cli.os, "execv", lambda exe, argv: started.append(("serve", argv[-1])))
     monkeypatch.setattr(worker, "start", lambda app_, **k: (started.append(("worker", k)) or
                                                              (threading.Event(), [])))
     monkeypatch.delenv("CERTIFY_EMBEDDED_WORKER", raising=False)
     sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     result = app.test_cli_runner().invoke(args=["serve", "--port", "5999"])
     assert result.exit_code == 0, result.output
+    assert started == [("serve", "from certify.gunicorn_conf import run_embedded; run_embedded('127.0.0.1', 5999)")]
+    started.clear()
+    assert gunicorn_conf.embedded_app(app) is app  # what the gunicorn worker of certify serve loads
     app.extensions.pop("certify_worker_stop", None)
-    assert started == ([("worker", {}), ("serve", 5999)] if sqlite else [("serve", 5999)])
+    assert started == ([("worker", {})] if sqlite else [])
     assert worker.embedded_wanted(app) is sqlite
     app.config["EMBEDDED_WORKER"] = "0"
     try:
