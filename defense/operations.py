@@ -13,14 +13,17 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from certify import realtime, uow
 from certify.accounts import create_user
 from certify.audit import audit
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import PANELIST
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, User
 from certify.tabular import Column, ImportFailed, RowError, read_table, sheet_count
 
+from .live import queue_panel_push
 from .models import Conflict, DefenseAssignment, DefenseDay, DefenseSchedule, Panel, Panelist, PanelMember
 from .scoring_models import DefenseCase
 from .services import scheduling as sched
@@ -29,16 +32,14 @@ from .services.scheduling import norm_unit
 PANEL_MIN, PANEL_MAX = 3, 5
 
 
-class DefenseError(Exception):
-    """A refused action; ``messages`` are shown to the user (Chinese)."""
+class DefenseError(DomainError):
+    """A refused action of defense organisation (a ``DomainError``); ``messages`` are shown to the user (Chinese)."""
 
-    def __init__(self, *messages: str):
-        self.messages = [m for m in messages if m]
-        super().__init__("；".join(self.messages))
+    code = "refused"
+    status = 400
 
-    @property
-    def message(self) -> str:
-        return "；".join(self.messages)
+    def __init__(self, *messages: str, code: str | None = None, status: int | None = None, **extra):
+        super().__init__(code, [m for m in messages if m], status, **extra)
 
 
 # ------------------------------------------------------------------ queries
@@ -78,13 +79,23 @@ def round_assignments(rnd: Round) -> list[DefenseAssignment]:
                                    .order_by(DefenseAssignment.panel_id, DefenseAssignment.start_at)).scalars())
 
 
+def _new_schedule(rnd: Round) -> DefenseSchedule:
+    return DefenseSchedule(round_id=rnd.id, status="draft", job_state="idle", job_progress=0, job_message="")
+
+
 def get_schedule(rnd: Round, *, create: bool = True) -> DefenseSchedule | None:
+    """The round's schedule row; ``create`` (a write) adds it on first use."""
     row = db.session.execute(db.select(DefenseSchedule).filter_by(round_id=rnd.id)).scalar_one_or_none()
     if row is None and create:
-        row = DefenseSchedule(round_id=rnd.id, status="draft", job_state="idle", job_progress=0, job_message="")
+        row = _new_schedule(rnd)
         db.session.add(row)
         db.session.flush()
     return row
+
+
+def schedule_for_read(rnd: Round) -> DefenseSchedule:
+    """The round's schedule row for a page that only reads: the stored one, else a fresh draft (not inserted)."""
+    return get_schedule(rnd, create=False) or _new_schedule(rnd)
 
 
 def is_published(rnd: Round) -> bool:
@@ -631,15 +642,16 @@ def job_running(s: DefenseSchedule | None) -> bool:
 
 
 def start_schedule_job(rnd: Round, *, time_limit: float = 8.0) -> threading.Thread | None:
-    """Run the scheduler in a background thread with its own app context; progress lands on DefenseSchedule.
-    Returns None when a job of the round is already running. The caller commits before the thread reads."""
+    """Mark the round's scheduler job running; the background thread (own app context; progress lands on
+    DefenseSchedule) starts once this transaction commits, so it reads committed state. Returns None when a job
+    of the round is already running."""
     thread = _jobs.get(rnd.id)
     s = get_schedule(rnd)
     if (thread is not None and thread.is_alive()) or job_running(s):
         return None
     s.job_state, s.job_progress, s.job_message = "running", 0, "排程任务已启动"
     audit("defense.schedule_run", target=s, round_id=rnd.id)
-    db.session.commit()
+    db.session.flush()
     app = current_app._get_current_object()
     round_id = rnd.id
 
@@ -648,7 +660,7 @@ def start_schedule_job(rnd: Round, *, time_limit: float = 8.0) -> threading.Thre
             def progress(pct, message):
                 row = db.session.execute(db.select(DefenseSchedule).filter_by(round_id=round_id)).scalar_one()
                 row.job_progress, row.job_message = pct, message
-                db.session.commit()
+                uow.commit()
 
             try:
                 r = db.session.get(Round, round_id)
@@ -660,20 +672,20 @@ def start_schedule_job(rnd: Round, *, time_limit: float = 8.0) -> threading.Thre
                 else:
                     row.job_state, row.job_progress = "failed", 100
                     row.job_message = "\n".join(result.reasons)
-                db.session.commit()
+                uow.commit()
             except Exception as exc:  # the page must learn the job ended; details go to the log
                 db.session.rollback()
                 app.logger.exception("defense scheduling failed")
                 row = db.session.execute(db.select(DefenseSchedule).filter_by(round_id=round_id)).scalar_one()
                 row.job_state, row.job_progress = "failed", 100
                 row.job_message = f"排程出错：{type(exc).__name__}"
-                db.session.commit()
+                uow.commit()
             finally:
                 db.session.remove()
 
     thread = threading.Thread(target=work, name=f"defense-schedule-{round_id}", daemon=True)
     _jobs[round_id] = thread
-    thread.start()
+    realtime.queue_callback(("defense.schedule_job", round_id), thread.start)
     return thread
 
 
@@ -718,6 +730,13 @@ def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: dat
     if case is not None and case.panel_id != panel.id:
         case.panel_id = panel.id
     db.session.flush()
+    if published:  # the live rooms follow: the case (and its sheets) in the new panel, both rooms pushed
+        from .scoring_operations import ensure_cases
+
+        ensure_cases(panel)
+    queue_panel_push(panel.id)
+    if before is not None:
+        queue_panel_push(before["panel_id"])
     audit("defense.schedule_change" if published else "defense.schedule_move", target=a, round_id=rnd.id,
           reason=reason or "", actor=actor, candidate_id=candidate.id, candidate=candidate.name,
           from_panel_id=before["panel_id"] if before else None, from_start=before["start_at"] if before else None,
@@ -758,6 +777,9 @@ def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
     for a in assignments:
         a.changed_after_publication = False
     db.session.flush()
+    from .scoring_operations import ensure_round_cases
+
+    ensure_round_cases(rnd)  # every scheduled candidate gets its case and sheets now, not when a page is read
     audit("defense.schedule_publish", target=s, round_id=rnd.id, actor=actor, candidates=len(assigned))
     return s
 

@@ -1,7 +1,8 @@
 """State changes of live defense scoring. Each function validates, changes, flushes and audits; never commits.
 
-Callers (socket handlers, routes, CLI, tests) commit once at the edge and then call
-``defense.events.notify_panel(panel_id)`` so every connected member gets their own fresh view.
+Callers (socket handlers, routes, CLI, tests) commit once at the edge (the unit of work). Every change a room
+screen shows queues the panel push (``defense.live.queue_panel_push``), sent once per panel after the commit, so
+every connected member gets their own fresh view.
 
 Case life cycle: waiting → checked_in → in_progress (called in; timer phases run) → scoring (defense ended) →
 [flagged, when all sheets are in and a flag is raised] → finalised. ``absent`` is recorded for a no-show.
@@ -14,54 +15,81 @@ from decimal import Decimal
 from certify.audit import audit
 from certify.clock import iso_utc, utcnow
 from certify.domain import SECRETARIAT
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round, User
 from certify.scores import record_component
 
+from .live import queue_panel_push
 from .models import Conflict, DefenseAssignment, Panel, Panelist, PanelMember
-from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, SCORE_STEP, SHEET_STATUS_LABELS, DefenseCase,
+from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, DEFAULT_OUTLIER_THRESHOLD, DEFAULT_PHASES,
+                             DEFAULT_SPREAD_THRESHOLD, SCORE_STEP, SHEET_STATUS_LABELS, DefenseCase,
                              Rubric, RubricCriterion, ScoreSheet, ScoreSheetRevision)
 from .services.aggregation import aggregate, fmt, validate_points
 
 
-class ScoringError(Exception):
-    """A refused scoring action; the message is shown to the user (Chinese)."""
+class ScoringError(DomainError):
+    """A refused scoring action (a ``DomainError``): ``code``, the Chinese message shown to the user, a status."""
 
-    def __init__(self, message: str, code: str = "refused"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    code = "refused"
+    status = 400
+
+    def __init__(self, message: str, code: str | None = None, status: int | None = None, **extra):
+        super().__init__(code, message, status, **extra)
 
 
 class Forbidden(ScoringError):
+    code = "forbidden"
+    status = 403
+
     def __init__(self, message: str = "无权进行此操作"):
-        super().__init__(message, "forbidden")
+        super().__init__(message)
 
 
 class StaleSheet(ScoringError):
-    """The device's sheet version is older than the server's: the server state wins."""
+    """The device's sheet version is older than the server's: the server state wins. The refusal carries the
+    server's sheet (``extra["sheet"]``): nothing of it has changed when this is raised."""
+
+    code = "stale"
+    status = 409
 
     def __init__(self, sheet: ScoreSheet):
-        super().__init__("该评分表已在其他设备上更新，已载入服务器上的最新内容", "stale")
+        super().__init__("该评分表已在其他设备上更新，已载入服务器上的最新内容", sheet=sheet_view(sheet))
         self.sheet = sheet
 
 
 # ------------------------------------------------------------------ rubric
 
-def create_default_rubric(round_id: int) -> Rubric:
-    rubric = Rubric(round_id=round_id)
+def default_rubric(round_id: int) -> Rubric:
+    """The default rubric (DOMAIN.md), not added to the session (a read shows it as it would be created)."""
+    rubric = Rubric(round_id=round_id, spread_threshold=DEFAULT_SPREAD_THRESHOLD,
+                    outlier_threshold=DEFAULT_OUTLIER_THRESHOLD, min_scorers=3,
+                    phases=[dict(p) for p in DEFAULT_PHASES])
     for position, (name, max_points, descriptors) in enumerate(DEFAULT_CRITERIA, start=1):
         rubric.criteria.append(RubricCriterion(position=position, name=name, max_points=max_points,
                                                descriptors=descriptors))
+    return rubric
+
+
+def create_default_rubric(round_id: int) -> Rubric:
+    rubric = default_rubric(round_id)
     db.session.add(rubric)
     db.session.flush()
     return rubric
 
 
+def find_rubric(round_id: int) -> Rubric | None:
+    return db.session.execute(db.select(Rubric).filter_by(round_id=round_id)).scalar_one_or_none()
+
+
 def get_rubric(round_id: int) -> Rubric:
-    """The round's rubric, created with the defaults (DOMAIN.md) on first use."""
-    rubric = db.session.execute(db.select(Rubric).filter_by(round_id=round_id)).scalar_one_or_none()
-    return rubric or create_default_rubric(round_id)
+    """The round's rubric, created with the defaults (DOMAIN.md) on first use (a write: POSTs, events, CLI)."""
+    return find_rubric(round_id) or create_default_rubric(round_id)
+
+
+def rubric_for_read(round_id: int) -> Rubric:
+    """The round's rubric for a page that only reads: the stored one, else the defaults without inserting."""
+    return find_rubric(round_id) or default_rubric(round_id)
 
 
 # ------------------------------------------------------------------ who is who
@@ -126,7 +154,11 @@ def require_own_sheet(sheet: ScoreSheet, user: User) -> ScoreSheet:
 # ------------------------------------------------------------------ cases and sheets
 
 def ensure_cases(panel: Panel) -> list[DefenseCase]:
-    """One case per scheduled candidate of the panel, each with one sheet per member; in queue order."""
+    """One case per scheduled candidate of the panel, each with one sheet per member; in queue order.
+
+    A write: called when the schedule is published or changed, when a panel's members change and when a member
+    opens the live room (the socket ``join``); pages that only read never create cases."""
+    get_rubric(panel.round_id)
     assignments = list(db.session.execute(
         db.select(DefenseAssignment).filter_by(panel_id=panel.id)
         .order_by(DefenseAssignment.queue_position, DefenseAssignment.start_at, DefenseAssignment.id)).scalars())
@@ -137,8 +169,10 @@ def ensure_cases(panel: Panel) -> list[DefenseCase]:
         if a.id not in cases:
             existing = db.session.execute(db.select(DefenseCase).filter_by(assignment_id=a.id)).scalar_one_or_none()
             if existing is not None and not existing.locked and existing.panel_id != panel.id:
+                queue_panel_push(existing.panel_id)
                 existing.panel_id = panel.id
                 cases[a.id] = existing
+                queue_panel_push(panel.id)
     next_order = max((c.queue_order for c in cases.values()), default=0)
     for a in assignments:
         if a.id not in cases:
@@ -147,6 +181,7 @@ def ensure_cases(panel: Panel) -> list[DefenseCase]:
                                panel_id=panel.id, queue_order=next_order, state="waiting", timer_log=[], flags=[])
             db.session.add(case)
             cases[a.id] = case
+            queue_panel_push(panel.id)
     db.session.flush()
     members = list(panel.members)
     for case in cases.values():
@@ -167,6 +202,7 @@ def _ensure_sheets(case: DefenseCase, members: list[PanelMember]) -> None:
         sheet = ScoreSheet(case_id=case.id, candidate_id=case.candidate_id, panelist_id=m.panelist_id, scores={},
                            status="recused" if reason else "draft", recuse_reason=reason)
         case.sheets.append(sheet)
+        queue_panel_push(case.panel_id)
     db.session.flush()
 
 
@@ -178,8 +214,10 @@ def _member_sheets(case: DefenseCase) -> list[ScoreSheet]:
 
 
 def _touch(case: DefenseCase) -> None:
+    """A change the room shows: bump the case version and push the panel once this transaction commits."""
     case.version = (case.version or 0) + 1
     case.updated_at = utcnow()
+    queue_panel_push(case.panel_id)
 
 
 def _rubric_for(case: DefenseCase) -> Rubric:
@@ -384,6 +422,7 @@ def save_draft(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet
         sheet.version += 1
         sheet.updated_at = utcnow()
         db.session.flush()
+        queue_panel_push(case.panel_id)  # the panelist's other devices follow
     return sheet
 
 
@@ -603,19 +642,24 @@ def room_state(panel: Panel, member: PanelMember, *, ensure: bool = True) -> dic
 def get_case(case_id) -> DefenseCase:
     case = db.session.get(DefenseCase, int(case_id)) if str(case_id).isdigit() else None
     if case is None:
-        raise ScoringError("找不到该考生的答辩记录", "not_found")
+        raise ScoringError("找不到该考生的答辩记录", "not_found", 404)
     return case
 
 
 def get_sheet(sheet_id) -> ScoreSheet:
     sheet = db.session.get(ScoreSheet, int(sheet_id)) if str(sheet_id).isdigit() else None
     if sheet is None:
-        raise ScoringError("找不到该评分表", "not_found")
+        raise ScoringError("找不到该评分表", "not_found", 404)
     return sheet
 
 
-def round_cases(rnd: Round) -> list[DefenseCase]:
+def ensure_round_cases(rnd: Round) -> None:
+    """Cases and sheets for every scheduled candidate of the round (publication of the schedule)."""
     for panel in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars():
         ensure_cases(panel)
+
+
+def round_cases(rnd: Round) -> list[DefenseCase]:
+    """The round's cases as they stand (read only: a scheduled candidate whose room never opened has none)."""
     return list(db.session.execute(db.select(DefenseCase).filter_by(round_id=rnd.id)
                                    .order_by(DefenseCase.panel_id, DefenseCase.queue_order)).scalars())

@@ -9,9 +9,9 @@ from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round
 from certify.tabular import Sheet
 
-from .models import Panel, Panelist, PanelMember
+from .models import DefenseAssignment, Panel, Panelist, PanelMember
 from .scoring_models import CASE_STATE_LABELS, SHEET_STATUS_LABELS, DefenseCase
-from .scoring_operations import get_rubric, round_cases
+from .scoring_operations import round_cases, rubric_for_read
 from .services import rater_stats
 
 ID_COLUMNS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别"]
@@ -65,18 +65,19 @@ def panel_quality(rnd: Round) -> list[dict]:
     return out
 
 
-def _status(case: DefenseCase | None, component: ComponentScore | None) -> str:
+def _status(case: DefenseCase | None, component: ComponentScore | None, scheduled: bool = False) -> str:
     if component is not None and component.status == "absent":
         return "缺考"
     if case is None:
-        return "未安排答辩"
+        return CASE_STATE_LABELS["waiting"] if scheduled else "未安排答辩"
     return CASE_STATE_LABELS.get(case.state, case.state)
 
 
 def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
     """Sheet 1: the defense component per candidate; sheet 2: every panelist's sheet per candidate."""
     cases = {c.candidate_id: c for c in round_cases(rnd)}
-    rubric = get_rubric(rnd.id)
+    rubric = rubric_for_read(rnd.id)
+    scheduled = set(db.session.execute(db.select(DefenseAssignment.candidate_id).filter_by(round_id=rnd.id)).scalars())
     candidates = [c for c in db.session.execute(db.select(Candidate).filter_by(round_id=rnd.id)
                                                 .order_by(Candidate.ticket)).scalars()
                   if c.id in cases or (c.scheme is not None and c.scheme.has_defense)]
@@ -91,7 +92,7 @@ def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
     for c in candidates:
         comp = components.get(c.id)
         score = _q2(comp.score) if comp is not None and comp.status == "scored" else None
-        main_rows.append(ident(c) + [score, _status(cases.get(c.id), comp)])
+        main_rows.append(ident(c) + [score, _status(cases.get(c.id), comp, c.id in scheduled)])
     panels = {p.id: p.name for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()}
     names = {p.id: p.name for p in db.session.execute(db.select(Panelist).filter_by(round_id=rnd.id)).scalars()}
     detail_rows = []
@@ -118,12 +119,33 @@ def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
     return [main, detail]
 
 
+def audit_full_export(rnd: Round, fmt: str) -> None:
+    """Record a download with full ID numbers. The download is a GET, whose unit of work never writes; the entry is
+    written in its own transaction once the read has ended (an access log, like a web server's)."""
+    from flask import after_this_request, current_app
+
+    from certify import uow
+    from certify.audit import audit
+
+    round_id = rnd.id
+
+    @after_this_request
+    def _record(response):
+        if response.status_code == 200:
+            try:
+                audit("defense.export_full", target=db.session.get(Round, round_id), round_id=round_id, fmt=fmt)
+                uow.commit()
+            except Exception:  # the download itself has succeeded; the failure is logged
+                db.session.rollback()
+                current_app.logger.exception("audit of the full defense export failed")
+        return response
+
+
 def write_defense_export(rnd: Round, path: str) -> None:
     """``certify export defense --round CODE FILE``: ID numbers masked (the full list is the results export)."""
     from certify.tabular import write_file
 
     write_file(path, export_sheets(rnd, full_id=False))
-    db.session.commit()  # cases created on first use
 
 
 __all__ = ["panel_quality", "export_sheets", "write_defense_export"]
