@@ -20,12 +20,13 @@ from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round, User
 from certify.scores import record_component
 
-from .live import queue_panel_push
+from .live import load_snapshot, queue_panel_push, snap_rubric, snap_sheet
 from .models import Conflict, DefenseAssignment, Panel, Panelist, PanelMember
 from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, DEFAULT_OUTLIER_THRESHOLD, DEFAULT_PHASES,
                              DEFAULT_SPREAD_THRESHOLD, SCORE_STEP, SHEET_STATUS_LABELS, DefenseCase,
                              Rubric, RubricCriterion, ScoreSheet, ScoreSheetRevision)
-from .services.aggregation import aggregate, fmt, validate_points
+from .services import views
+from .services.aggregation import validate_points
 
 
 class ScoringError(DomainError):
@@ -225,15 +226,8 @@ def _rubric_for(case: DefenseCase) -> Rubric:
 
 
 def case_aggregate(case: DefenseCase):
-    """(all sheets in?, Aggregate) for the case's current member sheets."""
-    rubric = _rubric_for(case)
-    sheets = _member_sheets(case)
-    all_in = bool(sheets) and all(s.status in ("submitted", "recused") for s in sheets)
-    totals = {s.panelist_id: (Decimal(s.total) if s.status == "submitted" else None) for s in sheets}
-    agg = aggregate(totals, recused={s.panelist_id for s in sheets if s.status == "recused"},
-                    min_scorers=rubric.min_scorers, spread_threshold=Decimal(rubric.spread_threshold),
-                    outlier_threshold=Decimal(rubric.outlier_threshold))
-    return all_in, agg
+    """(all sheets in?, Aggregate) for the case's current member sheets (the same rule the room shows)."""
+    return views.case_aggregate([snap_sheet(s) for s in _member_sheets(case)], snap_rubric(_rubric_for(case)))
 
 
 def _names(case: DefenseCase) -> dict:
@@ -561,82 +555,21 @@ def secretariat_reopen(case: DefenseCase, reason: str, actor: User) -> DefenseCa
 
 
 # ------------------------------------------------------------------ views (what each user may see)
+# Built by the pure defense.services.views from one snapshot of the panel (defense.live.load_snapshot).
 
 def sheet_view(sheet: ScoreSheet) -> dict:
-    return {"id": sheet.id, "status": sheet.status, "status_label": SHEET_STATUS_LABELS[sheet.status],
-            "scores": dict(sheet.scores or {}), "total": None if sheet.total is None else fmt(sheet.total),
-            "version": sheet.version, "revision": sheet.revision, "submitted_at": iso_utc(sheet.submitted_at),
-            "recuse_reason": sheet.recuse_reason, "reopen_reason": sheet.reopen_reason}
+    return views.sheet_view(snap_sheet(sheet))
 
 
 def rubric_view(rubric: Rubric) -> dict:
-    return {"criteria": [{"id": c.id, "name": c.name, "max": fmt(c.max_points), "descriptors": c.descriptors}
-                         for c in rubric.criteria],
-            "step": fmt(SCORE_STEP), "max_total": fmt(rubric.max_total), "phases": list(rubric.phases or []),
-            "spread_threshold": fmt(rubric.spread_threshold), "outlier_threshold": fmt(rubric.outlier_threshold),
-            "min_scorers": rubric.min_scorers}
-
-
-def case_view(case: DefenseCase, member: PanelMember) -> dict:
-    """One case as one member may see it. Nobody sees another panelist's scores before submitting their own;
-    only the chair sees who has submitted, the others' totals once their own sheet is in, and the aggregate
-    once every sheet is in."""
-    rubric = _rubric_for(case)
-    phases = rubric.phases or []
-    candidate = case.candidate
-    view = {
-        "id": case.id, "state": case.state, "state_label": case.state_label, "queue_order": case.queue_order,
-        "carried_over": case.carried_over, "version": case.version,
-        "candidate": {"name": candidate.name, "ticket": candidate.ticket, "work_unit": candidate.work_unit},
-        "timer": {"phase_index": case.phase_index,
-                  "phase_name": phases[case.phase_index]["name"] if case.phase_index is not None
-                  and case.phase_index < len(phases) else None,
-                  "phase_seconds": phases[case.phase_index]["seconds"] if case.phase_index is not None
-                  and case.phase_index < len(phases) else None,
-                  "started_at": iso_utc(case.phase_started_at), "log": list(case.timer_log or [])},
-        "score": fmt(case.score) if case.state == "finalised" and case.score is not None else None,
-    }
-    sheets = _member_sheets(case)
-    mine = next((s for s in sheets if s.panelist_id == member.panelist_id), None)
-    view["my_sheet"] = sheet_view(mine) if mine else None
-    if member.is_chair:
-        own_done = mine is None or mine.status in ("submitted", "recused")
-        names = _names(case)
-        members = []
-        for s in sheets:
-            entry = {"panelist_id": s.panelist_id, "name": names.get(s.panelist_id, ""), "status": s.status,
-                     "status_label": SHEET_STATUS_LABELS[s.status], "sheet_id": s.id,
-                     "submitted_at": iso_utc(s.submitted_at), "reopened_count": s.reopened_count}
-            if own_done and s.status == "submitted":
-                entry["total"] = fmt(s.total)
-            members.append(entry)
-        view["members"] = members
-        all_in, agg = case_aggregate(case)
-        view["all_in"] = all_in
-        if all_in and own_done:
-            view["aggregate"] = {"score": None if agg.score is None else fmt(agg.score), "error": agg.error,
-                                 "dropped_high": agg.dropped_high, "dropped_low": agg.dropped_low,
-                                 "flags": list(case.flags or []),
-                                 "resolved": case.flags_resolved_at is not None,
-                                 "chair_comment": case.chair_comment}
-    return view
+    return views.rubric_view(snap_rubric(rubric))
 
 
 def room_state(panel: Panel, member: PanelMember, *, ensure: bool = True) -> dict:
-    """The whole panel as one member may see it (``ensure=False``: read only, for pushes after commit)."""
+    """The whole panel as one member may see it (``ensure``: a write, creating missing cases and sheets first)."""
     if ensure:
-        cases = ensure_cases(panel)
-    else:
-        cases = list(db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id)
-                                        .order_by(DefenseCase.queue_order, DefenseCase.id)).scalars())
-    rubric = get_rubric(panel.round_id)
-    running = next((c for c in cases if c.state == "in_progress"), None)
-    return {"panel": {"id": panel.id, "name": panel.name, "room": panel.room, "meeting_link": panel.meeting_link},
-            "me": {"panelist_id": member.panelist_id, "is_chair": member.is_chair,
-                   "name": member.panelist.name},
-            "rubric": rubric_view(rubric), "server_now": iso_utc(utcnow()),
-            "current_case_id": running.id if running else None,
-            "cases": [case_view(c, member) for c in cases]}
+        ensure_cases(panel)
+    return views.room_view(load_snapshot(panel.id), member.panelist_id)
 
 
 def get_case(case_id) -> DefenseCase:

@@ -459,3 +459,17 @@ def test_refused_post_goes_back_with_reasons_and_publication_creates_the_cases(c
     assert {c.assignment_id for c in cases} == {a.id for a in ops.round_assignments(rnd)}
     panels = {p.id: p for p in ops.round_panels(rnd)}
     assert all(len(c.sheets) == len(panels[c.panel_id].members) for c in cases)
+    # a move after publication takes the case to the new panel's room and queues a push of both rooms
+    from certify import realtime
+
+    db.session.commit()
+    a = ops.candidate_assignment(cands[0])
+    old_panel_id = a.panel_id
+    other = next(p for p in ops.round_panels(rnd) if p.id != old_panel_id)
+    ops.move_candidate(rnd, cands[0], other, ops.slot_grid(rnd)[-1][0], reason="考生申请改期")
+    assert {("panel", old_panel_id), ("panel", other.id)} <= set(realtime._outbox()["callbacks"])
+    case = db.session.execute(db.select(DefenseCase).filter_by(candidate_id=cands[0].id)).scalar_one()
+    assert case.panel_id == other.id
+    assert {m.panelist_id for m in other.members} <= {s.panelist_id for s in case.sheets}
+    db.session.rollback()
+    assert not realtime._outbox()["callbacks"]  # dropped with the rollback
