@@ -28,6 +28,7 @@ from .models import Conflict, DefenseAssignment, DefenseDay, DefenseSchedule, Pa
 from .scoring_models import DefenseCase
 from .services import scheduling as sched
 from .services.scheduling import norm_unit
+from .services.states import CaseState
 
 PANEL_MIN, PANEL_MAX = 3, 5
 
@@ -569,7 +570,7 @@ def schedule_problems(rnd: Round) -> list[str]:
     if is_published(rnd):
         return ["答辩安排已发布，不能整体重排；如需调整，请逐个调整考生的安排（调整会记录并通知相关人员）"]
     started = db.session.execute(db.select(DefenseCase).where(DefenseCase.round_id == rnd.id,
-                                                              DefenseCase.state != "waiting")).scalars().first()
+                                                              DefenseCase.state != CaseState.WAITING.value)).scalars().first()
     if started is not None:
         return ["已有考生开始答辩或已定分，不能整体重排"]
     bad_panels = [p.name for p in round_panels(rnd)
@@ -704,7 +705,7 @@ def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: dat
     a = db.session.execute(db.select(DefenseAssignment).filter_by(candidate_id=candidate.id)).scalar_one_or_none()
     if a is not None:
         case = db.session.execute(db.select(DefenseCase).filter_by(assignment_id=a.id)).scalar_one_or_none()
-        if case is not None and case.state != "waiting":
+        if case is not None and case.state != CaseState.WAITING:
             problems.append(f"考生 {candidate.name} 的答辩已开始或已结束，不能再调整")
     grid = slot_grid(rnd)
     starts = [s for s, _ in grid]

@@ -23,9 +23,10 @@ from certify.scores import record_component
 from .live import load_snapshot, queue_panel_push, snap_rubric, snap_sheet
 from .models import Conflict, DefenseAssignment, Panel, Panelist, PanelMember
 from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, DEFAULT_OUTLIER_THRESHOLD, DEFAULT_PHASES,
-                             DEFAULT_SPREAD_THRESHOLD, SCORE_STEP, SHEET_STATUS_LABELS, DefenseCase,
+                             DEFAULT_SPREAD_THRESHOLD, SCORE_STEP, DefenseCase,
                              Rubric, RubricCriterion, ScoreSheet, ScoreSheetRevision)
-from .services import views
+from .services import machines, views
+from .services.states import COMPONENT_ABSENT, DONE_SHEET_STATUSES, CaseState, SheetStatus
 from .services.aggregation import validate_points
 
 
@@ -179,7 +180,8 @@ def ensure_cases(panel: Panel) -> list[DefenseCase]:
         if a.id not in cases:
             next_order += 1
             case = DefenseCase(round_id=a.round_id, assignment_id=a.id, candidate_id=a.candidate_id,
-                               panel_id=panel.id, queue_order=next_order, state="waiting", timer_log=[], flags=[])
+                               panel_id=panel.id, queue_order=next_order, state=CaseState.WAITING, timer_log=[],
+                               flags=[])
             db.session.add(case)
             cases[a.id] = case
             queue_panel_push(panel.id)
@@ -201,7 +203,7 @@ def _ensure_sheets(case: DefenseCase, members: list[PanelMember]) -> None:
             continue
         reason = conflict_reason(m.panelist, candidate)
         sheet = ScoreSheet(case_id=case.id, candidate_id=case.candidate_id, panelist_id=m.panelist_id, scores={},
-                           status="recused" if reason else "draft", recuse_reason=reason)
+                           status=SheetStatus.RECUSED if reason else SheetStatus.DRAFT, recuse_reason=reason)
         case.sheets.append(sheet)
         queue_panel_push(case.panel_id)
     db.session.flush()
@@ -221,6 +223,55 @@ def _touch(case: DefenseCase) -> None:
     queue_panel_push(case.panel_id)
 
 
+# ------------------------------------------------------------------ the state machines (defense/services/machines.py)
+
+def _machine(obj) -> machines.Machine:
+    return machines.CASE if isinstance(obj, DefenseCase) else machines.SHEET
+
+
+def _state(obj) -> str:
+    return obj.state if isinstance(obj, DefenseCase) else obj.status
+
+
+def require(obj: DefenseCase | ScoreSheet, action: str) -> str:
+    """The state ``action`` leads to from the case's (sheet's) state; refused (409) when the table has no edge."""
+    try:
+        return machines.next_state(_machine(obj), _state(obj), action)
+    except machines.TransitionRefused as err:
+        raise ScoringError(err.message, "wrong_state", 409) from None
+
+
+def transition(obj: DefenseCase | ScoreSheet, action: str, actor: User | None = None, reason: str = "",
+               **detail) -> DefenseCase | ScoreSheet:
+    """The one way a case or a sheet changes state: check the table, set the state, stamp (versions, the room's
+    push) and audit (the action's entry, with the states before and after)."""
+    machine = _machine(obj)
+    before = _state(obj)
+    after = require(obj, action)
+    if isinstance(obj, DefenseCase):
+        case = obj
+        case.state = after
+    else:
+        case = obj.case
+        obj.status = after
+        obj.version += 1
+        obj.updated_at = utcnow()
+    _touch(case)
+    name = machine.transitions[action].audit
+    if name:
+        if after != before:
+            detail[f"{machine.name}_state"] = {"from": str(before), "to": str(after)}
+        audit(name, target=case, reason=reason, actor=actor, **detail)
+    return obj
+
+
+def _settle(case: DefenseCase, target: CaseState) -> None:
+    """The rules' own moves between scoring and flagged (no audit: the flags are part of the case)."""
+    if case.state == target:
+        return
+    case.state = require(case, "flag" if target == CaseState.FLAGGED else "unflag")
+
+
 def _rubric_for(case: DefenseCase) -> Rubric:
     return get_rubric(case.round_id)
 
@@ -237,64 +288,54 @@ def _names(case: DefenseCase) -> dict:
 
 def _refresh(case: DefenseCase) -> None:
     """Recompute flags after a sheet changed; a new submission needs a new confirmation of flags."""
-    if case.state not in ("scoring", "flagged", "in_progress"):
+    if case.state not in (CaseState.SCORING, CaseState.FLAGGED, CaseState.IN_PROGRESS):
         return
     all_in, agg = case_aggregate(case)
     if not all_in:
         case.flags = []
-        if case.state == "flagged":
-            case.state = "scoring"
+        if case.state == CaseState.FLAGGED:
+            _settle(case, CaseState.SCORING)
         return
     names = _names(case)
     case.flags = [f.as_dict(names) for f in agg.flags]
-    if case.state == "in_progress":
+    if case.state == CaseState.IN_PROGRESS:
         return  # the chair ends the defense; flags are shown from then on
-    case.state = "flagged" if case.flags and case.flags_resolved_at is None else "scoring"
+    _settle(case, CaseState.FLAGGED if case.flags and case.flags_resolved_at is None else CaseState.SCORING)
 
 
 # ------------------------------------------------------------------ the chair's queue
 
-def _require_state(case: DefenseCase, *states: str, action: str) -> None:
-    if case.state not in states:
-        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，不能{action}")
-
-
 def check_in(case: DefenseCase) -> DefenseCase:
-    _require_state(case, "waiting", action="签到")
-    case.state, case.checked_in_at = "checked_in", utcnow()
-    _touch(case)
-    audit("defense.check_in", target=case, candidate_id=case.candidate_id)
+    transition(case, "check_in", candidate_id=case.candidate_id)
+    case.checked_in_at = utcnow()
     db.session.flush()
     return case
 
 
 def mark_absent(case: DefenseCase) -> DefenseCase:
-    _require_state(case, "waiting", "checked_in", action="记为缺考")
-    case.state = "absent"
+    """A no-show: the case is locked without a score and the defense component is recorded as absent."""
+    transition(case, "absent", candidate_id=case.candidate_id)
     case.finalised_at = utcnow()
     case.score = None
-    record_component(case.candidate, "defense", None, status="absent", source=f"defense:case {case.id}")
-    _touch(case)
-    audit("defense.absent", target=case, candidate_id=case.candidate_id)
+    record_component(case.candidate, "defense", None, status=COMPONENT_ABSENT, source=f"defense:case {case.id}")
     db.session.flush()
     return case
 
 
 def carry_over(case: DefenseCase) -> DefenseCase:
-    """A late candidate goes to the end of the panel's queue."""
-    _require_state(case, "waiting", "checked_in", action="顺延")
+    """A late candidate goes to the end of the panel's queue (the state stays; the case is marked carried over)."""
+    require(case, "carry_over")
     last = db.session.execute(db.select(db.func.max(DefenseCase.queue_order))
                               .where(DefenseCase.panel_id == case.panel_id)).scalar() or 0
     before = case.queue_order
     case.queue_order, case.carried_over = last + 1, True
-    _touch(case)
-    audit("defense.carry_over", target=case, candidate_id=case.candidate_id, before=before, after=case.queue_order)
+    transition(case, "carry_over", candidate_id=case.candidate_id, before=before, after=case.queue_order)
     db.session.flush()
     return case
 
 
 def current_case(panel_id: int) -> DefenseCase | None:
-    return db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel_id, state="in_progress")
+    return db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel_id, state=CaseState.IN_PROGRESS.value)
                               .order_by(DefenseCase.queue_order)).scalars().first()
 
 
@@ -303,13 +344,12 @@ def call_next(panel: Panel) -> DefenseCase:
     running = current_case(panel.id)
     if running is not None:
         raise ScoringError(f"请先结束当前考生（{running.candidate.name}）的答辩")
-    case = db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id, state="checked_in")
+    case = db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id, state=CaseState.CHECKED_IN.value)
                               .order_by(DefenseCase.queue_order, DefenseCase.id)).scalars().first()
     if case is None:
         raise ScoringError("没有已签到、等待答辩的考生")
-    case.state, case.called_at = "in_progress", utcnow()
-    _touch(case)
-    audit("defense.call", target=case, candidate_id=case.candidate_id)
+    transition(case, "call", candidate_id=case.candidate_id)
+    case.called_at = utcnow()
     db.session.flush()
     return case
 
@@ -332,39 +372,36 @@ def start_phase(case: DefenseCase, index: int) -> DefenseCase:
     phases = rubric.phases or []
     if not isinstance(index, int) or not (0 <= index < len(phases)):
         raise ScoringError("没有这个计时阶段")
-    _require_state(case, "checked_in", "in_progress", action="开始计时")
-    if case.state == "checked_in":
+    require(case, "start_phase")
+    if case.state == CaseState.CHECKED_IN:
         running = current_case(case.panel_id)
         if running is not None and running.id != case.id:
             raise ScoringError(f"请先结束当前考生（{running.candidate.name}）的答辩")
-        case.state, case.called_at = "in_progress", case.called_at or utcnow()
+        case.called_at = case.called_at or utcnow()
+    transition(case, "start_phase", phase=phases[index]["name"])
     _stop_running_phase(case, rubric)
     case.phase_index, case.phase_started_at = index, utcnow()
-    _touch(case)
-    audit("defense.timer_start", target=case, phase=phases[index]["name"])
     db.session.flush()
     return case
 
 
 def stop_phase(case: DefenseCase) -> DefenseCase:
-    _require_state(case, "in_progress", action="停止计时")
+    require(case, "stop_phase")
     if case.phase_index is None:
         raise ScoringError("计时器未在运行")
     _stop_running_phase(case, _rubric_for(case))
-    _touch(case)
-    audit("defense.timer_stop", target=case)
+    transition(case, "stop_phase")
     db.session.flush()
     return case
 
 
 def end_defense(case: DefenseCase) -> DefenseCase:
     """The candidate leaves the room; panelists finish and submit their sheets."""
-    _require_state(case, "in_progress", action="结束答辩")
+    require(case, "end")
     _stop_running_phase(case, _rubric_for(case))
-    case.state, case.ended_at = "scoring", utcnow()
+    transition(case, "end")
+    case.ended_at = utcnow()
     _refresh(case)
-    _touch(case)
-    audit("defense.end", target=case)
     db.session.flush()
     return case
 
@@ -401,13 +438,16 @@ def _check_version(sheet: ScoreSheet, base_version) -> None:
         raise StaleSheet(sheet)
 
 
+def _require_open_case(case: DefenseCase, refusal: str) -> None:
+    if case.locked:
+        raise ScoringError(refusal, "locked", 409)
+
+
 def save_draft(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet:
     """Autosave: store a (possibly partial) draft; a stale device (older version) is refused."""
     case = sheet.case
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，评分表已锁定")
-    if sheet.status not in ("draft", "reopened"):
-        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能修改")
+    _require_open_case(case, "该考生的答辩成绩已确定，评分表已锁定")
+    require(sheet, "save_draft")
     _check_version(sheet, base_version)
     clean, total = _validated_scores(_rubric_for(case), scores, complete=False)
     if clean != (sheet.scores or {}):
@@ -420,28 +460,26 @@ def save_draft(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet
     return sheet
 
 
+SUBMITTABLE_CASE_STATES = frozenset({CaseState.IN_PROGRESS, CaseState.SCORING, CaseState.FLAGGED})
+
+
 def submit_sheet(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet:
     case = sheet.case
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，评分表已锁定")
-    if sheet.status not in ("draft", "reopened"):
-        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能提交")
-    if case.state not in ("in_progress", "scoring", "flagged"):
-        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，尚不能提交评分")
+    _require_open_case(case, "该考生的答辩成绩已确定，评分表已锁定")
+    require(sheet, "submit")
+    if case.state not in SUBMITTABLE_CASE_STATES:
+        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，尚不能提交评分", "wrong_state", 409)
     _check_version(sheet, base_version)
     clean, total = _validated_scores(_rubric_for(case), scores, complete=True)
     now = utcnow()
-    reason = sheet.reopen_reason if sheet.status == "reopened" else ""
-    sheet.scores, sheet.total, sheet.status, sheet.submitted_at = clean, total, "submitted", now
+    reason = sheet.reopen_reason if sheet.status == SheetStatus.REOPENED else ""
+    sheet.scores, sheet.total, sheet.submitted_at = clean, total, now
     sheet.revision += 1
-    sheet.version += 1
+    transition(sheet, "submit", panelist_id=sheet.panelist_id, revision=sheet.revision, scores=clean, total=total)
     sheet.revisions.append(ScoreSheetRevision(revision=sheet.revision, scores=dict(clean), total=total,
                                               submitted_at=now, reason=reason))
     case.flags_resolved_at, case.flags_resolved_by_id = None, None
     _refresh(case)
-    _touch(case)
-    audit("defense.sheet_submit", target=case, panelist_id=sheet.panelist_id, revision=sheet.revision,
-          scores=clean, total=total)
     db.session.flush()
     return sheet
 
@@ -451,16 +489,12 @@ def recuse(sheet: ScoreSheet, reason: str) -> ScoreSheet:
     reason = (reason or "").strip()
     if not reason:
         raise ScoringError("请填写回避理由")
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，不能回避")
-    if sheet.status not in ("draft", "reopened"):
-        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能回避")
-    sheet.status, sheet.recuse_reason = "recused", reason
-    sheet.version += 1
+    _require_open_case(case, "该考生的答辩成绩已确定，不能回避")
+    require(sheet, "recuse")
+    sheet.recuse_reason = reason
+    transition(sheet, "recuse", reason=reason, panelist_id=sheet.panelist_id)
     case.flags_resolved_at, case.flags_resolved_by_id = None, None
     _refresh(case)
-    _touch(case)
-    audit("defense.recuse", target=case, panelist_id=sheet.panelist_id, reason=reason)
     db.session.flush()
     return sheet
 
@@ -471,22 +505,19 @@ def reopen_sheet(sheet: ScoreSheet, reason: str) -> ScoreSheet:
     reason = (reason or "").strip()
     if not reason:
         raise ScoringError("请填写退回重评的理由")
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，只有秘书处可以重新开放")
-    if sheet.status != "submitted":
-        raise ScoringError("只能退回已提交的评分表")
-    sheet.status, sheet.reopen_reason = "reopened", reason
+    _require_open_case(case, "该考生的答辩成绩已确定，只有秘书处可以重新开放")
+    if not machines.allowed(machines.SHEET, sheet.status, "reopen"):
+        raise ScoringError("只能退回已提交的评分表", "wrong_state", 409)
+    sheet.reopen_reason = reason
     sheet.reopened_count += 1
-    sheet.version += 1
+    transition(sheet, "reopen", reason=reason, panelist_id=sheet.panelist_id, revision=sheet.revision,
+               total=sheet.total)
     if sheet.revisions:
         sheet.revisions[-1].reopened_at = utcnow()
     case.flags_resolved_at, case.flags_resolved_by_id = None, None
-    if case.state in ("flagged", "scoring"):
-        case.state = "scoring"
+    if case.state == CaseState.FLAGGED:
+        _settle(case, CaseState.SCORING)
     _refresh(case)
-    _touch(case)
-    audit("defense.sheet_reopen", target=case, reason=reason, panelist_id=sheet.panelist_id,
-          revision=sheet.revision, total=sheet.total)
     db.session.flush()
     return sheet
 
@@ -496,22 +527,19 @@ def confirm_flags(case: DefenseCase, comment: str, actor: User | None = None) ->
     comment = (comment or "").strip()
     if not comment:
         raise ScoringError("请填写确认意见")
-    _require_state(case, "flagged", action="确认分差")
+    transition(case, "confirm", reason=comment, flags=case.flags)
     case.flags_resolved_at = utcnow()
     case.flags_resolved_by_id = actor.id if actor else None
     case.chair_comment = comment
-    case.state = "scoring"
-    _touch(case)
-    audit("defense.flags_confirm", target=case, reason=comment, flags=case.flags)
     db.session.flush()
     return case
 
 
 def finalise(case: DefenseCase, actor: User | None = None) -> DefenseCase:
     """Lock the case and hand the aggregate to results (``record_component``)."""
-    _require_state(case, "scoring", "flagged", action="确定成绩")
+    require(case, "finalise")
     sheets = _member_sheets(case)
-    waiting = [s for s in sheets if s.status not in ("submitted", "recused")]
+    waiting = [s for s in sheets if s.status not in DONE_SHEET_STATUSES]
     if waiting:
         names = _names(case)
         raise ScoringError("尚有专家未提交评分：" + "、".join(names.get(s.panelist_id, "?") for s in waiting))
@@ -520,13 +548,11 @@ def finalise(case: DefenseCase, actor: User | None = None) -> DefenseCase:
         raise ScoringError(agg.error)
     if agg.flags and case.flags_resolved_at is None:
         raise ScoringError("评分存在较大分差，须由组长确认或退回重评后才能确定成绩")
-    now = utcnow()
-    case.score, case.state, case.finalised_at = agg.score, "finalised", now
+    case.score, case.finalised_at = agg.score, utcnow()
     case.finalised_by_id = actor.id if actor else None
     record_component(case.candidate, "defense", agg.score, source=f"defense:case {case.id}", actor=actor)
-    _touch(case)
-    audit("defense.finalise", target=case, score=agg.score, counted=list(agg.counted),
-          dropped_high=agg.dropped_high, dropped_low=agg.dropped_low, flags=case.flags, actor=actor)
+    transition(case, "finalise", actor=actor, score=agg.score, counted=list(agg.counted),
+               dropped_high=agg.dropped_high, dropped_low=agg.dropped_low, flags=case.flags)
     db.session.flush()
     return case
 
@@ -538,18 +564,16 @@ def secretariat_reopen(case: DefenseCase, reason: str, actor: User) -> DefenseCa
     reason = (reason or "").strip()
     if not reason:
         raise ScoringError("请填写重新开放的理由")
-    _require_state(case, "finalised", "absent", action="重新开放")
-    before = {"state": case.state, "score": case.score}
+    require(case, "reopen")
+    before = {"state": str(case.state), "score": case.score}
     row = db.session.execute(db.select(ComponentScore).filter_by(candidate_id=case.candidate_id,
                                                                   component="defense")).scalar_one_or_none()
     if row is not None:
         db.session.delete(row)
-    case.state = "waiting" if case.state == "absent" else "scoring"
     case.score, case.finalised_at, case.finalised_by_id = None, None, None
     case.reopen_count += 1
-    _touch(case)
-    audit("defense.reopen", target=case, reason=reason, actor=actor, before=before,
-          withdrawn_component=None if row is None else {"status": row.status, "score": row.score})
+    transition(case, "reopen", actor=actor, reason=reason, before=before,
+               withdrawn_component=None if row is None else {"status": row.status, "score": row.score})
     db.session.flush()
     return case
 

@@ -13,6 +13,7 @@ from .models import DefenseAssignment, Panel, Panelist, PanelMember
 from .scoring_models import CASE_STATE_LABELS, SHEET_STATUS_LABELS, DefenseCase
 from .scoring_operations import round_cases, rubric_for_read
 from .services import rater_stats
+from .services.states import COMPONENT_ABSENT, CaseState, SheetStatus
 
 ID_COLUMNS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别"]
 
@@ -39,9 +40,9 @@ def panel_quality(rnd: Round) -> list[dict]:
         panel_cases = [c for c in cases if c.panel_id == panel.id]
         ratings = {}
         for c in panel_cases:
-            if c.state != "finalised":
+            if c.state != CaseState.FINALISED:
                 continue
-            ratings[c.id] = {s.panelist_id: s.total for s in c.sheets if s.status == "submitted"}
+            ratings[c.id] = {s.panelist_id: s.total for s in c.sheets if s.status == SheetStatus.SUBMITTED}
         sev = rater_stats.severity(ratings)
         scored_counts = {pid: sum(1 for r in ratings.values() if pid in r) for pid in names}
         iccs = rater_stats.icc(ratings)
@@ -52,12 +53,12 @@ def panel_quality(rnd: Round) -> list[dict]:
             "members": [{"name": names[pid], "chair": pid in chair, "scored": scored_counts.get(pid, 0),
                          "severity": sev.get(pid),
                          "reopened": sum(s.reopened_count for s in sheets if s.panelist_id == pid),
-                         "recused": sum(1 for s in sheets if s.panelist_id == pid and s.status == "recused")}
+                         "recused": sum(1 for s in sheets if s.panelist_id == pid and s.status == SheetStatus.RECUSED)}
                         for pid in names],
             "icc": iccs, "kendall_w": w,
             "cases": len(panel_cases),
-            "finalised": sum(1 for c in panel_cases if c.state == "finalised"),
-            "absent": sum(1 for c in panel_cases if c.state == "absent"),
+            "finalised": sum(1 for c in panel_cases if c.state == CaseState.FINALISED),
+            "absent": sum(1 for c in panel_cases if c.state == CaseState.ABSENT),
             "discrepancies": sum(1 for c in panel_cases if c.flags),
             "sheet_reopens": sum(s.reopened_count for s in sheets),
             "case_reopens": sum(c.reopen_count for c in panel_cases),
@@ -66,10 +67,10 @@ def panel_quality(rnd: Round) -> list[dict]:
 
 
 def _status(case: DefenseCase | None, component: ComponentScore | None, scheduled: bool = False) -> str:
-    if component is not None and component.status == "absent":
+    if component is not None and component.status == COMPONENT_ABSENT:
         return "缺考"
     if case is None:
-        return CASE_STATE_LABELS["waiting"] if scheduled else "未安排答辩"
+        return CASE_STATE_LABELS[CaseState.WAITING] if scheduled else "未安排答辩"
     return CASE_STATE_LABELS.get(case.state, case.state)
 
 
@@ -101,15 +102,15 @@ def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
         if case is None:
             continue
         for s in sorted(case.sheets, key=lambda s: s.id):
-            show = s.status == "submitted"
-            scores = [(_q2(s.scores.get(str(cr.id))) if s.status == "submitted" and s.scores.get(str(cr.id))
+            show = s.status == SheetStatus.SUBMITTED
+            scores = [(_q2(s.scores.get(str(cr.id))) if s.status == SheetStatus.SUBMITTED and s.scores.get(str(cr.id))
                        else None) for cr in rubric.criteria]
-            previous = s.revisions[:-1] if s.status == "submitted" else (s.revisions if s.status == "reopened" else [])
+            previous = s.revisions[:-1] if s.status == SheetStatus.SUBMITTED else (s.revisions if s.status == SheetStatus.REOPENED else [])
             earlier = "；".join(f"第{r.revision}次 {_q2(r.total)}" for r in previous)
             detail_rows.append(ident(c) + [panels.get(case.panel_id, ""), names.get(s.panelist_id, "")] + scores + [
-                _q2(s.total) if s.status == "submitted" else None,
+                _q2(s.total) if s.status == SheetStatus.SUBMITTED else None,
                 to_local(s.submitted_at).strftime("%Y-%m-%d %H:%M:%S") if s.submitted_at and show else "",
-                SHEET_STATUS_LABELS[s.status] + (f"（{s.recuse_reason}）" if s.status == "recused" else ""),
+                SHEET_STATUS_LABELS[s.status] + (f"（{s.recuse_reason}）" if s.status == SheetStatus.RECUSED else ""),
                 f"是（{s.reopened_count}次）" if s.reopened_count else "否", earlier])
     main = Sheet("答辩成绩", ID_COLUMNS + ["答辩成绩", "状态"], main_rows, number_formats={5: "0.00"})
     crit = [f"{cr.name}（{cr.max_points.normalize():f}分）" if isinstance(cr.max_points, Decimal) else cr.name

@@ -37,3 +37,6 @@ LOCKED_CASE_STATES = frozenset({CaseState.FINALISED, CaseState.ABSENT})
 OPEN_SHEET_STATUSES = frozenset({SheetStatus.DRAFT, SheetStatus.REOPENED})
 # A sheet that is "in" for the aggregate.
 DONE_SHEET_STATUSES = frozenset({SheetStatus.SUBMITTED, SheetStatus.RECUSED})
+
+# The defense component of a no-show, as results read it (``certify.scores.record_component(status=…)``).
+COMPONENT_ABSENT = "absent"

@@ -18,7 +18,8 @@ from decimal import Decimal
 from certify.clock import iso_utc
 
 from .aggregation import aggregate, fmt
-from .states import CASE_STATE_LABELS, DONE_SHEET_STATUSES, SHEET_STATUS_LABELS, CaseState, SheetStatus
+from .states import (CASE_STATE_LABELS, DONE_SHEET_STATUSES, LOCKED_CASE_STATES, SHEET_STATUS_LABELS, CaseState,
+                     SheetStatus)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def case_view(snap: PanelSnapshot, case: CaseSnap, member: MemberSnap) -> dict:
     running = case.phase_index is not None and case.phase_index < len(phases)
     view = {
         "id": case.id, "state": case.state, "state_label": CASE_STATE_LABELS.get(case.state, case.state),
+        "locked": case.state in LOCKED_CASE_STATES,
         "queue_order": case.queue_order, "carried_over": case.carried_over, "version": case.version,
         "candidate": {"name": case.candidate_name, "ticket": case.candidate_ticket,
                       "work_unit": case.candidate_work_unit},
