@@ -569,8 +569,8 @@ def schedule_problems(rnd: Round) -> list[str]:
     """Reasons the scheduler must not run now (not infeasibility: state)."""
     if is_published(rnd):
         return ["答辩安排已发布，不能整体重排；如需调整，请逐个调整考生的安排（调整会记录并通知相关人员）"]
-    started = db.session.execute(db.select(DefenseCase).where(DefenseCase.round_id == rnd.id,
-                                                              DefenseCase.state != CaseState.WAITING.value)).scalars().first()
+    started = db.session.execute(db.select(DefenseCase).where(
+        DefenseCase.round_id == rnd.id, DefenseCase.state != CaseState.WAITING.value)).scalars().first()
     if started is not None:
         return ["已有考生开始答辩或已定分，不能整体重排"]
     bad_panels = [p.name for p in round_panels(rnd)

@@ -16,8 +16,15 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import Candidate, User, sql_in
 
-from .services.states import (CASE_STATE_LABELS, LOCKED_CASE_STATES, SHEET_STATUS_LABELS,  # noqa: F401 (re-exported)
-                             CaseState, SheetStatus)
+# The states, their labels and the score step are defined in the pure services; re-exported for the models' callers.
+from .services.states import (
+    CASE_STATE_LABELS,  # noqa: F401
+    LOCKED_CASE_STATES,
+    SHEET_STATUS_LABELS,  # noqa: F401
+    CaseState,
+    SheetStatus,
+)
+from .services.views import SCORE_STEP  # noqa: F401  points are entered in steps of 0.5 (docs and the sheet say so)
 
 # Default rubric (DOMAIN.md: 认识理解, 科技素养, 组织策划能力) — the maxima sum to 100.
 DEFAULT_CRITERIA = (
@@ -28,7 +35,6 @@ DEFAULT_CRITERIA = (
 DEFAULT_PHASES = [{"name": "个人陈述", "seconds": 300}, {"name": "专家提问", "seconds": 600}]
 DEFAULT_SPREAD_THRESHOLD = Decimal("20")
 DEFAULT_OUTLIER_THRESHOLD = Decimal("15")
-from .services.views import SCORE_STEP  # noqa: E402,F401  (re-exported) points are entered in steps of 0.5
 
 CASE_STATES = tuple(s.value for s in CaseState)
 SHEET_STATUSES = tuple(s.value for s in SheetStatus)

@@ -22,12 +22,22 @@ from certify.scores import record_component
 
 from .live import load_snapshot, queue_panel_push, snap_rubric, snap_sheet
 from .models import Conflict, DefenseAssignment, Panel, Panelist, PanelMember
-from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, DEFAULT_OUTLIER_THRESHOLD, DEFAULT_PHASES,
-                             DEFAULT_SPREAD_THRESHOLD, SCORE_STEP, DefenseCase,
-                             Rubric, RubricCriterion, ScoreSheet, ScoreSheetRevision)
+from .scoring_models import (
+    CASE_STATE_LABELS,
+    DEFAULT_CRITERIA,
+    DEFAULT_OUTLIER_THRESHOLD,
+    DEFAULT_PHASES,
+    DEFAULT_SPREAD_THRESHOLD,
+    SCORE_STEP,
+    DefenseCase,
+    Rubric,
+    RubricCriterion,
+    ScoreSheet,
+    ScoreSheetRevision,
+)
 from .services import machines, views
-from .services.states import COMPONENT_ABSENT, DONE_SHEET_STATUSES, CaseState, SheetStatus
 from .services.aggregation import validate_points
+from .services.states import COMPONENT_ABSENT, DONE_SHEET_STATUSES, CaseState, SheetStatus
 
 
 class ScoringError(DomainError):

@@ -105,7 +105,8 @@ def export_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
             show = s.status == SheetStatus.SUBMITTED
             scores = [(_q2(s.scores.get(str(cr.id))) if s.status == SheetStatus.SUBMITTED and s.scores.get(str(cr.id))
                        else None) for cr in rubric.criteria]
-            previous = s.revisions[:-1] if s.status == SheetStatus.SUBMITTED else (s.revisions if s.status == SheetStatus.REOPENED else [])
+            previous = (s.revisions[:-1] if s.status == SheetStatus.SUBMITTED
+                        else (s.revisions if s.status == SheetStatus.REOPENED else []))
             earlier = "；".join(f"第{r.revision}次 {_q2(r.total)}" for r in previous)
             detail_rows.append(ident(c) + [panels.get(case.panel_id, ""), names.get(s.panelist_id, "")] + scores + [
                 _q2(s.total) if s.status == SheetStatus.SUBMITTED else None,

@@ -18,8 +18,14 @@ from decimal import Decimal
 from certify.clock import iso_utc
 
 from .aggregation import aggregate, fmt
-from .states import (CASE_STATE_LABELS, DONE_SHEET_STATUSES, LOCKED_CASE_STATES, SHEET_STATUS_LABELS, CaseState,
-                     SheetStatus)
+from .states import (
+    CASE_STATE_LABELS,
+    DONE_SHEET_STATUSES,
+    LOCKED_CASE_STATES,
+    SHEET_STATUS_LABELS,
+    CaseState,
+    SheetStatus,
+)
 
 
 @dataclass(frozen=True)

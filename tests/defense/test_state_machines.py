@@ -241,7 +241,7 @@ class CaseLifecycle(RuleBasedStateMachine):
         if not hasattr(self, "case_ids"):
             return
         running = 0
-        for i, case_id in enumerate(self.case_ids):
+        for i in range(len(self.case_ids)):
             case = self.case(i)
             assert case.state in CASE_STATES
             assert case.locked == (case.state in LOCKED_CASE_STATES)

@@ -5,7 +5,8 @@ from decimal import Decimal
 from defense.services import views
 from defense.services.states import CaseState, SheetStatus
 
-RUBRIC = views.RubricSnap((views.Criterion(1, "认识理解", Decimal("30"), ""), views.Criterion(2, "科技素养", Decimal("30"), ""),
+RUBRIC = views.RubricSnap((views.Criterion(1, "认识理解", Decimal("30"), ""),
+                           views.Criterion(2, "科技素养", Decimal("30"), ""),
                            views.Criterion(3, "组织策划能力", Decimal("40"), "")),
                           ({"name": "个人陈述", "seconds": 300},), Decimal("20"), Decimal("15"), 3)
 MEMBERS = (views.MemberSnap(11, "组长", 101, True), views.MemberSnap(12, "甲", 102, False),
@@ -21,6 +22,10 @@ def snapshot(*sheets, state=CaseState.SCORING):
     case = views.CaseSnap(7, state, 1, False, 3, "考生", "T1", "单位", None, None, (), None, (), None, "",
                           tuple(sheets))
     return views.PanelSnapshot(1, "第一组", "301", "", MEMBERS, RUBRIC, (case,), datetime(2026, 12, 1, 2))
+
+
+ALL_IN = (sheet(1, 11, SheetStatus.SUBMITTED, Decimal("80")), sheet(2, 12, SheetStatus.SUBMITTED, Decimal("85")),
+          sheet(3, 13, SheetStatus.SUBMITTED, Decimal("90")))
 
 
 def test_views_module_imports_neither_flask_nor_the_database():
@@ -56,8 +61,7 @@ def test_a_panelist_sees_only_their_own_sheet_and_nothing_meant_for_the_chair():
 
 
 def test_the_chair_sees_totals_after_their_own_sheet_and_the_aggregate_when_all_are_in():
-    snap = snapshot(sheet(1, 11, SheetStatus.SUBMITTED, Decimal("80")), sheet(2, 12, SheetStatus.SUBMITTED, Decimal("85")),
-                    sheet(3, 13, SheetStatus.SUBMITTED, Decimal("90")))
+    snap = snapshot(*ALL_IN)
     chair = views.room_view(snap, 11)["cases"][0]
     assert [m.get("total") for m in chair["members"]] == ["80", "85", "90"]
     assert chair["all_in"] and chair["aggregate"]["score"] == "85"
@@ -65,7 +69,6 @@ def test_the_chair_sees_totals_after_their_own_sheet_and_the_aggregate_when_all_
 
 
 def test_a_sheet_of_someone_who_left_the_panel_no_longer_counts():
-    snap = snapshot(sheet(1, 11, SheetStatus.SUBMITTED, Decimal("80")), sheet(2, 12, SheetStatus.SUBMITTED, Decimal("85")),
-                    sheet(3, 13, SheetStatus.SUBMITTED, Decimal("90")), sheet(4, 99, SheetStatus.DRAFT))
+    snap = snapshot(*ALL_IN, sheet(4, 99, SheetStatus.DRAFT))
     chair = views.room_view(snap, 11)["cases"][0]
     assert chair["all_in"] and [m["panelist_id"] for m in chair["members"]] == [11, 12, 13]
