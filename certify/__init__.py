@@ -33,7 +33,7 @@ def socket_origin_check(extra_origins):
     return check
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None) -> "CertifyFlask":
     # Imported here, not at module level: gunicorn's master imports certify.gunicorn_conf, and a gevent worker must
     # patch the standard library before Flask, SQLAlchemy, Redis or ssl are imported.
     from flask_talisman import Talisman

@@ -111,8 +111,18 @@ def _namespace_base():
         """A Socket.IO namespace whose every event runs inside the unit of work (connect included)."""
 
         def trigger_event(self, event_name, *args):
-            with unit_of_work():
-                return super().trigger_event(event_name, *args)
+            # The wrapper must run inside Flask-SocketIO's request context (``_handle_event`` pushes it, then calls
+            # the handler), not around it: there is no app context, hence no session, outside.
+            handler = getattr(self, "on_" + (event_name or ""), None)
+            if handler is None:
+                return None
+
+            @wraps(handler)
+            def in_unit_of_work(*handler_args):
+                with unit_of_work():
+                    return handler(*handler_args)
+
+            return self.socketio._handle_event(in_unit_of_work, event_name, self.namespace, *args)
 
     return UnitOfWorkNamespace
 

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 
-from . import accounts, login_throttle
+from . import accounts
 from .access import AUTHENTICATED, PUBLIC, allow, json_error, wants_json
 from .domain import LEVELS, ROLE_LABELS, SECRETARIAT
 from .errors import DomainError

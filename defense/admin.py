@@ -1,8 +1,10 @@
 """Secretariat pages of defense organisation (blueprint ``defense_admin``, prefix ``/defense/admin``): panelists,
 panels, conflicts, defense days, the scheduler job, manual moves, publication, printouts. Supervisors read.
-Thin: parse, call ``operations``, commit, render."""
+Thin: parse, call ``operations``, render. The unit of work commits once per request; a refusal is a
+``DomainError`` that the app turns into a flash and a redirect (or, for forms, a 422 page with the reasons)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -11,6 +13,7 @@ from flask_login import current_user
 from certify.access import allow
 from certify.clock import iso_utc
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.tabular import ImportFailed, send_table
@@ -41,23 +44,27 @@ def _get(model, ident, rnd: Round):
     return row
 
 
-def _flash_error(err: ops.DefenseError) -> None:
-    db.session.rollback()
-    for m in err.messages:
-        flash(m, "error")
-
-
-def _apply(op, *args, done, **kwargs) -> bool:
-    """Run one operation: refused, roll back and flash its reasons; done, commit and flash ``done`` (a text, or a
-    function of the operation's result). True when done."""
+@contextmanager
+def _refusals_to(endpoint: str, **values):
+    """A refused operation (``DomainError``) goes back to this page with its reasons flashed (the unit of work has
+    rolled the request back)."""
     try:
-        result = op(*args, **kwargs)
-    except ops.DefenseError as err:
-        _flash_error(err)
-        return False
-    db.session.commit()
-    flash(done(result) if callable(done) else done, "success")
-    return True
+        yield
+    except DomainError as err:
+        err.redirect_to = err.redirect_to or url_for(endpoint, **values)
+        raise
+
+
+def _form_attempt(op, *args, **kwargs):
+    """Run an operation whose refusal re-renders its form (422): in a savepoint, so a refusal undoes only what the
+    operation did, and its reasons are flashed. Returns (result, refused)."""
+    try:
+        with db.session.begin_nested():
+            return op(*args, **kwargs), False
+    except DomainError as err:
+        for m in err.messages:
+            flash(m, "error")
+        return None, True
 
 
 @bp.route("/")
@@ -82,8 +89,7 @@ def _slot_choices(rnd: Round):
 @allow(SECRETARIAT, SUPERVISOR)
 def schedule(code: str):
     rnd = _round(code)
-    sched_row = ops.get_schedule(rnd)
-    db.session.commit()
+    sched_row = ops.schedule_for_read(rnd)
     panels = ops.round_panels(rnd)
     by_panel = {p.id: [] for p in panels}
     for a in ops.round_assignments(rnd):  # one query, ordered by panel then start
@@ -122,7 +128,6 @@ def run_schedule(code: str):
 def schedule_status(code: str):
     rnd = _round(code)
     s = ops.get_schedule(rnd, create=False)
-    db.session.commit()
     if s is None:
         return jsonify({"state": "idle", "progress": 0, "message": "", "status": "draft"})
     from .schedule_job import latest_job_id
@@ -146,9 +151,10 @@ def move(code: str):
     cand = _get(Candidate, int(form.candidate_id.data), rnd)
     panel = _get(Panel, form.panel_id.data, rnd)
     start = datetime.fromisoformat(form.slot.data.replace("Z", "+00:00")).replace(tzinfo=None)
-    _apply(ops.move_candidate, rnd, cand, panel, start, reason=form.reason.data or "", actor=current_user,
-           done=lambda a: f"已将考生 {cand.name} 安排到 {panel.name} {ops.local(a.start_at):%m-%d %H:%M}"
-           + ("（已记录并通知相关人员）" if a.changed_after_publication else ""))
+    with _refusals_to("defense_admin.schedule", code=code):
+        a = ops.move_candidate(rnd, cand, panel, start, reason=form.reason.data or "", actor=current_user)
+    flash(f"已将考生 {cand.name} 安排到 {panel.name} {ops.local(a.start_at):%m-%d %H:%M}"
+          + ("（已记录并通知相关人员）" if a.changed_after_publication else ""), "success")
     return redirect(url_for("defense_admin.schedule", code=code))
 
 
@@ -158,7 +164,9 @@ def publish(code: str):
     rnd = _round(code)
     if not ActionForm().validate_on_submit():
         abort(400)
-    _apply(ops.publish_schedule, rnd, current_user, done="答辩安排已发布：考生和评审专家现在可以看到各自的安排")
+    with _refusals_to("defense_admin.schedule", code=code):
+        ops.publish_schedule(rnd, current_user)
+    flash("答辩安排已发布：考生和评审专家现在可以看到各自的安排", "success")
     return redirect(url_for("defense_admin.schedule", code=code))
 
 
@@ -197,10 +205,11 @@ def panelists(code: str):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            if _apply(ops.create_panelist, rnd, name=form.name.data, work_unit=form.work_unit.data,
-                      expertise=form.expertise.data or "", phone=form.phone.data or "",
-                      done=lambda p: f"已添加专家 {p.name}：账号 {p.user.username}，初始密码 {p.initial_password}"
-                                     "（首次登录须修改）"):
+            p, refused = _form_attempt(ops.create_panelist, rnd, name=form.name.data, work_unit=form.work_unit.data,
+                                       expertise=form.expertise.data or "", phone=form.phone.data or "")
+            if not refused:
+                flash(f"已添加专家 {p.name}：账号 {p.user.username}，初始密码 {p.initial_password}（首次登录须修改）",
+                      "success")
                 return redirect(url_for("defense_admin.panelists", code=code))
         return _panelists_page(rnd, form=form, status=422)
     return _panelists_page(rnd, form=form)
@@ -219,16 +228,13 @@ def import_panelists(code: str):
         return redirect(url_for("defense_admin.panelists", code=code))
     extra = request.files.get("conflicts")
     try:
-        result = ops.import_panelists(rnd, upload.read(), upload.filename,
-                                      extra.read() if extra and extra.filename else None,
-                                      extra.filename if extra and extra.filename else None)
-    except ImportFailed as err:
-        db.session.rollback()
+        result, refused = _form_attempt(ops.import_panelists, rnd, upload.read(), upload.filename,
+                                        extra.read() if extra and extra.filename else None,
+                                        extra.filename if extra and extra.filename else None)
+    except ImportFailed as err:  # the savepoint is rolled back: nothing of the file was written
         return _panelists_page(rnd, errors=[e.as_dict() for e in err.errors], status=422)
-    except ops.DefenseError as err:
-        _flash_error(err)
+    if refused:
         return _panelists_page(rnd, status=422)
-    db.session.commit()
     flash(f"导入完成：新增专家 {result.created} 名，更新 {result.updated} 名，未变 {result.unchanged} 名；"
           f"新建答辩组 {result.panels_created} 个，调整 {result.panels_changed} 个；新增回避 {result.conflicts_added} 条",
           "success")
@@ -259,9 +265,10 @@ def edit_panelist(code: str, pid: int):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            if _apply(ops.update_panelist, p, name=form.name.data, work_unit=form.work_unit.data,
-                      expertise=form.expertise.data or "", phone=form.phone.data or "",
-                      done=lambda saved: f"已保存专家 {saved.name}"):
+            saved, refused = _form_attempt(ops.update_panelist, p, name=form.name.data, work_unit=form.work_unit.data,
+                                           expertise=form.expertise.data or "", phone=form.phone.data or "")
+            if not refused:
+                flash(f"已保存专家 {saved.name}", "success")
                 return redirect(url_for("defense_admin.panelists", code=code))
     return render_template("defense/admin_panelist_edit.html", rnd=rnd, p=p, form=form, action=ActionForm())
 
@@ -273,7 +280,9 @@ def delete_panelist(code: str, pid: int):
     p = _get(Panelist, pid, rnd)
     if not ActionForm().validate_on_submit():
         abort(400)
-    _apply(ops.delete_panelist, p, done="已删除专家")
+    with _refusals_to("defense_admin.panelists", code=code):
+        ops.delete_panelist(p)
+    flash("已删除专家", "success")
     return redirect(url_for("defense_admin.panelists", code=code))
 
 
@@ -283,7 +292,9 @@ def add_conflict(code: str):
     rnd = _round(code)
     form = _conflict_form(rnd)
     if form.validate_on_submit():
-        if _apply(ops.add_conflict, _get(Panelist, form.panelist_id.data, rnd), form.target.data, done="已添加回避关系"):
+        _, refused = _form_attempt(ops.add_conflict, _get(Panelist, form.panelist_id.data, rnd), form.target.data)
+        if not refused:
+            flash("已添加回避关系", "success")
             return redirect(url_for("defense_admin.panelists", code=code))
     return _panelists_page(rnd, conflict_form=form, status=422)
 
@@ -296,7 +307,6 @@ def delete_conflict(code: str, cid: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     ops.delete_conflict(c)
-    db.session.commit()
     flash("已删除回避关系", "success")
     return redirect(url_for("defense_admin.panelists", code=code))
 
@@ -326,9 +336,11 @@ def panels(code: str, panel_id: int | None = None):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            if _apply(ops.save_panel, rnd, panel, name=form.name.data, room=form.room.data or "",
-                      meeting_link=form.meeting_link.data or "", member_ids=form.members.data or [],
-                      chair_id=form.chair_id.data or None, done=lambda saved: f"已保存答辩组 {saved.name}"):
+            saved, refused = _form_attempt(ops.save_panel, rnd, panel, name=form.name.data, room=form.room.data or "",
+                                           meeting_link=form.meeting_link.data or "",
+                                           member_ids=form.members.data or [], chair_id=form.chair_id.data or None)
+            if not refused:
+                flash(f"已保存答辩组 {saved.name}", "success")
                 return redirect(url_for("defense_admin.panels", code=code))
             panel = _get(Panel, panel_id, rnd) if panel_id else None
         status = 422
@@ -343,7 +355,9 @@ def delete_panel(code: str, panel_id: int):
     panel = _get(Panel, panel_id, rnd)
     if not ActionForm().validate_on_submit():
         abort(400)
-    _apply(ops.delete_panel, panel, done="已删除答辩组")
+    with _refusals_to("defense_admin.panels", code=code):
+        ops.delete_panel(panel)
+    flash("已删除答辩组", "success")
     return redirect(url_for("defense_admin.panels", code=code))
 
 
@@ -359,9 +373,11 @@ def days(code: str):
         if current_user.role != SECRETARIAT:
             abort(403)
         if form.validate_on_submit():
-            if _apply(ops.save_day, rnd, day=form.day.data, start=form.start_time.data, end=form.end_time.data,
-                      slot_minutes=form.slot_minutes.data, breaks=form.breaks.data or "",
-                      done=f"已保存答辩日 {form.day.data}"):
+            _, refused = _form_attempt(ops.save_day, rnd, day=form.day.data, start=form.start_time.data,
+                                       end=form.end_time.data, slot_minutes=form.slot_minutes.data,
+                                       breaks=form.breaks.data or "")
+            if not refused:
+                flash(f"已保存答辩日 {form.day.data}", "success")
                 return redirect(url_for("defense_admin.days", code=code))
         status = 422
     from .services.scheduling import DaySpec, day_slots
@@ -380,7 +396,9 @@ def delete_day(code: str, day_id: int):
     row = _get(DefenseDay, day_id, rnd)
     if not ActionForm().validate_on_submit():
         abort(400)
-    _apply(ops.delete_day, row, done="已删除答辩日")
+    with _refusals_to("defense_admin.days", code=code):
+        ops.delete_day(row)
+    flash("已删除答辩日", "success")
     return redirect(url_for("defense_admin.days", code=code))
 
 
@@ -411,12 +429,11 @@ def timetable(panel_id: int):
 @bp.route("/panels/<int:panel_id>/blank-sheets")
 @allow(SECRETARIAT, SUPERVISOR, PANELIST)
 def blank_sheets(panel_id: int):
-    from .scoring_operations import get_rubric
+    from .scoring_operations import rubric_for_read
 
     panel = _printable_panel(panel_id)
     rnd = db.session.get(Round, panel.round_id)
-    rubric = get_rubric(rnd.id)
-    db.session.commit()
+    rubric = rubric_for_read(rnd.id)
     members = sorted(panel.members, key=lambda m: (not m.is_chair, m.id))
     return render_template("defense/print_sheets.html", rnd=rnd, panel=panel, rows=ops.panel_timetable(panel),
                            members=members, rubric=rubric)

@@ -24,6 +24,7 @@ def _read(path: str) -> bytes:
 @click.argument("path")
 @with_appcontext
 def import_panelists_command(round_code, conflicts_path, path):
+    from certify import uow
     from certify.extensions import db
 
     from .operations import DefenseError, import_panelists
@@ -40,7 +41,7 @@ def import_panelists_command(round_code, conflicts_path, path):
     except DefenseError as err:
         db.session.rollback()
         fail("导入失败，未写入任何数据：\n  " + "\n  ".join(err.messages))
-    db.session.commit()
+    uow.commit()
     click.echo(f"导入完成：新增专家 {result.created} 名，更新 {result.updated} 名，未变 {result.unchanged} 名；"
                f"新建答辩组 {result.panels_created} 个，调整答辩组 {result.panels_changed} 个；"
                f"新增回避 {result.conflicts_added} 条")
@@ -71,6 +72,7 @@ def _parse_days(text: str) -> list[date]:
 @click.option("--time-limit", default=8.0, show_default=True, type=float, help="求解时间上限（秒）")
 @with_appcontext
 def schedule_command(round_code, days, slot_minutes, start, end, breaks, time_limit):
+    from certify import uow
     from certify.extensions import db
 
     from . import operations as ops
@@ -86,7 +88,7 @@ def schedule_command(round_code, days, slot_minutes, start, end, breaks, time_li
     if not result.ok:
         db.session.rollback()
         fail("无法排程：\n  " + "\n  ".join(result.reasons), 2)
-    db.session.commit()
+    uow.commit()
     click.echo(f"已为 {len(result.placements)} 名考生排定答辩（草稿，{result.seconds:.2f} 秒，{result.status}）：")
     for panel in ops.round_panels(rnd):
         rows = ops.panel_timetable(panel)

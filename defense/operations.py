@@ -15,28 +15,29 @@ from certify.accounts import create_user
 from certify.audit import audit
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import PANELIST
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, User
 from certify.tabular import Column, ImportFailed, RowError, read_table, sheet_count
 
+from .live import queue_panel_push
 from .models import Conflict, DefenseAssignment, DefenseDay, DefenseSchedule, Panel, Panelist, PanelMember
 from .scoring_models import DefenseCase
 from .services import scheduling as sched
 from .services.scheduling import norm_unit
+from .services.states import CaseState
 
 PANEL_MIN, PANEL_MAX = 3, 5
 
 
-class DefenseError(Exception):
-    """A refused action; ``messages`` are shown to the user (Chinese)."""
+class DefenseError(DomainError):
+    """A refused action of defense organisation (a ``DomainError``); ``messages`` are shown to the user (Chinese)."""
 
-    def __init__(self, *messages: str):
-        self.messages = [m for m in messages if m]
-        super().__init__("；".join(self.messages))
+    code = "refused"
+    status = 400
 
-    @property
-    def message(self) -> str:
-        return "；".join(self.messages)
+    def __init__(self, *messages: str, code: str | None = None, status: int | None = None, **extra):
+        super().__init__(code, [m for m in messages if m], status, **extra)
 
 
 # ------------------------------------------------------------------ queries
@@ -76,13 +77,23 @@ def round_assignments(rnd: Round) -> list[DefenseAssignment]:
                                    .order_by(DefenseAssignment.panel_id, DefenseAssignment.start_at)).scalars())
 
 
+def _new_schedule(rnd: Round) -> DefenseSchedule:
+    return DefenseSchedule(round_id=rnd.id, status="draft", job_state="idle", job_progress=0, job_message="")
+
+
 def get_schedule(rnd: Round, *, create: bool = True) -> DefenseSchedule | None:
+    """The round's schedule row; ``create`` (a write) adds it on first use."""
     row = db.session.execute(db.select(DefenseSchedule).filter_by(round_id=rnd.id)).scalar_one_or_none()
     if row is None and create:
-        row = DefenseSchedule(round_id=rnd.id, status="draft", job_state="idle", job_progress=0, job_message="")
+        row = _new_schedule(rnd)
         db.session.add(row)
         db.session.flush()
     return row
+
+
+def schedule_for_read(rnd: Round) -> DefenseSchedule:
+    """The round's schedule row for a page that only reads: the stored one, else a fresh draft (not inserted)."""
+    return get_schedule(rnd, create=False) or _new_schedule(rnd)
 
 
 def is_published(rnd: Round) -> bool:
@@ -555,8 +566,8 @@ def schedule_problems(rnd: Round) -> list[str]:
     """Reasons the scheduler must not run now (not infeasibility: state)."""
     if is_published(rnd):
         return ["答辩安排已发布，不能整体重排；如需调整，请逐个调整考生的安排（调整会记录并通知相关人员）"]
-    started = db.session.execute(db.select(DefenseCase).where(DefenseCase.round_id == rnd.id,
-                                                              DefenseCase.state != "waiting")).scalars().first()
+    started = db.session.execute(db.select(DefenseCase).where(
+        DefenseCase.round_id == rnd.id, DefenseCase.state != CaseState.WAITING.value)).scalars().first()
     if started is not None:
         return ["已有考生开始答辩或已定分，不能整体重排"]
     bad_panels = [p.name for p in round_panels(rnd)
@@ -650,7 +661,7 @@ def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: dat
     a = db.session.execute(db.select(DefenseAssignment).filter_by(candidate_id=candidate.id)).scalar_one_or_none()
     if a is not None:
         case = db.session.execute(db.select(DefenseCase).filter_by(assignment_id=a.id)).scalar_one_or_none()
-        if case is not None and case.state != "waiting":
+        if case is not None and case.state != CaseState.WAITING:
             problems.append(f"考生 {candidate.name} 的答辩已开始或已结束，不能再调整")
     grid = slot_grid(rnd)
     starts = [s for s, _ in grid]
@@ -676,6 +687,13 @@ def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: dat
     if case is not None and case.panel_id != panel.id:
         case.panel_id = panel.id
     db.session.flush()
+    if published:  # the live rooms follow: the case (and its sheets) in the new panel, both rooms pushed
+        from .scoring_operations import ensure_cases
+
+        ensure_cases(panel)
+    queue_panel_push(panel.id)
+    if before is not None:
+        queue_panel_push(before["panel_id"])
     audit("defense.schedule_change" if published else "defense.schedule_move", target=a, round_id=rnd.id,
           reason=reason or "", actor=actor, candidate_id=candidate.id, candidate=candidate.name,
           from_panel_id=before["panel_id"] if before else None, from_start=before["start_at"] if before else None,
@@ -716,6 +734,9 @@ def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
     for a in assignments:
         a.changed_after_publication = False
     db.session.flush()
+    from .scoring_operations import ensure_round_cases
+
+    ensure_round_cases(rnd)  # every scheduled candidate gets its case and sheets now, not when a page is read
     audit("defense.schedule_publish", target=s, round_id=rnd.id, actor=actor, candidates=len(assigned))
     return s
 

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from certify.access import allow
-from certify.audit import audit
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import Round
@@ -18,7 +17,7 @@ from certify.tabular import send_table
 from . import scoring_operations as ops
 from .models import Panel
 from .scoring_models import CASE_STATE_LABELS, DefenseCase
-from .scoring_reports import export_sheets, panel_quality
+from .scoring_reports import audit_full_export, export_sheets, panel_quality
 
 bp = Blueprint("defense_room", __name__, url_prefix="/defense")
 
@@ -46,9 +45,7 @@ def my_panels():
 @allow(PANELIST)
 def room(panel_id: int):
     panel, member = _member_or_403(panel_id)
-    ops.ensure_cases(panel)
-    rubric = ops.get_rubric(panel.round_id)
-    db.session.commit()
+    rubric = ops.rubric_for_read(panel.round_id)  # the cases are created when the page joins the room (socket)
     return render_template("defense/room.html", panel=panel, member=member, rubric=rubric)
 
 
@@ -56,14 +53,12 @@ def room(panel_id: int):
 @allow(PANELIST)
 def sheet(panel_id: int, case_id: int):
     panel, member = _member_or_403(panel_id)
-    ops.ensure_cases(panel)
     case = db.session.get(DefenseCase, case_id)
     if case is None or case.panel_id != panel.id:
         abort(404)
     if ops.conflict_reason(member.panelist, case.candidate):
         abort(403)  # a panelist never scores a candidate they conflict with
-    rubric = ops.get_rubric(panel.round_id)
-    db.session.commit()
+    rubric = ops.rubric_for_read(panel.round_id)
     return render_template("defense/sheet.html", panel=panel, member=member, case=case, rubric=rubric,
                            rubric_view=ops.rubric_view(rubric))
 
@@ -89,7 +84,6 @@ def cases():
     rows = ops.round_cases(rnd) if rnd else []
     panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if rnd \
         else {}
-    db.session.commit()
     return render_template("defense/room_cases.html", rnd=rnd, rounds=_rounds(), cases=rows, panels=panels,
                            labels=CASE_STATE_LABELS)
 
@@ -101,18 +95,14 @@ def reopen_case(case_id: int):
     if case is None:
         abort(404)
     rnd = db.session.get(Round, case.round_id)
+    back = url_for("defense_room.cases", round=rnd.code)
     try:
         ops.secretariat_reopen(case, request.form.get("reason", ""), current_user)
     except ops.ScoringError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-    else:
-        db.session.commit()
-        from .events import notify_panel
-
-        notify_panel(case.panel_id)
-        flash(f"已重新开放考生 {case.candidate.name} 的答辩成绩，须由答辩组组长重新确定", "success")
-    return redirect(url_for("defense_room.cases", round=rnd.code))
+        err.redirect_to = back
+        raise
+    flash(f"已重新开放考生 {case.candidate.name} 的答辩成绩，须由答辩组组长重新确定", "success")
+    return redirect(back)
 
 
 @bp.route("/quality")
@@ -120,7 +110,6 @@ def reopen_case(case_id: int):
 def quality():
     rnd = _round_from_args()
     report = panel_quality(rnd) if rnd else []
-    db.session.commit()
     return render_template("defense/quality.html", rnd=rnd, rounds=_rounds(), report=report)
 
 
@@ -136,8 +125,7 @@ def export(round_code: str, fmt: str):
     full = request.args.get("full") == "1" and current_user.role == SECRETARIAT  # full IDs: secretariat only
     sheets = export_sheets(rnd, full_id=full)
     if full:
-        audit("defense.export_full", target=rnd, round_id=rnd.id, fmt=fmt)
-    db.session.commit()
+        audit_full_export(rnd, fmt)
     if fmt == "csv" and part == "sheets":
         sheets = sheets[1:]
     name = f"{rnd.code}-答辩成绩" + ("-专家评分表" if fmt == "csv" and part == "sheets" else "")

@@ -1,7 +1,6 @@
 """Read-only outputs of the schedule: the schedule export (DOMAIN.md identifying columns + slot), panel rows."""
 from __future__ import annotations
 
-from certify.extensions import db
 from certify.models import Round
 from certify.tabular import Sheet, write_file
 
@@ -37,7 +36,6 @@ def schedule_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
 def write_schedule_export(rnd: Round, path: str) -> None:
     """``certify export schedule --round CODE FILE``: ID numbers masked."""
     write_file(path, schedule_sheets(rnd))
-    db.session.commit()
 
 
 def panelist_list_sheets(rnd: Round) -> list[Sheet]:

@@ -16,6 +16,16 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import Candidate, User, sql_in
 
+# The states, their labels and the score step are defined in the pure services; re-exported for the models' callers.
+from .services.states import (
+    CASE_STATE_LABELS,  # noqa: F401
+    LOCKED_CASE_STATES,
+    SHEET_STATUS_LABELS,  # noqa: F401
+    CaseState,
+    SheetStatus,
+)
+from .services.views import SCORE_STEP  # noqa: F401  points are entered in steps of 0.5 (docs and the sheet say so)
+
 # Default rubric (DOMAIN.md: 认识理解, 科技素养, 组织策划能力) — the maxima sum to 100.
 DEFAULT_CRITERIA = (
     ("认识理解", Decimal("30"), "对青少年科技教育工作的认识与理解：目标、意义、现状与发展。"),
@@ -25,13 +35,9 @@ DEFAULT_CRITERIA = (
 DEFAULT_PHASES = [{"name": "个人陈述", "seconds": 300}, {"name": "专家提问", "seconds": 600}]
 DEFAULT_SPREAD_THRESHOLD = Decimal("20")
 DEFAULT_OUTLIER_THRESHOLD = Decimal("15")
-SCORE_STEP = Decimal("0.5")  # points are entered in steps of 0.5 (documented in docs and on the sheet)
 
-CASE_STATES = ("waiting", "checked_in", "in_progress", "scoring", "flagged", "finalised", "absent")
-CASE_STATE_LABELS = {"waiting": "待签到", "checked_in": "已签到", "in_progress": "答辩中", "scoring": "评分中",
-                     "flagged": "待组长确认", "finalised": "已定分", "absent": "缺考"}
-SHEET_STATUSES = ("draft", "submitted", "reopened", "recused")
-SHEET_STATUS_LABELS = {"draft": "评分中", "submitted": "已提交", "reopened": "已退回重评", "recused": "回避"}
+CASE_STATES = tuple(s.value for s in CaseState)
+SHEET_STATUSES = tuple(s.value for s in SheetStatus)
 
 
 class Rubric(db.Model):
@@ -120,7 +126,7 @@ class DefenseCase(db.Model):
 
     @property
     def locked(self) -> bool:
-        return self.state in ("finalised", "absent")
+        return self.state in LOCKED_CASE_STATES
 
     @property
     def state_label(self) -> str:

@@ -1,7 +1,8 @@
 """State changes of live defense scoring. Each function validates, changes, flushes and audits; never commits.
 
-Callers (socket handlers, routes, CLI, tests) commit once at the edge and then call
-``defense.events.notify_panel(panel_id)`` so every connected member gets their own fresh view.
+Callers (socket handlers, routes, CLI, tests) commit once at the edge (the unit of work). Every change a room
+screen shows queues the panel push (``defense.live.queue_panel_push``), sent once per panel after the commit, so
+every connected member gets their own fresh view.
 
 Case life cycle: waiting → checked_in → in_progress (called in; timer phases run) → scoring (defense ended) →
 [flagged, when all sheets are in and a flag is raised] → finalised. ``absent`` is recorded for a no-show.
@@ -14,54 +15,93 @@ from decimal import Decimal
 from certify.audit import audit
 from certify.clock import iso_utc, utcnow
 from certify.domain import SECRETARIAT
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round, User
 from certify.scores import record_component
 
+from .live import load_snapshot, queue_panel_push, snap_rubric, snap_sheet
 from .models import Conflict, DefenseAssignment, Panel, Panelist, PanelMember
-from .scoring_models import (CASE_STATE_LABELS, DEFAULT_CRITERIA, SCORE_STEP, SHEET_STATUS_LABELS, DefenseCase,
-                             Rubric, RubricCriterion, ScoreSheet, ScoreSheetRevision)
-from .services.aggregation import aggregate, fmt, validate_points
+from .scoring_models import (
+    CASE_STATE_LABELS,
+    DEFAULT_CRITERIA,
+    DEFAULT_OUTLIER_THRESHOLD,
+    DEFAULT_PHASES,
+    DEFAULT_SPREAD_THRESHOLD,
+    SCORE_STEP,
+    DefenseCase,
+    Rubric,
+    RubricCriterion,
+    ScoreSheet,
+    ScoreSheetRevision,
+)
+from .services import machines, views
+from .services.aggregation import validate_points
+from .services.states import COMPONENT_ABSENT, DONE_SHEET_STATUSES, CaseState, SheetStatus
 
 
-class ScoringError(Exception):
-    """A refused scoring action; the message is shown to the user (Chinese)."""
+class ScoringError(DomainError):
+    """A refused scoring action (a ``DomainError``): ``code``, the Chinese message shown to the user, a status."""
 
-    def __init__(self, message: str, code: str = "refused"):
-        super().__init__(message)
-        self.message = message
-        self.code = code
+    code = "refused"
+    status = 400
+
+    def __init__(self, message: str, code: str | None = None, status: int | None = None, **extra):
+        super().__init__(code, message, status, **extra)
 
 
 class Forbidden(ScoringError):
+    code = "forbidden"
+    status = 403
+
     def __init__(self, message: str = "无权进行此操作"):
-        super().__init__(message, "forbidden")
+        super().__init__(message)
 
 
 class StaleSheet(ScoringError):
-    """The device's sheet version is older than the server's: the server state wins."""
+    """The device's sheet version is older than the server's: the server state wins. The refusal carries the
+    server's sheet (``extra["sheet"]``): nothing of it has changed when this is raised."""
+
+    code = "stale"
+    status = 409
 
     def __init__(self, sheet: ScoreSheet):
-        super().__init__("该评分表已在其他设备上更新，已载入服务器上的最新内容", "stale")
+        super().__init__("该评分表已在其他设备上更新，已载入服务器上的最新内容", sheet=sheet_view(sheet))
         self.sheet = sheet
 
 
 # ------------------------------------------------------------------ rubric
 
-def create_default_rubric(round_id: int) -> Rubric:
-    rubric = Rubric(round_id=round_id)
+def default_rubric(round_id: int) -> Rubric:
+    """The default rubric (DOMAIN.md), not added to the session (a read shows it as it would be created)."""
+    rubric = Rubric(round_id=round_id, spread_threshold=DEFAULT_SPREAD_THRESHOLD,
+                    outlier_threshold=DEFAULT_OUTLIER_THRESHOLD, min_scorers=3,
+                    phases=[dict(p) for p in DEFAULT_PHASES])
     for position, (name, max_points, descriptors) in enumerate(DEFAULT_CRITERIA, start=1):
         rubric.criteria.append(RubricCriterion(position=position, name=name, max_points=max_points,
                                                descriptors=descriptors))
+    return rubric
+
+
+def create_default_rubric(round_id: int) -> Rubric:
+    rubric = default_rubric(round_id)
     db.session.add(rubric)
     db.session.flush()
     return rubric
 
 
+def find_rubric(round_id: int) -> Rubric | None:
+    return db.session.execute(db.select(Rubric).filter_by(round_id=round_id)).scalar_one_or_none()
+
+
 def get_rubric(round_id: int) -> Rubric:
-    """The round's rubric, created with the defaults (DOMAIN.md) on first use."""
-    rubric = db.session.execute(db.select(Rubric).filter_by(round_id=round_id)).scalar_one_or_none()
-    return rubric or create_default_rubric(round_id)
+    """The round's rubric, created with the defaults (DOMAIN.md) on first use (a write: POSTs, events, CLI)."""
+    return find_rubric(round_id) or create_default_rubric(round_id)
+
+
+def rubric_for_read(round_id: int) -> Rubric:
+    """The round's rubric for a page that only reads: the stored one, else the defaults without inserting."""
+    return find_rubric(round_id) or default_rubric(round_id)
 
 
 # ------------------------------------------------------------------ who is who
@@ -126,7 +166,11 @@ def require_own_sheet(sheet: ScoreSheet, user: User) -> ScoreSheet:
 # ------------------------------------------------------------------ cases and sheets
 
 def ensure_cases(panel: Panel) -> list[DefenseCase]:
-    """One case per scheduled candidate of the panel, each with one sheet per member; in queue order."""
+    """One case per scheduled candidate of the panel, each with one sheet per member; in queue order.
+
+    A write: called when the schedule is published or changed, when a panel's members change and when a member
+    opens the live room (the socket ``join``); pages that only read never create cases."""
+    get_rubric(panel.round_id)
     assignments = list(db.session.execute(
         db.select(DefenseAssignment).filter_by(panel_id=panel.id)
         .order_by(DefenseAssignment.queue_position, DefenseAssignment.start_at, DefenseAssignment.id)).scalars())
@@ -137,16 +181,20 @@ def ensure_cases(panel: Panel) -> list[DefenseCase]:
         if a.id not in cases:
             existing = db.session.execute(db.select(DefenseCase).filter_by(assignment_id=a.id)).scalar_one_or_none()
             if existing is not None and not existing.locked and existing.panel_id != panel.id:
+                queue_panel_push(existing.panel_id)
                 existing.panel_id = panel.id
                 cases[a.id] = existing
+                queue_panel_push(panel.id)
     next_order = max((c.queue_order for c in cases.values()), default=0)
     for a in assignments:
         if a.id not in cases:
             next_order += 1
             case = DefenseCase(round_id=a.round_id, assignment_id=a.id, candidate_id=a.candidate_id,
-                               panel_id=panel.id, queue_order=next_order, state="waiting", timer_log=[], flags=[])
+                               panel_id=panel.id, queue_order=next_order, state=CaseState.WAITING, timer_log=[],
+                               flags=[])
             db.session.add(case)
             cases[a.id] = case
+            queue_panel_push(panel.id)
     db.session.flush()
     members = list(panel.members)
     for case in cases.values():
@@ -165,8 +213,9 @@ def _ensure_sheets(case: DefenseCase, members: list[PanelMember]) -> None:
             continue
         reason = conflict_reason(m.panelist, candidate)
         sheet = ScoreSheet(case_id=case.id, candidate_id=case.candidate_id, panelist_id=m.panelist_id, scores={},
-                           status="recused" if reason else "draft", recuse_reason=reason)
+                           status=SheetStatus.RECUSED if reason else SheetStatus.DRAFT, recuse_reason=reason)
         case.sheets.append(sheet)
+        queue_panel_push(case.panel_id)
     db.session.flush()
 
 
@@ -178,8 +227,59 @@ def _member_sheets(case: DefenseCase) -> list[ScoreSheet]:
 
 
 def _touch(case: DefenseCase) -> None:
+    """A change the room shows: bump the case version and push the panel once this transaction commits."""
     case.version = (case.version or 0) + 1
     case.updated_at = utcnow()
+    queue_panel_push(case.panel_id)
+
+
+# ------------------------------------------------------------------ the state machines (defense/services/machines.py)
+
+def _machine(obj) -> machines.Machine:
+    return machines.CASE if isinstance(obj, DefenseCase) else machines.SHEET
+
+
+def _state(obj) -> str:
+    return obj.state if isinstance(obj, DefenseCase) else obj.status
+
+
+def require(obj: DefenseCase | ScoreSheet, action: str) -> str:
+    """The state ``action`` leads to from the case's (sheet's) state; refused (409) when the table has no edge."""
+    try:
+        return machines.next_state(_machine(obj), _state(obj), action)
+    except machines.TransitionRefused as err:
+        raise ScoringError(err.message, "wrong_state", 409) from None
+
+
+def transition(obj: DefenseCase | ScoreSheet, action: str, actor: User | None = None, reason: str = "",
+               **detail) -> DefenseCase | ScoreSheet:
+    """The one way a case or a sheet changes state: check the table, set the state, stamp (versions, the room's
+    push) and audit (the action's entry, with the states before and after)."""
+    machine = _machine(obj)
+    before = _state(obj)
+    after = require(obj, action)
+    if isinstance(obj, DefenseCase):
+        case = obj
+        case.state = after
+    else:
+        case = obj.case
+        obj.status = after
+        obj.version += 1
+        obj.updated_at = utcnow()
+    _touch(case)
+    name = machine.transitions[action].audit
+    if name:
+        if after != before:
+            detail[f"{machine.name}_state"] = {"from": str(before), "to": str(after)}
+        audit(name, target=case, reason=reason, actor=actor, **detail)
+    return obj
+
+
+def _settle(case: DefenseCase, target: CaseState) -> None:
+    """The rules' own moves between scoring and flagged (no audit: the flags are part of the case)."""
+    if case.state == target:
+        return
+    case.state = require(case, "flag" if target == CaseState.FLAGGED else "unflag")
 
 
 def _rubric_for(case: DefenseCase) -> Rubric:
@@ -187,15 +287,8 @@ def _rubric_for(case: DefenseCase) -> Rubric:
 
 
 def case_aggregate(case: DefenseCase):
-    """(all sheets in?, Aggregate) for the case's current member sheets."""
-    rubric = _rubric_for(case)
-    sheets = _member_sheets(case)
-    all_in = bool(sheets) and all(s.status in ("submitted", "recused") for s in sheets)
-    totals = {s.panelist_id: (Decimal(s.total) if s.status == "submitted" else None) for s in sheets}
-    agg = aggregate(totals, recused={s.panelist_id for s in sheets if s.status == "recused"},
-                    min_scorers=rubric.min_scorers, spread_threshold=Decimal(rubric.spread_threshold),
-                    outlier_threshold=Decimal(rubric.outlier_threshold))
-    return all_in, agg
+    """(all sheets in?, Aggregate) for the case's current member sheets (the same rule the room shows)."""
+    return views.case_aggregate([snap_sheet(s) for s in _member_sheets(case)], snap_rubric(_rubric_for(case)))
 
 
 def _names(case: DefenseCase) -> dict:
@@ -205,64 +298,54 @@ def _names(case: DefenseCase) -> dict:
 
 def _refresh(case: DefenseCase) -> None:
     """Recompute flags after a sheet changed; a new submission needs a new confirmation of flags."""
-    if case.state not in ("scoring", "flagged", "in_progress"):
+    if case.state not in (CaseState.SCORING, CaseState.FLAGGED, CaseState.IN_PROGRESS):
         return
     all_in, agg = case_aggregate(case)
     if not all_in:
         case.flags = []
-        if case.state == "flagged":
-            case.state = "scoring"
+        if case.state == CaseState.FLAGGED:
+            _settle(case, CaseState.SCORING)
         return
     names = _names(case)
     case.flags = [f.as_dict(names) for f in agg.flags]
-    if case.state == "in_progress":
+    if case.state == CaseState.IN_PROGRESS:
         return  # the chair ends the defense; flags are shown from then on
-    case.state = "flagged" if case.flags and case.flags_resolved_at is None else "scoring"
+    _settle(case, CaseState.FLAGGED if case.flags and case.flags_resolved_at is None else CaseState.SCORING)
 
 
 # ------------------------------------------------------------------ the chair's queue
 
-def _require_state(case: DefenseCase, *states: str, action: str) -> None:
-    if case.state not in states:
-        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，不能{action}")
-
-
 def check_in(case: DefenseCase) -> DefenseCase:
-    _require_state(case, "waiting", action="签到")
-    case.state, case.checked_in_at = "checked_in", utcnow()
-    _touch(case)
-    audit("defense.check_in", target=case, candidate_id=case.candidate_id)
+    transition(case, "check_in", candidate_id=case.candidate_id)
+    case.checked_in_at = utcnow()
     db.session.flush()
     return case
 
 
 def mark_absent(case: DefenseCase) -> DefenseCase:
-    _require_state(case, "waiting", "checked_in", action="记为缺考")
-    case.state = "absent"
+    """A no-show: the case is locked without a score and the defense component is recorded as absent."""
+    transition(case, "absent", candidate_id=case.candidate_id)
     case.finalised_at = utcnow()
     case.score = None
-    record_component(case.candidate, "defense", None, status="absent", source=f"defense:case {case.id}")
-    _touch(case)
-    audit("defense.absent", target=case, candidate_id=case.candidate_id)
+    record_component(case.candidate, "defense", None, status=COMPONENT_ABSENT, source=f"defense:case {case.id}")
     db.session.flush()
     return case
 
 
 def carry_over(case: DefenseCase) -> DefenseCase:
-    """A late candidate goes to the end of the panel's queue."""
-    _require_state(case, "waiting", "checked_in", action="顺延")
+    """A late candidate goes to the end of the panel's queue (the state stays; the case is marked carried over)."""
+    require(case, "carry_over")
     last = db.session.execute(db.select(db.func.max(DefenseCase.queue_order))
                               .where(DefenseCase.panel_id == case.panel_id)).scalar() or 0
     before = case.queue_order
     case.queue_order, case.carried_over = last + 1, True
-    _touch(case)
-    audit("defense.carry_over", target=case, candidate_id=case.candidate_id, before=before, after=case.queue_order)
+    transition(case, "carry_over", candidate_id=case.candidate_id, before=before, after=case.queue_order)
     db.session.flush()
     return case
 
 
 def current_case(panel_id: int) -> DefenseCase | None:
-    return db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel_id, state="in_progress")
+    return db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel_id, state=CaseState.IN_PROGRESS.value)
                               .order_by(DefenseCase.queue_order)).scalars().first()
 
 
@@ -271,13 +354,12 @@ def call_next(panel: Panel) -> DefenseCase:
     running = current_case(panel.id)
     if running is not None:
         raise ScoringError(f"请先结束当前考生（{running.candidate.name}）的答辩")
-    case = db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id, state="checked_in")
+    case = db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id, state=CaseState.CHECKED_IN.value)
                               .order_by(DefenseCase.queue_order, DefenseCase.id)).scalars().first()
     if case is None:
         raise ScoringError("没有已签到、等待答辩的考生")
-    case.state, case.called_at = "in_progress", utcnow()
-    _touch(case)
-    audit("defense.call", target=case, candidate_id=case.candidate_id)
+    transition(case, "call", candidate_id=case.candidate_id)
+    case.called_at = utcnow()
     db.session.flush()
     return case
 
@@ -300,39 +382,36 @@ def start_phase(case: DefenseCase, index: int) -> DefenseCase:
     phases = rubric.phases or []
     if not isinstance(index, int) or not (0 <= index < len(phases)):
         raise ScoringError("没有这个计时阶段")
-    _require_state(case, "checked_in", "in_progress", action="开始计时")
-    if case.state == "checked_in":
+    require(case, "start_phase")
+    if case.state == CaseState.CHECKED_IN:
         running = current_case(case.panel_id)
         if running is not None and running.id != case.id:
             raise ScoringError(f"请先结束当前考生（{running.candidate.name}）的答辩")
-        case.state, case.called_at = "in_progress", case.called_at or utcnow()
+        case.called_at = case.called_at or utcnow()
+    transition(case, "start_phase", phase=phases[index]["name"])
     _stop_running_phase(case, rubric)
     case.phase_index, case.phase_started_at = index, utcnow()
-    _touch(case)
-    audit("defense.timer_start", target=case, phase=phases[index]["name"])
     db.session.flush()
     return case
 
 
 def stop_phase(case: DefenseCase) -> DefenseCase:
-    _require_state(case, "in_progress", action="停止计时")
+    require(case, "stop_phase")
     if case.phase_index is None:
         raise ScoringError("计时器未在运行")
     _stop_running_phase(case, _rubric_for(case))
-    _touch(case)
-    audit("defense.timer_stop", target=case)
+    transition(case, "stop_phase")
     db.session.flush()
     return case
 
 
 def end_defense(case: DefenseCase) -> DefenseCase:
     """The candidate leaves the room; panelists finish and submit their sheets."""
-    _require_state(case, "in_progress", action="结束答辩")
+    require(case, "end")
     _stop_running_phase(case, _rubric_for(case))
-    case.state, case.ended_at = "scoring", utcnow()
+    transition(case, "end")
+    case.ended_at = utcnow()
     _refresh(case)
-    _touch(case)
-    audit("defense.end", target=case)
     db.session.flush()
     return case
 
@@ -369,13 +448,16 @@ def _check_version(sheet: ScoreSheet, base_version) -> None:
         raise StaleSheet(sheet)
 
 
+def _require_open_case(case: DefenseCase, refusal: str) -> None:
+    if case.locked:
+        raise ScoringError(refusal, "locked", 409)
+
+
 def save_draft(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet:
     """Autosave: store a (possibly partial) draft; a stale device (older version) is refused."""
     case = sheet.case
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，评分表已锁定")
-    if sheet.status not in ("draft", "reopened"):
-        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能修改")
+    _require_open_case(case, "该考生的答辩成绩已确定，评分表已锁定")
+    require(sheet, "save_draft")
     _check_version(sheet, base_version)
     clean, total = _validated_scores(_rubric_for(case), scores, complete=False)
     if clean != (sheet.scores or {}):
@@ -384,31 +466,30 @@ def save_draft(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet
         sheet.version += 1
         sheet.updated_at = utcnow()
         db.session.flush()
+        queue_panel_push(case.panel_id)  # the panelist's other devices follow
     return sheet
+
+
+SUBMITTABLE_CASE_STATES = frozenset({CaseState.IN_PROGRESS, CaseState.SCORING, CaseState.FLAGGED})
 
 
 def submit_sheet(sheet: ScoreSheet, scores: dict, base_version: int) -> ScoreSheet:
     case = sheet.case
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，评分表已锁定")
-    if sheet.status not in ("draft", "reopened"):
-        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能提交")
-    if case.state not in ("in_progress", "scoring", "flagged"):
-        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，尚不能提交评分")
+    _require_open_case(case, "该考生的答辩成绩已确定，评分表已锁定")
+    require(sheet, "submit")
+    if case.state not in SUBMITTABLE_CASE_STATES:
+        raise ScoringError(f"考生当前状态为「{CASE_STATE_LABELS[case.state]}」，尚不能提交评分", "wrong_state", 409)
     _check_version(sheet, base_version)
     clean, total = _validated_scores(_rubric_for(case), scores, complete=True)
     now = utcnow()
-    reason = sheet.reopen_reason if sheet.status == "reopened" else ""
-    sheet.scores, sheet.total, sheet.status, sheet.submitted_at = clean, total, "submitted", now
+    reason = sheet.reopen_reason if sheet.status == SheetStatus.REOPENED else ""
+    sheet.scores, sheet.total, sheet.submitted_at = clean, total, now
     sheet.revision += 1
-    sheet.version += 1
+    transition(sheet, "submit", panelist_id=sheet.panelist_id, revision=sheet.revision, scores=clean, total=total)
     sheet.revisions.append(ScoreSheetRevision(revision=sheet.revision, scores=dict(clean), total=total,
                                               submitted_at=now, reason=reason))
     case.flags_resolved_at, case.flags_resolved_by_id = None, None
     _refresh(case)
-    _touch(case)
-    audit("defense.sheet_submit", target=case, panelist_id=sheet.panelist_id, revision=sheet.revision,
-          scores=clean, total=total)
     db.session.flush()
     return sheet
 
@@ -418,16 +499,12 @@ def recuse(sheet: ScoreSheet, reason: str) -> ScoreSheet:
     reason = (reason or "").strip()
     if not reason:
         raise ScoringError("请填写回避理由")
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，不能回避")
-    if sheet.status not in ("draft", "reopened"):
-        raise ScoringError(f"评分表状态为「{SHEET_STATUS_LABELS[sheet.status]}」，不能回避")
-    sheet.status, sheet.recuse_reason = "recused", reason
-    sheet.version += 1
+    _require_open_case(case, "该考生的答辩成绩已确定，不能回避")
+    require(sheet, "recuse")
+    sheet.recuse_reason = reason
+    transition(sheet, "recuse", reason=reason, panelist_id=sheet.panelist_id)
     case.flags_resolved_at, case.flags_resolved_by_id = None, None
     _refresh(case)
-    _touch(case)
-    audit("defense.recuse", target=case, panelist_id=sheet.panelist_id, reason=reason)
     db.session.flush()
     return sheet
 
@@ -438,22 +515,19 @@ def reopen_sheet(sheet: ScoreSheet, reason: str) -> ScoreSheet:
     reason = (reason or "").strip()
     if not reason:
         raise ScoringError("请填写退回重评的理由")
-    if case.locked:
-        raise ScoringError("该考生的答辩成绩已确定，只有秘书处可以重新开放")
-    if sheet.status != "submitted":
-        raise ScoringError("只能退回已提交的评分表")
-    sheet.status, sheet.reopen_reason = "reopened", reason
+    _require_open_case(case, "该考生的答辩成绩已确定，只有秘书处可以重新开放")
+    if not machines.allowed(machines.SHEET, sheet.status, "reopen"):
+        raise ScoringError("只能退回已提交的评分表", "wrong_state", 409)
+    sheet.reopen_reason = reason
     sheet.reopened_count += 1
-    sheet.version += 1
+    transition(sheet, "reopen", reason=reason, panelist_id=sheet.panelist_id, revision=sheet.revision,
+               total=sheet.total)
     if sheet.revisions:
         sheet.revisions[-1].reopened_at = utcnow()
     case.flags_resolved_at, case.flags_resolved_by_id = None, None
-    if case.state in ("flagged", "scoring"):
-        case.state = "scoring"
+    if case.state == CaseState.FLAGGED:
+        _settle(case, CaseState.SCORING)
     _refresh(case)
-    _touch(case)
-    audit("defense.sheet_reopen", target=case, reason=reason, panelist_id=sheet.panelist_id,
-          revision=sheet.revision, total=sheet.total)
     db.session.flush()
     return sheet
 
@@ -463,22 +537,19 @@ def confirm_flags(case: DefenseCase, comment: str, actor: User | None = None) ->
     comment = (comment or "").strip()
     if not comment:
         raise ScoringError("请填写确认意见")
-    _require_state(case, "flagged", action="确认分差")
+    transition(case, "confirm", reason=comment, flags=case.flags)
     case.flags_resolved_at = utcnow()
     case.flags_resolved_by_id = actor.id if actor else None
     case.chair_comment = comment
-    case.state = "scoring"
-    _touch(case)
-    audit("defense.flags_confirm", target=case, reason=comment, flags=case.flags)
     db.session.flush()
     return case
 
 
 def finalise(case: DefenseCase, actor: User | None = None) -> DefenseCase:
     """Lock the case and hand the aggregate to results (``record_component``)."""
-    _require_state(case, "scoring", "flagged", action="确定成绩")
+    require(case, "finalise")
     sheets = _member_sheets(case)
-    waiting = [s for s in sheets if s.status not in ("submitted", "recused")]
+    waiting = [s for s in sheets if s.status not in DONE_SHEET_STATUSES]
     if waiting:
         names = _names(case)
         raise ScoringError("尚有专家未提交评分：" + "、".join(names.get(s.panelist_id, "?") for s in waiting))
@@ -487,13 +558,11 @@ def finalise(case: DefenseCase, actor: User | None = None) -> DefenseCase:
         raise ScoringError(agg.error)
     if agg.flags and case.flags_resolved_at is None:
         raise ScoringError("评分存在较大分差，须由组长确认或退回重评后才能确定成绩")
-    now = utcnow()
-    case.score, case.state, case.finalised_at = agg.score, "finalised", now
+    case.score, case.finalised_at = agg.score, utcnow()
     case.finalised_by_id = actor.id if actor else None
     record_component(case.candidate, "defense", agg.score, source=f"defense:case {case.id}", actor=actor)
-    _touch(case)
-    audit("defense.finalise", target=case, score=agg.score, counted=list(agg.counted),
-          dropped_high=agg.dropped_high, dropped_low=agg.dropped_low, flags=case.flags, actor=actor)
+    transition(case, "finalise", actor=actor, score=agg.score, counted=list(agg.counted),
+               dropped_high=agg.dropped_high, dropped_low=agg.dropped_low, flags=case.flags)
     db.session.flush()
     return case
 
@@ -505,117 +574,59 @@ def secretariat_reopen(case: DefenseCase, reason: str, actor: User) -> DefenseCa
     reason = (reason or "").strip()
     if not reason:
         raise ScoringError("请填写重新开放的理由")
-    _require_state(case, "finalised", "absent", action="重新开放")
-    before = {"state": case.state, "score": case.score}
+    require(case, "reopen")
+    before = {"state": str(case.state), "score": case.score}
     row = db.session.execute(db.select(ComponentScore).filter_by(candidate_id=case.candidate_id,
                                                                   component="defense")).scalar_one_or_none()
     if row is not None:
         db.session.delete(row)
-    case.state = "waiting" if case.state == "absent" else "scoring"
     case.score, case.finalised_at, case.finalised_by_id = None, None, None
     case.reopen_count += 1
-    _touch(case)
-    audit("defense.reopen", target=case, reason=reason, actor=actor, before=before,
-          withdrawn_component=None if row is None else {"status": row.status, "score": row.score})
+    transition(case, "reopen", actor=actor, reason=reason, before=before,
+               withdrawn_component=None if row is None else {"status": row.status, "score": row.score})
     db.session.flush()
     return case
 
 
 # ------------------------------------------------------------------ views (what each user may see)
+# Built by the pure defense.services.views from one snapshot of the panel (defense.live.load_snapshot).
 
 def sheet_view(sheet: ScoreSheet) -> dict:
-    return {"id": sheet.id, "status": sheet.status, "status_label": SHEET_STATUS_LABELS[sheet.status],
-            "scores": dict(sheet.scores or {}), "total": None if sheet.total is None else fmt(sheet.total),
-            "version": sheet.version, "revision": sheet.revision, "submitted_at": iso_utc(sheet.submitted_at),
-            "recuse_reason": sheet.recuse_reason, "reopen_reason": sheet.reopen_reason}
+    return views.sheet_view(snap_sheet(sheet))
 
 
 def rubric_view(rubric: Rubric) -> dict:
-    return {"criteria": [{"id": c.id, "name": c.name, "max": fmt(c.max_points), "descriptors": c.descriptors}
-                         for c in rubric.criteria],
-            "step": fmt(SCORE_STEP), "max_total": fmt(rubric.max_total), "phases": list(rubric.phases or []),
-            "spread_threshold": fmt(rubric.spread_threshold), "outlier_threshold": fmt(rubric.outlier_threshold),
-            "min_scorers": rubric.min_scorers}
-
-
-def case_view(case: DefenseCase, member: PanelMember) -> dict:
-    """One case as one member may see it. Nobody sees another panelist's scores before submitting their own;
-    only the chair sees who has submitted, the others' totals once their own sheet is in, and the aggregate
-    once every sheet is in."""
-    rubric = _rubric_for(case)
-    phases = rubric.phases or []
-    candidate = case.candidate
-    view = {
-        "id": case.id, "state": case.state, "state_label": case.state_label, "queue_order": case.queue_order,
-        "carried_over": case.carried_over, "version": case.version,
-        "candidate": {"name": candidate.name, "ticket": candidate.ticket, "work_unit": candidate.work_unit},
-        "timer": {"phase_index": case.phase_index,
-                  "phase_name": phases[case.phase_index]["name"] if case.phase_index is not None
-                  and case.phase_index < len(phases) else None,
-                  "phase_seconds": phases[case.phase_index]["seconds"] if case.phase_index is not None
-                  and case.phase_index < len(phases) else None,
-                  "started_at": iso_utc(case.phase_started_at), "log": list(case.timer_log or [])},
-        "score": fmt(case.score) if case.state == "finalised" and case.score is not None else None,
-    }
-    sheets = _member_sheets(case)
-    mine = next((s for s in sheets if s.panelist_id == member.panelist_id), None)
-    view["my_sheet"] = sheet_view(mine) if mine else None
-    if member.is_chair:
-        own_done = mine is None or mine.status in ("submitted", "recused")
-        names = _names(case)
-        members = []
-        for s in sheets:
-            entry = {"panelist_id": s.panelist_id, "name": names.get(s.panelist_id, ""), "status": s.status,
-                     "status_label": SHEET_STATUS_LABELS[s.status], "sheet_id": s.id,
-                     "submitted_at": iso_utc(s.submitted_at), "reopened_count": s.reopened_count}
-            if own_done and s.status == "submitted":
-                entry["total"] = fmt(s.total)
-            members.append(entry)
-        view["members"] = members
-        all_in, agg = case_aggregate(case)
-        view["all_in"] = all_in
-        if all_in and own_done:
-            view["aggregate"] = {"score": None if agg.score is None else fmt(agg.score), "error": agg.error,
-                                 "dropped_high": agg.dropped_high, "dropped_low": agg.dropped_low,
-                                 "flags": list(case.flags or []),
-                                 "resolved": case.flags_resolved_at is not None,
-                                 "chair_comment": case.chair_comment}
-    return view
+    return views.rubric_view(snap_rubric(rubric))
 
 
 def room_state(panel: Panel, member: PanelMember, *, ensure: bool = True) -> dict:
-    """The whole panel as one member may see it (``ensure=False``: read only, for pushes after commit)."""
+    """The whole panel as one member may see it (``ensure``: a write, creating missing cases and sheets first)."""
     if ensure:
-        cases = ensure_cases(panel)
-    else:
-        cases = list(db.session.execute(db.select(DefenseCase).filter_by(panel_id=panel.id)
-                                        .order_by(DefenseCase.queue_order, DefenseCase.id)).scalars())
-    rubric = get_rubric(panel.round_id)
-    running = next((c for c in cases if c.state == "in_progress"), None)
-    return {"panel": {"id": panel.id, "name": panel.name, "room": panel.room, "meeting_link": panel.meeting_link},
-            "me": {"panelist_id": member.panelist_id, "is_chair": member.is_chair,
-                   "name": member.panelist.name},
-            "rubric": rubric_view(rubric), "server_now": iso_utc(utcnow()),
-            "current_case_id": running.id if running else None,
-            "cases": [case_view(c, member) for c in cases]}
+        ensure_cases(panel)
+    return views.room_view(load_snapshot(panel.id), member.panelist_id)
 
 
 def get_case(case_id) -> DefenseCase:
     case = db.session.get(DefenseCase, int(case_id)) if str(case_id).isdigit() else None
     if case is None:
-        raise ScoringError("找不到该考生的答辩记录", "not_found")
+        raise ScoringError("找不到该考生的答辩记录", "not_found", 404)
     return case
 
 
 def get_sheet(sheet_id) -> ScoreSheet:
     sheet = db.session.get(ScoreSheet, int(sheet_id)) if str(sheet_id).isdigit() else None
     if sheet is None:
-        raise ScoringError("找不到该评分表", "not_found")
+        raise ScoringError("找不到该评分表", "not_found", 404)
     return sheet
 
 
-def round_cases(rnd: Round) -> list[DefenseCase]:
+def ensure_round_cases(rnd: Round) -> None:
+    """Cases and sheets for every scheduled candidate of the round (publication of the schedule)."""
     for panel in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars():
         ensure_cases(panel)
+
+
+def round_cases(rnd: Round) -> list[DefenseCase]:
+    """The round's cases as they stand (read only: a scheduled candidate whose room never opened has none)."""
     return list(db.session.execute(db.select(DefenseCase).filter_by(round_id=rnd.id)
                                    .order_by(DefenseCase.panel_id, DefenseCase.queue_order)).scalars())

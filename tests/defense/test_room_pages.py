@@ -45,6 +45,8 @@ def finalise_one(setup, totals=("80", "85", "90"), case_index=0):
 @pytest.mark.parametrize("role", [PANELIST, SECRETARIAT, SUPERVISOR, CANDIDATE])
 def test_route_roles(client, login_as, role, scoring_panel):
     setup = scoring_panel(members=3)
+    ops.ensure_cases(setup.panel)  # as publication or the room's first join does (a read never creates cases)
+    db.session.commit()
     login_as(role)
     for template, roles in ROUTES.items():
         resp = client.get(template.format(code=setup.round.code))
@@ -54,7 +56,7 @@ def test_route_roles(client, login_as, role, scoring_panel):
             assert resp.status_code == 403, (template, role)
     for path in (f"/defense/room/{setup.panel.id}", f"/defense/room/{setup.panel.id}/sheet/1"):
         assert client.get(path).status_code == 403  # not a member (or not a panelist at all)
-    # the case list created the cases; a waiting case cannot be reopened (refused with a message)
+    # a waiting case cannot be reopened (refused with a message)
     resp = client.post("/defense/cases/1/reopen", data={"reason": "x"}, follow_redirects=True)
     if role == SECRETARIAT:
         assert "不能重新开放" in resp.get_data(as_text=True)
@@ -69,6 +71,9 @@ def test_room_and_sheet_pages_render_for_members(client, scoring_panel):
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/defense/room/{setup.panel.id}")
     html = client.get(f"/defense/room/{setup.panel.id}").get_data(as_text=True)
     assert 'data-is-chair="1"' in html and "叫号" in html and "socket.io.min.js" in html and "<script>" not in html
+    assert db.session.execute(db.select(DefenseCase)).first() is None  # reading the page created nothing
+    ops.ensure_cases(setup.panel)  # what the page's socket "join" does
+    db.session.commit()
     case = db.session.execute(db.select(DefenseCase)).scalars().first()
     html = client.get(f"/defense/room/{setup.panel.id}/sheet/{case.id}").get_data(as_text=True)
     for text in ("认识理解", "科技素养", "组织策划能力", 'step="0.5"', 'max="40.00"', "js/defense/sheet.js"):
@@ -105,6 +110,12 @@ def test_export_has_identifying_columns_scores_status_and_every_sheet(client, lo
     login_as(SECRETARIAT)
     wb = openpyxl.load_workbook(io.BytesIO(client.get(f"/defense/export/{setup.round.code}.xlsx?full=1").data))
     assert wb.worksheets[0]["C2"].value == first.id_number
+    # the full-ID download is audited (its own transaction after the read); the supervisor's masked one is not
+    from certify.models import AuditEntry
+
+    entries = db.session.execute(db.select(AuditEntry).filter_by(action="defense.export_full")).scalars().all()
+    assert len(entries) == 1 and entries[0].round_id == setup.round.id and entries[0].detail["fmt"] == "xlsx"
+    assert entries[0].actor_id is not None
     csv_text = client.get(f"/defense/export/{setup.round.code}.csv").data.decode("utf-8-sig")
     assert csv_text.splitlines()[0] == "准考证号,姓名,证件号,工作单位,认证级别,答辩成绩,状态"
     assert "85.17" in csv_text and "缺考" in csv_text and first.id_number not in csv_text

@@ -13,6 +13,7 @@ from certify.models import AuditEntry, User
 from certify.tabular import ImportFailed
 from defense import operations as ops
 from defense.models import Conflict, Panel, Panelist
+from defense.scoring_models import DefenseCase
 from tests.conftest import TEST_PASSWORD, login
 
 HEADER = ["姓名", "工作单位", "专业领域", "手机", "答辩组", "组长"]
@@ -394,6 +395,15 @@ def test_defense_export_has_identifying_columns_and_sheet_details(app, rnd, cand
     out = tmp_path / "defense.xlsx"
     result = app.test_cli_runner().invoke(args=["export", "defense", "--round", rnd.code, str(out)])
     assert result.exit_code == 0, result.output
+    wb = load_workbook(out)  # a draft: scheduled candidates are listed as waiting; the export created no case
+    assert {r[-1] for r in wb.worksheets[0].iter_rows(min_row=2, values_only=True)} == {"待签到"}
+    assert wb.worksheets[1].max_row == 1
+    with app.app_context():
+        assert db.session.execute(db.select(DefenseCase)).first() is None
+        ops.publish_schedule(db.session.get(type(rnd), rnd.id))  # publication creates the cases and sheets
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["export", "defense", "--round", rnd.code, str(out)])
+    assert result.exit_code == 0, result.output
     wb = load_workbook(out)
     assert [c.value for c in wb.worksheets[0][1]][:5] == ["准考证号", "姓名", "证件号", "工作单位", "认证级别"]
     detail = [c.value for c in wb.worksheets[1][1]]
@@ -433,3 +443,38 @@ def test_demo_step_builds_panels_and_publishes_a_valid_schedule(ctx):
     assert any("已排入 3 个答辩组并发布" in line for line in lines)
     run_demo(lambda *a: None)  # re-runnable
     assert len(ops.round_panelists(rnd)) == len(panelists)
+
+
+def test_refused_post_goes_back_with_reasons_and_publication_creates_the_cases(client, login_as, rnd, cands):
+    setup_round(rnd, cands)
+    login_as("secretariat")
+    resp = client.post(f"/defense/admin/{rnd.code}/schedule/publish")  # nothing scheduled yet: refused
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/defense/admin/{rnd.code}/schedule")
+    assert "还没有答辩安排" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert not ops.is_published(rnd)
+    assert ops.run_schedule(rnd).ok
+    db.session.commit()
+    assert db.session.execute(db.select(DefenseCase)).first() is None
+    assert client.get(f"/defense/admin/{rnd.code}/schedule").status_code == 200  # reading creates nothing
+    resp = client.post(f"/defense/admin/{rnd.code}/schedule/publish")
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert ops.is_published(rnd)
+    cases = db.session.execute(db.select(DefenseCase)).scalars().all()
+    assert {c.assignment_id for c in cases} == {a.id for a in ops.round_assignments(rnd)}
+    panels = {p.id: p for p in ops.round_panels(rnd)}
+    assert all(len(c.sheets) == len(panels[c.panel_id].members) for c in cases)
+    # a move after publication takes the case to the new panel's room and queues a push of both rooms
+    from certify import realtime
+
+    db.session.commit()
+    a = ops.candidate_assignment(cands[0])
+    old_panel_id = a.panel_id
+    other = next(p for p in ops.round_panels(rnd) if p.id != old_panel_id)
+    ops.move_candidate(rnd, cands[0], other, ops.slot_grid(rnd)[-1][0], reason="考生申请改期")
+    assert {("panel", old_panel_id), ("panel", other.id)} <= set(realtime._outbox()["callbacks"])
+    case = db.session.execute(db.select(DefenseCase).filter_by(candidate_id=cands[0].id)).scalar_one()
+    assert case.panel_id == other.id
+    assert {m.panelist_id for m in other.members} <= {s.panelist_id for s in case.sheets}
+    db.session.rollback()
+    assert not realtime._outbox()["callbacks"]  # dropped with the rollback

@@ -101,7 +101,7 @@ function caseDetail(c) {
   const body = h('tbody');
   for (const m of c.members || []) {
     const cell = h('td');
-    if (m.status === 'submitted' && 'total' in m && !['finalised', 'absent'].includes(c.state)) {
+    if (m.status === 'submitted' && 'total' in m && !c.locked) {
       const key = `reopen-${c.id}-${m.sheet_id}`;
       cell.append(draftInput(key, { placeholder: '退回理由', dataset: { reopenReason: m.sheet_id } }),
         h('button', { type: 'button', class: 'small', dataset: { action: 'reopen_sheet', sheet: m.sheet_id }, onclick: () => chair('reopen_sheet', { sheet_id: m.sheet_id, reason: drafts[key] || '' }).then((a) => { if (a.ok) drafts[key] = ''; }) }, '退回重评'));

@@ -79,7 +79,7 @@ function validScores() {
 }
 
 function editable() {
-  return !!server && ['draft', 'reopened'].includes(server.status) && caseInfo && !['finalised', 'absent'].includes(caseInfo.state);
+  return !!server && ['draft', 'reopened'].includes(server.status) && caseInfo && !caseInfo.locked;
 }
 
 function sameScores(a, b) {
@@ -152,7 +152,7 @@ function renderSync() {
   if (!server) { kind = 'loading'; text = local.dirty ? '离线：评分暂存在本设备，联网后自动同步' : '正在载入服务器上的评分表…'; }
   else if (server.status === 'submitted') { kind = 'submitted'; text = `已提交，服务器已确认（总分 ${server.total}，${new Date(server.submitted_at).toLocaleTimeString('zh-CN')}）`; }
   else if (server.status === 'recused') { kind = 'recused'; text = `已回避：${server.recuse_reason}`; }
-  else if (caseInfo && ['finalised', 'absent'].includes(caseInfo.state)) { kind = 'locked'; text = '成绩已确定，评分表已锁定'; }
+  else if (caseInfo && caseInfo.locked) { kind = 'locked'; text = '成绩已确定，评分表已锁定'; }
   else if (!live.isConnected() && (unconfirmed || local.dirty)) { kind = 'offline'; text = '离线：有未同步的评分，已暂存在本设备，恢复联网后自动发送'; }
   else if (unconfirmed || local.dirty || inflight) { kind = 'pending'; text = '正在同步到服务器…'; }
   else { kind = 'saved'; text = `草稿已保存到服务器（第 ${server.version} 版）`; }
