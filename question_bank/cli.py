@@ -1,4 +1,5 @@
-"""``certify import-bank FILE [--dry-run]`` and ``certify export-bank FILE``."""
+"""``certify import-bank FILE [--dry-run]`` and ``certify export-bank FILE [--format …]``: spreadsheets and the
+interchange formats (Moodle XML, GIFT, Aiken, QTI 2.1)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +13,7 @@ from certify.uow import commit
 from certify.tabular import ImportFailed, format_for_path
 
 from . import operations as ops
+from .services import interchange
 
 
 def echo_plan(plan, echo=click.echo) -> None:
@@ -23,15 +25,20 @@ def echo_plan(plan, echo=click.echo) -> None:
             echo(f"  {w}")
 
 
-@click.command("import-bank", help="导入题库（.xlsx 或 .csv；UTF-8、UTF-8 BOM 或 GB18030）。")
+@click.command("import-bank", help="导入题库：.xlsx 或 .csv（UTF-8、UTF-8 BOM 或 GB18030），或 Moodle XML（.xml）、"
+                                  "GIFT（.gift/.txt）、Aiken（.txt）、QTI 2.1（.xml 或内容包 .zip）。")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="只检查并报告，不写入数据库")
+@click.option("--category", default="", help="交换格式文件未给出分类时使用的分类")
+@click.option("--difficulty", default="", help="交换格式文件未给出难度时使用的难度（1–5 或 易/中/难）")
+@click.option("--level", default="", help="交换格式文件未给出适用级别时使用的级别（初级/中级/通用）")
 @with_appcontext
-def import_bank_command(path, dry_run):
+def import_bank_command(path, dry_run, category, difficulty, level):
     file = Path(path)
     if not file.is_file():
         fail(f"找不到文件：{path}")
-    plan = ops.plan_file(file.read_bytes(), file.name)
+    defaults = interchange.Defaults(category=category, difficulty=difficulty, level=level)
+    plan = ops.plan_file(file.read_bytes(), file.name, defaults)
     if not plan.ok:
         echo_plan(plan)
         fail_import(ImportFailed(plan.errors))
@@ -50,19 +57,25 @@ def import_bank_command(path, dry_run):
     click.echo("导入完成。")
 
 
-@click.command("export-bank", help="导出题库（当前版本，导入格式；按扩展名 .xlsx 或 .csv）。")
+@click.command("export-bank", help="导出题库（当前版本）：按扩展名 .xlsx 或 .csv，或用 --format 导出为 Moodle XML、"
+                                  "GIFT、Aiken（仅单选题）或 QTI 2.1 内容包。")
 @click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(sorted(interchange.FORMATS)), default=None,
+              help="交换格式：moodle / gift / aiken / qti")
 @with_appcontext
-def export_bank_command(path):
+def export_bank_command(path, fmt):
+    if fmt is None:
+        try:
+            format_for_path(path)
+        except ValueError as err:
+            fail(str(err))
+    skipped: list[int] = []
     try:
-        format_for_path(path)
-    except ValueError as err:
-        fail(str(err))
-    try:
-        n = ops.export_all(path)
+        n = ops.export_all(path, fmt, left_out=skipped)
     except OSError as err:
         fail(f"无法写入文件 {path}：{err.strerror}")
-    click.echo(f"已导出 {n} 道题目 → {path}")
+    note = f"（{interchange.FORMATS[fmt]} 只能容纳单选题，另有 {skipped[0]} 道未导出）" if skipped and skipped[0] else ""
+    click.echo(f"已导出 {n} 道题目 → {path}{note}")
 
 
 COMMANDS = (import_bank_command, export_bank_command)

@@ -302,15 +302,18 @@ def template_sheet() -> Sheet:
     return Sheet("题库", list(HEADERS), [item_to_row("", e) for e in examples])
 
 
-def export_all(path: str, fmt: str | None = None) -> int:
+def export_all(path: str, fmt: str | None = None, *, left_out: list | None = None) -> int:
     """Write the bank's current versions to ``path``: a spreadsheet by extension, or ``fmt`` one of
-    ``interchange.FORMATS`` (Moodle XML, GIFT, Aiken, QTI 2.1). Returns the number of items written."""
+    ``interchange.FORMATS`` (Moodle XML, GIFT, Aiken, QTI 2.1). Returns the number of items written; the number the
+    format could not hold (Aiken: single choice only) is appended to ``left_out``."""
     from certify.tabular import write_file
 
     items = db.session.execute(search_query(Filters())).scalars().all()
     if fmt:
         data, skipped = export_interchange(items, fmt)
         Path(path).write_bytes(data)
+        if left_out is not None:
+            left_out.append(skipped)
         return len(items) - skipped
     write_file(path, [export_sheet(items)])
     return len(items)
