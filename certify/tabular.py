@@ -183,6 +183,13 @@ def decode_csv(data: bytes) -> str:
     raise UnicodeDecodeError("gb18030", data, 0, 1, "not UTF-8 or GB18030")
 
 
+def display_name(filename: str | None) -> str:
+    """An uploaded file's name as messages and the audit trail show it: its last path part, without control
+    characters, at most 120 characters."""
+    name = re.split(r"[\\/]", _FORBIDDEN.sub("", filename or ""))[-1].strip()[:120]
+    return name or "上传文件"
+
+
 def _extension(filename: str) -> str:
     name = (filename or "").lower()
     return next((ext for ext in SUPPORTED if name.endswith(ext)), "")
@@ -378,7 +385,7 @@ def read_tables(data: bytes, filename: str, specs: Sequence[Sequence[Column]], *
     data sheet found (at least one).
     """
     limits = limits or Limits.current()
-    file = filename or "上传文件"
+    file = display_name(filename)
 
     def refuse(message, sheet="", row=None, column=None):
         return ImportFailed([RowError(row, column, message, file, sheet)])
@@ -454,6 +461,22 @@ def sheet_count(data: bytes, filename: str) -> int:
     finally:
         if wb is not None:
             wb.close()
+
+
+LOOKUP_CHUNK = 500
+
+
+def chunks(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterator[list[Any]]:
+    """The keys of a file in slices for ``IN (…)`` lookups: one query per slice keeps every statement far
+    below the bound-parameter limits (PostgreSQL 65,535; SQLite 32,766) whatever the file's length."""
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # ---------------------------------------------------------------- writing

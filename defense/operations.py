@@ -473,7 +473,7 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
     db.session.flush()
     _check_assignments_still_valid(rnd)
     if result.changed:
-        audit("defense.import_panelists", target=rnd, round_id=rnd.id, file=filename, created=result.created,
+        audit("defense.import_panelists", target=rnd, round_id=rnd.id, file=table.file, created=result.created,
               updated=result.updated, panels_created=result.panels_created, panels_changed=result.panels_changed,
               conflicts_added=result.conflicts_added)
     return result
