@@ -65,7 +65,7 @@ class ImportFailed(Exception):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     values: dict[str, str]
@@ -93,7 +93,7 @@ class Limits:
     memory or time). Each comes from the app config key in ``CONFIG_KEYS`` when an app is active."""
 
     max_bytes: int = 10 * MIB  # the uploaded file itself
-    max_unzipped_bytes: int = 100 * MIB  # all parts of an .xlsx together, as declared by the zip directory
+    max_unzipped_bytes: int = 64 * MIB  # all parts of an .xlsx together, as declared by the zip directory
     max_part_bytes: int = 8 * MIB  # any other XML part of an .xlsx (styles, workbook, properties…)
     max_zip_ratio: int = 100  # uncompressed / compressed, for parts larger than 1 MiB
     max_zip_entries: int = 2000
@@ -117,8 +117,8 @@ class Limits:
             return cls()
         if not has_app_context():
             return cls()
-        defaults = cls()
-        return cls(**{name: int(current_app.config.get(key, getattr(defaults, name)))
+        defaults, config = cls(), current_app.config
+        return cls(**{name: int(config[key]) if config.get(key) is not None else getattr(defaults, name)
                       for name, key in cls.CONFIG_KEYS.items()})
 
 
@@ -133,6 +133,9 @@ _INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
 # Characters no import field may hold: C0/C1 controls (tab, line feed and carriage return are text), DEL,
 # lone surrogates and non-characters. A NUL is refused by PostgreSQL; the others are never meant.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+_SUSPECT = re.compile(_FORBIDDEN.pattern[:-1] + _INVISIBLE.pattern[1:])  # either kind, in one search
 
 
 def forbidden_char(text: str) -> str | None:
@@ -346,22 +349,28 @@ def _table(sheet: _RawSheet, file: str, columns: Sequence[Column], limits: Limit
         raise ImportFailed(errors)
 
     headers = {key: header[pos] for key, pos in positions.items()}
+    wanted = list(positions.items())
     table = Table(file=file, sheet=title, present=set(positions))
     data_rows = 0
     for number, raw in rows:
         values = {}
-        for key, pos in positions.items():
-            text = _cell_text(raw[pos]) if pos < len(raw) else ""
-            if text:
+        width = len(raw)
+        for key, pos in wanted:
+            value = raw[pos] if pos < width else None
+            if value is None or value == "":
+                values[key] = ""
+                continue
+            text = _cell_text(value)
+            if text and _SUSPECT.search(text):
                 bad = forbidden_char(text)
                 if bad:
-                    err(number, headers[key], f"含有不可见的控制字符 {bad}（如 NUL），请删除后重新上传")
-                    text = ""
-                elif len(text) > limits.max_cell_chars:
-                    err(number, headers[key], f"内容过长（{len(text)} 个字符，最多 {limits.max_cell_chars}）")
+                    err(number, headers[key], f"含有不可见的控制字符 {bad}，请删除后重新上传")
                     text = ""
                 else:
                     text = _INVISIBLE.sub("", text).strip()
+            if len(text) > limits.max_cell_chars:
+                err(number, headers[key], f"内容过长（{len(text)} 个字符，最多 {limits.max_cell_chars}）")
+                text = ""
             values[key] = text
         if not any(values.values()):
             continue  # blank line
@@ -408,14 +417,13 @@ def read_tables(data: bytes, filename: str, specs: Sequence[Sequence[Column]], *
             wb, sheets = _xlsx_sheets(data, limits)
             if len(sheets) > limits.max_sheets:
                 raise refuse(f"工作簿含有 {len(sheets)} 个工作表，超过上限 {limits.max_sheets}")
+        for sheet in sheets:
+            if sheet.hidden and _has_content(sheet, limits):
+                raise refuse(f"工作表「{sheet.title}」是隐藏的，但含有数据；为免导入看不见的内容，请删除该工作表，"
+                             "或取消隐藏并确认只保留要导入的工作表", sheet.title)
         tables: list[Table] = []
         extra: list[str] = []
-        for sheet in sheets:
-            if sheet.hidden:
-                if _has_content(sheet, limits):
-                    raise refuse(f"工作表「{sheet.title}」是隐藏的，但含有数据；为免导入看不见的内容，请删除该工作表，"
-                                 "或取消隐藏并确认只保留要导入的工作表", sheet.title)
-                continue
+        for sheet in (s for s in sheets if not s.hidden):
             if len(tables) < len(specs):
                 table = _table(sheet, file, specs[len(tables)], limits)
                 if table is not None:
