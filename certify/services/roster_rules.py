@@ -33,9 +33,12 @@ _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
 
 def id_check_digit(first17: str) -> str:
     """The GB 11643 check character of the first 17 digits."""
-    if not re.fullmatch(r"[0-9]{17}", first17 or ""):
-        raise ValueError("need 17 digits")
-    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+    if len(first17 or "") != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("need 17 ASCII digits")
+    total = 0
+    for d, w in zip(first17, _ID_WEIGHTS):
+        total += (ord(d) - 48) * w
+    return _ID_CHECK[total % 11]
 
 
 def excel_number_problem(value: str) -> str | None:
@@ -49,6 +52,8 @@ def excel_number_problem(value: str) -> str | None:
 def odd_character_problem(value: str, label: str) -> str | None:
     """A message when ``value`` holds a control or invisible character, or a digit other than ASCII 0–9
     (full-width １, Arabic-Indic ١, superscript ²…), which would otherwise look like the same number."""
+    if value.isascii() and value.isprintable():
+        return None
     for ch in value:
         if ch.isascii():
             if ch.isprintable():
