@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("hostile"))
+    made = build(tmp_path_factory.mktemp("hostile"))
+    skip = os.environ.get("HOSTILE_SKIP")  # a regex of file names to leave out (e.g. the bombs, on old code)
+    return [c for c in made if not re.search(skip, c.name)] if skip else made
 
 
 def test_the_corpus_is_large_enough(cases):
+    if os.environ.get("HOSTILE_SKIP"):
+        pytest.skip("part of the corpus left out by HOSTILE_SKIP")
     assert len(cases) >= 70
     assert {c.expect for c in cases} == {"refused", "ok", "any"}
     assert sum(len(c.importers) for c in cases) >= 150
