@@ -11,13 +11,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_
 
 from .accounts import create_user
-from .clock import to_local, utcnow
 from .audit import audit
+from .clock import to_local, utcnow
 from .domain import CANDIDATE, LEVELS
 from .extensions import db
 from .models import Candidate, Round, User
-from .services.roster_rules import (HEADERS, REGION_CODES, ExistingCandidate, assign_tickets, check_id_number,
-                                    make_id_number, plan_roster, ticket_prefix)
+from .services.roster_rules import (
+    HEADERS,
+    REGION_CODES,
+    ExistingCandidate,
+    assign_tickets,
+    check_id_number,
+    make_id_number,
+    plan_roster,
+    ticket_prefix,
+)
 from .tabular import Column, ImportFailed, RowError, Sheet, chunks, read_table
 
 ROSTER_COLUMNS = (
@@ -55,6 +63,17 @@ def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: s
                 password: str | None = None) -> RosterResult:
     """Validate and apply roster rows (row number, values by column key). New accounts get ``password``, or a
     generated one that must be changed at first login."""
+    existing, holders = _what_exists(rnd, rows)
+    plan = plan_roster(rows, file=file, sheet=sheet, offered_levels=rnd.levels, region=rnd.region,
+                       existing=existing, ticket_holders=holders, today=to_local(utcnow()).date())
+    if plan.errors:
+        raise ImportFailed(plan.errors)
+    return _apply(rnd, plan, file, password)
+
+
+def _what_exists(rnd: Round, rows: list[tuple[int, dict]]) -> tuple[dict[str, ExistingCandidate],
+                                                                   dict[str, str | None]]:
+    """This round's candidates by the file's ID numbers, and who holds the file's tickets."""
     ids = sorted({check_id_number(v.get("id_number") or "")[0] for _, v in rows} - {""})
     existing: dict[str, ExistingCandidate] = {}
     for batch in chunks(ids):  # a 100,000-row file must not become one query with 100,000 parameters
@@ -72,12 +91,10 @@ def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: s
     for batch in chunks(file_tickets):
         for (username,) in db.session.execute(db.select(User.username).where(User.username.in_(batch))):
             holders.setdefault(username, None)
-    plan = plan_roster(rows, file=file, sheet=sheet, offered_levels=rnd.levels, region=rnd.region,
-                       existing=existing, ticket_holders=holders,
-                       today=to_local(utcnow()).date())
-    if plan.errors:
-        raise ImportFailed(plan.errors)
+    return existing, holders
 
+
+def _apply(rnd: Round, plan, file: str, password: str | None) -> RosterResult:
     prefixes = {ticket_prefix(rnd.year, rnd.region, lv) for lv in rnd.levels}
     used: set[str] = set()
     for prefix in prefixes:

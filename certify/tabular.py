@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
@@ -60,7 +62,8 @@ class ImportFailed(Exception):
             more = len(errors) - MAX_REPORTED_ERRORS
             first = errors[0]
             errors = errors[:MAX_REPORTED_ERRORS] + [
-                RowError(None, None, f"另有 {more} 条错误未列出（只显示前 {MAX_REPORTED_ERRORS} 条）", first.file, first.sheet)]
+                RowError(None, None, f"另有 {more} 条错误未列出（只显示前 {MAX_REPORTED_ERRORS} 条）",
+                         first.file, first.sheet)]
         self.errors = errors
         super().__init__("\n".join(str(e) for e in self.errors))
 
@@ -109,15 +112,14 @@ class Limits:
                    "max_cell_chars": "IMPORT_MAX_CELL_CHARS"}
 
     @classmethod
-    def current(cls) -> "Limits":
+    def current(cls) -> Limits:
         """The limits of the active app (config keys IMPORT_MAX_*), or the defaults outside an app."""
-        try:
-            from flask import current_app, has_app_context
-        except ImportError:  # pragma: no cover - Flask is a dependency
+        # Looked up, not imported: this module stays importable by pure services (it consults an app only
+        # when one is running).
+        flask = sys.modules.get("flask")
+        if flask is None or not flask.has_app_context():
             return cls()
-        if not has_app_context():
-            return cls()
-        defaults, config = cls(), current_app.config
+        defaults, config = cls(), flask.current_app.config
         return cls(**{name: int(config[key]) if config.get(key) is not None else getattr(defaults, name)
                       for name, key in cls.CONFIG_KEYS.items()})
 
@@ -215,12 +217,13 @@ _NOT_XLSX = ("无法读取文件：不是有效的 .xlsx 工作簿（可能是�
 def _check_zip(data: bytes, limits: Limits) -> None:
     """Inspect the zip directory before any XML is parsed: entry count, declared sizes, compression ratios."""
     if data[:4] == b"\xd0\xcf\x11\xe0":
-        raise _Refused("文件是旧版 Excel（.xls）或加了打开密码的工作簿；请在 Excel 中另存为 .xlsx（不设密码）后重新上传")
+        raise _Refused("文件是旧版 Excel（.xls）或加了打开密码的工作簿；"
+                       "请在 Excel 中另存为 .xlsx（不设密码）后重新上传")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError):
-        raise _Refused(_NOT_XLSX)
+        raise _Refused(_NOT_XLSX) from None
     if len(infos) > limits.max_zip_entries:
         raise _Refused(f"工作簿内部含有 {len(infos)} 个部件，超过上限 {limits.max_zip_entries}，不是正常的 Excel 文件")
     total = 0
@@ -233,7 +236,8 @@ def _check_zip(data: bytes, limits: Limits) -> None:
         name = info.filename.lower()
         is_data = name.startswith("xl/worksheets/") or name == "xl/sharedstrings.xml"
         if not is_data and name.endswith((".xml", ".rels", ".vml")) and size > limits.max_part_bytes:
-            raise _Refused(f"工作簿内部部件 {info.filename[:80]} 过大（{_mib(size)}，上限 {_mib(limits.max_part_bytes)}）")
+            raise _Refused(f"工作簿内部部件 {info.filename[:80]} 过大"
+                           f"（{_mib(size)}，上限 {_mib(limits.max_part_bytes)}）")
     if total > limits.max_unzipped_bytes:
         raise _Refused(f"工作簿解压后共 {_mib(total)}，超过上限 {_mib(limits.max_unzipped_bytes)}；"
                        "请删除多余的内容（图片、空行、格式）或分成几个文件导入")
@@ -285,7 +289,7 @@ def _bounded(sheet: _RawSheet, limits: Limits) -> Iterator[tuple[int, Sequence[A
             return
         except csv.Error:
             raise _Refused(f"第 {number + 1} 行附近无法解析：单元格过长（超过 {limits.max_cell_chars} 个字符）"
-                           "或引号不成对", sheet.title)
+                           "或引号不成对", sheet.title) from None
         number += 1
         if number > limits.max_rows + 1000:
             raise _Refused(f"行数超过上限（最多 {limits.max_rows} 行数据）；请删除多余的行或分成几个文件导入",
@@ -302,41 +306,39 @@ def _has_content(sheet: _RawSheet, limits: Limits) -> bool:
     return any(any(_cell_text(v) for v in raw) for _, raw in _bounded(sheet, limits))
 
 
-def _table(sheet: _RawSheet, file: str, columns: Sequence[Column], limits: Limits) -> Table | None:
-    """The table of one sheet, or None when the sheet holds no non-empty cell."""
-    title = sheet.title
-    errors: list[RowError] = []
+class _Errors(list):
+    """Row errors of one sheet; reading stops once MAX_REPORTED_ERRORS are found."""
 
-    def err(row, column, message):
-        errors.append(RowError(row, column, message, file, title))
-        if len(errors) >= MAX_REPORTED_ERRORS:
-            raise ImportFailed(errors)
+    def __init__(self, file: str, sheet: str):
+        super().__init__()
+        self.file, self.sheet = file, sheet
 
-    rows = _bounded(sheet, limits)
-    header = None
-    header_row = 0
-    for number, raw in rows:
-        cells = [_INVISIBLE.sub("", _cell_text(v)).strip() for v in raw]
-        if any(cells):
-            header, header_row = cells, number
-            break
-    if header is None:
-        return None
+    def add(self, row, column, message) -> None:
+        self.append(RowError(row, column, message, self.file, self.sheet))
+        if len(self) >= MAX_REPORTED_ERRORS:
+            raise ImportFailed(self)
+
+    def raise_any(self) -> None:
+        if self:
+            raise ImportFailed(self)
+
+
+def _header_positions(header: list[str], row: int, columns: Sequence[Column], errors: _Errors) -> dict[str, int]:
+    """Column key -> index in the row, from the header cells (invisible characters already removed)."""
     by_name: dict[str, int] = {}
     for idx, name in enumerate(header):
         if not name:
             continue
         bad = forbidden_char(name)
         if bad:
-            err(header_row, name.replace(bad, ""), f"表头含有控制字符 {bad}")
-            continue
-        if len(name) > 100:
-            err(header_row, name[:20] + "…", "表头过长")
-            continue
-        key = _norm_header(name)
-        if key in by_name:
-            err(header_row, name, "表头重复")
-        by_name[key] = idx
+            errors.add(row, _FORBIDDEN.sub("", name), f"表头含有控制字符 {bad}")
+        elif len(name) > 100:
+            errors.add(row, name[:20] + "…", "表头过长")
+        else:
+            key = _norm_header(name)
+            if key in by_name:
+                errors.add(row, name, "表头重复")
+            by_name[key] = idx
     positions: dict[str, int] = {}
     for col in columns:
         found = [by_name[n] for n in col.names() if n in by_name]
@@ -344,43 +346,93 @@ def _table(sheet: _RawSheet, file: str, columns: Sequence[Column], limits: Limit
             positions[col.key] = found[0]
         elif col.required:
             expected = col.header + (f"（或 {' / '.join(col.aliases)}）" if col.aliases else "")
-            err(header_row, col.header, f"缺少必需的列「{expected}」")
-    if errors:
-        raise ImportFailed(errors)
+            errors.add(row, col.header, f"缺少必需的列「{expected}」")
+    return positions
 
-    headers = {key: header[pos] for key, pos in positions.items()}
-    wanted = list(positions.items())
-    table = Table(file=file, sheet=title, present=set(positions))
-    data_rows = 0
+
+def _cell_value(value: Any, number: int, header: str, limits: Limits, errors: _Errors) -> str:
+    """A data cell's text; control characters and over-long text are errors naming row and column."""
+    if value is None or value == "":
+        return ""
+    text = _cell_text(value)
+    if text and _SUSPECT.search(text):
+        bad = forbidden_char(text)
+        if bad:
+            errors.add(number, header, f"含有不可见的控制字符 {bad}，请删除后重新上传")
+            return ""
+        text = _INVISIBLE.sub("", text).strip()
+    if len(text) > limits.max_cell_chars:
+        errors.add(number, header, f"内容过长（{len(text)} 个字符，最多 {limits.max_cell_chars}）")
+        return ""
+    return text
+
+
+def _table(sheet: _RawSheet, file: str, columns: Sequence[Column], limits: Limits) -> Table | None:
+    """The table of one sheet, or None when the sheet holds no non-empty cell."""
+    errors = _Errors(file, sheet.title)
+    rows = _bounded(sheet, limits)
+    header, header_row = None, 0
+    for number, raw in rows:  # the header is the first non-empty row
+        cells = [_INVISIBLE.sub("", _cell_text(v)).strip() for v in raw]
+        if any(cells):
+            header, header_row = cells, number
+            break
+    if header is None:
+        return None
+    positions = _header_positions(header, header_row, columns, errors)
+    errors.raise_any()
+
+    wanted = [(key, pos, header[pos]) for key, pos in positions.items()]
+    table = Table(file=file, sheet=sheet.title, present=set(positions))
     for number, raw in rows:
-        values = {}
         width = len(raw)
-        for key, pos in wanted:
-            value = raw[pos] if pos < width else None
-            if value is None or value == "":
-                values[key] = ""
-                continue
-            text = _cell_text(value)
-            if text and _SUSPECT.search(text):
-                bad = forbidden_char(text)
-                if bad:
-                    err(number, headers[key], f"含有不可见的控制字符 {bad}，请删除后重新上传")
-                    text = ""
-                else:
-                    text = _INVISIBLE.sub("", text).strip()
-            if len(text) > limits.max_cell_chars:
-                err(number, headers[key], f"内容过长（{len(text)} 个字符，最多 {limits.max_cell_chars}）")
-                text = ""
-            values[key] = text
+        values = {key: _cell_value(raw[pos] if pos < width else None, number, name, limits, errors)
+                  for key, pos, name in wanted}
         if not any(values.values()):
             continue  # blank line
-        data_rows += 1
-        if data_rows > limits.max_rows:
-            raise _Refused(f"数据超过 {limits.max_rows} 行的上限；请分成几个文件导入", title)
+        if len(table.rows) >= limits.max_rows:
+            raise _Refused(f"数据超过 {limits.max_rows} 行的上限；请分成几个文件导入", sheet.title)
         table.rows.append(Row(number, values))
-    if errors:
-        raise ImportFailed(errors)
+    errors.raise_any()
     return table
+
+
+def _open_sheets(data: bytes, ext: str, limits: Limits):
+    """(workbook or None, sheets) of a file, bounded; raises _Refused for file-level limits."""
+    if ext == ".csv":
+        if data[:4096].count(b"\x00") > 16 and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise _Refused("文件含有空字符（NUL），不是文本 CSV（可能是 Excel 工作簿改了扩展名，或是不带 BOM 的 "
+                           "UTF-16）；请另存为 CSV（UTF-8）后重新上传")
+        return None, [_csv_sheet(data)]
+    wb, sheets = _xlsx_sheets(data, limits)
+    if len(sheets) > limits.max_sheets:
+        wb.close()
+        raise _Refused(f"工作簿含有 {len(sheets)} 个工作表，超过上限 {limits.max_sheets}")
+    return wb, sheets
+
+
+def _data_tables(sheets: list[_RawSheet], file: str, specs: Sequence[Sequence[Column]], limits: Limits) -> list[Table]:
+    """One table per expected data sheet; hidden sheets with data and surplus data sheets are refused by name."""
+    for sheet in sheets:
+        if sheet.hidden and _has_content(sheet, limits):
+            raise _Refused(f"工作表「{sheet.title}」是隐藏的，但含有数据；为免导入看不见的内容，请删除该工作表，"
+                           "或取消隐藏并确认只保留要导入的工作表", sheet.title)
+    tables: list[Table] = []
+    extra: list[str] = []
+    for sheet in (s for s in sheets if not s.hidden):
+        if len(tables) < len(specs):
+            table = _table(sheet, file, specs[len(tables)], limits)
+            if table is not None:
+                tables.append(table)
+        elif _has_content(sheet, limits):
+            extra.append(sheet.title)
+    if extra:
+        kept = "、".join(f"「{t.sheet}」" for t in tables)
+        raise _Refused(f"工作簿中除{kept}外还有含数据的工作表{'、'.join(f'「{t}」' for t in extra)}；"
+                       f"本导入只读取 {len(specs)} 个工作表，请删除多余的工作表或分成几个文件", extra[0])
+    if not tables:
+        raise _Refused("文件中没有表头和数据", sheets[0].title if sheets else "")
+    return tables
 
 
 def read_tables(data: bytes, filename: str, specs: Sequence[Sequence[Column]], *,
@@ -408,43 +460,16 @@ def read_tables(data: bytes, filename: str, specs: Sequence[Sequence[Column]], *
         raise refuse(f"文件过大（{_mib(len(data))}，上限 {_mib(limits.max_bytes)}）；请分成几个文件导入")
     wb = None
     try:
-        if ext == ".csv":
-            if data[:4096].count(b"\x00") > 16 and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                raise refuse("文件含有空字符（NUL），不是文本 CSV（可能是 Excel 工作簿改了扩展名，或是不带 BOM 的 "
-                             "UTF-16）；请另存为 CSV（UTF-8）后重新上传")
-            sheets = [_csv_sheet(data)]
-        else:
-            wb, sheets = _xlsx_sheets(data, limits)
-            if len(sheets) > limits.max_sheets:
-                raise refuse(f"工作簿含有 {len(sheets)} 个工作表，超过上限 {limits.max_sheets}")
-        for sheet in sheets:
-            if sheet.hidden and _has_content(sheet, limits):
-                raise refuse(f"工作表「{sheet.title}」是隐藏的，但含有数据；为免导入看不见的内容，请删除该工作表，"
-                             "或取消隐藏并确认只保留要导入的工作表", sheet.title)
-        tables: list[Table] = []
-        extra: list[str] = []
-        for sheet in (s for s in sheets if not s.hidden):
-            if len(tables) < len(specs):
-                table = _table(sheet, file, specs[len(tables)], limits)
-                if table is not None:
-                    tables.append(table)
-            elif _has_content(sheet, limits):
-                extra.append(sheet.title)
-        if extra:
-            kept = "、".join(f"「{t.sheet}」" for t in tables)
-            raise refuse(f"工作簿中除{kept}外还有含数据的工作表{'、'.join(f'「{t}」' for t in extra)}；"
-                         f"本导入只读取 {len(specs)} 个工作表，请删除多余的工作表或分成几个文件", extra[0])
-        if not tables:
-            raise refuse("文件中没有表头和数据", sheets[0].title if sheets else "")
-        return tables
+        wb, sheets = _open_sheets(data, ext, limits)
+        return _data_tables(sheets, file, specs, limits)
     except _Refused as r:
-        raise refuse(r.message, r.sheet, r.row, r.column)
+        raise refuse(r.message, r.sheet, r.row, r.column) from None
     except UnicodeDecodeError:
-        raise refuse("无法识别文件编码，请使用 UTF-8 或 GB18030（GBK）保存 CSV")
+        raise refuse("无法识别文件编码，请使用 UTF-8 或 GB18030（GBK）保存 CSV") from None
     except (ImportFailed, MemoryError):
         raise
     except Exception:  # openpyxl and zipfile raise many kinds for a broken or non-xlsx file
-        raise refuse(_NOT_XLSX if ext == ".xlsx" else "无法读取文件，请确认是有效的 .csv 文件")
+        raise refuse(_NOT_XLSX if ext == ".xlsx" else "无法读取文件，请确认是有效的 .csv 文件") from None
     finally:
         if wb is not None:
             wb.close()

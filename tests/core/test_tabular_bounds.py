@@ -9,8 +9,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 
-from certify.tabular import (MAX_REPORTED_ERRORS, Column, ImportFailed, Limits, RowError, chunks, read_table,
-                             read_tables)
+from certify.tabular import MAX_REPORTED_ERRORS, Column, ImportFailed, Limits, RowError, chunks, read_table, read_tables
 
 COLS = (Column("id_number", "证件号"), Column("name", "姓名"), Column("phone", "手机", required=False))
 
@@ -84,7 +83,8 @@ def test_rows_columns_and_cell_length_are_bounded():
 
 
 def test_a_hidden_sheet_with_data_is_refused_by_name_even_before_a_visible_one():
-    data = xlsx(("旧名单", [["证件号", "姓名"], ["1", "旧"]], "hidden"), ("名单", [["证件号", "姓名"], ["2", "新"]], "visible"))
+    data = xlsx(("旧名单", [["证件号", "姓名"], ["1", "旧"]], "hidden"),
+                ("名单", [["证件号", "姓名"], ["2", "新"]], "visible"))
     error = refusal(data, "r.xlsx")[0]
     assert error.sheet == "旧名单" and "隐藏" in error.message
 

@@ -49,7 +49,8 @@ def good_row(importer: str, n: int) -> list:
         return [make_id_number("220104", birth, n % 1000), f"考生{n}", f"第{n % 7}中学", "南关区", "初级",
                 f"139{n:08d}", ""]
     if importer == "bank":
-        return [f"H{n:06d}", "单选", f"第 {n} 题：哪一项正确？", "甲", "乙", "丙", "丁", "", "", "", "", "A", "科学常识",
+        return [f"H{n:06d}", "单选", f"第 {n} 题：哪一项正确？", "甲", "乙", "丙", "丁", "", "", "", "", "A",
+                "科学常识",
                 "3", "通用", ""]
     if importer == "records":
         return [known_id(1 + n % 3), "", "", "88"]
@@ -116,7 +117,7 @@ def raw_xlsx(sheets, *, shared: str | None = None, styles: str | None = None, ex
              '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
              'spreadsheetml.sheet.main+xml"/>']
     rels, entries = [], []
-    for i, (name, xml, state) in enumerate(sheets, 1):
+    for i, (name, _xml, state) in enumerate(sheets, 1):
         types.append(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.'
                      'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>')
         rels.append(f'<Relationship Id="rId{i}" Type="{ns}/officeDocument/2006/relationships/worksheet" '
@@ -220,7 +221,8 @@ def build(folder: Path) -> list[Case]:
     add("blank-lines.csv", b"\r\n \r\n,,,\r\n", says=("没有表头",))
     add("not-a-zip.xlsx", "证件号,姓名\r\n".encode() * 20, says=("不是有效的 .xlsx",))
     add("random-bytes.xlsx", bytes(rng.randrange(256) for _ in range(4096)), says=("无法读取",))
-    add("random-bytes.csv", bytes(rng.randrange(256) for _ in range(4096)), says=("NUL", "编码", "缺少", "无法", "控制"))
+    add("random-bytes.csv", bytes(rng.randrange(256) for _ in range(4096)),
+        says=("NUL", "编码", "缺少", "无法", "控制"))
     add("old-xls-or-encrypted.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2048, says=(".xls",))
     add("truncated.xlsx", valid_xlsx("roster", 50)[:1500], says=("无法读取",))
     add("zip-without-workbook.xlsx", _zip({"hello.txt": b"hi"}), says=("无法读取",))
@@ -246,7 +248,8 @@ def build(folder: Path) -> list[Case]:
                                             'spreadsheetml/2006/main"><cellXfs>' + "<xf/>" * 2_000_000 +
                                             "</cellXfs></styleSheet>"),
         says=("过大", "压缩"), heavy=True)
-    add("declared-dimension-max.xlsx", raw_xlsx([("Sheet1", sheet_xml(rows_xml([HEADERS["roster"], good_row("roster", 1)]),
+    add("declared-dimension-max.xlsx", raw_xlsx([("Sheet1", sheet_xml(rows_xml([HEADERS["roster"],
+                                                                                good_row("roster", 1)]),
                                                                       "A1:XFD1048576"), "visible")]),
         says=("声明的数据范围",), heavy=True)
     add("dimension-lies-small-row-far.xlsx", importers=("roster", "panelists"), data=raw_xlsx([("Sheet1", sheet_xml(
@@ -301,7 +304,8 @@ def build(folder: Path) -> list[Case]:
         add(f"double-bom-header-{imp}.csv", csv_bytes([header, good_row(imp, 1)]), importers=(imp,), expect="ok")
         add(f"duplicate-header-{imp}.csv", csv_bytes([HEADERS[imp] + [HEADERS[imp][0]], good_row(imp, 1) + ["x"]]),
             importers=(imp,), says=("表头重复",))
-        add(f"control-in-header-{imp}.csv", csv_bytes([[HEADERS[imp][0] + "\x07", *HEADERS[imp][1:]], good_row(imp, 1)]),
+        add(f"control-in-header-{imp}.csv",
+            csv_bytes([[HEADERS[imp][0] + "\x07", *HEADERS[imp][1:]], good_row(imp, 1)]),
             importers=(imp,), says=("控制字符",))
     add("no-known-header.csv", csv_bytes([["a", "b", "c"], ["1", "2", "3"]]), says=("缺少必需的列",))
     add("header-too-long.csv", csv_bytes([["表" * 5000, *HEADERS["roster"]], ["x", *good_row("roster", 1)]]),
@@ -367,10 +371,12 @@ def build(folder: Path) -> list[Case]:
                                                                  [2.20104198506011e17, *good_row("roster", 1)[1:]]],
                                                           "visible")), importers=("roster",),
         says=("存成了数字",), row_level=True)
-    add("id-as-excel-number-records.xlsx", openpyxl_bytes(("表", [HEADERS["records"], [2.20102198001011e17, "", "", 80]],
+    add("id-as-excel-number-records.xlsx", openpyxl_bytes(("表", [HEADERS["records"],
+                                                                [2.20102198001011e17, "", "", 80]],
                                                            "visible")), importers=("records",),
         says=("存成了数字",), row_level=True)
-    add("ticket-fullwidth-roster.csv", csv_bytes([HEADERS["roster"], [*good_row("roster", 1)[:6], "２０２４Ａ０００１"]]),
+    add("ticket-fullwidth-roster.csv",
+        csv_bytes([HEADERS["roster"], [*good_row("roster", 1)[:6], "２０２４Ａ０００１"]]),
         importers=("roster",), says=("准考证号",), row_level=True)
     add("ticket-fullwidth-records.csv", csv_bytes([HEADERS["records"], ["", "２０２４Ａ０００１", "", "80"]]),
         importers=("records",), says=("准考证号",), row_level=True)
@@ -419,7 +425,7 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 
 def _laughs() -> str:
-    ents = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10)]
+    ents = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)]
     return (f'<?xml version="1.0"?><!DOCTYPE sst [{"".join(ents)}]><sst xmlns="http://schemas.openxmlformats.org/'
             'spreadsheetml/2006/main"><si><t>&lol9;</t></si></sst>')
 

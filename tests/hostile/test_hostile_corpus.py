@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from corpus import IMPORTERS, build, known_id  # tests/hostile is on sys.path (pytest rootdir-relative import)
 from sqlalchemy import func, select
 
 from certify.extensions import db
-
-from corpus import IMPORTERS, build, known_id  # tests/hostile is on sys.path (pytest rootdir-relative import)
 
 MEMORY_LIMIT_MB = 300
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +74,47 @@ def _web_refused(importer: str, status: int, html: str) -> bool:
     return status in (400, 409, 422)
 
 
+def _check_cli(case, importer: str, result, before: dict, out: str) -> str | None:
+    """What is wrong with one CLI run, or None."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return f"crashed with {result.exception!r}"
+    if "Traceback" in out:
+        return "traceback in output"
+    if case.expect == "refused":
+        if result.exit_code == 0:
+            return f"accepted, expected a refusal: {out[:300]}"
+        if case.says and not any(s in out for s in case.says):
+            return f"message does not say {case.says}: {out[:400]}"
+        if case.row_level and not ("行" in out and "列" in out):
+            return f"no row and column named: {out[:400]}"
+        if _counts() != before:
+            return "refused but tables changed"
+    elif case.expect == "ok" and result.exit_code != 0:
+        return f"refused, expected success: {out[:400]}"
+    elif case.expect == "any" and result.exit_code != 0 and _counts() != before:
+        return "refused but tables changed"
+    return None
+
+
+def _check_web(case, importer: str, status: int, html: str, before: dict) -> str | None:
+    """What is wrong with one web upload, or None."""
+    refused = _web_refused(importer, status, html)
+    if status >= 500 or "Traceback" in html:
+        return f"status {status}"
+    if case.expect == "refused":
+        if not refused:
+            return f"not refused (status {status})"
+        if case.says and not any(s in html for s in case.says):
+            return f"page does not say {case.says}"
+        if _counts() != before:
+            return "refused but tables changed"
+    elif case.expect == "ok" and (refused or status != 200):
+        return f"refused, expected success (status {status})"
+    elif case.expect == "any" and refused and _counts() != before:
+        return "refused but tables changed"
+    return None
+
+
 @pytest.mark.parametrize("importer", IMPORTERS)
 def test_every_hostile_file_through_cli_and_web(importer, cases, app, ctx, make_round, make_candidate, login_as,
                                                client):
@@ -84,57 +124,24 @@ def test_every_hostile_file_through_cli_and_web(importer, cases, app, ctx, make_
     login_as("secretariat")
     runner = app.test_cli_runner()
     failures: list[str] = []
-    runs = 0
-    for case in (c for c in cases if importer in c.importers):
+    mine = [c for c in cases if importer in c.importers]
+    for case in mine:
         app.config.update(case.config or {})
         try:
-            # -- the CLI
             before = _counts()
             result = runner.invoke(args=_cli_args(importer, rnd.code, case.path))
-            runs += 1
-            out = result.output + (result.stderr if hasattr(result, "stderr") else "")
-            where = f"{case.name} [{importer}] CLI"
-            if result.exception is not None and not isinstance(result.exception, SystemExit):
-                failures.append(f"{where}: crashed with {result.exception!r}")
-            elif "Traceback" in out:
-                failures.append(f"{where}: traceback in output")
-            elif case.expect == "refused":
-                if result.exit_code == 0:
-                    failures.append(f"{where}: accepted, expected a refusal: {out[:300]}")
-                elif case.says and not any(s in out for s in case.says):
-                    failures.append(f"{where}: message does not say {case.says}: {out[:400]}")
-                elif case.row_level and not ("行" in out and "列" in out):
-                    failures.append(f"{where}: no row and column named: {out[:400]}")
-                elif _counts() != before:
-                    failures.append(f"{where}: refused but tables changed")
-            elif case.expect == "ok" and result.exit_code != 0:
-                failures.append(f"{where}: refused, expected success: {out[:400]}")
-            elif case.expect == "any" and result.exit_code != 0 and _counts() != before:
-                failures.append(f"{where}: refused but tables changed")
-
-            # -- the web upload
+            problem = _check_cli(case, importer, result, before, result.output + getattr(result, "stderr", ""))
+            if problem:
+                failures.append(f"{case.name} [{importer}] CLI: {problem}")
             before = _counts()
             status, html = _web(client, importer, rnd, case)
-            runs += 1
-            where = f"{case.name} [{importer}] web"
-            refused = _web_refused(importer, status, html)
-            if status >= 500 or "Traceback" in html:
-                failures.append(f"{where}: status {status}")
-            elif case.expect == "refused":
-                if not refused:
-                    failures.append(f"{where}: not refused (status {status})")
-                elif case.says and not any(s in html for s in case.says):
-                    failures.append(f"{where}: page does not say {case.says}")
-                elif _counts() != before:
-                    failures.append(f"{where}: refused but tables changed")
-            elif case.expect == "ok" and (refused or status != 200):
-                failures.append(f"{where}: refused, expected success (status {status})")
-            elif case.expect == "any" and refused and _counts() != before:
-                failures.append(f"{where}: refused but tables changed")
+            problem = _check_web(case, importer, status, html, before)
+            if problem:
+                failures.append(f"{case.name} [{importer}] web: {problem}")
         finally:
             for key in case.config or {}:
                 app.config.pop(key, None)
-    print(f"\n[{importer}] {runs} runs (CLI + web) over {sum(importer in c.importers for c in cases)} files")
+    print(f"\n[{importer}] {2 * len(mine)} runs (CLI + web) over {len(mine)} files")
     assert not failures, "\n".join(failures)
 
 
