@@ -13,12 +13,21 @@ from sqlalchemy.orm import selectinload
 
 from .accounts import create_user
 from .audit import audit
+from .clock import to_local, utcnow
 from .domain import CANDIDATE, LEVELS
 from .extensions import db
 from .models import Candidate, Round, User
-from .services.roster_rules import (HEADERS, REGION_CODES, ExistingCandidate, assign_tickets, check_id_number,
-                                    make_id_number, plan_roster, ticket_prefix)
-from .tabular import Column, ImportFailed, RowError, Sheet, read_table
+from .services.roster_rules import (
+    HEADERS,
+    REGION_CODES,
+    ExistingCandidate,
+    assign_tickets,
+    check_id_number,
+    make_id_number,
+    plan_roster,
+    ticket_prefix,
+)
+from .tabular import Column, ImportFailed, RowError, Sheet, chunks, read_table
 
 ROSTER_COLUMNS = (
     Column("id_number", HEADERS["id_number"], ("身份证号", "身份证号码", "证件号码")),
@@ -55,26 +64,38 @@ def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: s
                 password: str | None = None) -> RosterResult:
     """Validate and apply roster rows (row number, values by column key). New accounts get ``password`` (the
     demo), or none until their one-time password is issued with the admission slips."""
-    ids = {check_id_number(v.get("id_number") or "")[0] for _, v in rows}
-    existing = {
-        c.id_number: ExistingCandidate(c.id_number, c.ticket, c.level, c.name, c.work_unit, c.district, c.phone or "")
-        for c in db.session.execute(
-            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(ids))).scalars()
-    }
-    file_tickets = {(v.get("ticket") or "").strip() for _, v in rows} - {""}
-    holders: dict[str, str | None] = {}
-    if file_tickets:
-        for ticket, round_id, id_number in db.session.execute(
-                db.select(Candidate.ticket, Candidate.round_id, Candidate.id_number)
-                .where(Candidate.ticket.in_(file_tickets))):
-            holders[ticket] = id_number if round_id == rnd.id else None
-        for (username,) in db.session.execute(db.select(User.username).where(User.username.in_(file_tickets))):
-            holders.setdefault(username, None)
+    existing, holders = _what_exists(rnd, rows)
     plan = plan_roster(rows, file=file, sheet=sheet, offered_levels=rnd.levels, region=rnd.region,
-                       existing=existing, ticket_holders=holders)
+                       existing=existing, ticket_holders=holders, today=to_local(utcnow()).date())
     if plan.errors:
         raise ImportFailed(plan.errors)
+    return _apply(rnd, plan, file, password)
 
+
+def _what_exists(rnd: Round, rows: list[tuple[int, dict]]) -> tuple[dict[str, ExistingCandidate],
+                                                                   dict[str, str | None]]:
+    """This round's candidates by the file's ID numbers, and who holds the file's tickets."""
+    ids = sorted({check_id_number(v.get("id_number") or "")[0] for _, v in rows} - {""})
+    existing: dict[str, ExistingCandidate] = {}
+    for batch in chunks(ids):  # a 100,000-row file must not become one query with 100,000 parameters
+        for c in db.session.execute(
+                db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(batch))).scalars():
+            existing[c.id_number] = ExistingCandidate(c.id_number, c.ticket, c.level, c.name, c.work_unit,
+                                                      c.district, c.phone or "")
+    file_tickets = sorted({(v.get("ticket") or "").strip() for _, v in rows} - {""})
+    holders: dict[str, str | None] = {}
+    for batch in chunks(file_tickets):
+        for ticket, round_id, id_number in db.session.execute(
+                db.select(Candidate.ticket, Candidate.round_id, Candidate.id_number)
+                .where(Candidate.ticket.in_(batch))):
+            holders[ticket] = id_number if round_id == rnd.id else None
+    for batch in chunks(file_tickets):
+        for (username,) in db.session.execute(db.select(User.username).where(User.username.in_(batch))):
+            holders.setdefault(username, None)
+    return existing, holders
+
+
+def _apply(rnd: Round, plan, file: str, password: str | None) -> RosterResult:
     prefixes = {ticket_prefix(rnd.year, rnd.region, lv) for lv in rnd.levels}
     used: set[str] = set()
     for prefix in prefixes:
@@ -84,9 +105,10 @@ def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: s
 
     result = RosterResult()
     by_id = {}
-    if any(r.action == "update" for r in plan.rows):
-        by_id = {c.id_number: c for c in db.session.execute(
-            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(ids))).scalars()}
+    updated_ids = [r.values["id_number"] for r in plan.rows if r.action == "update"]
+    for batch in chunks(updated_ids):
+        by_id.update((c.id_number, c) for c in db.session.execute(
+            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(batch))).scalars())
     updates = []
     for row in plan.rows:
         v = row.values

@@ -9,15 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
 SUPPORTED = (".xlsx", ".csv")
+MAX_REPORTED_ERRORS = 1000
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,18 @@ class ImportFailed(Exception):
     """Raised with every error found; the caller writes nothing."""
 
     def __init__(self, errors: Sequence[RowError]):
-        self.errors = list(errors)
+        errors = list(errors)
+        if len(errors) > MAX_REPORTED_ERRORS:  # a page or terminal of 100,000 errors helps nobody
+            more = len(errors) - MAX_REPORTED_ERRORS
+            first = errors[0]
+            errors = errors[:MAX_REPORTED_ERRORS] + [
+                RowError(None, None, f"另有 {more} 条错误未列出（只显示前 {MAX_REPORTED_ERRORS} 条）",
+                         first.file, first.sheet)]
+        self.errors = errors
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int
     values: dict[str, str]
@@ -74,8 +85,69 @@ class Table:
     present: set[str] = field(default_factory=set)  # keys of the columns found
 
 
+# ---------------------------------------------------------------- limits
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what an import reads, checked before and while parsing (a hostile file must not exhaust
+    memory or time). Each comes from the app config key in ``CONFIG_KEYS`` when an app is active."""
+
+    max_bytes: int = 10 * MIB  # the uploaded file itself
+    max_unzipped_bytes: int = 64 * MIB  # all parts of an .xlsx together, as declared by the zip directory
+    max_part_bytes: int = 8 * MIB  # any other XML part of an .xlsx (styles, workbook, properties…)
+    max_zip_ratio: int = 100  # uncompressed / compressed, for parts larger than 1 MiB
+    max_zip_entries: int = 2000
+    max_sheets: int = 50
+    max_rows: int = 100_000  # data rows (below the header)
+    max_columns: int = 256
+    max_cell_chars: int = 10_000
+
+    CONFIG_KEYS = {"max_bytes": "IMPORT_MAX_BYTES", "max_unzipped_bytes": "IMPORT_MAX_UNZIPPED_BYTES",
+                   "max_part_bytes": "IMPORT_MAX_PART_BYTES", "max_zip_ratio": "IMPORT_MAX_ZIP_RATIO",
+                   "max_zip_entries": "IMPORT_MAX_ZIP_ENTRIES", "max_sheets": "IMPORT_MAX_SHEETS",
+                   "max_rows": "IMPORT_MAX_ROWS", "max_columns": "IMPORT_MAX_COLUMNS",
+                   "max_cell_chars": "IMPORT_MAX_CELL_CHARS"}
+
+    @classmethod
+    def current(cls) -> Limits:
+        """The limits of the active app (config keys IMPORT_MAX_*), or the defaults outside an app."""
+        # Looked up, not imported: this module stays importable by pure services (it consults an app only
+        # when one is running).
+        flask = sys.modules.get("flask")
+        if flask is None or not flask.has_app_context():
+            return cls()
+        defaults, config = cls(), flask.current_app.config
+        return cls(**{name: int(config[key]) if config.get(key) is not None else getattr(defaults, name)
+                      for name, key in cls.CONFIG_KEYS.items()})
+
+
+def _mib(n: int) -> str:
+    return f"{n / MIB:.1f} MB"
+
+
+# ---------------------------------------------------------------- cells and headers
+
+# Invisible characters a header may carry from editors and exports (byte-order marks, zero-width spaces).
+_INVISIBLE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\u00ad]")
+# Characters no import field may hold: C0/C1 controls (tab, line feed and carriage return are text), DEL,
+# lone surrogates and non-characters. A NUL is refused by PostgreSQL; the others are never meant.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+_SUSPECT = re.compile(_FORBIDDEN.pattern[:-1] + _INVISIBLE.pattern[1:])  # either kind, in one search
+
+
+def forbidden_char(text: str) -> str | None:
+    """The first control or otherwise forbidden character of ``text`` as ``U+XXXX``, or None."""
+    m = _FORBIDDEN.search(text or "")
+    return f"U+{ord(m.group()):04X}" if m else None
+
+
 def _norm_header(text: str) -> str:
-    text = str(text or "").strip().lower()
+    text = _INVISIBLE.sub("", str(text or "")).strip().lower()
     text = re.sub(r"[\s_\-（）()\[\]【】*＊:：]", "", text)
     return text
 
@@ -86,8 +158,12 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float):
-        if value.is_integer():
+        if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
+        if abs(value) >= 1e15:
+            # Beyond Excel's 15 significant digits the trailing digits are gone: show it as Excel does
+            # (5.00103199003151E+17), so a long number (an ID number typed into a numeric cell) is recognised.
+            return format(value, ".15g").upper()
         return repr(value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S") if (value.hour or value.minute or value.second) else (
@@ -98,7 +174,12 @@ def _cell_text(value: Any) -> str:
 
 
 def decode_csv(data: bytes) -> str:
-    """UTF-8 (with or without BOM) first, then GB18030 (what Chinese Excel writes)."""
+    """UTF-8 (with or without BOM) first, then UTF-16 with a BOM (Excel's "Unicode text"), then GB18030."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
@@ -107,74 +188,157 @@ def decode_csv(data: bytes) -> str:
     raise UnicodeDecodeError("gb18030", data, 0, 1, "not UTF-8 or GB18030")
 
 
+def display_name(filename: str | None) -> str:
+    """An uploaded file's name as messages and the audit trail show it: its last path part, without control
+    characters, at most 120 characters."""
+    name = re.split(r"[\\/]", _FORBIDDEN.sub("", filename or ""))[-1].strip()[:120]
+    return name or "上传文件"
+
+
 def _extension(filename: str) -> str:
     name = (filename or "").lower()
     return next((ext for ext in SUPPORTED if name.endswith(ext)), "")
 
 
-def _raw_rows(data: bytes, filename: str, sheet: int | str | None) -> tuple[str, list[list[Any]]]:
-    ext = _extension(filename)
-    if ext == ".csv":
-        text = decode_csv(data)
-        return "", [row for row in csv.reader(io.StringIO(text, newline=""))]
-    if ext == ".xlsx":
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+# ---------------------------------------------------------------- bounded reading
+
+class _Refused(Exception):
+    """A file-level refusal found while reading (turned into ImportFailed with the file name)."""
+
+    def __init__(self, message: str, sheet: str = "", row: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.message, self.sheet, self.row, self.column = message, sheet, row, column
+
+
+_NOT_XLSX = ("无法读取文件：不是有效的 .xlsx 工作簿（可能是旧版 .xls、加了打开密码、已损坏或只是改了扩展名）；"
+             "请在 Excel 中另存为 .xlsx 或 CSV（UTF-8）后重新上传")
+
+
+def _check_zip(data: bytes, limits: Limits) -> None:
+    """Inspect the zip directory before any XML is parsed: entry count, declared sizes, compression ratios."""
+    if data[:4] == b"\xd0\xcf\x11\xe0":
+        raise _Refused("文件是旧版 Excel（.xls）或加了打开密码的工作簿；"
+                       "请在 Excel 中另存为 .xlsx（不设密码）后重新上传")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError):
+        raise _Refused(_NOT_XLSX) from None
+    if len(infos) > limits.max_zip_entries:
+        raise _Refused(f"工作簿内部含有 {len(infos)} 个部件，超过上限 {limits.max_zip_entries}，不是正常的 Excel 文件")
+    total = 0
+    for info in infos:
+        size = info.file_size
+        total += size
+        if size > MIB and size > limits.max_zip_ratio * max(info.compress_size, 1):
+            raise _Refused(f"工作簿内部部件 {info.filename[:80]} 的压缩比异常（{_mib(info.compress_size)} 解压后为 "
+                           f"{_mib(size)}），疑似压缩炸弹，已拒绝读取")
+        name = info.filename.lower()
+        is_data = name.startswith("xl/worksheets/") or name == "xl/sharedstrings.xml"
+        if not is_data and name.endswith((".xml", ".rels", ".vml")) and size > limits.max_part_bytes:
+            raise _Refused(f"工作簿内部部件 {info.filename[:80]} 过大"
+                           f"（{_mib(size)}，上限 {_mib(limits.max_part_bytes)}）")
+    if total > limits.max_unzipped_bytes:
+        raise _Refused(f"工作簿解压后共 {_mib(total)}，超过上限 {_mib(limits.max_unzipped_bytes)}；"
+                       "请删除多余的内容（图片、空行、格式）或分成几个文件导入")
+
+
+@dataclass
+class _RawSheet:
+    title: str
+    hidden: bool
+    rows: Callable[[], Iterator[Sequence[Any]]]  # a fresh bounded iterator over the rows, as read
+    declared: tuple[int, int] | None = None  # (rows, columns) the file declares, if any
+
+
+def _xlsx_sheets(data: bytes, limits: Limits):
+    """(workbook, [_RawSheet]) of an .xlsx; the caller closes the workbook."""
+    _check_zip(data, limits)
+    wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    sheets = []
+    for ws in wb.worksheets:
+        declared = None
+        if ws.max_row is not None and ws.max_column is not None:
+            declared = (ws.max_row, ws.max_column)
+        ws.reset_dimensions()  # never let a declared size drive padding: read what is there
+        sheets.append(_RawSheet(ws.title, getattr(ws, "sheet_state", "visible") != "visible",
+                                lambda ws=ws: ws.iter_rows(values_only=True), declared))
+    return wb, sheets
+
+
+def _csv_sheet(data: bytes) -> _RawSheet:
+    text = decode_csv(data)
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    return _RawSheet("", False, lambda: csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def _bounded(sheet: _RawSheet, limits: Limits) -> Iterator[tuple[int, Sequence[Any]]]:
+    """(spreadsheet row number, cells) with the row and column bounds enforced while reading."""
+    if sheet.declared is not None:
+        rows, cols = sheet.declared
+        if rows > limits.max_rows + 1000 or cols > limits.max_columns:
+            raise _Refused(f"工作表声明的数据范围为 {rows} 行 × {cols} 列，超出上限（{limits.max_rows} 行、"
+                           f"{limits.max_columns} 列）；请删除多余的行和列后另存", sheet.title)
+    number = 0
+    iterator = sheet.rows()
+    while True:
         try:
-            if sheet is None:
-                ws = wb.worksheets[0]
-            elif isinstance(sheet, int):
-                if sheet >= len(wb.worksheets):
-                    return "", []
-                ws = wb.worksheets[sheet]
-            else:
-                if sheet not in wb.sheetnames:
-                    return "", []
-                ws = wb[sheet]
-            return ws.title, [list(r) for r in ws.iter_rows(values_only=True)]
-        finally:
-            wb.close()
-    raise ValueError(ext)
+            raw = next(iterator)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise _Refused(f"第 {number + 1} 行附近无法解析：单元格过长（超过 {limits.max_cell_chars} 个字符）"
+                           "或引号不成对", sheet.title) from None
+        number += 1
+        if number > limits.max_rows + 1000:
+            raise _Refused(f"行数超过上限（最多 {limits.max_rows} 行数据）；请删除多余的行或分成几个文件导入",
+                           sheet.title)
+        if len(raw) > limits.max_columns:
+            if any(v is not None and v != "" for v in raw[limits.max_columns:]):
+                raise _Refused(f"第 {number} 行超过 {limits.max_columns} 列，超出列数上限；请删除多余的列",
+                               sheet.title, number)
+            raw = raw[:limits.max_columns]
+        yield number, raw
 
 
-def sheet_count(data: bytes, filename: str) -> int:
-    if _extension(filename) != ".xlsx":
-        return 1
-    wb = load_workbook(io.BytesIO(data), read_only=True)
-    try:
-        return len(wb.worksheets)
-    finally:
-        wb.close()
+def _has_content(sheet: _RawSheet, limits: Limits) -> bool:
+    return any(any(_cell_text(v) for v in raw) for _, raw in _bounded(sheet, limits))
 
 
-def read_table(data: bytes, filename: str, columns: Sequence[Column], *, sheet: int | str | None = None,
-               allow_extra: bool = True) -> Table:
-    """Read a table; raise ImportFailed naming the file (and column) on file-level problems."""
-    file = filename or "上传文件"
-    if not _extension(filename):
-        raise ImportFailed([RowError(None, None, "不支持的文件类型，请上传 .xlsx 或 .csv 文件", file)])
-    if not data:
-        raise ImportFailed([RowError(None, None, "文件为空", file)])
-    try:
-        title, raw = _raw_rows(data, filename, sheet)
-    except UnicodeDecodeError:
-        raise ImportFailed([RowError(None, None, "无法识别文件编码，请使用 UTF-8 或 GB18030（GBK）保存 CSV", file)])
-    except Exception:  # openpyxl raises many kinds for a broken or non-xlsx file
-        raise ImportFailed([RowError(None, None, "无法读取文件，请确认是有效的 .xlsx 或 .csv 文件", file)])
+class _Errors(list):
+    """Row errors of one sheet; reading stops once MAX_REPORTED_ERRORS are found."""
 
-    # The header is the first non-empty row.
-    header_index = next((i for i, r in enumerate(raw) if any(_cell_text(v) for v in r)), None)
-    if header_index is None:
-        raise ImportFailed([RowError(None, None, "文件中没有表头和数据", file, title)])
-    header = [_cell_text(v) for v in raw[header_index]]
+    def __init__(self, file: str, sheet: str):
+        super().__init__()
+        self.file, self.sheet = file, sheet
+
+    def add(self, row, column, message) -> None:
+        self.append(RowError(row, column, message, self.file, self.sheet))
+        if len(self) >= MAX_REPORTED_ERRORS:
+            raise ImportFailed(self)
+
+    def raise_any(self) -> None:
+        if self:
+            raise ImportFailed(self)
+
+
+def _header_positions(header: list[str], row: int, columns: Sequence[Column], errors: _Errors) -> dict[str, int]:
+    """Column key -> index in the row, from the header cells (invisible characters already removed)."""
     by_name: dict[str, int] = {}
-    errors: list[RowError] = []
     for idx, name in enumerate(header):
         if not name:
             continue
-        key = _norm_header(name)
-        if key in by_name:
-            errors.append(RowError(header_index + 1, name, "表头重复", file, title))
-        by_name[key] = idx
+        bad = forbidden_char(name)
+        if bad:
+            errors.add(row, _FORBIDDEN.sub("", name), f"表头含有控制字符 {bad}")
+        elif len(name) > 100:
+            errors.add(row, name[:20] + "…", "表头过长")
+        else:
+            key = _norm_header(name)
+            if key in by_name:
+                errors.add(row, name, "表头重复")
+            by_name[key] = idx
     positions: dict[str, int] = {}
     for col in columns:
         found = [by_name[n] for n in col.names() if n in by_name]
@@ -182,17 +346,170 @@ def read_table(data: bytes, filename: str, columns: Sequence[Column], *, sheet: 
             positions[col.key] = found[0]
         elif col.required:
             expected = col.header + (f"（或 {' / '.join(col.aliases)}）" if col.aliases else "")
-            errors.append(RowError(header_index + 1, col.header, f"缺少必需的列「{expected}」", file, title))
-    if errors:
-        raise ImportFailed(errors)
+            errors.add(row, col.header, f"缺少必需的列「{expected}」")
+    return positions
 
-    table = Table(file=file, sheet=title, present=set(positions))
-    for offset, raw_row in enumerate(raw[header_index + 1:], start=header_index + 2):
-        values = {key: _cell_text(raw_row[pos]) if pos < len(raw_row) else "" for key, pos in positions.items()}
+
+def _cell_value(value: Any, number: int, header: str, limits: Limits, errors: _Errors) -> str:
+    """A data cell's text; control characters and over-long text are errors naming row and column."""
+    if value is None or value == "":
+        return ""
+    text = _cell_text(value)
+    if text and _SUSPECT.search(text):
+        bad = forbidden_char(text)
+        if bad:
+            errors.add(number, header, f"含有不可见的控制字符 {bad}，请删除后重新上传")
+            return ""
+        text = _INVISIBLE.sub("", text).strip()
+    if len(text) > limits.max_cell_chars:
+        errors.add(number, header, f"内容过长（{len(text)} 个字符，最多 {limits.max_cell_chars}）")
+        return ""
+    return text
+
+
+def _table(sheet: _RawSheet, file: str, columns: Sequence[Column], limits: Limits) -> Table | None:
+    """The table of one sheet, or None when the sheet holds no non-empty cell."""
+    errors = _Errors(file, sheet.title)
+    rows = _bounded(sheet, limits)
+    header, header_row = None, 0
+    for number, raw in rows:  # the header is the first non-empty row
+        cells = [_INVISIBLE.sub("", _cell_text(v)).strip() for v in raw]
+        if any(cells):
+            header, header_row = cells, number
+            break
+    if header is None:
+        return None
+    positions = _header_positions(header, header_row, columns, errors)
+    errors.raise_any()
+
+    wanted = [(key, pos, header[pos]) for key, pos in positions.items()]
+    table = Table(file=file, sheet=sheet.title, present=set(positions))
+    for number, raw in rows:
+        width = len(raw)
+        values = {key: _cell_value(raw[pos] if pos < width else None, number, name, limits, errors)
+                  for key, pos, name in wanted}
         if not any(values.values()):
             continue  # blank line
-        table.rows.append(Row(offset, values))
+        if len(table.rows) >= limits.max_rows:
+            raise _Refused(f"数据超过 {limits.max_rows} 行的上限；请分成几个文件导入", sheet.title)
+        table.rows.append(Row(number, values))
+    errors.raise_any()
     return table
+
+
+def _open_sheets(data: bytes, ext: str, limits: Limits):
+    """(workbook or None, sheets) of a file, bounded; raises _Refused for file-level limits."""
+    if ext == ".csv":
+        if data[:4096].count(b"\x00") > 16 and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise _Refused("文件含有空字符（NUL），不是文本 CSV（可能是 Excel 工作簿改了扩展名，或是不带 BOM 的 "
+                           "UTF-16）；请另存为 CSV（UTF-8）后重新上传")
+        return None, [_csv_sheet(data)]
+    wb, sheets = _xlsx_sheets(data, limits)
+    if len(sheets) > limits.max_sheets:
+        wb.close()
+        raise _Refused(f"工作簿含有 {len(sheets)} 个工作表，超过上限 {limits.max_sheets}")
+    return wb, sheets
+
+
+def _data_tables(sheets: list[_RawSheet], file: str, specs: Sequence[Sequence[Column]], limits: Limits) -> list[Table]:
+    """One table per expected data sheet; hidden sheets with data and surplus data sheets are refused by name."""
+    for sheet in sheets:
+        if sheet.hidden and _has_content(sheet, limits):
+            raise _Refused(f"工作表「{sheet.title}」是隐藏的，但含有数据；为免导入看不见的内容，请删除该工作表，"
+                           "或取消隐藏并确认只保留要导入的工作表", sheet.title)
+    tables: list[Table] = []
+    extra: list[str] = []
+    for sheet in (s for s in sheets if not s.hidden):
+        if len(tables) < len(specs):
+            table = _table(sheet, file, specs[len(tables)], limits)
+            if table is not None:
+                tables.append(table)
+        elif _has_content(sheet, limits):
+            extra.append(sheet.title)
+    if extra:
+        kept = "、".join(f"「{t.sheet}」" for t in tables)
+        raise _Refused(f"工作簿中除{kept}外还有含数据的工作表{'、'.join(f'「{t}」' for t in extra)}；"
+                       f"本导入只读取 {len(specs)} 个工作表，请删除多余的工作表或分成几个文件", extra[0])
+    if not tables:
+        raise _Refused("文件中没有表头和数据", sheets[0].title if sheets else "")
+    return tables
+
+
+def read_tables(data: bytes, filename: str, specs: Sequence[Sequence[Column]], *,
+                limits: Limits | None = None) -> list[Table]:
+    """Read the data sheets of a file, bounded, before anything touches the database.
+
+    ``specs[i]`` gives the columns of the i-th data sheet (a visible sheet with at least one non-empty cell;
+    empty sheets such as Excel's default Sheet2/Sheet3 are skipped). Refused, naming file and sheet: a hidden
+    sheet that holds data, more data sheets than ``specs``, a file or declared sheet beyond the limits, an
+    unreadable file; named by row and column: control characters and over-long cells. Returns one table per
+    data sheet found (at least one).
+    """
+    limits = limits or Limits.current()
+    file = display_name(filename)
+
+    def refuse(message, sheet="", row=None, column=None):
+        return ImportFailed([RowError(row, column, message, file, sheet)])
+
+    ext = _extension(filename)
+    if not ext:
+        raise refuse("不支持的文件类型，请上传 .xlsx 或 .csv 文件")
+    if not data:
+        raise refuse("文件为空")
+    if len(data) > limits.max_bytes:
+        raise refuse(f"文件过大（{_mib(len(data))}，上限 {_mib(limits.max_bytes)}）；请分成几个文件导入")
+    wb = None
+    try:
+        wb, sheets = _open_sheets(data, ext, limits)
+        return _data_tables(sheets, file, specs, limits)
+    except _Refused as r:
+        raise refuse(r.message, r.sheet, r.row, r.column) from None
+    except UnicodeDecodeError:
+        raise refuse("无法识别文件编码，请使用 UTF-8 或 GB18030（GBK）保存 CSV") from None
+    except (ImportFailed, MemoryError):
+        raise
+    except Exception:  # openpyxl and zipfile raise many kinds for a broken or non-xlsx file
+        raise refuse(_NOT_XLSX if ext == ".xlsx" else "无法读取文件，请确认是有效的 .csv 文件") from None
+    finally:
+        if wb is not None:
+            wb.close()
+
+
+def read_table(data: bytes, filename: str, columns: Sequence[Column], *, limits: Limits | None = None) -> Table:
+    """Read the one data sheet of a file; raise ImportFailed naming file, sheet, row and column."""
+    return read_tables(data, filename, [columns], limits=limits)[0]
+
+
+def sheet_count(data: bytes, filename: str) -> int:
+    """How many data sheets (visible, not empty) a file holds, bounded like ``read_tables``."""
+    limits = Limits.current()
+    if _extension(filename) != ".xlsx" or len(data) > limits.max_bytes:
+        return 1
+    wb = None
+    try:
+        wb, sheets = _xlsx_sheets(data, limits)
+        return sum(1 for s in sheets[:limits.max_sheets] if not s.hidden and _has_content(s, limits))
+    except Exception:
+        return 1
+    finally:
+        if wb is not None:
+            wb.close()
+
+
+LOOKUP_CHUNK = 500
+
+
+def chunks(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterator[list[Any]]:
+    """The keys of a file in slices for ``IN (…)`` lookups: one query per slice keeps every statement far
+    below the bound-parameter limits (PostgreSQL 65,535; SQLite 32,766) whatever the file's length."""
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # ---------------------------------------------------------------- writing

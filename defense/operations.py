@@ -18,7 +18,7 @@ from certify.domain import PANELIST
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, User
-from certify.tabular import Column, ImportFailed, RowError, read_table, sheet_count
+from certify.tabular import Column, ImportFailed, RowError, read_table, read_tables
 
 from .live import queue_panel_push
 from .models import Conflict, DefenseAssignment, DefenseDay, DefenseSchedule, Panel, Panelist, PanelMember
@@ -318,6 +318,8 @@ CONFLICT_COLUMNS = [
     Column("panelist", "专家姓名"),
     Column("conflict", "回避对象"),
 ]
+# Bounded by the columns that hold them (Panelist.name/work_unit/expertise, Panel.name).
+PANELIST_FIELD_LIMITS = {"name": 100, "work_unit": 200, "expertise": 200, "panel": 100}
 _YES = {"是", "y", "yes", "true", "1", "√", "组长"}
 _NO = {"", "否", "n", "no", "false", "0", "×"}
 
@@ -342,7 +344,13 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
                      conflicts_filename: str | None = None) -> ImportResult:
     """Import the panelist list (and the declared conflicts: a second sheet or a second file). All or nothing,
     idempotent (key: 手机 if given, else 姓名 + 工作单位); panels are made from 答辩组."""
-    table = read_table(data, filename, PANELIST_COLUMNS)
+    # Read every sheet (bounded, before any query): the panelists, and the declared conflicts in a second
+    # data sheet unless a conflicts file is given.
+    tables = read_tables(data, filename, [PANELIST_COLUMNS] if conflicts_data is not None
+                         else [PANELIST_COLUMNS, CONFLICT_COLUMNS])
+    table = tables[0]
+    ctable = read_table(conflicts_data, conflicts_filename or "回避.csv", CONFLICT_COLUMNS) \
+        if conflicts_data is not None else (tables[1] if len(tables) > 1 else None)
     errors: list[RowError] = []
 
     def err(row, column, message, t=table):
@@ -356,8 +364,12 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
             err(r.number, "姓名", "姓名不能为空")
         if not unit:
             err(r.number, "工作单位", "工作单位不能为空")
-        if phone and not re.fullmatch(r"[\d\s+\-]{5,20}", phone):
-            err(r.number, "手机", f"手机号「{phone}」格式不正确")
+        for key, label in (("name", "姓名"), ("work_unit", "工作单位"), ("expertise", "专业领域"),
+                           ("panel", "答辩组")):
+            if len(r.get(key)) > PANELIST_FIELD_LIMITS[key]:
+                err(r.number, label, f"{label}过长（{len(r.get(key))} 个字符，最多 {PANELIST_FIELD_LIMITS[key]} 个）")
+        if phone and not re.fullmatch(r"[0-9\s+\-]{5,20}", phone):
+            err(r.number, "手机", f"手机号「{phone}」格式不正确（只能含半角数字、空格、+ 和 -）")
         chair_text = r.get("chair").strip().lower()
         if chair_text not in _YES and chair_text not in _NO:
             err(r.number, "组长", f"「{r.get('chair')}」无法识别，请填 是 或 否")
@@ -388,12 +400,7 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
             err(members[0]["row"], "答辩组",
                 f"答辩组「{pname}」须有 {PANEL_MIN}–{PANEL_MAX} 名专家（现有 {len(members)} 名；涉及第 {row_list} 行）")
 
-    # Declared conflicts: a second file, or a second sheet of the same workbook.
-    ctable = None
-    if conflicts_data is not None:
-        ctable = read_table(conflicts_data, conflicts_filename or "回避.csv", CONFLICT_COLUMNS)
-    elif sheet_count(data, filename) > 1:
-        ctable = read_table(data, filename, CONFLICT_COLUMNS, sheet=1)
+    # Declared conflicts: a second file, or a second sheet of the same workbook (read above).
     conflict_rows = []
     if ctable is not None:
         existing = round_panelists(rnd)
@@ -404,6 +411,9 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
             by_name.setdefault(p.name, set()).add(p.import_key)
         for r in ctable.rows:
             pname, target = r.get("panelist"), r.get("conflict")
+            if len(target) > 200:
+                err(r.number, "回避对象", f"回避对象过长（{len(target)} 个字符，最多 200 个）", ctable)
+                continue
             keys = by_name.get(pname, set())
             if not pname:
                 err(r.number, "专家姓名", "专家姓名不能为空", ctable)
@@ -472,7 +482,7 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
     db.session.flush()
     _check_assignments_still_valid(rnd)
     if result.changed:
-        audit("defense.import_panelists", target=rnd, round_id=rnd.id, file=filename, created=result.created,
+        audit("defense.import_panelists", target=rnd, round_id=rnd.id, file=table.file, created=result.created,
               updated=result.updated, panels_created=result.panels_created, panels_changed=result.panels_changed,
               conflicts_added=result.conflicts_added)
     return result

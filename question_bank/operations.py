@@ -15,7 +15,7 @@ from sqlalchemy.orm import contains_eager
 from certify.audit import audit
 from certify.errors import DomainError
 from certify.extensions import db
-from certify.tabular import ImportFailed, RowError, Sheet, read_table
+from certify.tabular import ImportFailed, RowError, Sheet, chunks, read_table
 
 from .models import ACTIVE, RETIRED, Item, ItemVersion, search_text_of
 from .services import interchange
@@ -207,8 +207,10 @@ def apply_plan(plan: ImportPlan, actor=None) -> dict:
             [{"code": code, "stem_key": p.item.stem_key, "status": ACTIVE} for code, p in added]).scalars().all()
         version_rows += [_version_row(item_id, p.item, 1, actor) for item_id, (_, p) in zip(ids, added)]
     if plan.updated:
-        latest = dict(db.session.execute(select(ItemVersion.item_id, func.max(ItemVersion.version)).where(
-            ItemVersion.item_id.in_([p.existing_id for p in plan.updated])).group_by(ItemVersion.item_id)).all())
+        latest = {}
+        for batch in chunks([p.existing_id for p in plan.updated]):  # bounded IN, whatever the file's length
+            latest.update(db.session.execute(select(ItemVersion.item_id, func.max(ItemVersion.version)).where(
+                ItemVersion.item_id.in_(batch)).group_by(ItemVersion.item_id)).all())
         version_rows += [_version_row(p.existing_id, p.item, latest.get(p.existing_id, 0) + 1, actor)
                          for p in plan.updated]
     if version_rows:

@@ -7,7 +7,7 @@ import secrets
 import time
 from pathlib import Path
 
-from certify.tabular import SUPPORTED
+from certify.tabular import SUPPORTED, display_name
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 MAX_AGE_SECONDS = 24 * 3600
@@ -37,8 +37,11 @@ def load(instance_path: str, token: str) -> tuple[bytes, str, int | None] | None
     data_path, meta_path = folder / f"bank-{token}.bin", folder / f"bank-{token}.json"
     if not (data_path.exists() and meta_path.exists()):
         return None
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    return data_path.read_bytes(), meta["filename"], meta.get("user_id")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return data_path.read_bytes(), str(meta["filename"]), meta.get("user_id")
+    except (OSError, ValueError, KeyError, TypeError):  # a half-written or damaged staging entry
+        return None
 
 
 def discard(instance_path: str, token: str) -> None:
@@ -50,9 +53,9 @@ def discard(instance_path: str, token: str) -> None:
 
 
 def safe_filename(name: str) -> str:
-    """Keep the user's (often Chinese) file name for messages; only its last path part, bounded."""
-    name = re.split(r"[\\/]", name or "")[-1].strip()[:120]
-    return name or "上传文件"
+    """Keep the user's (often Chinese) file name for messages; only its last path part, bounded, without
+    control characters (a NUL in a name must not reach the audit trail)."""
+    return display_name(name)
 
 
 def supported(name: str) -> bool:

@@ -14,7 +14,8 @@ from certify.domain import RECORD
 from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round
 from certify.scores import record_component
-from certify.tabular import Column, ImportFailed, RowError, Sheet, read_table
+from certify.services.roster_rules import excel_number_problem, odd_character_problem
+from certify.tabular import Column, ImportFailed, RowError, Sheet, chunks, read_table
 
 from .models import CONFIRMED, ResultSet
 
@@ -81,14 +82,15 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
     elsewhere_id: dict[str, str] = {}
     elsewhere_ticket: dict[str, str] = {}
     # One query each, only for the unknown keys (not every candidate of every other round, nor a round per row).
-    if ids:
+    # In slices, so a long file never becomes one statement with more parameters than the database takes.
+    for batch in chunks(sorted(ids)):
         for id_number, code in db.session.execute(
                 db.select(Candidate.id_number, Round.code).join(Candidate.round)
-                .where(Candidate.round_id != rnd.id, db.func.upper(db.func.trim(Candidate.id_number)).in_(ids))):
+                .where(Candidate.round_id != rnd.id, db.func.upper(db.func.trim(Candidate.id_number)).in_(batch))):
             elsewhere_id[_norm_id(id_number)] = code
-    if tickets:
+    for batch in chunks(sorted(tickets)):
         for ticket, code in db.session.execute(
-                db.select(Candidate.ticket, Round.code).join(Candidate.round).where(Candidate.ticket.in_(tickets))):
+                db.select(Candidate.ticket, Round.code).join(Candidate.round).where(Candidate.ticket.in_(batch))):
             elsewhere_ticket[ticket] = code
 
     errors: list[RowError] = []
@@ -107,14 +109,22 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
             ok = False
         if id_text:
             by_id_cand = by_id.get(id_text)
-            if by_id_cand is None:
+            odd = excel_number_problem(id_text) or odd_character_problem(id_text, "证件号")
+            if by_id_cand is None and odd:
+                ok = False
+                err(row.number, "证件号", odd)
+            elif by_id_cand is None:
                 ok = False
                 other = elsewhere_id.get(id_text)
                 err(row.number, "证件号", f"证件号 {id_text} 的考生属于另一轮次（{other}），不是本轮（{rnd.code}）的考生"
                     if other else f"本轮（{rnd.code}）没有证件号为 {id_text} 的考生")
         if ticket_text:
             by_ticket_cand = by_ticket.get(ticket_text)
-            if by_ticket_cand is None:
+            odd = odd_character_problem(ticket_text, "准考证号")
+            if by_ticket_cand is None and odd:
+                ok = False
+                err(row.number, "准考证号", odd)
+            elif by_ticket_cand is None:
                 ok = False
                 other = elsewhere_ticket.get(ticket_text)
                 err(row.number, "准考证号", f"准考证号 {ticket_text} 的考生属于另一轮次（{other}），不是本轮（{rnd.code}）的考生"
@@ -147,9 +157,11 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
         raise ImportFailed(errors)
 
     summary = ImportSummary(rows=len(resolved))
-    existing = {row.candidate_id: row for row in db.session.execute(
-        db.select(ComponentScore).where(ComponentScore.component == RECORD,
-                                        ComponentScore.candidate_id.in_([c.id for _, c, _ in resolved]))).scalars()}
+    existing = {}
+    for batch in chunks([c.id for _, c, _ in resolved]):
+        existing.update((row.candidate_id, row) for row in db.session.execute(
+            db.select(ComponentScore).where(ComponentScore.component == RECORD,
+                                            ComponentScore.candidate_id.in_(batch))).scalars())
     # Each candidate appears once, so the per-row lookups in record_component need not flush the previous
     # rows first: one flush at the end (3000 changed rows on PostgreSQL: ~35 s -> ~6 s).
     with db.session.no_autoflush:

@@ -6,6 +6,7 @@ what a file would change, and applies the plan only when it holds no error.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Mapping, Sequence
@@ -32,26 +33,63 @@ _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{5,30}$")
 
 def id_check_digit(first17: str) -> str:
     """The GB 11643 check character of the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
-        raise ValueError("need 17 digits")
-    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+    if len(first17 or "") != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("need 17 ASCII digits")
+    total = 0
+    for d, w in zip(first17, _ID_WEIGHTS):
+        total += (ord(d) - 48) * w
+    return _ID_CHECK[total % 11]
 
 
-def check_id_number(raw: str) -> tuple[str, str | None]:
-    """(normalised, problem): a mainland resident ID number of 18 characters with a valid check digit."""
+def excel_number_problem(value: str) -> str | None:
+    """The message for an ID number that Excel turned into a number (scientific notation), or None."""
+    if re.fullmatch(r"[0-9]+(\.[0-9]*)?[eE][+]?[0-9]+", value):
+        return (f"证件号被 Excel 存成了数字（显示为科学计数法「{value}」，后几位已丢失），请将该列设为文本格式后"
+                "重新填写完整的 18 位证件号")
+    return None
+
+
+def odd_character_problem(value: str, label: str) -> str | None:
+    """A message when ``value`` holds a control or invisible character, or a digit other than ASCII 0–9
+    (full-width １, Arabic-Indic ١, superscript ²…), which would otherwise look like the same number."""
+    if value.isascii() and value.isprintable():
+        return None
+    for ch in value:
+        if ch.isascii():
+            if ch.isprintable():
+                continue
+            return f"{label}含有不可见的控制字符 U+{ord(ch):04X}，请删除后重新填写"
+        category = unicodedata.category(ch)
+        if category.startswith("C"):
+            return f"{label}含有不可见的控制字符 U+{ord(ch):04X}，请删除后重新填写"
+        if ch.isdigit() or ch.isnumeric():
+            return (f"{label}含有非标准数字「{ch}」（U+{ord(ch):04X}，如全角、上标或其他文字的数字），"
+                    "请使用半角数字 0–9")
+        folded = unicodedata.normalize("NFKC", ch)
+        if folded != ch and folded.isascii():
+            return f"{label}含有全角字符「{ch}」，请使用半角字母和数字"
+    return None
+
+
+def check_id_number(raw: str, today: date | None = None) -> tuple[str, str | None]:
+    """(normalised, problem): a mainland resident ID number of 18 characters with a valid check digit and a
+    birth date that is not in the future."""
     value = re.sub(r"\s", "", raw or "").replace("x", "X")
     if not value:
         return value, "证件号不能为空"
-    if re.fullmatch(r"[0-9.]+[eE]\+?[0-9]+", value):
-        return value, f"证件号「{value}」被 Excel 存成了科学计数法数字，请将该列设为文本格式后重新填写"
+    problem = excel_number_problem(value) or odd_character_problem(value, "证件号")
+    if problem:
+        return value, problem
     if len(value) != 18:
         return value, f"证件号应为 18 位（现为 {len(value)} 位）"
-    if not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", value):
         return value, "证件号格式不正确：前 17 位须为数字，末位为数字或 X"
     try:
-        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return value, f"证件号中的出生日期 {value[6:14]} 无效"
+    if birth > (today or date.today()):
+        return value, f"证件号中的出生日期 {birth.isoformat()} 在未来，请核对号码"
     expected = id_check_digit(value[:17])
     if value[17] != expected:
         return value, f"证件号校验位错误（应为 {expected}），请核对号码"
@@ -94,7 +132,7 @@ class RosterPlan:
 
 def plan_roster(rows: Sequence[tuple[int, Mapping[str, str]]], *, file: str, sheet: str = "",
                 offered_levels: Iterable[str], region: str, existing: Mapping[str, ExistingCandidate],
-                ticket_holders: Mapping[str, str | None]) -> RosterPlan:
+                ticket_holders: Mapping[str, str | None], today: date | None = None) -> RosterPlan:
     """Validate every row and decide what each would do; collect every error (the caller writes nothing then).
 
     ``existing``: this round's candidates by 证件号. ``ticket_holders``: for tickets of the file already in
@@ -113,7 +151,7 @@ def plan_roster(rows: Sequence[tuple[int, Mapping[str, str]]], *, file: str, she
     for number, raw in rows:
         values = {k: (raw.get(k) or "").strip() for k in HEADERS}
         row_ok = True
-        id_number, problem = check_id_number(values["id_number"])
+        id_number, problem = check_id_number(values["id_number"], today)
         values["id_number"] = id_number
         if problem:
             err(number, "id_number", problem)
@@ -148,7 +186,11 @@ def plan_roster(rows: Sequence[tuple[int, Mapping[str, str]]], *, file: str, she
             values["level"] = level
         ticket = values["ticket"]
         if ticket:
-            if not _TICKET_RE.match(ticket):
+            odd = odd_character_problem(ticket, "准考证号")
+            if odd:
+                err(number, "ticket", odd)
+                row_ok = False
+            elif not _TICKET_RE.match(ticket):
                 err(number, "ticket", f"准考证号「{ticket}」格式不正确：4–40 位字母、数字、- 或 _")
                 row_ok = False
             elif ticket in first_ticket:

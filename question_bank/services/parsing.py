@@ -27,7 +27,10 @@ TYPE_LABELS = {SINGLE: "单选", MULTIPLE: "多选", TRUEFALSE: "判断"}
 LEVELS = ("初级", "中级", "通用")
 TRUEFALSE_OPTIONS = ("正确", "错误")
 LETTERS = "ABCDEFGH"
+# Item.code and ItemVersion.category are String(60); stem, options and explanation are unbounded columns,
+# bounded here so one pasted chapter cannot become an item.
 MAX_CODE, MAX_CATEGORY = 60, 60
+MAX_STEM, MAX_OPTION, MAX_EXPLANATION = 4000, 1000, 4000
 
 TYPE_ALIASES = {
     "单选": SINGLE, "单选题": SINGLE, "单项选择": SINGLE, "单项选择题": SINGLE, "single": SINGLE,
@@ -155,6 +158,13 @@ def parse_row(values: dict[str, str]) -> tuple[ItemData | None, list[tuple[str, 
     stem = get("stem")
     if not stem:
         errors.append(("题干", "题干不能为空"))
+    elif len(stem) > MAX_STEM:
+        errors.append(("题干", f"题干不能超过 {MAX_STEM} 个字符（现为 {len(stem)} 个）"))
+    for key, letter in zip(OPTION_KEYS, LETTERS):
+        if len(get(key)) > MAX_OPTION:
+            errors.append((f"选项{letter}", f"选项{letter}不能超过 {MAX_OPTION} 个字符（现为 {len(get(key))} 个）"))
+    if len(get("explanation")) > MAX_EXPLANATION:
+        errors.append(("解析", f"解析不能超过 {MAX_EXPLANATION} 个字符（现为 {len(get('explanation'))} 个）"))
 
     cells = [get(k) for k in OPTION_KEYS]
     last = max((i for i, v in enumerate(cells) if v), default=-1)
