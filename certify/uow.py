@@ -111,8 +111,18 @@ def _namespace_base():
         """A Socket.IO namespace whose every event runs inside the unit of work (connect included)."""
 
         def trigger_event(self, event_name, *args):
-            with unit_of_work():
-                return super().trigger_event(event_name, *args)
+            handler = getattr(self, "on_" + (event_name or ""), None)
+            if handler is None:
+                return None
+
+            @wraps(handler)
+            def in_unit_of_work(*handler_args):
+                # Called by Flask-SocketIO inside the app and request context, and before its error handler:
+                # the transaction ends (commit, or rollback / keep_changes) before a refusal becomes the ack.
+                with unit_of_work():
+                    return handler(*handler_args)
+
+            return self.socketio._handle_event(in_unit_of_work, event_name, self.namespace, *args)
 
     return UnitOfWorkNamespace
 
