@@ -119,12 +119,11 @@ def store_facility(session_id: int):
     if not form.validate_on_submit():
         flash("表单已过期，请重试", "error")
         return redirect(url_for("exam_analysis.session_report", session_id=session.id))
+    back = url_for("exam_analysis.session_report", session_id=session.id)
     try:
         count = analysis.store_measured_facility(session)
-    except analysis.AnalysisError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(f"已将 {count} 道题的实测难度写回题库（下次组卷将使用）", "success")
-    return redirect(url_for("exam_analysis.session_report", session_id=session.id))
+    except analysis.AnalysisError as err:  # rolled back by the unit of work, flashed by the handler
+        err.redirect_to = back
+        raise
+    flash(f"已将 {count} 道题的实测难度写回题库（下次组卷将使用）", "success")
+    return redirect(back)

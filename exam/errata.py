@@ -77,14 +77,11 @@ def new_erratum(session_id):
             if request.form.get("action") == "confirm":
                 erratum, rows = ops.apply_erratum(session, form.item_version_id.data, form.kind.data, keys,
                                                   reason=form.reason.data, actor=current_user._get_current_object())
-                db.session.commit()
                 changed = sum(1 for r in rows if r.before != r.after)
                 flash(f"勘误已生效：重新评分 {len(rows)} 份答卷，其中 {changed} 份成绩有变化", "success")
                 return redirect(url_for("exam_grading.errata_list", session_id=session.id))
-            preview = ops.preview_erratum(session, form.item_version_id.data, form.kind.data, keys)
-            db.session.rollback()
-        except ops.ExamError as err:
-            db.session.rollback()
+            preview = ops.preview_erratum(session, form.item_version_id.data, form.kind.data, keys)  # writes nothing
+        except ops.ExamError as err:  # nothing was written before the refusal: the form is shown again
             flash(err.message, "error")
             preview = None
     selected = next((v for v in items if str(v.id) == str(form.item_version_id.data)), None)

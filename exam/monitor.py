@@ -103,17 +103,14 @@ def _act(session_id: int, form: FlaskForm, action):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for("exam_monitor.session_monitor", session_id=session_id))
+    back = url_for("exam_monitor.session_monitor", session_id=session_id)
     try:
         message = action()
-        db.session.commit()
-        flash(message, "success")
-    except ops.ExamError as err:
-        if err.commit:
-            db.session.commit()
-        else:
-            db.session.rollback()
-        flash(err.message, "error")
-    return redirect(url_for("exam_monitor.session_monitor", session_id=session_id))
+    except ops.ExamError as err:  # the unit of work rolls back (or keeps what was done); the handler flashes
+        err.redirect_to = err.redirect_to or back
+        raise
+    flash(message, "success")
+    return redirect(back)
 
 
 @bp.route("/assignments/<int:assignment_id>/add-time", methods=["POST"])

@@ -2,10 +2,10 @@
 force-submit, add time, reopen, and key errata with regrading.
 
 One function per state change. Each validates, writes, audits (certify.audit) and queues its Socket.IO
-notices, which ``exam.events`` sends only after the transaction commits. Nothing here commits: routes, socket
-handlers, the sweeper and the CLI commit at the edge. An ``ExamError`` with ``commit=True`` means the
-operation changed state before refusing (e.g. it closed an overdue attempt): the edge commits, then answers
-with the error.
+notices (``certify.realtime.queue``: sent only after the transaction commits). Nothing here commits: the unit
+of work (``certify.uow``) commits at the edge of every request, socket event and sweeper tick. An ``ExamError``
+with ``keep_changes=True`` means the operation changed state before refusing (e.g. it closed an overdue
+attempt): the unit of work commits that, then answers with the error.
 
 The save path (``save_answer``) is built for thousands of simultaneous candidates: one ownership/deadline
 read of the attempt row, one upsert of the answer row guarded by the per-attempt sequence number (a stale
@@ -15,6 +15,7 @@ validated against a per-process cache of each paper's shape (papers never change
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
 from collections import OrderedDict
@@ -28,9 +29,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from certify import realtime
 from certify.audit import audit
 from certify.clock import iso_utc, utcnow
 from certify.domain import EXAM
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, ComponentScore, Round
 from certify.scores import record_component
@@ -38,18 +41,24 @@ from question_bank.models import ItemVersion
 
 from .models import (AUTO_SUBMITTED, CLOSED_STATES, ERRATUM_KINDS, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer,
                      Attempt, AttemptEvent, ExamSession, KeyErratum, Paper, PaperItem, SessionCandidate)
-from .services import grading, timing
+from .services import attempt_state, grading, timing
+from .services.attempt_state import Action, AttemptState
 
 BROWSER_EVENT_KINDS = ("blur", "hidden", "copy", "paste", "fullscreen_exit")
 MAX_EXTRA_MINUTES = 600
+INT64_MAX = 2 ** 63 - 1             # sequence numbers and ids are BIGINT-sized at most
+MAX_EVENT_DETAIL_BYTES = 2048       # an integrity event's detail, as JSON
+MAX_EVENTS_PER_ATTEMPT = 1000       # browser events stored per attempt (further ones are counted, not stored)
 
 
-class ExamError(Exception):
+NAMESPACE = "/exam"  # the Socket.IO namespace of exam notices (exam.events)
+
+
+class ExamError(DomainError):
     """A refused exam operation: a code for programs, a Chinese message for people, an HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400, *, commit: bool = False, **extra):
-        super().__init__(message)
-        self.code, self.message, self.status, self.commit, self.extra = code, message, status, commit, extra
+    def __init__(self, code: str, message: str, status: int = 400, *, keep_changes: bool = False, **extra):
+        super().__init__(code, message, status, keep_changes=keep_changes, **extra)
 
 
 # --------------------------------------------------------------------------------------------- notifications
@@ -63,8 +72,8 @@ def attempt_room(attempt_id: int) -> str:
 
 
 def _emit(event: str, payload: dict, room: str) -> None:
-    """Queue a Socket.IO notice; exam.events sends the queue after the transaction commits."""
-    db.session.info.setdefault("exam_emits", []).append((event, payload, room))
+    """Queue a Socket.IO notice on the ``/exam`` namespace; it is sent only after the transaction commits."""
+    realtime.queue(NAMESPACE, room, event, payload)
 
 
 def token_tag(token: str) -> str:
@@ -72,7 +81,7 @@ def token_tag(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def _grace() -> int:
+def grace_seconds() -> int:
     return int(current_app.config.get("EXAM_SAVE_GRACE_SECONDS", 5))
 
 
@@ -112,9 +121,85 @@ def own_attempt(attempt_id, user) -> Attempt:
     return attempt
 
 
+TAKEN_OVER = "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。"
+
+
 def check_token(attempt: Attempt, token: str | None) -> None:
-    if token is not None and token != attempt.client_token:
-        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
+    """Reading an attempt in progress needs its current client token (a missing one is as stale as an old one)."""
+    if token is None or token != attempt.client_token:
+        raise ExamError("taken_over", TAKEN_OVER, 409)
+
+
+# --------------------------------------------------------------------------------------------- the attempt lock
+# Every write to an attempt (save, flag, event, submit, the sweep, force-submit, extra time, reopen, resume) first
+# locks the attempt's row and only then reads its state, always attempt row first (one lock order, no deadlock):
+# PostgreSQL ``SELECT … FOR UPDATE`` (the save path: its ``UPDATE … RETURNING``, which takes the same row lock);
+# SQLite has one writer at a time, and pysqlite begins the transaction only at the first write statement, so the
+# first statement of every attempt write *is* a write (an UPDATE of the row) — the database write lock is taken
+# before anything is read, waiting (busy timeout) instead of failing on a stale snapshot. A save therefore either
+# commits before a submit reads the answers, or sees the closed state and is refused.
+
+def lock_attempt(attempt_id: int) -> None:
+    """Lock one attempt row until the transaction ends (see above)."""
+    table = Attempt.__table__
+    if _dialect() == "postgresql":
+        db.session.execute(select(table.c.id).where(table.c.id == attempt_id).with_for_update())
+    else:
+        db.session.execute(update(table).where(table.c.id == attempt_id).values(id=table.c.id))
+
+
+_LOCKS = "exam_attempt_locks"  # session.info: (transaction, {attempt ids locked and reloaded in it})
+
+
+def locked(attempt: Attempt) -> Attempt:
+    """``attempt`` locked and reloaded: its state is the committed one, and stays so until this transaction ends
+    (a second call in the same transaction costs nothing)."""
+    mark = db.session.info.get(_LOCKS)
+    if mark is not None and mark[0] is db.session().get_transaction() and attempt.id in mark[1]:
+        return attempt
+    if _dialect() == "postgresql":
+        db.session.refresh(attempt, with_for_update=True)
+    else:
+        lock_attempt(attempt.id)
+        db.session.refresh(attempt)
+    tx = db.session().get_transaction()
+    if mark is None or mark[0] is not tx:
+        mark = db.session.info[_LOCKS] = (tx, set())
+    mark[1].add(attempt.id)
+    return attempt
+
+
+# --------------------------------------------------------------------------------------------- the state machine
+
+def transition(attempt: Attempt, action: str, *, actor=None, reason: str = "", now: datetime | None = None,
+               deadline_at: datetime | None = None) -> str:
+    """Move a locked attempt (``locked``) through the state machine (``services.attempt_state.TRANSITIONS``):
+    check the pair, stamp the attempt, grade it (closing) or clear its grade (reopening), audit, queue the
+    notices. Returns the new state; a pair not in the table is refused (409)."""
+    now = now or utcnow()
+    try:
+        new = attempt_state.next_state(attempt.state, action)
+    except attempt_state.IllegalTransition as err:
+        raise ExamError(err.code, err.message, 409) from None
+    if new in attempt_state.CLOSED:
+        _close(attempt, new.value, now, actor=actor, reason=reason)
+    elif action == Action.REOPEN:
+        session = attempt.session
+        before = {"state": attempt.state, "score": attempt.score, "deadline_at": attempt.deadline_at}
+        attempt.state = IN_PROGRESS
+        attempt.deadline_at = deadline_at
+        attempt.submitted_at = None
+        attempt.score = None
+        attempt.graded_at = None
+        attempt.client_token = secrets.token_urlsafe(24)  # the candidate resumes from a fresh page
+        audit("exam.attempt.reopen", target=attempt, round_id=session.round_id, reason=reason, actor=actor,
+              candidate_id=attempt.candidate_id, session_id=session.id, before=before,
+              after={"state": IN_PROGRESS, "deadline_at": attempt.deadline_at})
+        db.session.flush()
+        _notify_state(attempt)
+    else:  # pragma: no cover - the table has no other stored-attempt transitions
+        raise AssertionError(f"no effect defined for {action}")
+    return new.value
 
 
 # --------------------------------------------------------------------------------------------- start / resume
@@ -127,9 +212,10 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
         raise ExamError("not_assigned", "您未被安排参加本场考试", 404)
     attempt = attempt_of(session.id, candidate.id)
     if attempt is not None:
-        close_if_overdue(attempt, now=now)
+        close_if_overdue(locked(attempt), now=now)
         if attempt.state != IN_PROGRESS:
-            raise ExamError("attempt_closed", "您已交卷，不能再次作答", 409, commit=True)
+            code, message = attempt_state.REFUSALS[Action.START]
+            raise ExamError(code, message, 409, keep_changes=True)
         previous = attempt.client_token
         token = secrets.token_urlsafe(24)
         attempt.client_token = token
@@ -151,7 +237,8 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
     if sc.paper_id is None:
         raise ExamError("no_paper", "您的试卷尚未生成，请联系考务人员", 409)
     token = secrets.token_urlsafe(24)
-    attempt = Attempt(session_id=session.id, candidate_id=candidate.id, paper_id=sc.paper_id, state=IN_PROGRESS,
+    state = attempt_state.next_state(AttemptState.NOT_STARTED, Action.START).value
+    attempt = Attempt(session_id=session.id, candidate_id=candidate.id, paper_id=sc.paper_id, state=state,
                       started_at=now, deadline_at=timing.deadline_for(now, session.duration_minutes,
                                                                       sc.extra_minutes, session.closes_at),
                       client_token=token, last_seen_at=now)
@@ -207,24 +294,30 @@ class AttemptHeader:
     session_id: int
     candidate_id: int
     paper_created_at: datetime | None = None
+    answered_count: int = 0
 
 
 _attempts_t, _candidates_t, _papers_t = Attempt.__table__, Candidate.__table__, Paper.__table__
-_HEADER = select(_attempts_t.c.id, _attempts_t.c.state, _attempts_t.c.deadline_at, _attempts_t.c.client_token,
-                 _attempts_t.c.paper_id, _attempts_t.c.session_id, _attempts_t.c.candidate_id,
-                 _papers_t.c.created_at
-                 ).join_from(_attempts_t, _papers_t, _papers_t.c.id == _attempts_t.c.paper_id
-                             ).where(_attempts_t.c.id == bindparam("b_attempt"))
-# Ownership checked in the same indexed read: the attempt's candidate must be the requesting user's.
-_HEADER_BY_USER = _HEADER.join_from(_attempts_t, _candidates_t, _candidates_t.c.id == _attempts_t.c.candidate_id
-                                    ).where(_candidates_t.c.user_id == bindparam("b_user"))
+# The header read is the lock: one ``UPDATE … SET last_seen_at … RETURNING`` of the attempt row (PostgreSQL: the
+# row lock; SQLite: the write lock, taken before anything is read). Ownership is checked in the same indexed
+# statement (the attempt's candidate must be the requesting user's); a refused request rolls the touch back.
+_HEADER = (update(_attempts_t).where(_attempts_t.c.id == bindparam("b_attempt"))
+           .values(last_seen_at=bindparam("b_now"))
+           .returning(_attempts_t.c.id, _attempts_t.c.state, _attempts_t.c.deadline_at, _attempts_t.c.client_token,
+                      _attempts_t.c.paper_id, _attempts_t.c.session_id, _attempts_t.c.candidate_id,
+                      select(_papers_t.c.created_at).where(_papers_t.c.id == _attempts_t.c.paper_id)
+                      .scalar_subquery(), _attempts_t.c.answered_count))
+_HEADER_BY_USER = _HEADER.where(_attempts_t.c.candidate_id.in_(
+    select(_candidates_t.c.id).where(_candidates_t.c.user_id == bindparam("b_user"))))
 
 
-def _header(attempt_id, user_id: int | None) -> AttemptHeader:
-    if not str(attempt_id).isdigit():
+def _header(attempt_id, user_id: int | None, now: datetime) -> AttemptHeader:
+    """Lock the attempt and read what a candidate write checks (404 unless it is the user's own)."""
+    if not str(attempt_id).isdigit() or int(attempt_id) > INT64_MAX:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
     query = _HEADER_BY_USER if user_id is not None else _HEADER
-    row = db.session.connection().execute(query, {"b_attempt": int(attempt_id), "b_user": user_id}).first()
+    row = db.session.connection().execute(query, {"b_attempt": int(attempt_id), "b_user": user_id,
+                                                  "b_now": now}).first()
     if row is None:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
     return AttemptHeader(*row)
@@ -235,16 +328,16 @@ def _guard_write(header: AttemptHeader, token: str | None, now: datetime, what: 
     if header.state != IN_PROGRESS:
         raise ExamError("attempt_closed", "本场考试已交卷，答案不能再修改", 409)
     if token is None or token != header.client_token:
-        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
-    if not timing.save_allowed(now, header.deadline_at, _grace()):
+        raise ExamError("taken_over", TAKEN_OVER, 409)
+    if not timing.save_allowed(now, header.deadline_at, grace_seconds()):
         db.session.add(AttemptEvent(attempt_id=header.id, kind="late_save", at=now,
                                     detail={"what": what, "deadline_at": header.deadline_at.isoformat(),
                                             "late_seconds": round((now - header.deadline_at).total_seconds(), 3)}))
         current_app.logger.info("late %s refused for attempt %s (deadline %s, now %s)", what, header.id,
                                 header.deadline_at, now)
         attempt = db.session.get(Attempt, header.id)
-        close_if_overdue(attempt, now=now)
-        raise ExamError("deadline_passed", "考试时间已到，此答案未被保存（已超过截止时间）", 409, commit=True)
+        close_if_overdue(attempt, now=now)  # already locked (the header): reloads, closes and grades
+        raise ExamError("deadline_passed", "考试时间已到，此答案未被保存（已超过截止时间）", 409, keep_changes=True)
 
 
 def _insert():
@@ -270,15 +363,17 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
     ignored, never overwriting the newer answer.
     """
     now = now or utcnow()
-    header = _header(attempt_id, user_id)
-    _guard_write(header, token, now, "answer")
-    position, item_type, option_count = _position_shape(header, position)
+    if isinstance(seq, bool):
+        raise ExamError("invalid_seq", "保存序号无效", 400)
     try:
         seq = int(seq)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ExamError("invalid_seq", "保存序号无效", 400) from None
-    if seq < 1:
-        raise ExamError("invalid_seq", "保存序号必须为正整数", 400)
+    if not 1 <= seq <= INT64_MAX:
+        raise ExamError("invalid_seq", f"保存序号必须是 1 到 {INT64_MAX} 之间的整数", 400)
+    header = _header(attempt_id, user_id, now)
+    _guard_write(header, token, now, "answer")
+    position, item_type, option_count = _position_shape(header, position)
     if response is None:
         response = []
     if not isinstance(response, (list, str)):
@@ -297,7 +392,7 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
     params = {"b_attempt": header.id, "b_position": position, "b_response": letters, "b_seq": seq,
               "b_spent": spent, "b_now": now}
     applied = conn.execute(stmts["upsert"], params).first() is not None
-    answered = conn.execute(stmts["bookkeep" if applied else "touch"], params).scalar_one()
+    answered = conn.execute(stmts["bookkeep"], params).scalar_one() if applied else header.answered_count
     if applied:
         _emit("progress", {"attempt_id": header.id, "candidate_id": header.candidate_id, "answered_count": answered,
                            "last_seen_at": iso_utc(now)}, session_room(header.session_id))
@@ -332,11 +427,9 @@ def _save_statements(dialect: str) -> dict:
     answered = (select(func.count()).select_from(answers)
                 .where(answers.c.attempt_id == bindparam("b_attempt"), answers.c.response != "").scalar_subquery())
     bookkeep = (update(attempts).where(attempts.c.id == bindparam("b_attempt"))
-                .values(last_seen_at=bindparam("b_now"), last_seq=greatest(attempts.c.last_seq, bindparam("b_seq")),
-                        answered_count=answered).returning(attempts.c.answered_count))
-    touch = (update(attempts).where(attempts.c.id == bindparam("b_attempt"))
-             .values(last_seen_at=bindparam("b_now")).returning(attempts.c.answered_count))
-    stmts = {"upsert": upsert, "bookkeep": bookkeep, "touch": touch}
+                .values(last_seq=greatest(attempts.c.last_seq, bindparam("b_seq")), answered_count=answered)
+                .returning(attempts.c.answered_count))
+    stmts = {"upsert": upsert, "bookkeep": bookkeep}
     _SAVE_STATEMENTS[dialect] = stmts
     return stmts
 
@@ -344,7 +437,7 @@ def _save_statements(dialect: str) -> dict:
 def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id: int | None = None,
               now: datetime | None = None) -> dict:
     now = now or utcnow()
-    header = _header(attempt_id, user_id)
+    header = _header(attempt_id, user_id, now)
     _guard_write(header, token, now, "flag")
     position, _, _ = _position_shape(header, position)
     flagged = bool(flagged)
@@ -353,37 +446,51 @@ def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id
                                   time_spent_ms=0, saved_at=now)
     ins = ins.on_conflict_do_update(index_elements=[table.c.attempt_id, table.c.position],
                                     set_={"flagged": ins.excluded.flagged})
-    db.session.execute(ins)
-    db.session.execute(update(Attempt.__table__).where(Attempt.__table__.c.id == header.id)
-                       .values(last_seen_at=now))
+    db.session.execute(ins)  # last_seen_at was touched by the header's lock
     return {"position": position, "flagged": flagged}
 
 
 def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | None = None,
                  user_id: int | None = None, now: datetime | None = None) -> dict:
-    """Record a browser integrity event; answers whether the candidate must now be warned."""
+    """Record a browser integrity event; answers whether the candidate must now be warned.
+
+    Bounded: ``detail`` larger than ``MAX_EVENT_DETAIL_BYTES`` (as JSON) is refused (400), and past
+    ``MAX_EVENTS_PER_ATTEMPT`` browser events an attempt's further events are counted as seen but not stored
+    (``recorded`` false), so a misbehaving page cannot fill the table."""
     now = now or utcnow()
     if kind not in BROWSER_EVENT_KINDS:
-        raise ExamError("invalid_event", f"未知的事件类型：{kind}", 400)
-    header = _header(attempt_id, user_id)
+        raise ExamError("invalid_event", f"未知的事件类型：{str(kind)[:40]}", 400)
+    detail = detail or {}
+    if not isinstance(detail, dict):
+        raise ExamError("invalid_event", "事件详情格式无效", 400)
+    try:
+        size = len(json.dumps(detail, ensure_ascii=False, default=str).encode())
+    except (TypeError, ValueError, RecursionError):
+        raise ExamError("invalid_event", "事件详情格式无效", 400) from None
+    if size > MAX_EVENT_DETAIL_BYTES:
+        raise ExamError("event_too_large", f"事件详情过大（上限 {MAX_EVENT_DETAIL_BYTES} 字节）", 400)
+    header = _header(attempt_id, user_id, now)
     if header.state != IN_PROGRESS:
         raise ExamError("attempt_closed", "本场考试已交卷", 409)
     if token is None or token != header.client_token:
-        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
+        raise ExamError("taken_over", TAKEN_OVER, 409)
     clean = {}
-    for key, value in (detail or {}).items():
+    for key, value in detail.items():
         if isinstance(key, str) and len(key) <= 40 and isinstance(value, (str, int, float, bool)):
             clean[key] = value if not isinstance(value, str) else value[:200]
-    db.session.add(AttemptEvent(attempt_id=header.id, kind=kind, at=now, detail=clean))
-    db.session.flush()
     counts = event_counts([header.id]).get(header.id, {})
     count = sum(n for k, n in counts.items() if k in BROWSER_EVENT_KINDS)
+    recorded = count < MAX_EVENTS_PER_ATTEMPT
+    if recorded:
+        db.session.add(AttemptEvent(attempt_id=header.id, kind=kind, at=now, detail=clean))
+        counts[kind] = counts.get(kind, 0) + 1
+        count += 1
+        _emit("events", {"attempt_id": header.id, "candidate_id": header.candidate_id,
+                         "events": counts}, session_room(header.session_id))
     threshold = db.session.execute(select(ExamSession.event_warning_threshold)
                                    .where(ExamSession.id == header.session_id)).scalar_one()
     warn = threshold is not None and count >= threshold
-    _emit("events", {"attempt_id": header.id, "candidate_id": header.candidate_id,
-                     "events": counts}, session_room(header.session_id))
-    return {"kind": kind, "count": count, "warning": warn,
+    return {"kind": kind, "count": count, "warning": warn, "recorded": recorded,
             "message": (f"系统已记录到 {count} 次离开考试页面或复制粘贴等异常操作，请专注作答；异常记录将提交考务人员审核。"
                         if warn else "")}
 
@@ -471,21 +578,12 @@ CLOSE_MESSAGES = {SUBMITTED: "已交卷", AUTO_SUBMITTED: "考试时间已到，
 
 
 def close_if_overdue(attempt: Attempt, *, now: datetime | None = None) -> bool:
-    """The per-request deadline check: close and grade an attempt whose time (plus grace) has run out."""
+    """Close and grade an attempt whose time (plus grace) has run out. Locks the attempt first (``locked``)."""
     now = now or utcnow()
-    if attempt.state != IN_PROGRESS or timing.save_allowed(now, attempt.deadline_at, _grace()):
+    locked(attempt)
+    if attempt.state != IN_PROGRESS or timing.save_allowed(now, attempt.deadline_at, grace_seconds()):
         return False
-    return _claim_and_close(attempt, now)
-
-
-def _claim_and_close(attempt: Attempt, now: datetime) -> bool:
-    claimed = db.session.execute(update(Attempt.__table__).where(
-        Attempt.__table__.c.id == attempt.id, Attempt.__table__.c.state == IN_PROGRESS)
-        .values(state=AUTO_SUBMITTED)).rowcount
-    db.session.refresh(attempt)
-    if not claimed:
-        return False
-    _close(attempt, AUTO_SUBMITTED, now)
+    transition(attempt, Action.AUTO_CLOSE, now=now)
     return True
 
 
@@ -493,34 +591,33 @@ def submit_attempt(attempt: Attempt, *, token: str | None = None, now: datetime 
                    check: bool = True) -> Attempt:
     """The candidate hands in. After the deadline it counts as auto-submitted (time ran out)."""
     now = now or utcnow()
+    locked(attempt)
     if check and attempt.state == IN_PROGRESS and token != attempt.client_token:  # a missing token is stale too
-        raise ExamError("taken_over", "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。", 409)
+        raise ExamError("taken_over", TAKEN_OVER, 409)
     if close_if_overdue(attempt, now=now):
         return attempt
-    if attempt.state != IN_PROGRESS:
-        raise ExamError("attempt_closed", "本场考试已交卷", 409)
-    _close(attempt, AUTO_SUBMITTED if timing.is_overdue(now, attempt.deadline_at) else SUBMITTED, now)
+    transition(attempt, Action.AUTO_CLOSE if timing.is_overdue(now, attempt.deadline_at) else Action.SUBMIT,
+               now=now)
     return attempt
 
 
 def close_overdue(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """The sweep: claim overdue in-progress attempts (safe with several processes) and grade them."""
+    """The sweep: close and grade overdue in-progress attempts. Each is locked, then checked again (safe with
+    several processes and against a concurrent save or submit); locks are taken in id order."""
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=_grace())
+    cutoff = now - timedelta(seconds=grace_seconds())
     table = Attempt.__table__
     ids = [row[0] for row in db.session.execute(
         select(table.c.id).where(table.c.state == IN_PROGRESS, table.c.deadline_at < cutoff)
-        .order_by(table.c.deadline_at).limit(limit))]
-    if not ids:
-        return []
-    claimed = [row[0] for row in db.session.execute(
-        update(table).where(table.c.id.in_(ids), table.c.state == IN_PROGRESS, table.c.deadline_at < cutoff)
-        .values(state=AUTO_SUBMITTED).returning(table.c.id))]
-    for attempt_id in claimed:
+        .order_by(table.c.id).limit(limit))]
+    closed = []
+    for attempt_id in ids:
         attempt = db.session.get(Attempt, attempt_id)
-        db.session.refresh(attempt)
-        _close(attempt, AUTO_SUBMITTED, now)
-    return claimed
+        locked(attempt)
+        if attempt.state == IN_PROGRESS and attempt.deadline_at < cutoff:
+            transition(attempt, Action.AUTO_CLOSE, now=now)
+            closed.append(attempt_id)
+    return closed
 
 
 def record_absentees(*, now: datetime | None = None) -> dict[int, int]:
@@ -537,6 +634,7 @@ def record_absentees(*, now: datetime | None = None) -> dict[int, int]:
             SessionCandidate.session_id == session_id, SessionCandidate.candidate_id.not_in(started))).scalars())
         n = 0
         for sc in absent:
+            attempt_state.next_state(AttemptState.NOT_STARTED, Action.MARK_ABSENT)  # never started: absent
             existing = db.session.execute(select(ComponentScore).filter_by(
                 candidate_id=sc.candidate_id, component=EXAM)).scalar_one_or_none()
             if existing is not None and existing.status == "scored":
@@ -568,45 +666,64 @@ def _reason(reason: str) -> str:
 def force_submit(attempt: Attempt, *, actor=None, reason: str = "", now: datetime | None = None) -> Attempt:
     now = now or utcnow()
     reason = _reason(reason)
-    if close_if_overdue(attempt, now=now):
-        raise ExamError("attempt_closed", "该考生的作答时间已到，系统已自动交卷", 409, commit=True)
-    if attempt.state != IN_PROGRESS:
-        raise ExamError("attempt_closed", "该考生已交卷", 409)
-    _close(attempt, FORCE_SUBMITTED, now, actor=actor, reason=reason)
+    if close_if_overdue(attempt, now=now):  # locks the attempt
+        raise ExamError("attempt_closed", "该考生的作答时间已到，系统已自动交卷", 409, keep_changes=True)
+    transition(attempt, Action.FORCE_SUBMIT, actor=actor, reason=reason, now=now)
     return attempt
 
 
-def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now: datetime | None = None) -> int:
-    """Give one candidate extra minutes; an attempt in progress gets the new deadline (capped at the close)."""
-    now = now or utcnow()
-    reason = _reason(reason)
+def _minutes(value, message: str) -> int:
+    if isinstance(value, bool):
+        raise ExamError("invalid_minutes", message, 400)
     try:
-        minutes = int(minutes)
-    except (TypeError, ValueError):
-        raise ExamError("invalid_minutes", "延长时间必须是整数分钟", 400) from None
-    if minutes < 1 or (sc.extra_minutes or 0) + minutes > MAX_EXTRA_MINUTES:
-        raise ExamError("invalid_minutes", f"延长时间须为 1 分钟以上，累计不超过 {MAX_EXTRA_MINUTES} 分钟", 400)
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ExamError("invalid_minutes", message, 400) from None
+
+
+def set_extra_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "",
+                   now: datetime | None = None) -> SessionCandidate:
+    """Set one candidate's total extra minutes (0–600; the reason is required): an attempt in progress gets the new
+    deadline (never past the close) and the candidate's page and the monitor are told. Time that already ran
+    out is not given back (the attempt is closed as at any deadline; reopening is its own action). The session
+    page sets the total; the monitor's "+N minutes" sets the current total + N."""
+    now = now or utcnow()
+    minutes = _minutes(minutes, f"延长时间须为 0–{MAX_EXTRA_MINUTES} 之间的整数（分钟）")
+    if not 0 <= minutes <= MAX_EXTRA_MINUTES:
+        raise ExamError("invalid_minutes", f"延长时间须为 0–{MAX_EXTRA_MINUTES} 之间的整数（分钟）", 400)
+    reason = _reason(reason)
     session = sc.session
     attempt = attempt_of(sc.session_id, sc.candidate_id)
-    if attempt is not None:
-        close_if_overdue(attempt, now=now)
+    if attempt is not None:  # attempt row first (the one lock order), then the assignment
+        close_if_overdue(locked(attempt), now=now)
         if attempt.state != IN_PROGRESS:
-            raise ExamError("attempt_closed", "该考生已交卷，请先重新开放作答", 409, commit=True)
+            raise ExamError("attempt_closed", "该考生已交卷，延长时间不再生效；如需继续作答请重新开放", 409,
+                            keep_changes=True)
     before = sc.extra_minutes or 0
-    sc.extra_minutes = before + minutes
-    old_deadline = attempt.deadline_at if attempt else None
+    old_deadline = attempt.deadline_at if attempt is not None else None
+    sc.extra_minutes = minutes
     if attempt is not None:
-        attempt.deadline_at = timing.deadline_for(attempt.started_at, session.duration_minutes, sc.extra_minutes,
+        attempt.deadline_at = timing.deadline_for(attempt.started_at, session.duration_minutes, minutes,
                                                   session.closes_at)
-        if attempt.deadline_at <= old_deadline:
+        if minutes > before and attempt.deadline_at <= old_deadline:
             raise ExamError("capped_at_close", "该考生的截止时间已是本场考试的结束时间，不能再延长", 409)
-    audit("exam.add_time", target=sc, round_id=session.round_id, reason=reason, actor=actor,
-          candidate_id=sc.candidate_id, session_id=sc.session_id, minutes=minutes,
-          extra_before=before, extra_after=sc.extra_minutes, deadline_before=old_deadline,
-          deadline_after=attempt.deadline_at if attempt else None)
+    audit("exam.session.extra_time", target=session, round_id=session.round_id, reason=reason, actor=actor,
+          candidate_id=sc.candidate_id, before=before, after=minutes,
+          deadline=None if attempt is None else {"before": old_deadline, "after": attempt.deadline_at})
     db.session.flush()
-    notify_extra_time(sc, attempt, now=now, message=f"考务人员为您延长了 {minutes} 分钟作答时间")
-    return sc.extra_minutes
+    message = (f"考务人员为您延长了 {minutes - before} 分钟作答时间" if minutes > before
+               else f"考务人员已将您的延长时间调整为 {minutes} 分钟")
+    notify_extra_time(sc, attempt, now=now, message=message)
+    return sc
+
+
+def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now: datetime | None = None) -> int:
+    """The monitor's "+N minutes": ``set_extra_time`` with the current total + N. Returns the new total."""
+    minutes = _minutes(minutes, "延长时间必须是整数分钟")
+    total = (sc.extra_minutes or 0) + minutes
+    if minutes < 1 or total > MAX_EXTRA_MINUTES:
+        raise ExamError("invalid_minutes", f"延长时间须为 1 分钟以上，累计不超过 {MAX_EXTRA_MINUTES} 分钟", 400)
+    return set_extra_time(sc, total, actor=actor, reason=reason, now=now).extra_minutes
 
 
 def notify_extra_time(sc: SessionCandidate, attempt: Attempt | None, *, now: datetime, message: str) -> None:
@@ -627,29 +744,17 @@ def reopen_attempt(attempt: Attempt, *, minutes, actor=None, reason: str = "", n
     """Reopen a closed attempt (e.g. after a technical failure) for ``minutes`` more, never past the close."""
     now = now or utcnow()
     reason = _reason(reason)
-    try:
-        minutes = int(minutes)
-    except (TypeError, ValueError):
-        raise ExamError("invalid_minutes", "重新开放的时长必须是整数分钟", 400) from None
+    minutes = _minutes(minutes, "重新开放的时长必须是整数分钟")
     if not 1 <= minutes <= MAX_EXTRA_MINUTES:
         raise ExamError("invalid_minutes", "重新开放的时长须在 1 到 600 分钟之间", 400)
-    if attempt.state not in CLOSED_STATES:
-        raise ExamError("not_closed", "该考生仍在作答中，无需重新开放", 409)
+    locked(attempt)
+    if not attempt_state.allowed(attempt.state, Action.REOPEN):
+        transition(attempt, Action.REOPEN)  # refused with the table's reason
     session = attempt.session
     if now >= session.closes_at:
         raise ExamError("session_closed", "本场考试已结束，不能重新开放作答", 409)
-    before = {"state": attempt.state, "score": attempt.score, "deadline_at": attempt.deadline_at}
-    attempt.state = IN_PROGRESS
-    attempt.deadline_at = min(now + timedelta(minutes=minutes), session.closes_at)
-    attempt.submitted_at = None
-    attempt.score = None
-    attempt.graded_at = None
-    attempt.client_token = secrets.token_urlsafe(24)  # the candidate resumes from a fresh page
-    audit("exam.attempt.reopen", target=attempt, round_id=session.round_id, reason=reason, actor=actor,
-          candidate_id=attempt.candidate_id, session_id=session.id, before=before,
-          after={"state": IN_PROGRESS, "deadline_at": attempt.deadline_at})
-    db.session.flush()
-    _notify_state(attempt)
+    transition(attempt, Action.REOPEN, actor=actor, reason=reason, now=now,
+               deadline_at=min(now + timedelta(minutes=minutes), session.closes_at))
     return attempt
 
 
@@ -698,7 +803,8 @@ def _affected_attempts(session: ExamSession, item_version_id: int) -> list[Attem
     return list(db.session.execute(
         select(Attempt).join(PaperItem, PaperItem.paper_id == Attempt.paper_id)
         .where(Attempt.session_id == session.id, Attempt.state.in_(CLOSED_STATES),
-               PaperItem.item_version_id == item_version_id).order_by(Attempt.id)).scalars())
+               PaperItem.item_version_id == item_version_id).order_by(Attempt.id)
+        .with_for_update(of=Attempt)).scalars())  # PostgreSQL: no reopen races the regrade (SQLite: one writer)
 
 
 def preview_erratum(session: ExamSession, item_version_id, kind: str, accepted) -> list[RegradeRow]:
@@ -744,19 +850,28 @@ MONITOR_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "作答中", SUBMITTED:
                   FORCE_SUBMITTED: "强制交卷", ABSENT: "缺考"}
 
 
-def monitor_status(session: ExamSession, attempt: Attempt | None, now: datetime) -> str:
-    """Attempt state, or not started / absent (once late entry has closed, a candidate can no longer start)."""
-    if attempt is not None:
-        return attempt.state
-    if now > timing.late_entry_ends(session.opens_at, session.late_entry_minutes, session.closes_at):
-        return ABSENT
-    return NOT_STARTED
+def entry_of(session: ExamSession, sc: SessionCandidate | None, attempt: Attempt | None,
+             now: datetime) -> timing.EntryStatus:
+    """``timing.entry_status`` for a stored assignment and attempt: the one rule every page, the API and the
+    monitor read ("may this candidate enter, what is their status")."""
+    return timing.entry_status(now, opens_at=session.opens_at, closes_at=session.closes_at,
+                               late_entry_minutes=session.late_entry_minutes,
+                               has_paper=sc is not None and sc.paper_id is not None,
+                               attempt_state=attempt.state if attempt is not None else None,
+                               deadline_at=attempt.deadline_at if attempt is not None else None,
+                               grace_seconds=grace_seconds())
+
+
+def monitor_status(session: ExamSession, attempt: Attempt | None, now: datetime,
+                   sc: SessionCandidate | None = None) -> str:
+    """Attempt state (as it stands now), or not started / absent (once late entry has closed)."""
+    return entry_of(session, sc, attempt, now).monitor_status
 
 
 def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Attempt | None,
                 events: dict[str, int] | None, now: datetime) -> dict:
     """One candidate's line on the live monitor (also pushed over Socket.IO)."""
-    status = monitor_status(session, attempt, now)
+    status = monitor_status(session, attempt, now, sc)
     events = events or {}
     return {
         "candidate_id": (attempt.candidate_id if attempt else sc.candidate_id),
@@ -768,7 +883,7 @@ def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Atte
         "last_seen_at": iso_utc(attempt.last_seen_at) if attempt else None,
         "deadline_at": iso_utc(attempt.deadline_at) if attempt else None,
         "remaining_seconds": (timing.remaining_seconds(now, attempt.deadline_at)
-                              if attempt and attempt.state == IN_PROGRESS else None),
+                              if attempt and status == IN_PROGRESS else None),
         "extra_minutes": sc.extra_minutes if sc else 0,
         "score": str(attempt.score) if attempt and attempt.score is not None else None,
         "events": {k: v for k, v in events.items() if k in BROWSER_EVENT_KINDS},

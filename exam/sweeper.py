@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from certify.extensions import db
+from certify.uow import unit_of_work
 
 _started: set[int] = set()
 _lock = threading.Lock()
@@ -20,12 +21,8 @@ def sweep_once(app) -> dict:
 
     with app.app_context():
         try:
-            result = ops.sweep()
-            db.session.commit()
-            return result
-        except Exception:
-            db.session.rollback()
-            raise
+            with unit_of_work():  # one transaction: commit + notices on success, rollback on error
+                return ops.sweep()
         finally:
             db.session.remove()
 
