@@ -153,7 +153,7 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
     return _blueprint_page(form, scheme, blueprint)
 
 
-@bp.route("/schemes/<int:scheme_id>/blueprints/new", methods=["GET", "POST"])
+@bp.route("/schemes/<int(max=2147483647):scheme_id>/blueprints/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_blueprint(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
@@ -167,7 +167,7 @@ def new_blueprint(scheme_id: int):
     return _save_blueprint(form, scheme, None)
 
 
-@bp.route("/blueprints/<int:blueprint_id>", methods=["GET", "POST"])
+@bp.route("/blueprints/<int(max=2147483647):blueprint_id>", methods=["GET", "POST"])
 @allow(SECRETARIAT, SUPERVISOR)
 def edit_blueprint(blueprint_id: int):
     blueprint = _get(ExamBlueprint, blueprint_id)
@@ -183,7 +183,7 @@ def edit_blueprint(blueprint_id: int):
     return _save_blueprint(BlueprintForm(), blueprint.scheme, blueprint)
 
 
-@bp.route("/blueprints/<int:blueprint_id>/check", methods=["POST"])
+@bp.route("/blueprints/<int(max=2147483647):blueprint_id>/check", methods=["POST"])
 @allow(SECRETARIAT)
 def check_blueprint(blueprint_id: int):
     blueprint = _get(ExamBlueprint, blueprint_id)
@@ -227,7 +227,7 @@ def _session_data(form: SessionForm) -> dict:
             "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
 
 
-@bp.route("/schemes/<int:scheme_id>/sessions/new", methods=["GET", "POST"])
+@bp.route("/schemes/<int(max=2147483647):scheme_id>/sessions/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_session(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
@@ -250,7 +250,7 @@ def new_session(scheme_id: int):
                            candidates=candidates), status
 
 
-@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/edit", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def edit_session(session_id: int):
     session = _get(ExamSession, session_id)
@@ -270,7 +270,7 @@ def edit_session(session_id: int):
                            candidates=candidates), status
 
 
-@bp.route("/sessions/<int:session_id>")
+@bp.route("/sessions/<int(max=2147483647):session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_detail(session_id: int):
     session = _get(ExamSession, session_id)
@@ -286,7 +286,7 @@ def session_detail(session_id: int):
         analysis_url=_link("exam_analysis.session_report", session_id=session.id))
 
 
-@bp.route("/sessions/<int:session_id>/papers", methods=["POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/papers", methods=["POST"])
 @allow(SECRETARIAT)
 def generate(session_id: int):
     session = _get(ExamSession, session_id)
@@ -296,7 +296,7 @@ def generate(session_id: int):
     return redirect(url_for("exam_admin.session_detail", session_id=session_id))
 
 
-@bp.route("/sessions/<int:session_id>/extra-time", methods=["POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/extra-time", methods=["POST"])
 @allow(SECRETARIAT)
 def extra_time(session_id: int):
     session = _get(ExamSession, session_id)
@@ -313,7 +313,7 @@ def extra_time(session_id: int):
     return redirect(url_for("exam_admin.session_detail", session_id=session_id) + "#candidates")
 
 
-@bp.route("/sessions/<int:session_id>/release", methods=["POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/release", methods=["POST"])
 @allow(SECRETARIAT)
 def release(session_id: int):
     session = _get(ExamSession, session_id)
@@ -339,7 +339,7 @@ def export_round(round_code: str, fmt: str):
     return send_table(name, fmt, [exam_sheet(rnd, full=full)])
 
 
-@bp.route("/sessions/<int:session_id>/export.<any(xlsx, csv):fmt>")
+@bp.route("/sessions/<int(max=2147483647):session_id>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
 def export_session(session_id: int, fmt: str):
     session = _get(ExamSession, session_id)

@@ -86,7 +86,7 @@ def index():
     return render_template("exam/analysis/index.html", rounds=rounds, rnd=rnd, rows=rows)
 
 
-@bp.route("/session/<int:session_id>")
+@bp.route("/session/<int(max=2147483647):session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_report(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -102,7 +102,7 @@ def session_report(session_id: int):
                            detail_link=detail, form=StoreFacilityForm(), flag_labels=analysis.FLAG_LABELS)
 
 
-@bp.route("/session/<int:session_id>/items.xlsx")
+@bp.route("/session/<int(max=2147483647):session_id>/items.xlsx")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_export(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -111,7 +111,7 @@ def session_export(session_id: int):
     return send_table(f"试题分析-{session.name}", "xlsx", analysis.report_sheets([report]))
 
 
-@bp.route("/session/<int:session_id>/store-facility", methods=["POST"])
+@bp.route("/session/<int(max=2147483647):session_id>/store-facility", methods=["POST"])
 @allow(SECRETARIAT)
 def store_facility(session_id: int):
     session = db.get_or_404(ExamSession, session_id)

@@ -180,7 +180,7 @@ def list_my_sessions():
     return jsonify({"sessions": out, "server_time": iso_utc(now)})
 
 
-@bp.route("/exam/sessions/<int:session_id>/attempt", methods=["POST"])
+@bp.route("/exam/sessions/<int(max=2147483647):session_id>/attempt", methods=["POST"])
 @allow(CANDIDATE)
 def start_attempt(session_id):
     candidate = _candidate()
@@ -192,17 +192,15 @@ def start_attempt(session_id):
     return jsonify(attempt_payload(attempt, now, token=token))
 
 
-@bp.route("/exam/attempts/<int:attempt_id>")
+@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>")
 @allow(CANDIDATE)
 def get_attempt(attempt_id):
-    attempt = ops.own_attempt(attempt_id, current_user)
     now = utcnow()
-    if attempt.state == IN_PROGRESS:
-        ops.check_token(attempt, _token())
+    attempt = ops.load_attempt(attempt_id, current_user, _token(), now=now)
     return jsonify(attempt_payload(attempt, now))  # shows an overdue attempt as closed; the sweep grades it
 
 
-@bp.route("/exam/attempts/<int:attempt_id>/answers/<int:position>", methods=["PUT"])
+@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/answers/<int(max=2147483647):position>", methods=["PUT"])
 @allow(CANDIDATE)
 def save_answer(attempt_id, position):
     data = _body()
@@ -215,7 +213,7 @@ def save_answer(attempt_id, position):
     return jsonify(result)
 
 
-@bp.route("/exam/attempts/<int:attempt_id>/flags/<int:position>", methods=["PUT"])
+@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/flags/<int(max=2147483647):position>", methods=["PUT"])
 @allow(CANDIDATE)
 def flag_item(attempt_id, position):
     data = _body()
@@ -223,7 +221,7 @@ def flag_item(attempt_id, position):
                                  user_id=current_user.id))
 
 
-@bp.route("/exam/attempts/<int:attempt_id>/events", methods=["POST"])
+@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/events", methods=["POST"])
 @allow(CANDIDATE)
 def record_event(attempt_id):
     data = _body()
@@ -232,11 +230,11 @@ def record_event(attempt_id):
                                     user_id=current_user.id))
 
 
-@bp.route("/exam/attempts/<int:attempt_id>/submit", methods=["POST"])
+@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/submit", methods=["POST"])
 @allow(CANDIDATE)
 def submit_attempt(attempt_id):
-    attempt = ops.own_attempt(attempt_id, current_user)
     now = utcnow()
+    attempt = ops.load_attempt(attempt_id, current_user, _token(), lock=True, now=now)
     ops.submit_attempt(attempt, token=_token(), now=now)
     return jsonify(attempt_payload(attempt, now))
 

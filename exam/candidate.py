@@ -60,7 +60,7 @@ def my_sessions():
     return render_template("exam/candidate/my_sessions.html", candidate=candidate, rows=rows)
 
 
-@bp.route("/sessions/<int:session_id>/", methods=["GET", "POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/", methods=["GET", "POST"])
 @allow(CANDIDATE)
 def instructions(session_id):
     candidate, sc = _own_assignment(session_id)
@@ -82,7 +82,7 @@ def instructions(session_id):
                            late_end=entry.late_end)
 
 
-@bp.route("/sessions/<int:session_id>/room")
+@bp.route("/sessions/<int(max=2147483647):session_id>/room")
 @allow(CANDIDATE)
 def room(session_id):
     candidate, sc = _own_assignment(session_id)
@@ -95,7 +95,7 @@ def room(session_id):
                            server_time=iso_utc(utcnow()))
 
 
-@bp.route("/sessions/<int:session_id>/result")
+@bp.route("/sessions/<int(max=2147483647):session_id>/result")
 @allow(CANDIDATE)
 def result(session_id):
     candidate, sc = _own_assignment(session_id)

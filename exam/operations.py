@@ -46,7 +46,8 @@ from .services.attempt_state import Action, AttemptState
 
 BROWSER_EVENT_KINDS = ("blur", "hidden", "copy", "paste", "fullscreen_exit")
 MAX_EXTRA_MINUTES = 600
-INT64_MAX = 2 ** 63 - 1             # sequence numbers and ids are BIGINT-sized at most
+SQL_INT_MAX = 2 ** 31 - 1           # ids and sequence numbers are INTEGER columns (PostgreSQL: 4 bytes)
+MAX_TIME_SPENT_MS = 24 * 3600 * 1000  # time on one item, per save and in total
 MAX_EVENT_DETAIL_BYTES = 2048       # an integrity event's detail, as JSON
 MAX_EVENTS_PER_ATTEMPT = 1000       # browser events stored per attempt (further ones are counted, not stored)
 
@@ -112,7 +113,7 @@ def attempt_of(session_id: int, candidate_id: int) -> Attempt | None:
 def own_attempt(attempt_id, user) -> Attempt:
     """The user's own attempt; anything else (another candidate's, missing) is 404 — nothing is revealed."""
     attempt = None
-    if str(attempt_id).isdigit():
+    if str(attempt_id).isdigit() and int(attempt_id) <= SQL_INT_MAX:
         attempt = db.session.execute(
             select(Attempt).join(Candidate, Candidate.id == Attempt.candidate_id)
             .where(Attempt.id == int(attempt_id), Candidate.user_id == user.id)).scalar_one_or_none()
@@ -122,6 +123,19 @@ def own_attempt(attempt_id, user) -> Attempt:
 
 
 TAKEN_OVER = "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。"
+
+
+def load_attempt(attempt_id, user, token: str | None, *, lock: bool = False, now: datetime | None = None) -> Attempt:
+    """The guard of every candidate API call that takes an attempt: the user's own attempt (else 404), locked
+    first when the call writes (``lock``), and, while it is in progress, the current client token (else 409).
+    (The save path's form of this guard is ``_header``: the same checks in one locking statement.)"""
+    attempt = own_attempt(attempt_id, user)
+    if lock:
+        locked(attempt)
+    now = now or utcnow()
+    if timing.shown_state(now, attempt.state, attempt.deadline_at, grace_seconds()) == IN_PROGRESS:
+        check_token(attempt, token)
+    return attempt
 
 
 def check_token(attempt: Attempt, token: str | None) -> None:
@@ -313,7 +327,7 @@ _HEADER_BY_USER = _HEADER.where(_attempts_t.c.candidate_id.in_(
 
 def _header(attempt_id, user_id: int | None, now: datetime) -> AttemptHeader:
     """Lock the attempt and read what a candidate write checks (404 unless it is the user's own)."""
-    if not str(attempt_id).isdigit() or int(attempt_id) > INT64_MAX:
+    if not str(attempt_id).isdigit() or int(attempt_id) > SQL_INT_MAX:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
     query = _HEADER_BY_USER if user_id is not None else _HEADER
     row = db.session.connection().execute(query, {"b_attempt": int(attempt_id), "b_user": user_id,
@@ -369,8 +383,8 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
         seq = int(seq)
     except (TypeError, ValueError, OverflowError):
         raise ExamError("invalid_seq", "保存序号无效", 400) from None
-    if not 1 <= seq <= INT64_MAX:
-        raise ExamError("invalid_seq", f"保存序号必须是 1 到 {INT64_MAX} 之间的整数", 400)
+    if not 1 <= seq <= SQL_INT_MAX:
+        raise ExamError("invalid_seq", f"保存序号必须是 1 到 {SQL_INT_MAX} 之间的整数", 400)
     header = _header(attempt_id, user_id, now)
     _guard_write(header, token, now, "answer")
     position, item_type, option_count = _position_shape(header, position)
@@ -383,8 +397,8 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
     except grading.InvalidResponse as err:
         raise ExamError("invalid_response", f"第 {position} 题：{err}", 400) from None
     try:
-        spent = max(0, min(int(time_spent_ms or 0), 24 * 3600 * 1000))
-    except (TypeError, ValueError):
+        spent = max(0, min(int(time_spent_ms or 0), MAX_TIME_SPENT_MS))
+    except (TypeError, ValueError, OverflowError):
         spent = 0
 
     stmts = _save_statements(_dialect())
@@ -418,10 +432,11 @@ def _save_statements(dialect: str) -> dict:
     ins = insert_fn(answers).values(attempt_id=bindparam("b_attempt"), position=bindparam("b_position"),
                                     response=bindparam("b_response"), flagged=False, seq=bindparam("b_seq"),
                                     time_spent_ms=bindparam("b_spent"), saved_at=bindparam("b_now"))
+    least = func.min if dialect == "sqlite" else func.least  # the INTEGER column never overflows
     upsert = ins.on_conflict_do_update(
         index_elements=[answers.c.attempt_id, answers.c.position],
         set_={"response": ins.excluded.response, "seq": ins.excluded.seq, "saved_at": ins.excluded.saved_at,
-              "time_spent_ms": answers.c.time_spent_ms + ins.excluded.time_spent_ms},
+              "time_spent_ms": least(answers.c.time_spent_ms + ins.excluded.time_spent_ms, MAX_TIME_SPENT_MS)},
         where=answers.c.seq < ins.excluded.seq).returning(answers.c.seq)  # no row back = stale, ignored
     greatest = func.max if dialect == "sqlite" else func.greatest
     answered = (select(func.count()).select_from(answers)
