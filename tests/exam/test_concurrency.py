@@ -142,3 +142,32 @@ def test_saves_racing_the_deadline_and_the_sweeper(app, make_exam_session, fast_
     stored = _check_invariants(attempt["attempt_id"], acked)
     assert stored.state == "auto_submitted"
     assert swept in ([], [attempt["attempt_id"]])  # closed by the sweep or by a late save, exactly once
+
+
+def test_the_save_path_stays_lean(make_exam_session):
+    """One locking header statement, one guarded upsert, one bookkeeping update (a stale save: no update)."""
+    from sqlalchemy import event
+
+    session = make_exam_session(candidates=1)
+    attempt, token = ops.start_attempt(session, session.candidates_made[0])
+    db.session.commit()
+    attempt_id = attempt.id
+    ops.save_answer(attempt_id, token=token, position=1, response=["A"], seq=1)  # warms the paper-shape cache
+    db.session.commit()
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert ops.save_answer(attempt_id, token=token, position=2, response=["A"], seq=2)["applied"]
+        applied, statements[:] = list(statements), []
+        assert not ops.save_answer(attempt_id, token=token, position=2, response=["B"], seq=2)["applied"]
+        stale = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    db.session.commit()
+    assert [s for s in applied if s not in ("BEGIN", "SAVEPOINT")] == ["UPDATE", "INSERT", "UPDATE"]
+    assert [s for s in stale if s not in ("BEGIN", "SAVEPOINT")] == ["UPDATE", "INSERT"]
