@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import select
 
@@ -11,8 +12,16 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import AuditEntry
 from exam import operations as ops
-from exam.services.attempt_state import (CLOSED, STORED, TRANSITIONS, Action, AttemptState, IllegalTransition,
-                                         allowed, next_state)
+from exam.services.attempt_state import (
+    CLOSED,
+    STORED,
+    TRANSITIONS,
+    Action,
+    AttemptState,
+    IllegalTransition,
+    allowed,
+    next_state,
+)
 
 S, A = AttemptState, Action
 

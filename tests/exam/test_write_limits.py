@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 from certify.extensions import db
 from certify.models import AuditEntry
 from exam import operations as ops
-from exam.models import AUTO_SUBMITTED, IN_PROGRESS, Attempt, AttemptEvent, SessionCandidate
+from exam.models import (
+    AUTO_SUBMITTED,
+    IN_PROGRESS,
+    Attempt,
+    AttemptEvent,
+    SessionCandidate,
+)
 from tests.exam.test_api import api_login, save, start
 
 
