@@ -175,15 +175,18 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
             errors.append("已有考生开始作答，不能再调整考生名单；迟到补考的考生请另建场次")
     if errors:
         raise ExamAdminError(errors)
+    # Attempt rows first (the one lock order of attempt writes, see operations.lock_attempt): the attempts in
+    # progress are locked, in id order, before the session row is written (PostgreSQL; SQLite has one writer).
+    running = list(db.session.scalars(select(Attempt).filter_by(session_id=session.id, state=IN_PROGRESS)
+                                      .order_by(Attempt.id).with_for_update())) if started else []
     before = _snapshot(session)
     for f in FIELDS:
         setattr(session, f, data.get(f))
     session.blueprint = db.session.get(Blueprint, data["blueprint_id"])
     added, removed = _sync_assignments(session, ids)
     clamped = []
-    if started:  # a deadline never runs past the (new) close
-        for attempt in db.session.scalars(select(Attempt).filter_by(session_id=session.id, state=IN_PROGRESS)
-                                          .where(Attempt.deadline_at > session.closes_at)):
+    for attempt in running:  # a deadline never runs past the (new) close
+        if attempt.deadline_at > session.closes_at:
             attempt.deadline_at = session.closes_at
             clamped.append(attempt.candidate_id)
     after = _snapshot(session)
