@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from certify.extensions import db
 from certify.models import AuditEntry
 from exam import operations as ops
+from exam.delivery import saving
 from exam.models import (
     AUTO_SUBMITTED,
     IN_PROGRESS,
@@ -87,7 +88,7 @@ def test_event_detail_is_bounded(client, session2):
 
 
 def test_events_per_attempt_are_capped(client, session2, monkeypatch):
-    monkeypatch.setattr(ops, "MAX_EVENTS_PER_ATTEMPT", 3)
+    monkeypatch.setattr(saving, "MAX_EVENTS_PER_ATTEMPT", 3)
     attempt = _started(client, session2)
     bodies = [_event(client, attempt).get_json() for _ in range(5)]
     assert [b["recorded"] for b in bodies] == [True, True, True, False, False]
