@@ -27,25 +27,12 @@ from ..models import IN_PROGRESS, Attempt, ExamSession, SessionCandidate
 from ..services import timing
 
 BROWSER_EVENT_KINDS = ("blur", "hidden", "copy", "paste", "fullscreen_exit")
-
-
 MAX_EXTRA_MINUTES = 600
-
-
 SQL_INT_MAX = 2 ** 31 - 1           # ids and sequence numbers are INTEGER columns (PostgreSQL: 4 bytes)
-
-
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000  # time on one item, per save and in total
-
-
 MAX_EVENT_DETAIL_BYTES = 2048       # an integrity event's detail, as JSON
-
-
 MAX_EVENTS_PER_ATTEMPT = 1000       # browser events stored per attempt (further ones are counted, not stored)
-
-
 NAMESPACE = "/exam"  # the Socket.IO namespace of exam notices (exam.events)
-
 
 
 class ExamError(DomainError):
@@ -55,15 +42,12 @@ class ExamError(DomainError):
         super().__init__(code, message, status, keep_changes=keep_changes, **extra)
 
 
-
 def session_room(session_id: int) -> str:
     return f"session-{session_id}"
 
 
-
 def attempt_room(attempt_id: int) -> str:
     return f"attempt-{attempt_id}"
-
 
 
 def _emit(event: str, payload: dict, room: str) -> None:
@@ -71,16 +55,13 @@ def _emit(event: str, payload: dict, room: str) -> None:
     realtime.queue(NAMESPACE, room, event, payload)
 
 
-
 def token_tag(token: str) -> str:
     """A short fingerprint of a client token, so a page can tell whether a takeover notice is about itself."""
     return hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-
 def grace_seconds() -> int:
     return int(current_app.config.get("EXAM_SAVE_GRACE_SECONDS", 5))
-
 
 
 def candidate_of(user) -> Candidate | None:
@@ -89,12 +70,10 @@ def candidate_of(user) -> Candidate | None:
     return db.session.execute(select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
 
 
-
 def assignments_of(candidate: Candidate) -> list[SessionCandidate]:
     return list(db.session.execute(
         select(SessionCandidate).join(ExamSession).where(SessionCandidate.candidate_id == candidate.id)
         .order_by(ExamSession.opens_at)).scalars())
-
 
 
 def assignment(session_id: int, candidate_id: int) -> SessionCandidate | None:
@@ -102,11 +81,9 @@ def assignment(session_id: int, candidate_id: int) -> SessionCandidate | None:
                               ).scalar_one_or_none()
 
 
-
 def attempt_of(session_id: int, candidate_id: int) -> Attempt | None:
     return db.session.execute(select(Attempt).filter_by(session_id=session_id, candidate_id=candidate_id)
                               ).scalar_one_or_none()
-
 
 
 def own_attempt(attempt_id, user) -> Attempt:
@@ -124,7 +101,6 @@ def own_attempt(attempt_id, user) -> Attempt:
 TAKEN_OVER = "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。"
 
 
-
 def load_attempt(attempt_id, user, token: str | None, *, lock: bool = False, now: datetime | None = None) -> Attempt:
     """The guard of every candidate API call that takes an attempt: the user's own attempt (else 404), locked
     first when the call writes (``lock``), and, while it is in progress, the current client token (else 409).
@@ -138,12 +114,10 @@ def load_attempt(attempt_id, user, token: str | None, *, lock: bool = False, now
     return attempt
 
 
-
 def check_token(attempt: Attempt, token: str | None) -> None:
     """Reading an attempt in progress needs its current client token (a missing one is as stale as an old one)."""
     if token is None or token != attempt.client_token:
         raise ExamError("taken_over", TAKEN_OVER, 409)
-
 
 
 def lock_attempt(attempt_id: int) -> None:
@@ -156,7 +130,6 @@ def lock_attempt(attempt_id: int) -> None:
 
 
 _LOCKS = "exam_attempt_locks"  # session.info: (transaction, {attempt ids locked and reloaded in it})
-
 
 
 def locked(attempt: Attempt) -> Attempt:
@@ -177,10 +150,8 @@ def locked(attempt: Attempt) -> Attempt:
     return attempt
 
 
-
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
-
 
 
 def _reason(reason: str) -> str:
@@ -188,7 +159,6 @@ def _reason(reason: str) -> str:
     if not reason:
         raise ExamError("reason_required", "请填写原因", 400)
     return reason
-
 
 
 def _minutes(value, message: str) -> int:

@@ -38,7 +38,6 @@ class RegradeRow:
         return self.after - (self.before or Decimal(0))
 
 
-
 def validate_erratum(session: ExamSession, item_version_id, kind: str, accepted) -> tuple[ItemVersion, list[str]]:
     if kind not in ERRATUM_KINDS:
         raise ExamError("invalid_kind", "请选择勘误类型", 400)
@@ -67,14 +66,12 @@ def validate_erratum(session: ExamSession, item_version_id, kind: str, accepted)
     return version, keys
 
 
-
 def _affected_attempts(session: ExamSession, item_version_id: int) -> list[Attempt]:
     return list(db.session.execute(
         select(Attempt).join(PaperItem, PaperItem.paper_id == Attempt.paper_id)
         .where(Attempt.session_id == session.id, Attempt.state.in_(CLOSED_STATES),
                PaperItem.item_version_id == item_version_id).order_by(Attempt.id)
         .with_for_update(of=Attempt)).scalars())  # PostgreSQL: no reopen races the regrade (SQLite: one writer)
-
 
 
 def preview_erratum(session: ExamSession, item_version_id, kind: str, accepted) -> list[RegradeRow]:
@@ -85,7 +82,6 @@ def preview_erratum(session: ExamSession, item_version_id, kind: str, accepted) 
     errata = {k: tuple(v) for k, v in errata.items()}
     policy = _policy(session.id)
     return [RegradeRow(a, a.score, compute_grade(a, errata, policy).score) for a in _affected_attempts(session, version.id)]
-
 
 
 def apply_erratum(session: ExamSession, item_version_id, kind: str, accepted, *, reason: str, actor=None,

@@ -27,7 +27,6 @@ def _errata(session_id: int, extra: KeyErratum | None = None) -> dict[int, tuple
     return {k: tuple(v) for k, v in out.items()}
 
 
-
 def _paper_items(paper_id: int) -> list[tuple[int, Decimal, int, str, str]]:
     return list(db.session.execute(
         select(PaperItem.position, PaperItem.points, PaperItem.item_version_id, ItemVersion.type, ItemVersion.answer)
@@ -35,11 +34,9 @@ def _paper_items(paper_id: int) -> list[tuple[int, Decimal, int, str, str]]:
         .where(PaperItem.paper_id == paper_id).order_by(PaperItem.position)))
 
 
-
 def _policy(session_id: int) -> str:
     return db.session.execute(select(Round.mc_policy).join(ExamSession, ExamSession.round_id == Round.id)
                               .where(ExamSession.id == session_id)).scalar_one()
-
 
 
 def compute_grade(attempt: Attempt, errata=None, policy: str | None = None) -> grading.PaperGrade:
@@ -49,7 +46,6 @@ def compute_grade(attempt: Attempt, errata=None, policy: str | None = None) -> g
     responses = dict(db.session.execute(select(Answer.position, Answer.response)
                                         .where(Answer.attempt_id == attempt.id)).all())
     return grading.grade_paper(items, responses, policy or _policy(attempt.session_id))
-
 
 
 def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *, reason: str = "",

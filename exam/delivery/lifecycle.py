@@ -78,7 +78,6 @@ def transition(attempt: Attempt, action: str, *, actor=None, reason: str = "", n
     return new.value
 
 
-
 def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime | None = None) -> tuple[Attempt, str]:
     """Start the candidate's attempt, or resume it (rotating the client token: the newest device wins)."""
     now = now or utcnow()
@@ -128,7 +127,6 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
     return attempt, token
 
 
-
 def _close(attempt: Attempt, state: str, now: datetime, *, actor=None, reason: str = "") -> None:
     attempt.state = state
     if attempt.submitted_at is None:
@@ -148,7 +146,6 @@ CLOSE_MESSAGES = {SUBMITTED: "已交卷", AUTO_SUBMITTED: "考试时间已到，
                   FORCE_SUBMITTED: "考务人员已为您强制交卷"}
 
 
-
 def close_if_overdue(attempt: Attempt, *, now: datetime | None = None) -> bool:
     """Close and grade an attempt whose time (plus grace) has run out. Locks the attempt first (``locked``)."""
     now = now or utcnow()
@@ -157,7 +154,6 @@ def close_if_overdue(attempt: Attempt, *, now: datetime | None = None) -> bool:
         return False
     transition(attempt, Action.AUTO_CLOSE, now=now)
     return True
-
 
 
 def submit_attempt(attempt: Attempt, *, token: str | None = None, now: datetime | None = None,
@@ -172,7 +168,6 @@ def submit_attempt(attempt: Attempt, *, token: str | None = None, now: datetime 
     transition(attempt, Action.AUTO_CLOSE if timing.is_overdue(now, attempt.deadline_at) else Action.SUBMIT,
                now=now)
     return attempt
-
 
 
 def close_overdue(*, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -192,7 +187,6 @@ def close_overdue(*, now: datetime | None = None, limit: int = 500) -> list[int]
             transition(attempt, Action.AUTO_CLOSE, now=now)
             closed.append(attempt_id)
     return closed
-
 
 
 def record_absentees(*, now: datetime | None = None) -> dict[int, int]:
@@ -224,11 +218,9 @@ def record_absentees(*, now: datetime | None = None) -> dict[int, int]:
     return out
 
 
-
 def sweep(*, now: datetime | None = None) -> dict:
     now = now or utcnow()
     return {"closed": close_overdue(now=now), "absent": record_absentees(now=now)}
-
 
 
 def force_submit(attempt: Attempt, *, actor=None, reason: str = "", now: datetime | None = None) -> Attempt:
@@ -238,7 +230,6 @@ def force_submit(attempt: Attempt, *, actor=None, reason: str = "", now: datetim
         raise ExamError("attempt_closed", "该考生的作答时间已到，系统已自动交卷", 409, keep_changes=True)
     transition(attempt, Action.FORCE_SUBMIT, actor=actor, reason=reason, now=now)
     return attempt
-
 
 
 def set_extra_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "",
@@ -277,7 +268,6 @@ def set_extra_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "
     return sc
 
 
-
 def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now: datetime | None = None) -> int:
     """The monitor's "+N minutes": ``set_extra_time`` with the current total + N. Returns the new total."""
     minutes = _minutes(minutes, "延长时间必须是整数分钟")
@@ -285,7 +275,6 @@ def add_time(sc: SessionCandidate, minutes, *, actor=None, reason: str = "", now
     if minutes < 1 or total > MAX_EXTRA_MINUTES:
         raise ExamError("invalid_minutes", f"延长时间须为 1 分钟以上，累计不超过 {MAX_EXTRA_MINUTES} 分钟", 400)
     return set_extra_time(sc, total, actor=actor, reason=reason, now=now).extra_minutes
-
 
 
 def notify_extra_time(sc: SessionCandidate, attempt: Attempt | None, *, now: datetime, message: str) -> None:
@@ -300,7 +289,6 @@ def notify_extra_time(sc: SessionCandidate, attempt: Attempt | None, *, now: dat
     else:
         _emit("row", {"candidate_id": sc.candidate_id, "extra_minutes": sc.extra_minutes},
               session_room(sc.session_id))
-
 
 
 def reopen_attempt(attempt: Attempt, *, minutes, actor=None, reason: str = "", now: datetime | None = None) -> Attempt:

@@ -42,7 +42,6 @@ MONITOR_LABELS = {NOT_STARTED: "未开始", IN_PROGRESS: "作答中", SUBMITTED:
                   FORCE_SUBMITTED: "强制交卷", ABSENT: "缺考"}
 
 
-
 def entry_of(session: ExamSession, sc: SessionCandidate | None, attempt: Attempt | None,
              now: datetime) -> timing.EntryStatus:
     """``timing.entry_status`` for a stored assignment and attempt: the one rule every page, the API and the
@@ -55,12 +54,10 @@ def entry_of(session: ExamSession, sc: SessionCandidate | None, attempt: Attempt
                                grace_seconds=grace_seconds())
 
 
-
 def monitor_status(session: ExamSession, attempt: Attempt | None, now: datetime,
                    sc: SessionCandidate | None = None) -> str:
     """Attempt state (as it stands now), or not started / absent (once late entry has closed)."""
     return entry_of(session, sc, attempt, now).monitor_status
-
 
 
 def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Attempt | None,
@@ -86,7 +83,6 @@ def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Atte
         "takeovers": events.get("takeover", 0),
         "late_saves": events.get("late_save", 0),
     }
-
 
 
 def _notify_state(attempt: Attempt) -> None:

@@ -51,13 +51,8 @@ from .lifecycle import close_if_overdue
 from .rows import event_counts
 
 _SHAPES: OrderedDict[tuple, dict[int, tuple[str, int]]] = OrderedDict()
-
-
 _SHAPES_LOCK = threading.Lock()
-
-
 _SHAPES_MAX = 20000
-
 
 
 def paper_shape(paper_id: int, version=None) -> dict[int, tuple[str, int]]:
@@ -82,7 +77,6 @@ def paper_shape(paper_id: int, version=None) -> dict[int, tuple[str, int]]:
             while len(_SHAPES) > _SHAPES_MAX:
                 _SHAPES.popitem(last=False)
     return shape
-
 
 
 @dataclass
@@ -116,7 +110,6 @@ _HEADER_BY_USER = _HEADER.where(_attempts_t.c.candidate_id.in_(
     select(_candidates_t.c.id).where(_candidates_t.c.user_id == bindparam("b_user"))))
 
 
-
 def _header(attempt_id, user_id: int | None, now: datetime) -> AttemptHeader:
     """Lock the attempt and read what a candidate write checks (404 unless it is the user's own)."""
     if not str(attempt_id).isdigit() or int(attempt_id) > SQL_INT_MAX:
@@ -127,7 +120,6 @@ def _header(attempt_id, user_id: int | None, now: datetime) -> AttemptHeader:
     if row is None:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
     return AttemptHeader(*row)
-
 
 
 def _guard_write(header: AttemptHeader, token: str | None, now: datetime, what: str) -> None:
@@ -147,10 +139,8 @@ def _guard_write(header: AttemptHeader, token: str | None, now: datetime, what: 
         raise ExamError("deadline_passed", "考试时间已到，此答案未被保存（已超过截止时间）", 409, keep_changes=True)
 
 
-
 def _insert():
     return pg_insert if _dialect() == "postgresql" else sqlite_insert
-
 
 
 def _position_shape(header: AttemptHeader, position) -> tuple[int, str, int]:
@@ -162,7 +152,6 @@ def _position_shape(header: AttemptHeader, position) -> tuple[int, str, int]:
     if shape is None:
         raise ExamError("invalid_position", f"本试卷没有第 {position} 题", 400)
     return position, shape[0], shape[1]
-
 
 
 def save_answer(attempt_id, *, token: str | None, position, response, seq, time_spent_ms=0,
@@ -213,7 +202,6 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
 _SAVE_STATEMENTS: dict[str, dict] = {}
 
 
-
 def _save_statements(dialect: str) -> dict:
     """The save path's statements, built once per dialect with bound parameters (SQLAlchemy's compiled cache
     then skips rebuilding and recompiling them on every save)."""
@@ -242,7 +230,6 @@ def _save_statements(dialect: str) -> dict:
     return stmts
 
 
-
 def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id: int | None = None,
               now: datetime | None = None) -> dict:
     now = now or utcnow()
@@ -257,7 +244,6 @@ def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id
                                     set_={"flagged": ins.excluded.flagged})
     db.session.execute(ins)  # last_seen_at was touched by the header's lock
     return {"position": position, "flagged": flagged}
-
 
 
 def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | None = None,
