@@ -4,6 +4,10 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not imported at run time here: see create_app
+    from flask import Flask
 
 __all__ = ["create_app"]
 
@@ -33,7 +37,7 @@ def socket_origin_check(extra_origins):
     return check
 
 
-def create_app(test_config: dict | None = None) -> "CertifyFlask":
+def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not at module level: gunicorn's master imports certify.gunicorn_conf, and a gevent worker must
     # patch the standard library before Flask, SQLAlchemy, Redis or ssl are imported.
     from flask_talisman import Talisman

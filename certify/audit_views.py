@@ -42,7 +42,7 @@ MAX_TEXT = 200
 # Dates outside these years are refused (far dates overflow the time-zone arithmetic and the databases).
 MIN_YEAR, MAX_YEAR = 1970, 2999
 
-__all__ = ["ACTION_LABELS", "bp", "init_audit_views"]
+__all__ = ["ACTION_LABELS", "audit_cli", "bp"]
 
 ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 
@@ -380,8 +380,3 @@ def verify_command(anchor):
         return
     click.echo(result.message, err=True)
     sys.exit(1)
-
-
-def init_audit_views(app) -> None:
-    app.register_blueprint(bp)
-    app.cli.add_command(audit_cli)

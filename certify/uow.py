@@ -119,6 +119,8 @@ def _namespace_base():
 
             @wraps(handler)
             def in_unit_of_work(*handler_args):
+                # Called by Flask-SocketIO inside the app and request context, and before its error handler:
+                # the transaction ends (commit, or rollback / keep_changes) before a refusal becomes the ack.
                 with unit_of_work():
                     return handler(*handler_args)
 

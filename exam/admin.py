@@ -2,6 +2,7 @@
 score release and the exam-component export. Thin: parse, call an operation, commit, render."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from flask_login import current_user
 from certify.access import allow
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 from certify.tabular import send_table
@@ -57,6 +59,24 @@ def _link(endpoint: str, **values) -> str | None:
 def _flash_errors(err: ExamAdminError) -> None:
     for message in err.errors:
         flash(message, "error")
+
+
+@contextmanager
+def _refusable():
+    """A form page's operation in a savepoint: a refusal undoes only what the operation wrote, and the page shows
+    the form again with the reasons (the request's unit of work still commits once at the end)."""
+    with db.session.begin_nested():
+        yield
+
+
+@contextmanager
+def _back_to(url: str):
+    """A refusal goes back to ``url``: the unit of work rolls back, the error handler flashes every reason."""
+    try:
+        yield
+    except DomainError as err:
+        err.redirect_to = err.redirect_to or url
+        raise
 
 
 # ---------------------------------------------------------------- overview
@@ -116,14 +136,13 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
         return _blueprint_page(form, scheme, blueprint)
     if form.validate_on_submit():
         try:
-            blueprint = paper_ops.save_blueprint(scheme, name=form.name.data, mode=form.mode.data,
-                                                 rows=_blueprint_rows(form), blueprint=blueprint)
-            problems = paper_ops.check_against_bank(blueprint)
+            with _refusable():
+                blueprint = paper_ops.save_blueprint(scheme, name=form.name.data, mode=form.mode.data,
+                                                     rows=_blueprint_rows(form), blueprint=blueprint)
+                problems = paper_ops.check_against_bank(blueprint)
         except ExamAdminError as err:
-            db.session.rollback()
             _flash_errors(err)
             return _blueprint_page(form, scheme, blueprint), 400
-        db.session.commit()
         if problems:
             flash("方案已保存，但题库目前无法按此方案组卷，请调整后再用于场次", "warning")
         else:
@@ -134,7 +153,7 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
     return _blueprint_page(form, scheme, blueprint)
 
 
-@bp.route("/schemes/<int:scheme_id>/blueprints/new", methods=["GET", "POST"])
+@bp.route("/schemes/<int(max=2147483647):scheme_id>/blueprints/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_blueprint(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
@@ -148,7 +167,7 @@ def new_blueprint(scheme_id: int):
     return _save_blueprint(form, scheme, None)
 
 
-@bp.route("/blueprints/<int:blueprint_id>", methods=["GET", "POST"])
+@bp.route("/blueprints/<int(max=2147483647):blueprint_id>", methods=["GET", "POST"])
 @allow(SECRETARIAT, SUPERVISOR)
 def edit_blueprint(blueprint_id: int):
     blueprint = _get(ExamBlueprint, blueprint_id)
@@ -164,12 +183,11 @@ def edit_blueprint(blueprint_id: int):
     return _save_blueprint(BlueprintForm(), blueprint.scheme, blueprint)
 
 
-@bp.route("/blueprints/<int:blueprint_id>/check", methods=["POST"])
+@bp.route("/blueprints/<int(max=2147483647):blueprint_id>/check", methods=["POST"])
 @allow(SECRETARIAT)
 def check_blueprint(blueprint_id: int):
     blueprint = _get(ExamBlueprint, blueprint_id)
     problems = paper_ops.check_against_bank(blueprint)
-    db.session.commit()
     if problems:
         for p in problems:
             flash(p, "error")
@@ -209,7 +227,7 @@ def _session_data(form: SessionForm) -> dict:
             "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
 
 
-@bp.route("/schemes/<int:scheme_id>/sessions/new", methods=["GET", "POST"])
+@bp.route("/schemes/<int(max=2147483647):scheme_id>/sessions/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_session(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
@@ -219,13 +237,12 @@ def new_session(scheme_id: int):
     form, candidates = _session_form(scheme)
     if form.validate_on_submit():
         try:
-            session = session_ops.create_session(scheme.round, scheme, candidate_ids=form.candidate_ids.data or [],
-                                                 **_session_data(form))
+            with _refusable():
+                session = session_ops.create_session(scheme.round, scheme,
+                                                     candidate_ids=form.candidate_ids.data or [], **_session_data(form))
         except ExamAdminError as err:
-            db.session.rollback()
             _flash_errors(err)
         else:
-            db.session.commit()
             flash(f"已创建场次「{session.name}」，已为 {len(session.assignments)} 名考生生成试卷", "success")
             return redirect(url_for("exam_admin.session_detail", session_id=session.id))
     status = 400 if request.method == "POST" else 200
@@ -233,19 +250,19 @@ def new_session(scheme_id: int):
                            candidates=candidates), status
 
 
-@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/edit", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def edit_session(session_id: int):
     session = _get(ExamSession, session_id)
     form, candidates = _session_form(session.scheme, session)
     if form.validate_on_submit():
         try:
-            session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [], **_session_data(form))
+            with _refusable():
+                session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [],
+                                           **_session_data(form))
         except ExamAdminError as err:
-            db.session.rollback()
             _flash_errors(err)
         else:
-            db.session.commit()
             flash("场次已保存", "success")
             return redirect(url_for("exam_admin.session_detail", session_id=session.id))
     status = 400 if request.method == "POST" else 200
@@ -253,7 +270,7 @@ def edit_session(session_id: int):
                            candidates=candidates), status
 
 
-@bp.route("/sessions/<int:session_id>")
+@bp.route("/sessions/<int(max=2147483647):session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_detail(session_id: int):
     session = _get(ExamSession, session_id)
@@ -269,22 +286,17 @@ def session_detail(session_id: int):
         analysis_url=_link("exam_analysis.session_report", session_id=session.id))
 
 
-@bp.route("/sessions/<int:session_id>/papers", methods=["POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/papers", methods=["POST"])
 @allow(SECRETARIAT)
 def generate(session_id: int):
     session = _get(ExamSession, session_id)
-    try:
+    with _back_to(url_for("exam_admin.session_detail", session_id=session_id)):
         made = paper_ops.generate_papers(session, reason="秘书处手动重新生成")
-    except ExamAdminError as err:
-        db.session.rollback()
-        _flash_errors(err)
-    else:
-        db.session.commit()
-        flash(f"已为 {made} 名考生生成试卷", "success")
+    flash(f"已为 {made} 名考生生成试卷", "success")
     return redirect(url_for("exam_admin.session_detail", session_id=session_id))
 
 
-@bp.route("/sessions/<int:session_id>/extra-time", methods=["POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/extra-time", methods=["POST"])
 @allow(SECRETARIAT)
 def extra_time(session_id: int):
     session = _get(ExamSession, session_id)
@@ -294,30 +306,20 @@ def extra_time(session_id: int):
             for e in errors:
                 flash(e, "error")
     else:
-        try:
+        with _back_to(url_for("exam_admin.session_detail", session_id=session_id) + "#candidates"):
             session_ops.set_extra_time(session, form.candidate_id.data, form.minutes.data,
-                                       reason=form.reason.data or "")
-        except ExamAdminError as err:
-            db.session.rollback()
-            _flash_errors(err)
-        else:
-            db.session.commit()
-            flash(f"已将延长时间设为 {form.minutes.data} 分钟", "success")
+                                       reason=form.reason.data or "", actor=current_user._get_current_object())
+        flash(f"已将延长时间设为 {form.minutes.data} 分钟", "success")
     return redirect(url_for("exam_admin.session_detail", session_id=session_id) + "#candidates")
 
 
-@bp.route("/sessions/<int:session_id>/release", methods=["POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/release", methods=["POST"])
 @allow(SECRETARIAT)
 def release(session_id: int):
     session = _get(ExamSession, session_id)
-    try:
+    with _back_to(url_for("exam_admin.session_detail", session_id=session_id)):
         session_ops.release_scores(session)
-    except ExamAdminError as err:
-        db.session.rollback()
-        _flash_errors(err)
-    else:
-        db.session.commit()
-        flash("成绩已发布，考生现在可以查看本场次成绩", "success")
+    flash("成绩已发布，考生现在可以查看本场次成绩", "success")
     return redirect(url_for("exam_admin.session_detail", session_id=session_id))
 
 
@@ -328,22 +330,18 @@ def _full_requested() -> bool:
     return request.args.get("full") == "1" and current_user.role == SECRETARIAT
 
 
-@bp.route("/rounds/<round_code>/export.<fmt>")
+@bp.route("/rounds/<round_code>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
 def export_round(round_code: str, fmt: str):
-    if fmt not in ("xlsx", "csv"):
-        abort(404)
     rnd = _round_or_404(round_code)
     full = _full_requested()
     name = f"{rnd.code}-笔试成绩" + ("-完整" if full else "")
     return send_table(name, fmt, [exam_sheet(rnd, full=full)])
 
 
-@bp.route("/sessions/<int:session_id>/export.<fmt>")
+@bp.route("/sessions/<int(max=2147483647):session_id>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
 def export_session(session_id: int, fmt: str):
-    if fmt not in ("xlsx", "csv"):
-        abort(404)
     session = _get(ExamSession, session_id)
     rnd = db.session.get(Round, session.round_id)
     full = _full_requested()

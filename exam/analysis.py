@@ -19,6 +19,7 @@ import numpy as np
 from certify.audit import audit
 from certify.clock import utcnow
 from certify.domain import half_up
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Round
 from certify.tabular import Sheet
@@ -33,8 +34,14 @@ FLAG_LABELS = {FACILITY_LOW: "过难", FACILITY_HIGH: "过易", NEGATIVE_DISCRIM
 CATEGORY_ORDER = ("科学素养", "科学教育理论", "活动组织", "安全规范")
 
 
-class AnalysisError(ValueError):
+class AnalysisError(DomainError):
     """A request the analysis cannot carry out (message in Chinese)."""
+
+    code = "analysis_refused"
+    status = 409
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, **kwargs):
+        super().__init__(code, message, status, **kwargs)
 
 
 @dataclass

@@ -86,7 +86,7 @@ def index():
     return render_template("exam/analysis/index.html", rounds=rounds, rnd=rnd, rows=rows)
 
 
-@bp.route("/session/<int:session_id>")
+@bp.route("/session/<int(max=2147483647):session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_report(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -102,7 +102,7 @@ def session_report(session_id: int):
                            detail_link=detail, form=StoreFacilityForm(), flag_labels=analysis.FLAG_LABELS)
 
 
-@bp.route("/session/<int:session_id>/items.xlsx")
+@bp.route("/session/<int(max=2147483647):session_id>/items.xlsx")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_export(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -111,7 +111,7 @@ def session_export(session_id: int):
     return send_table(f"试题分析-{session.name}", "xlsx", analysis.report_sheets([report]))
 
 
-@bp.route("/session/<int:session_id>/store-facility", methods=["POST"])
+@bp.route("/session/<int(max=2147483647):session_id>/store-facility", methods=["POST"])
 @allow(SECRETARIAT)
 def store_facility(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -119,12 +119,11 @@ def store_facility(session_id: int):
     if not form.validate_on_submit():
         flash("表单已过期，请重试", "error")
         return redirect(url_for("exam_analysis.session_report", session_id=session.id))
+    back = url_for("exam_analysis.session_report", session_id=session.id)
     try:
         count = analysis.store_measured_facility(session)
-    except analysis.AnalysisError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(f"已将 {count} 道题的实测难度写回题库（下次组卷将使用）", "success")
-    return redirect(url_for("exam_analysis.session_report", session_id=session.id))
+    except analysis.AnalysisError as err:  # rolled back by the unit of work, flashed by the handler
+        err.redirect_to = back
+        raise
+    flash(f"已将 {count} 道题的实测难度写回题库（下次组卷将使用）", "success")
+    return redirect(back)

@@ -12,11 +12,9 @@ from wtforms.validators import DataRequired
 from certify.access import allow
 from certify.clock import iso_utc, utcnow
 from certify.domain import CANDIDATE
-from certify.extensions import db
 
 from . import operations as ops
-from .models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession
-from .services import timing
+from .models import ATTEMPT_STATE_LABELS, ExamSession
 
 bp = Blueprint("exam", __name__, url_prefix="/exam")
 CONFIRMED_KEY = "exam_identity_confirmed"
@@ -30,29 +28,12 @@ def _rows(candidate, now):
     rows = []
     for sc in ops.assignments_of(candidate):
         attempt = ops.attempt_of(sc.session_id, candidate.id)
-        if attempt is not None and ops.close_if_overdue(attempt, now=now):
-            db.session.commit()
         s = sc.session
-        phase = timing.session_phase(now, s.opens_at, s.closes_at)
-        late_end = timing.late_entry_ends(s.opens_at, s.late_entry_minutes, s.closes_at)
+        entry = ops.entry_of(s, sc, attempt, now)
         released = s.scores_released(now)
-        if attempt is not None and attempt.state == IN_PROGRESS:
-            status, action = "作答中", "continue"
-        elif attempt is not None:
-            status, action = ATTEMPT_STATE_LABELS[attempt.state], "result"
-        elif phase == timing.UPCOMING:
-            status, action = "未开始", None
-        elif phase == timing.OPEN and now <= late_end and sc.paper_id is not None:
-            status, action = "可以进入", "enter"
-        elif phase == timing.OPEN and sc.paper_id is None:
-            status, action = "试卷未生成", None
-        else:
-            status, action = "缺考", None
-        group = "finished" if (attempt is not None and attempt.state != IN_PROGRESS) or phase == timing.CLOSED or (
-            action is None and phase == timing.OPEN and now > late_end) else ("open" if phase == timing.OPEN else "upcoming")
-        rows.append({"sc": sc, "session": s, "attempt": attempt, "phase": phase, "status": status,
-                     "action": action, "group": group, "late_end": late_end, "released": released,
-                     "score": attempt.score if attempt is not None and released else None})
+        rows.append({"sc": sc, "session": s, "attempt": attempt, "phase": entry.phase, "status": entry.label,
+                     "action": entry.action, "group": entry.group, "late_end": entry.late_end,
+                     "released": released, "score": attempt.score if attempt is not None and released else None})
     return rows
 
 
@@ -79,26 +60,18 @@ def my_sessions():
     return render_template("exam/candidate/my_sessions.html", candidate=candidate, rows=rows)
 
 
-@bp.route("/sessions/<int:session_id>/", methods=["GET", "POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/", methods=["GET", "POST"])
 @allow(CANDIDATE)
 def instructions(session_id):
     candidate, sc = _own_assignment(session_id)
     session = sc.session
     now = utcnow()
     attempt = ops.attempt_of(session_id, candidate.id)
-    if attempt is not None and ops.close_if_overdue(attempt, now=now):
-        db.session.commit()
-    if attempt is not None and attempt.state != IN_PROGRESS:
+    entry = ops.entry_of(session, sc, attempt, now)
+    if entry.action == "result":
         return redirect(url_for("exam.result", session_id=session_id))
     form = ConfirmForm()
-    problem = None
-    if attempt is None:
-        try:
-            timing.check_entry(now, session.opens_at, session.closes_at, session.late_entry_minutes)
-        except timing.EntryRefused as err:
-            problem = err.message
-        if problem is None and sc.paper_id is None:
-            problem = "您的试卷尚未生成，请联系考务人员"
+    problem = entry.refusal[1] if attempt is None and entry.refusal else None
     if form.validate_on_submit() and problem is None:
         confirmed = set(flask_session.get(CONFIRMED_KEY, []))
         confirmed.add(session_id)
@@ -106,16 +79,15 @@ def instructions(session_id):
         return redirect(url_for("exam.room", session_id=session_id))
     return render_template("exam/candidate/instructions.html", candidate=candidate, sc=sc, session=session,
                            attempt=attempt, form=form, problem=problem,
-                           late_end=timing.late_entry_ends(session.opens_at, session.late_entry_minutes,
-                                                           session.closes_at))
+                           late_end=entry.late_end)
 
 
-@bp.route("/sessions/<int:session_id>/room")
+@bp.route("/sessions/<int(max=2147483647):session_id>/room")
 @allow(CANDIDATE)
 def room(session_id):
     candidate, sc = _own_assignment(session_id)
     attempt = ops.attempt_of(session_id, candidate.id)
-    if attempt is not None and attempt.state != IN_PROGRESS:
+    if ops.entry_of(sc.session, sc, attempt, utcnow()).action == "result":
         return redirect(url_for("exam.result", session_id=session_id))
     if attempt is None and session_id not in flask_session.get(CONFIRMED_KEY, []):
         return redirect(url_for("exam.instructions", session_id=session_id))
@@ -123,20 +95,20 @@ def room(session_id):
                            server_time=iso_utc(utcnow()))
 
 
-@bp.route("/sessions/<int:session_id>/result")
+@bp.route("/sessions/<int(max=2147483647):session_id>/result")
 @allow(CANDIDATE)
 def result(session_id):
     candidate, sc = _own_assignment(session_id)
     now = utcnow()
     attempt = ops.attempt_of(session_id, candidate.id)
-    if attempt is not None and ops.close_if_overdue(attempt, now=now):
-        db.session.commit()
-    if attempt is not None and attempt.state == IN_PROGRESS:
-        return redirect(url_for("exam.room", session_id=session_id))
     session: ExamSession = sc.session
+    entry = ops.entry_of(session, sc, attempt, now)
+    if entry.action == "continue":
+        return redirect(url_for("exam.room", session_id=session_id))
     released = session.scores_released(now)
     return render_template("exam/candidate/result.html", candidate=candidate, session=session, attempt=attempt,
-                           released=released, state_labels=ATTEMPT_STATE_LABELS)
+                           shown_state=entry.status if attempt is not None else None, released=released,
+                           state_labels=ATTEMPT_STATE_LABELS)
 
 
 def candidate_panel(candidate) -> str | None:

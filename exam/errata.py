@@ -47,7 +47,7 @@ def _split_keys(raw: str) -> list[str]:
     return [k for k in raw.split() if k]
 
 
-@bp.route("/sessions/<int:session_id>/errata")
+@bp.route("/sessions/<int(max=2147483647):session_id>/errata")
 @allow(SECRETARIAT, SUPERVISOR)
 def errata_list(session_id):
     session = db.get_or_404(ExamSession, session_id)
@@ -61,7 +61,7 @@ def errata_list(session_id):
                            kinds=ERRATUM_KINDS, links=links)
 
 
-@bp.route("/sessions/<int:session_id>/errata/new", methods=["GET", "POST"])
+@bp.route("/sessions/<int(max=2147483647):session_id>/errata/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_erratum(session_id):
     session = db.get_or_404(ExamSession, session_id)
@@ -77,14 +77,11 @@ def new_erratum(session_id):
             if request.form.get("action") == "confirm":
                 erratum, rows = ops.apply_erratum(session, form.item_version_id.data, form.kind.data, keys,
                                                   reason=form.reason.data, actor=current_user._get_current_object())
-                db.session.commit()
                 changed = sum(1 for r in rows if r.before != r.after)
                 flash(f"勘误已生效：重新评分 {len(rows)} 份答卷，其中 {changed} 份成绩有变化", "success")
                 return redirect(url_for("exam_grading.errata_list", session_id=session.id))
-            preview = ops.preview_erratum(session, form.item_version_id.data, form.kind.data, keys)
-            db.session.rollback()
-        except ops.ExamError as err:
-            db.session.rollback()
+            preview = ops.preview_erratum(session, form.item_version_id.data, form.kind.data, keys)  # writes nothing
+        except ops.ExamError as err:  # nothing was written before the refusal: the form is shown again
             flash(err.message, "error")
             preview = None
     selected = next((v for v in items if str(v.id) == str(form.item_version_id.data)), None)

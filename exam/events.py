@@ -2,55 +2,26 @@
 
 Rooms: ``session-<id>`` for the secretariat and supervisors watching a session (monitor rows, save progress,
 integrity event counts); ``attempt-<id>`` for the candidate's own pages (takeover, deadline changes, close).
-Operations queue their notices on the database session; they are sent here only after the transaction
+Operations queue their notices with ``certify.realtime.queue``; they are sent only after the transaction
 commits (and dropped on rollback), so nobody is ever told about a change that did not happen. With
-``REDIS_URL`` set Flask-SocketIO relays the emits through the message queue to every process.
+``REDIS_URL`` set Flask-SocketIO relays the emits through the message queue to every process. Every event runs
+in the unit of work (``UnitOfWorkNamespace``); a refusal (``DomainError``) becomes the ack
+``{"ok": false, "code", "error"}``.
 """
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask_login import current_user
-from flask_socketio import Namespace, join_room
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from flask_socketio import join_room
 
 from certify.domain import CANDIDATE, SECRETARIAT, SUPERVISOR
 from certify.extensions import db, socketio
+from certify.uow import UnitOfWorkNamespace
 
-NAMESPACE = "/exam"
-
-
-def _send_queued(session: Session) -> None:
-    queued = session.info.pop("exam_emits", None)
-    if not queued:
-        return
-    for name, payload, room in queued:
-        try:
-            socketio.emit(name, payload, to=room, namespace=NAMESPACE)
-        except Exception:  # a notice must never break the request that committed the change
-            try:
-                current_app.logger.exception("exam notice %s to %s failed", name, room)
-            except RuntimeError:
-                pass
+from .operations import NAMESPACE
 
 
-def _drop_queued(session: Session) -> None:
-    session.info.pop("exam_emits", None)
-
-
-_listeners_installed = False
-
-
-def install_listeners() -> None:
-    global _listeners_installed
-    if _listeners_installed:
-        return
-    event.listen(Session, "after_commit", _send_queued)
-    event.listen(Session, "after_rollback", _drop_queued)
-    _listeners_installed = True
-
-
-class ExamNamespace(Namespace):
+class ExamNamespace(UnitOfWorkNamespace):
     def _user(self):
         g.pop("_login_user", None)  # every event loads the user of its own socket session
         if not current_user.is_authenticated or current_user.must_change_password:
@@ -73,7 +44,6 @@ class ExamNamespace(Namespace):
         if session is None:
             return {"ok": False, "code": "not_found", "error": "找不到该场考试"}
         join_room(ops.session_room(session.id))
-        db.session.rollback()
         return {"ok": True}
 
     def on_join_attempt(self, data):
@@ -83,16 +53,10 @@ class ExamNamespace(Namespace):
         user = self._user()
         if user is None or user.role != CANDIDATE:
             return {"ok": False, "code": "forbidden", "error": "仅考生本人可以加入"}
-        try:
-            attempt = ops.own_attempt((data or {}).get("attempt_id"), user)
-        except ops.ExamError as err:
-            db.session.rollback()
-            return {"ok": False, "code": err.code, "error": err.message}
+        attempt = ops.own_attempt((data or {}).get("attempt_id"), user)  # a refusal is answered by the ack handler
         join_room(ops.attempt_room(attempt.id))
-        db.session.rollback()
         return {"ok": True}
 
 
 def init_events() -> None:
-    install_listeners()
     socketio.on_namespace(ExamNamespace(NAMESPACE))

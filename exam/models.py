@@ -17,11 +17,16 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import Candidate, Scheme, User, sql_in
 
+from .services.attempt_state import AttemptState
+
 FIXED, PER_CANDIDATE = "fixed", "per_candidate"
 PAPER_MODES = {FIXED: "统一试卷", PER_CANDIDATE: "每人随机抽题"}
 
 # Attempt states
-IN_PROGRESS, SUBMITTED, AUTO_SUBMITTED, FORCE_SUBMITTED = "in_progress", "submitted", "auto_submitted", "force_submitted"
+# Attempt states (plain strings; the state machine is exam.services.attempt_state)
+IN_PROGRESS, SUBMITTED, AUTO_SUBMITTED, FORCE_SUBMITTED = (AttemptState.IN_PROGRESS.value, AttemptState.SUBMITTED.value,
+                                                           AttemptState.AUTO_SUBMITTED.value,
+                                                           AttemptState.FORCE_SUBMITTED.value)
 ATTEMPT_STATES = (IN_PROGRESS, SUBMITTED, AUTO_SUBMITTED, FORCE_SUBMITTED)
 CLOSED_STATES = (SUBMITTED, AUTO_SUBMITTED, FORCE_SUBMITTED)
 ATTEMPT_STATE_LABELS = {IN_PROGRESS: "作答中", SUBMITTED: "已交卷", AUTO_SUBMITTED: "到时自动交卷",

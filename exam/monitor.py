@@ -62,7 +62,7 @@ def index():
                            now=utcnow())
 
 
-@bp.route("/sessions/<int:session_id>")
+@bp.route("/sessions/<int(max=2147483647):session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_monitor(session_id):
     session = db.get_or_404(ExamSession, session_id)
@@ -81,14 +81,14 @@ def session_monitor(session_id):
                            minutes_form=MinutesForm(), now=now)
 
 
-@bp.route("/sessions/<int:session_id>/rows.json")
+@bp.route("/sessions/<int(max=2147483647):session_id>/rows.json")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_rows_json(session_id):
     session = db.get_or_404(ExamSession, session_id)
     return jsonify({"rows": session_rows(session)})
 
 
-@bp.route("/attempts/<int:attempt_id>/events")
+@bp.route("/attempts/<int(max=2147483647):attempt_id>/events")
 @allow(SECRETARIAT, SUPERVISOR)
 def attempt_events(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)
@@ -103,20 +103,17 @@ def _act(session_id: int, form: FlaskForm, action):
             for error in errors:
                 flash(error, "error")
         return redirect(url_for("exam_monitor.session_monitor", session_id=session_id))
+    back = url_for("exam_monitor.session_monitor", session_id=session_id)
     try:
         message = action()
-        db.session.commit()
-        flash(message, "success")
-    except ops.ExamError as err:
-        if err.commit:
-            db.session.commit()
-        else:
-            db.session.rollback()
-        flash(err.message, "error")
-    return redirect(url_for("exam_monitor.session_monitor", session_id=session_id))
+    except ops.ExamError as err:  # the unit of work rolls back (or keeps what was done); the handler flashes
+        err.redirect_to = err.redirect_to or back
+        raise
+    flash(message, "success")
+    return redirect(back)
 
 
-@bp.route("/assignments/<int:assignment_id>/add-time", methods=["POST"])
+@bp.route("/assignments/<int(max=2147483647):assignment_id>/add-time", methods=["POST"])
 @allow(SECRETARIAT)
 def add_time(assignment_id):
     sc = db.get_or_404(SessionCandidate, assignment_id)
@@ -129,7 +126,7 @@ def add_time(assignment_id):
     return _act(sc.session_id, form, run)
 
 
-@bp.route("/attempts/<int:attempt_id>/force-submit", methods=["POST"])
+@bp.route("/attempts/<int(max=2147483647):attempt_id>/force-submit", methods=["POST"])
 @allow(SECRETARIAT)
 def force_submit(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)
@@ -142,7 +139,7 @@ def force_submit(attempt_id):
     return _act(attempt.session_id, form, run)
 
 
-@bp.route("/attempts/<int:attempt_id>/reopen", methods=["POST"])
+@bp.route("/attempts/<int(max=2147483647):attempt_id>/reopen", methods=["POST"])
 @allow(SECRETARIAT)
 def reopen(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)

@@ -21,9 +21,10 @@ ERROR_CODES = {
     "taken_over": "已在另一台设备继续作答，此客户端的令牌已失效（409）",
     "deadline_passed": "超过截止时间加宽限期，保存被拒绝并记录（409）",
     "invalid_position": "题号无效（400）",
-    "invalid_seq": "保存序号无效（400）",
+    "invalid_seq": "保存序号无效：须为 1 到 2147483647 之间的整数（400）",
     "invalid_response": "答案无效：选项不存在、重复或单选多答（400）",
-    "invalid_event": "未知的事件类型（400）",
+    "invalid_event": "未知的事件类型或事件详情格式无效（400）",
+    "event_too_large": "事件详情超过大小上限（400）",
     "invalid_json": "请求体不是 JSON 对象（400）",
     "unsupported_media_type": "请求体必须是 application/json（415）",
     "rate_limited": "登录尝试过于频繁（429）",
@@ -113,6 +114,7 @@ SCHEMAS = {
         "detail": {"type": "object", "additionalProperties": True}}},
     "EventResponse": {"type": "object", "properties": {
         "kind": {"type": "string"}, "count": {"type": "integer"}, "warning": {"type": "boolean"},
+        "recorded": {"type": "boolean", "description": "false：本次作答的事件已达上限，此事件未再单独保存"},
         "message": {"type": "string"}}},
 }
 
@@ -167,7 +169,9 @@ PATHS = {
                       (404, ("not_found", "not_assigned")), (409, ("attempt_closed", "no_paper", "no_exam")))}}},
     "/api/exam/attempts/{attempt_id}": {"get": {
         "operationId": "getAttempt", "summary": "试卷、已保存答案、标记、剩余时间与服务器时间", "security": COOKIE,
-        "parameters": [ATTEMPT_ID, {**TOKEN, "required": False}], "responses": {
+        "parameters": [ATTEMPT_ID, {**TOKEN, "required": False,
+                                    "description": "startAttempt 返回的 client_token；作答中的试卷必须携带，已交卷的可省略"}],
+        "responses": {
             **_ok("Attempt"), **_errors(*AUTH, (404, ("not_found",)), (409, ("taken_over",)))}}},
     "/api/exam/attempts/{attempt_id}/answers/{position}": {"put": {
         "operationId": "saveAnswer", "summary": "保存一题的答案（按 seq 防止旧请求覆盖新答案）", "security": COOKIE,
@@ -186,7 +190,7 @@ PATHS = {
         "operationId": "recordEvent", "summary": "记录诚信事件（失焦、页面隐藏、复制、粘贴、退出全屏）",
         "security": COOKIE, "parameters": [ATTEMPT_ID, TOKEN, CSRF], "requestBody": _body("EventRequest"),
         "responses": {**_ok("EventResponse"), **_errors(
-            (400, ("csrf_failed", "invalid_json", "invalid_event")), *AUTH, (404, ("not_found",)),
+            (400, ("csrf_failed", "invalid_json", "invalid_event", "event_too_large")), *AUTH, (404, ("not_found",)),
             (409, ("taken_over", "attempt_closed")), (415, ("unsupported_media_type",)))}}},
     "/api/exam/attempts/{attempt_id}/submit": {"post": {
         "operationId": "submitAttempt", "summary": "交卷（截止时间后调用记为到时自动交卷）", "security": COOKIE,

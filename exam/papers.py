@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from certify.audit import audit
 from certify.clock import utcnow
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Scheme
 from question_bank.models import ACTIVE, Item, ItemVersion
@@ -18,12 +19,17 @@ from .services.assembly import LEVEL_ITEMS, TYPE_LABELS, AssemblyError, BankItem
     check_blueprint
 
 
-class ExamAdminError(ValueError):
+class ExamAdminError(DomainError):
     """A refused change, with every reason (Chinese, naming the row or field)."""
 
-    def __init__(self, errors):
-        self.errors = [errors] if isinstance(errors, str) else list(errors)
-        super().__init__("；".join(self.errors))
+    code = "exam_admin_refused"
+
+    def __init__(self, errors, *, code: str | None = None, status: int = 400, **kwargs):
+        super().__init__(code, errors, status, **kwargs)
+
+    @property
+    def errors(self) -> list[str]:
+        return self.messages
 
 
 # ---------------------------------------------------------------- bank and strata

@@ -17,7 +17,7 @@ from certify.models import Candidate, Round, Scheme
 from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
 from . import operations as ops
 from .papers import ExamAdminError, generate_papers, session_has_attempts
-from .services.timing import CLOSED, deadline_for, session_phase
+from .services.timing import CLOSED, session_phase
 
 MAX_EXTRA_MINUTES = 600
 FIELDS = ("name", "blueprint_id", "opens_at", "closes_at", "duration_minutes", "late_entry_minutes",
@@ -175,15 +175,18 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
             errors.append("已有考生开始作答，不能再调整考生名单；迟到补考的考生请另建场次")
     if errors:
         raise ExamAdminError(errors)
+    # Attempt rows first (the one lock order of attempt writes, see operations.lock_attempt): the attempts in
+    # progress are locked, in id order, before the session row is written (PostgreSQL; SQLite has one writer).
+    running = list(db.session.scalars(select(Attempt).filter_by(session_id=session.id, state=IN_PROGRESS)
+                                      .order_by(Attempt.id).with_for_update())) if started else []
     before = _snapshot(session)
     for f in FIELDS:
         setattr(session, f, data.get(f))
     session.blueprint = db.session.get(Blueprint, data["blueprint_id"])
     added, removed = _sync_assignments(session, ids)
     clamped = []
-    if started:  # a deadline never runs past the (new) close
-        for attempt in db.session.scalars(select(Attempt).filter_by(session_id=session.id, state=IN_PROGRESS)
-                                          .where(Attempt.deadline_at > session.closes_at)):
+    for attempt in running:  # a deadline never runs past the (new) close
+        if attempt.deadline_at > session.closes_at:
             attempt.deadline_at = session.closes_at
             clamped.append(attempt.candidate_id)
     after = _snapshot(session)
@@ -196,30 +199,17 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
     return session
 
 
-def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, reason: str = "") -> SessionCandidate:
-    """A candidate's extra time (e.g. an accommodation). An attempt in progress gets its deadline moved."""
+def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, reason: str = "",
+                   actor=None) -> SessionCandidate:
+    """A candidate's extra time (e.g. an accommodation), from the session page: ``operations.set_extra_time``
+    (the one operation; the monitor's "+N minutes" uses it too), refusals as ``ExamAdminError``."""
     assignment = ops.assignment(session.id, candidate_id)
     if assignment is None:
         raise ExamAdminError("该考生未安排在本场次")
-    if not isinstance(minutes, int) or not (0 <= minutes <= MAX_EXTRA_MINUTES):
-        raise ExamAdminError(f"延长时间须为 0–{MAX_EXTRA_MINUTES} 之间的整数（分钟）")
-    before = assignment.extra_minutes
-    assignment.extra_minutes = minutes
-    attempt = ops.attempt_of(session.id, candidate_id)
-    if attempt is not None:
-        # Time that has already run out is not given back here: the attempt is closed as at any deadline
-        # (reopening it is the monitor's separate, audited action).
-        ops.close_if_overdue(attempt)
-    moved = None
-    if attempt is not None and attempt.state == IN_PROGRESS:
-        old = attempt.deadline_at
-        attempt.deadline_at = deadline_for(attempt.started_at, session.duration_minutes, minutes, session.closes_at)
-        moved = {"before": old, "after": attempt.deadline_at}
-    db.session.flush()
-    audit("exam.session.extra_time", target=session, round_id=session.round_id, reason=reason,
-          candidate_id=candidate_id, before=before, after=minutes, deadline=moved)
-    ops.notify_extra_time(assignment, attempt, now=utcnow(), message=f"考务人员已将您的延长时间调整为 {minutes} 分钟")
-    return assignment
+    try:
+        return ops.set_extra_time(assignment, minutes, actor=actor, reason=reason)
+    except ops.ExamError as err:
+        raise ExamAdminError(err.messages, code=err.code, status=err.status, keep_changes=err.keep_changes) from None
 
 
 def release_scores(session: ExamSession, *, now: datetime | None = None) -> None:

@@ -11,6 +11,7 @@ sweep outlived its lease.
 from __future__ import annotations
 
 from certify.extensions import db
+from certify.uow import unit_of_work
 
 LEASE = "exam-sweep"
 LEASE_SECONDS = 120  # longer than any sweep (at most 500 attempts); a crashed holder blocks sweeps this long
@@ -20,7 +21,6 @@ def sweep_once(app, *, holder: str | None = None) -> dict:
     """One sweep in its own app context and transaction. ``skipped`` is true when another process held the
     lease (it is sweeping right now)."""
     from certify.jobs.queue import acquire_lease, release_lease, worker_name
-    from certify.uow import unit_of_work
 
     from . import operations as ops
 

@@ -15,7 +15,7 @@ def area():
     return Area(
         name="results",
         blueprints=[bp, audit_views.bp],
-        cli_commands=COMMANDS,
+        cli_commands=[*COMMANDS, audit_views.audit_cli],
         exports={"results": export_results, "publicity": export_publicity},
         demo_steps=[Step(80, "results.demo", demo_records)],
         candidate_panels=[Step(40, "results", candidate_panel)],

@@ -33,7 +33,7 @@ from defusedxml import ElementTree as SafeET
 
 from certify.tabular import Row, RowError
 
-from .parsing import LETTERS, MULTIPLE, SINGLE, TRUEFALSE, TRUEFALSE_OPTIONS, TYPE_LABELS, ItemData
+from .parsing import LETTERS, MULTIPLE, SINGLE, TRUEFALSE, TYPE_LABELS, ItemData
 
 FORMATS = {"moodle": "Moodle XML", "gift": "GIFT", "aiken": "Aiken", "qti": "QTI 2.1"}
 EXTENSIONS = {"moodle": ".xml", "gift": ".gift.txt", "aiken": ".aiken.txt", "qti": ".zip"}

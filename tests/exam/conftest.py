@@ -101,7 +101,7 @@ def make_exam_session(ctx, make_round, make_candidate, make_bank):
                                  late_entry_minutes=late_entry, instructions="测试须知", assign_all=False,
                                  candidate_ids=[c.id for c in made], event_warning_threshold=None, seed=seed)
         for index, minutes in (extra or {}).items():
-            set_extra_time(session, made[index].id, minutes)
+            set_extra_time(session, made[index].id, minutes, reason="考试便利安排")
         db.session.commit()
         session.candidates_made = made
         return session

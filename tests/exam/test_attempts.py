@@ -129,7 +129,7 @@ def test_late_save_after_grace_is_refused_logged_and_closes_the_attempt(app, ses
     with time_machine.travel(attempt.deadline_at + timedelta(seconds=grace + 1), tick=False):
         with pytest.raises(ops.ExamError) as err:
             ops.save_answer(attempt.id, token=token, position=2, response=["A"], seq=2)
-        assert err.value.code == "deadline_passed" and err.value.commit
+        assert err.value.code == "deadline_passed" and err.value.keep_changes
         db.session.commit()
     db.session.refresh(attempt)
     assert attempt.state == AUTO_SUBMITTED and attempt.score is not None
@@ -217,7 +217,7 @@ def test_force_submit_add_time_and_reopen_are_audited(make_user, session1):
     db.session.rollback()
     actions = db.session.execute(select(AuditEntry.action, AuditEntry.reason)
                                  .where(AuditEntry.action.like("exam.%"))).all()
-    assert ("exam.add_time", "设备故障") in actions
+    assert ("exam.session.extra_time", "设备故障") in actions
     assert ("exam.attempt.force_submitted", "违纪") in actions
     assert ("exam.attempt.reopen", "误操作") in actions
 

@@ -192,13 +192,17 @@ def test_extra_time_does_not_reopen_an_attempt_whose_time_ran_out(make_exam_sess
                       started_at=started, deadline_at=deadline)
     db.session.add(attempt)
     db.session.commit()
-    # Past the deadline and the grace, before the sweeper's next tick.
+    # Past the deadline and the grace, before the sweeper's next tick: the attempt is closed as at any deadline
+    # (kept: keep_changes), and the extra time is refused rather than stored where it no longer applies.
     with time_machine.travel(deadline + timedelta(minutes=2), tick=False):
-        set_extra_time(session, cand.id, 30, reason="补时")
+        with pytest.raises(ExamAdminError, match="已交卷") as err:
+            set_extra_time(session, cand.id, 30, reason="补时")
+        assert err.value.code == "attempt_closed" and err.value.keep_changes
         db.session.commit()
+    db.session.expire_all()
     assert attempt.state == AUTO_SUBMITTED
     assert attempt.deadline_at == deadline
-    assert sc.extra_minutes == 30
+    assert sc.extra_minutes == 0
 
 
 def test_release_scores_only_after_close(make_exam_session):

@@ -1,0 +1,64 @@
+"""Grading a stored attempt: its paper's keys (with the session's errata), its answers, the scoring policy."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from certify.domain import EXAM
+from certify.extensions import db
+from certify.models import Round
+from certify.scores import record_component
+from question_bank.models import ItemVersion
+
+from ..models import Answer, Attempt, ExamSession, KeyErratum, PaperItem
+from ..services import grading
+
+
+def _errata(session_id: int, extra: KeyErratum | None = None) -> dict[int, tuple[grading.Erratum, ...]]:
+    rows = list(db.session.execute(select(KeyErratum).filter_by(session_id=session_id)
+                                   .order_by(KeyErratum.applied_at, KeyErratum.id)).scalars())
+    if extra is not None and extra not in rows:
+        rows.append(extra)
+    out: dict[int, list[grading.Erratum]] = {}
+    for row in rows:
+        out.setdefault(row.item_version_id, []).append(grading.Erratum(row.kind, tuple(row.accepted or ())))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _paper_items(paper_id: int) -> list[tuple[int, Decimal, int, str, str]]:
+    return list(db.session.execute(
+        select(PaperItem.position, PaperItem.points, PaperItem.item_version_id, ItemVersion.type, ItemVersion.answer)
+        .join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
+        .where(PaperItem.paper_id == paper_id).order_by(PaperItem.position)))
+
+
+def _policy(session_id: int) -> str:
+    return db.session.execute(select(Round.mc_policy).join(ExamSession, ExamSession.round_id == Round.id)
+                              .where(ExamSession.id == session_id)).scalar_one()
+
+
+def compute_grade(attempt: Attempt, errata=None, policy: str | None = None) -> grading.PaperGrade:
+    errata = _errata(attempt.session_id) if errata is None else errata
+    items = [grading.GradedItem(position, item_type, key, Decimal(points), errata.get(ivid, ()))
+             for position, points, ivid, item_type, key in _paper_items(attempt.paper_id)]
+    responses = dict(db.session.execute(select(Answer.position, Answer.response)
+                                        .where(Answer.attempt_id == attempt.id)).all())
+    return grading.grade_paper(items, responses, policy or _policy(attempt.session_id))
+
+
+def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *, reason: str = "",
+                 actor=None) -> None:
+    answers = {a.position: a for a in db.session.execute(select(Answer).filter_by(attempt_id=attempt.id)).scalars()}
+    for position, points in result.points.items():
+        row = answers.get(position)
+        if row is None:  # every position gets a row once graded (item analysis reads them)
+            row = Answer(attempt_id=attempt.id, position=position, response="", flagged=False, seq=0,
+                         time_spent_ms=0, saved_at=now)
+            db.session.add(row)
+        row.points = points
+    attempt.score = result.score
+    attempt.graded_at = now
+    record_component(attempt.candidate, EXAM, result.score, source=f"exam_session:{attempt.session_id}",
+                     reason=reason, actor=actor)
