@@ -42,10 +42,9 @@ def ms(values):
 def build(app, n_candidates: int, n_items: int = 60):
     from werkzeug.security import generate_password_hash
 
-    from certify.models import User
     from certify.clock import utcnow
     from certify.extensions import db
-    from certify.models import Candidate
+    from certify.models import Candidate, User
     from certify.rounds import create_round
     from exam.models import ExamSession, Paper, PaperItem, SessionCandidate
     from question_bank.models import Item, ItemVersion

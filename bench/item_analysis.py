@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import header, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

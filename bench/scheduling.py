@@ -10,7 +10,6 @@ solve, write 300 assignments): ``defense.operations.run_schedule``.
 """
 from __future__ import annotations
 
-
 import argparse
 import math
 import random
@@ -25,8 +24,16 @@ from common import header, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from defense.services.scheduling import (DaySpec, SCandidate, SPanel, SPanelist, build_slots,  # noqa: E402
-                                         conflict_reason, greedy_assign, schedule)
+from defense.services.scheduling import (  # noqa: E402
+    DaySpec,
+    SCandidate,
+    SPanel,
+    SPanelist,
+    build_slots,
+    conflict_reason,
+    greedy_assign,
+    schedule,
+)
 
 UNIT_KINDS = ["中学", "小学", "青少年宫", "科技馆", "青少年科技教育中心", "实验学校"]
 DISTRICTS = ["渝中区", "江北区", "沙坪坝区", "九龙坡区", "南岸区", "北碚区", "渝北区", "巴南区", "万州区", "涪陵区"]

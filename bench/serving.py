@@ -114,7 +114,6 @@ class Server:
 def login_all(base: str, session_id: int, tickets: list[str]) -> list[dict]:
     """Log each candidate in and start the attempt once; the cookies and tokens are reused by every server."""
     import requests
-
     from exam_save import PASSWORD
 
     out = []

@@ -18,8 +18,13 @@ from .domain import CANDIDATE, PANELIST, ROLE_LABELS, SECRETARIAT, SUPERVISOR
 from .errors import Conflict, DomainError, NotFound
 from .extensions import db
 from .models import User
-from .services.passwords import (CHOSEN_HASH_METHOD, GENERATED_HASH_METHOD, UNUSABLE_HASH, generate_password,
-                                 password_problems)
+from .services.passwords import (
+    CHOSEN_HASH_METHOD,
+    GENERATED_HASH_METHOD,
+    UNUSABLE_HASH,
+    generate_password,
+    password_problems,
+)
 
 STAFF_ROLES = (SECRETARIAT, SUPERVISOR, PANELIST)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")

@@ -1,13 +1,13 @@
 """The server is the clock. Every timestamp is naive UTC (SQLite keeps no zone); shown in local time."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 
 def utcnow() -> datetime:
     """Current time as naive UTC. Patched in tests with time-machine (it patches datetime.now)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -23,13 +23,13 @@ def display_timezone() -> str:
 def to_local(value: datetime | None, tz: str | None = None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or display_timezone()))
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(tz or display_timezone()))
 
 
 def from_local(value: datetime, tz: str | None = None) -> datetime:
     """A naive local datetime (as typed in a form) to naive UTC."""
-    return value.replace(tzinfo=ZoneInfo(tz or display_timezone())).astimezone(timezone.utc).replace(tzinfo=None)
+    return value.replace(tzinfo=ZoneInfo(tz or display_timezone())).astimezone(UTC).replace(tzinfo=None)
 
 
 def iso_utc(value: datetime | None) -> str | None:
-    return None if value is None else value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if value is None else value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")

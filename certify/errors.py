@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .access import json_error, wants_json
 from .extensions import db
 
+
 class DomainError(Exception):
     """A refusal by the rules: ``code`` (machine-readable), one or more Chinese ``messages``, an HTTP ``status``.
 

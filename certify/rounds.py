@@ -7,7 +7,7 @@ from .audit import audit
 from .domain import REGION_PRESETS, validate_ratio, validate_weights
 from .errors import DomainError
 from .extensions import db
-from .models import ComponentScore, Candidate, Round, Scheme
+from .models import Candidate, ComponentScore, Round, Scheme
 
 
 class RoundError(DomainError):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from .clock import to_local
-from .domain import COMPONENT_LABELS, ROLE_LABELS, can_see_full_ids, half_up as _half_up, mask_id_number
+from .domain import COMPONENT_LABELS, ROLE_LABELS, can_see_full_ids, mask_id_number
+from .domain import half_up as _half_up
 
 
 def score_text(value, places: int = 2) -> str:

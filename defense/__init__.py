@@ -5,8 +5,10 @@ def area():
     from certify.area import Area, Step, nav
     from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 
-    from . import models  # noqa: F401  (registers the tables)
-    from . import scoring_models  # noqa: F401  (live scoring tables)
+    from . import (
+        models,  # noqa: F401  (registers the tables)
+        scoring_models,  # noqa: F401  (live scoring tables)
+    )
     from .admin import bp as admin_bp
     from .cli import COMMANDS
     from .events import NAMESPACE, DefenseNamespace

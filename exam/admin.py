@@ -20,9 +20,11 @@ from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
 from .forms import BlueprintForm, ExtraTimeForm, SessionForm
-from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, Blueprint as ExamBlueprint, ExamSession
+from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession
+from .models import Blueprint as ExamBlueprint
 from .papers import ExamAdminError
-from .services.assembly import TYPE_LABELS, check_blueprint as check_rows
+from .services.assembly import TYPE_LABELS
+from .services.assembly import check_blueprint as check_rows
 from .services.timing import session_phase
 
 bp = Blueprint("exam_admin", __name__, url_prefix="/exam/admin")

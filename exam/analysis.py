@@ -25,9 +25,18 @@ from certify.models import Round
 from certify.tabular import Sheet
 from question_bank.models import TYPE_LABELS, Item, ItemVersion
 
-from .models import CLOSED_STATES, IN_PROGRESS, Attempt, Answer, ExamSession, KeyErratum, PaperItem
-from .services.item_analysis import (FACILITY_HIGH, FACILITY_LOW, LETTERS, LOW_EFFICIENCY, MISKEY,
-                                     NEGATIVE_DISCRIMINATION, Analysis, analyse, random_guess_score)
+from .models import CLOSED_STATES, IN_PROGRESS, Answer, Attempt, ExamSession, KeyErratum, PaperItem
+from .services.item_analysis import (
+    FACILITY_HIGH,
+    FACILITY_LOW,
+    LETTERS,
+    LOW_EFFICIENCY,
+    MISKEY,
+    NEGATIVE_DISCRIMINATION,
+    Analysis,
+    analyse,
+    random_guess_score,
+)
 
 FLAG_LABELS = {FACILITY_LOW: "过难", FACILITY_HIGH: "过易", NEGATIVE_DISCRIMINATION: "区分度为负",
                LOW_EFFICIENCY: "区分效率低", MISKEY: "疑似答案错误", "void": "已作废"}

@@ -9,6 +9,8 @@ Before a paper is submitted no response ever carries a key, an explanation or po
 """
 from __future__ import annotations
 
+from datetime import UTC
+
 from flask import Blueprint, jsonify, request
 from flask_login import current_user, login_user
 from flask_wtf.csrf import generate_csrf
@@ -49,9 +51,8 @@ def _candidate():
 
 
 def _ms(value) -> int:
-    from datetime import timezone
 
-    return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(value.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 # ------------------------------------------------------------------------------------------------- payloads

@@ -3,7 +3,8 @@ confirmation, the exam room (driven by the JSON API from static/js/exam/room.js)
 page, and the home-page panel."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, session as flask_session, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import session as flask_session
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField

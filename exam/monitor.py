@@ -21,7 +21,7 @@ from certify.extensions import db
 from certify.models import Candidate
 
 from . import operations as ops
-from .models import AttemptEvent, EVENT_LABELS, Attempt, ExamSession, SessionCandidate
+from .models import EVENT_LABELS, Attempt, AttemptEvent, ExamSession, SessionCandidate
 
 bp = Blueprint("exam_monitor", __name__, url_prefix="/exam/monitor")
 

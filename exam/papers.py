@@ -13,10 +13,26 @@ from certify.extensions import db
 from certify.models import Scheme
 from question_bank.models import ACTIVE, Item, ItemVersion
 
-from .models import FIXED, PAPER_MODES, Attempt, Blueprint, BlueprintRow, ExamSession, Paper, PaperItem, \
-    SessionCandidate
-from .services.assembly import LEVEL_ITEMS, TYPE_LABELS, AssemblyError, BankItem, Stratum, assemble_session, \
-    check_blueprint
+from .models import (
+    FIXED,
+    PAPER_MODES,
+    Attempt,
+    Blueprint,
+    BlueprintRow,
+    ExamSession,
+    Paper,
+    PaperItem,
+    SessionCandidate,
+)
+from .services.assembly import (
+    LEVEL_ITEMS,
+    TYPE_LABELS,
+    AssemblyError,
+    BankItem,
+    Stratum,
+    assemble_session,
+    check_blueprint,
+)
 
 
 class ExamAdminError(DomainError):

@@ -14,8 +14,8 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 
-from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
 from . import operations as ops
+from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, session_phase
 

@@ -9,8 +9,8 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from certify.cli import fail, fail_import
-from certify.uow import commit
 from certify.tabular import ImportFailed, format_for_path
+from certify.uow import commit
 
 from . import operations as ops
 from .services import interchange

@@ -9,8 +9,8 @@ from flask.cli import with_appcontext
 
 from certify.cli import fail, fail_import, round_or_fail
 from certify.domain import COMPONENT_LABELS, LEVELS, half_up
-from certify.uow import commit
 from certify.tabular import ImportFailed
+from certify.uow import commit
 
 from . import operations as ops
 from .models import OUTCOME_LABELS

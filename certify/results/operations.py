@@ -17,8 +17,19 @@ from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 from certify.scores import component_scores
 
-from .models import (ABSENT, CERTIFIED, DISMISSED, DRAFT, NOT_CERTIFIED, OPEN, UPHELD, Complaint,
-                     PublicityPeriod, ResultEntry, ResultSet)
+from .models import (
+    ABSENT,
+    CERTIFIED,
+    DISMISSED,
+    DRAFT,
+    NOT_CERTIFIED,
+    OPEN,
+    UPHELD,
+    Complaint,
+    PublicityPeriod,
+    ResultEntry,
+    ResultSet,
+)
 from .services.publicity import in_period, publicity_end
 from .services.ranking import Outcome, rank_and_certify
 from .services.states import ResultSetAction, ResultSetState, TransitionRefused, next_state

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Mapping, Sequence
 
 from ..domain import INTERMEDIATE, JUNIOR, LEVELS
 from ..tabular import RowError

@@ -17,10 +17,10 @@ Rules:
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Hashable, Mapping
 
 from certify.domain import half_up
 

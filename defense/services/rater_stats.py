@@ -19,8 +19,8 @@ in ``note`` — never NaN, never an exception.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Hashable, Mapping
 
 import numpy as np
 

@@ -13,9 +13,9 @@ keys to them, ``void`` gives every candidate the item's points (answered or not)
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Mapping, Sequence
 
 from certify.domain import MC_ALL_OR_NOTHING, MC_PARTIAL_HALF, MC_POLICIES
 

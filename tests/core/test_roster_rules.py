@@ -3,8 +3,15 @@ from datetime import date
 
 import pytest
 
-from certify.services.roster_rules import (ExistingCandidate, assign_tickets, check_id_number, id_check_digit,
-                                           make_id_number, plan_roster, ticket_prefix)
+from certify.services.roster_rules import (
+    ExistingCandidate,
+    assign_tickets,
+    check_id_number,
+    id_check_digit,
+    make_id_number,
+    plan_roster,
+    ticket_prefix,
+)
 
 
 @pytest.mark.parametrize("number", ["11010519491231002X", "440524188001010014", "500103198805020172"])

@@ -109,8 +109,8 @@ def test_a_good_page_number_still_pages(app, ctx, make_round, make_candidate, ma
 
 
 def test_confirm_refuses_a_ratio_or_minimum_that_is_not_a_number(app, ctx, make_round, make_user):
-    from certify.results.models import ResultSet
     from certify.extensions import db
+    from certify.results.models import ResultSet
 
     make_round("2024-cq")
     client = app.test_client()

@@ -1,8 +1,8 @@
 """Admission slips (准考证) and the candidate's home page with the panels other areas register."""
 import pytest
 
-from certify.area import Area, Step
 from certify import registry
+from certify.area import Area, Step
 from certify.extensions import db
 from certify.roster import import_roster
 from tests.conftest import TEST_PASSWORD, login

@@ -8,9 +8,21 @@ from datetime import date, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from defense.services.scheduling import (DaySpec, SCandidate, SPanel, SPanelist, Slot, build_slots, check_move,
-                                         conflict_reason, day_slots, eligibility, explain_infeasible, hall_violation,
-                                         schedule)
+from defense.services.scheduling import (
+    DaySpec,
+    SCandidate,
+    Slot,
+    SPanel,
+    SPanelist,
+    build_slots,
+    check_move,
+    conflict_reason,
+    day_slots,
+    eligibility,
+    explain_infeasible,
+    hall_violation,
+    schedule,
+)
 
 UNITS = [f"单位{i}" for i in range(8)]
 

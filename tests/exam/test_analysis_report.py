@@ -14,8 +14,18 @@ from certify.domain import CANDIDATE, PANELIST, SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import AuditEntry, Candidate
 from exam import analysis
-from exam.models import (AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer, Attempt, ExamSession,
-                         KeyErratum, Paper, PaperItem)
+from exam.models import (
+    AUTO_SUBMITTED,
+    FORCE_SUBMITTED,
+    IN_PROGRESS,
+    SUBMITTED,
+    Answer,
+    Attempt,
+    ExamSession,
+    KeyErratum,
+    Paper,
+    PaperItem,
+)
 from question_bank.models import Item, ItemVersion
 from tests.conftest import login
 

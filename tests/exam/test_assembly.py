@@ -9,9 +9,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exam.services.assembly import (Assembler, AssemblyError, BankItem, Stratum, assemble_session, candidate_seed,
-                                    check_blueprint, eligible, expected_facility, naive_session, row_pools,
-                                    session_stats)
+from exam.services.assembly import (
+    Assembler,
+    AssemblyError,
+    BankItem,
+    Stratum,
+    assemble_session,
+    candidate_seed,
+    check_blueprint,
+    eligible,
+    expected_facility,
+    naive_session,
+    row_pools,
+    session_stats,
+)
 
 CATS = ("科学素养", "科学教育理论", "活动组织", "安全规范")
 

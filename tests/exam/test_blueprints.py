@@ -8,10 +8,9 @@ import pytest
 
 from certify.extensions import db
 from certify.models import AuditEntry
+from exam.demo import DEMO_ROWS
 from exam.models import Blueprint
 from exam.papers import ExamAdminError, bank_items, check_against_bank, save_blueprint
-
-from exam.demo import DEMO_ROWS
 
 
 def rows(*spec):
@@ -177,9 +176,10 @@ def test_candidate_cannot_reach_admin(client, login_as, make_round):
 
 
 def test_editing_a_blueprint_regenerates_its_sessions_or_refuses(make_exam_session):
-    from exam.models import Attempt, PaperItem, SessionCandidate
-    from certify.clock import utcnow
     from datetime import timedelta
+
+    from certify.clock import utcnow
+    from exam.models import Attempt, PaperItem, SessionCandidate
 
     session = make_exam_session(candidates=2)
     bp = session.blueprint

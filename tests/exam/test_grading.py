@@ -4,8 +4,15 @@ from decimal import Decimal
 import pytest
 
 from certify.domain import MC_ALL_OR_NOTHING, MC_PARTIAL_HALF
-from exam.services.grading import (Erratum, GradedItem, InvalidResponse, grade_item, grade_paper, key_rule,
-                                   normalise_response)
+from exam.services.grading import (
+    Erratum,
+    GradedItem,
+    InvalidResponse,
+    grade_item,
+    grade_paper,
+    key_rule,
+    normalise_response,
+)
 
 D = Decimal
 

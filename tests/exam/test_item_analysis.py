@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from exam.services.item_analysis import (FACILITY_HIGH, FACILITY_LOW, LOW_EFFICIENCY, MISKEY,
-                                         NEGATIVE_DISCRIMINATION, analyse, facility_loop_discrimination,
-                                         lord_csem, random_guess_score)
+from exam.services.item_analysis import (
+    FACILITY_HIGH,
+    FACILITY_LOW,
+    LOW_EFFICIENCY,
+    MISKEY,
+    NEGATIVE_DISCRIMINATION,
+    analyse,
+    facility_loop_discrimination,
+    lord_csem,
+    random_guess_score,
+)
 
 
 def dichotomous(n=400, m=20, seed=7):

@@ -3,8 +3,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from exam.services.timing import (EntryRefused, check_entry, deadline_for, late_entry_ends, remaining_seconds,
-                                  save_allowed, session_phase)
+from exam.services.timing import (
+    EntryRefused,
+    check_entry,
+    deadline_for,
+    late_entry_ends,
+    remaining_seconds,
+    save_allowed,
+    session_phase,
+)
 
 OPENS = datetime(2024, 6, 1, 1, 0)
 CLOSES = datetime(2024, 6, 1, 4, 0)

@@ -1,12 +1,11 @@
 """``certify import-bank`` / ``certify export-bank``: exit codes, --dry-run writes nothing."""
 from __future__ import annotations
 
+from bank_files import csv_bytes, row, sample_rows, xlsx_bytes
 from sqlalchemy import func, select
 
 from certify.extensions import db
 from question_bank.models import Item, ItemVersion
-
-from bank_files import csv_bytes, row, sample_rows, xlsx_bytes
 
 
 def n_items() -> int:

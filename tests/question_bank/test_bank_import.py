@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from bank_files import HEADER_EN, csv_bytes, row, sample_rows, xlsx_bytes
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
@@ -14,8 +15,6 @@ from certify.models import AuditEntry
 from certify.tabular import ImportFailed
 from question_bank import operations as ops
 from question_bank.models import RETIRED, Item, ItemVersion
-
-from bank_files import HEADER_EN, csv_bytes, row, sample_rows, xlsx_bytes
 
 
 def count(model) -> int:

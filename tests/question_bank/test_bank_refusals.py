@@ -1,6 +1,7 @@
 """Bank refusals are DomainErrors: the item page flashes them, and nothing is written."""
 from __future__ import annotations
 
+from bank_files import csv_bytes, sample_rows
 from sqlalchemy import func, select
 
 from certify.errors import DomainError
@@ -9,8 +10,6 @@ from certify.models import AuditEntry
 from question_bank import operations as ops
 from question_bank.models import Item
 from tests.conftest import login
-
-from bank_files import csv_bytes, sample_rows
 
 
 def test_bank_errors_are_domain_errors(ctx):

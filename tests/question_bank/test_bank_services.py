@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from bank_files import HEADER_EN, row
 
 from certify.tabular import Row
 from question_bank import models
@@ -10,8 +11,6 @@ from question_bank.services.normalise import normalise_stem, stem_key
 from question_bank.services.parsing import ItemData, parse_row, parse_rows
 from question_bank.services.planning import Existing, plan_import
 from question_bank.services.statistics import bank_statistics
-
-from bank_files import HEADER_EN, row
 
 
 def values(**over) -> dict:

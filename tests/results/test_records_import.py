@@ -4,14 +4,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from results_files import csv_bytes, xlsx_bytes
 
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
 from certify.results import operations as ops
 from certify.results.records import import_records
 from certify.tabular import ImportFailed
-
-from results_files import csv_bytes, xlsx_bytes
 
 HEAD = ["证件号", "准考证号", "业绩成果得分"]
 

@@ -15,8 +15,14 @@ from certify.extensions import db
 from certify.models import AuditEntry, Candidate, ComponentScore
 from certify.results import operations as ops
 from certify.results.models import PublicityPeriod, ResultEntry, ResultSet
-from certify.results.services.states import (TRANSITIONS, ResultSetAction, ResultSetState, TransitionRefused,
-                                             allowed_actions, next_state)
+from certify.results.services.states import (
+    TRANSITIONS,
+    ResultSetAction,
+    ResultSetState,
+    TransitionRefused,
+    allowed_actions,
+    next_state,
+)
 from certify.scores import record_component
 
 DRAFT, CONFIRMED = ResultSetState.DRAFT, ResultSetState.CONFIRMED

@@ -4,12 +4,11 @@ from __future__ import annotations
 from datetime import date
 
 from openpyxl import load_workbook
+from results_files import csv_bytes, xlsx_bytes
 
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.services.roster_rules import make_id_number
-
-from results_files import csv_bytes, xlsx_bytes
 
 
 def test_jilin_round_end_to_end_from_the_cli(app, tmp_path):

@@ -141,7 +141,7 @@ def test_results_export_columns_masking_and_numbers(ctx, cq_mid, client, login_a
     e = rows[c["e"].ticket]
     assert (e[5].value, e[8].value, e[9].value, e[10].value) == (None, None, None, "缺考")
     csv_text = client.get(f"/results/{rnd.code}/export/results.csv").data
-    assert csv_text.startswith(b"\xef\xbb\xbf") and "81.83".encode() in csv_text
+    assert csv_text.startswith(b"\xef\xbb\xbf") and b"81.83" in csv_text
     client.post("/logout")
 
     login_as("supervisor")

@@ -115,7 +115,7 @@ def _run_round_trip(tmp_path, source, target, *, postgres):
     _ok(_certify(["results", "--round", "demo-cq", "--confirm"], source, inst_a))  # and publicity exports too
     staged = inst_a / "uploads" / "bank-token123.bin"
     staged.parent.mkdir(parents=True, exist_ok=True)
-    staged.write_bytes("待确认的题库文件".encode("utf-8"))
+    staged.write_bytes("待确认的题库文件".encode())
     _ok(_certify([str(tmp_path / "before")], source, inst_a, script=EXPORT_ALL))
     before = _csv_files(tmp_path / "before")
     summary = json.loads((tmp_path / "before" / "summary.json").read_text(encoding="utf-8"))

@@ -8,9 +8,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Hashable, Sequence
 
 from certify.domain import half_up
 

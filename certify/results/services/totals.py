@@ -8,9 +8,9 @@ Status of a candidate's total:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping
 
 SCORED = "scored"
 ABSENT = "absent"
