@@ -12,6 +12,9 @@ from datetime import datetime
 
 ACTION_LABELS = {
     # core: rounds, schemes, roster, component scores
+    "account.create": "新建账号", "account.disable": "停用账号", "account.enable": "启用账号",
+    "account.password_change": "修改密码", "account.password_reset": "重置密码",
+    "roster.slip_passwords": "生成初始密码（打印准考证）", "job.enqueue": "提交后台任务",
     "round.create": "新建轮次", "round.update": "修改轮次", "scheme.update": "修改认证方案",
     "roster.import": "导入考生名单", "score.component": "成分成绩变更",
     # results
@@ -263,9 +266,12 @@ class _Formatter:
 
 
 def codes_in_source(texts: Iterable[str]) -> set[str]:
-    """Action codes written as string literals in ``audit("…")`` calls (a test keeps ACTION_LABELS complete)."""
+    """Action codes written as string literals in ``audit("…")`` calls and in state-machine transition tables
+    (``Transition(…, "label", "code")``): a test keeps ACTION_LABELS complete."""
     codes = set()
     for text in texts:
         for call in re.finditer(r"\baudit\(\s*(f?\"[^\"]+\"(?:\s+if\s+[^\"]+\s+else\s+\"[^\"]+\")?)", text):
             codes.update(re.findall(r"\"([a-z_]+(?:\.[a-z_{}]+)+)\"", call.group(1)))
+        for row in re.finditer(r"\bTransition\(([^\n]*)\)", text):
+            codes.update(re.findall(r"\"([a-z_]+(?:\.[a-z_]+)+)\"", row.group(1)))
     return codes

@@ -13,7 +13,7 @@ from certify.cli import export_command
 
 def test_every_area_is_installed_in_order_and_its_entries_resolve(app):
     installed = registry.installed(app)
-    assert [a.name for a in installed.areas] == ["core", "question_bank", "exam", "defense", "results"]
+    assert [a.name for a in installed.areas] == ["core", "jobs", "question_bank", "exam", "defense", "results"]
     assert sorted(registry.exports(app)) == ["defense", "exam", "items", "publicity", "results", "schedule"]
     steps = registry.demo_steps(app)
     assert [s.order for s in steps] == sorted(s.order for s in steps) and steps[0].name == "core.accounts"

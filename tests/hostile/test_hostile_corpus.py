@@ -55,7 +55,7 @@ def _cli_args(importer: str, code: str, path: Path) -> list[str]:
 def _web(client, importer: str, rnd, case) -> tuple[int, str]:
     upload = {"file": (io.BytesIO(case.path.read_bytes()), case.name)}
     if importer == "roster":
-        resp = client.post(f"/rounds/{rnd.id}/roster", data=upload, content_type="multipart/form-data")
+        resp = client.post(f"/rounds/{rnd.code}/roster", data=upload, content_type="multipart/form-data")
     elif importer == "records":
         resp = client.post(f"/results/{rnd.code}/records", data=upload, content_type="multipart/form-data")
     elif importer == "panelists":

@@ -26,7 +26,7 @@ from pathlib import Path
 from certify import create_app
 from certify.extensions import db
 from certify.models import Round
-from certify.registry import EXPORTS
+from certify.registry import exports
 
 out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
 app = create_app()
@@ -35,7 +35,7 @@ with app.app_context():
 runner = app.test_cli_runner()
 summary = {}
 for code in codes:
-    for kind in sorted(EXPORTS):
+    for kind in sorted(exports(app)):
         res = runner.invoke(args=["export", kind, "--round", code, str(out / f"{code}-{kind}.csv")])
         summary[f"{code}-{kind}"] = [res.exit_code, res.output.strip()]
 (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
