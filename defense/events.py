@@ -18,7 +18,7 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from certify.domain import PANELIST
-from certify.extensions import db, socketio
+from certify.extensions import db
 from certify.uow import UnitOfWorkNamespace
 
 from . import scoring_operations as ops
@@ -122,7 +122,3 @@ class DefenseNamespace(UnitOfWorkNamespace):
         else:
             raise ops.ScoringError(f"未知的操作 {action}", "invalid")
         return {"ok": True}
-
-
-def init_events() -> None:
-    socketio.on_namespace(DefenseNamespace(NAMESPACE))

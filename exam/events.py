@@ -15,10 +15,10 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from certify.domain import CANDIDATE, SECRETARIAT, SUPERVISOR
-from certify.extensions import db, socketio
+from certify.extensions import db
 from certify.uow import UnitOfWorkNamespace
 
-from .operations import NAMESPACE
+from .operations import NAMESPACE  # noqa: F401  (the namespace path, re-exported for exam.area())
 
 
 class ExamNamespace(UnitOfWorkNamespace):
@@ -57,6 +57,3 @@ class ExamNamespace(UnitOfWorkNamespace):
         join_room(ops.attempt_room(attempt.id))
         return {"ok": True}
 
-
-def init_events() -> None:
-    socketio.on_namespace(ExamNamespace(NAMESPACE))
