@@ -15,6 +15,7 @@ from certify.uow import commit
 from . import operations as ops
 from .models import OUTCOME_LABELS
 from .records import import_records
+from .services.formatting import ratio_percent
 
 
 def _decimal(value, label):
@@ -44,12 +45,12 @@ def import_records_command(round_code, path):
         fail_import(err)
     commit()
     click.echo(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
-               f"未变 {summary.unchanged}")
+               f"未变 {summary.unchanged}" + (f"（其中标记缺考 {summary.absent}）" if summary.absent else ""))
 
 
 def _print_computation(comp: ops.Computation) -> None:
     state = "已确认" if comp.confirmed else "未确认（预览）"
-    click.echo(f"【{comp.level}】{state} 认定比例 {comp.ratio}"
+    click.echo(f"【{comp.level}】{state} 认定比例 {ratio_percent(comp.ratio)}"
                + (f" · 最低总分 {comp.min_total}" if comp.min_total is not None else ""))
     absent = sum(1 for ln in comp.lines if ln.status == "absent")
     click.echo(f"  考生 {len(comp.lines)} · 有效 {comp.eligible} · 缺考 {absent} · 缺成绩 {len(comp.missing)}")
@@ -72,13 +73,21 @@ def _print_computation(comp: ops.Computation) -> None:
 @click.option("--ratio", help="认定比例（0–1），默认取方案设置")
 @click.option("--min-total", "min_total", help="最低总分，低于此分不予认定，默认取方案设置")
 @click.option("--confirm", is_flag=True, help="确认并冻结结果")
+@click.option("--mark-absent", "mark_absent", is_flag=True,
+              help="将尚缺成分成绩的考生标记为缺考（先列出将标记的考生与成分；须同时给出 --reason 与 --yes 才会写入）")
+@click.option("--reason", default="", help="标记缺考的理由（记入审计日志）")
+@click.option("--yes", is_flag=True, help="与 --mark-absent 同用：确认写入")
 @with_appcontext
-def results_command(round_code, level, ratio, min_total, confirm):
+def results_command(round_code, level, ratio, min_total, confirm, mark_absent, reason, yes):
     rnd = round_or_fail(round_code)
     ratio_d, min_d = _decimal(ratio, "认定比例"), _decimal(min_total, "最低总分")
     levels = [level] if level else ops.levels_with_candidates(rnd)
     if not levels:
         fail(f"轮次 {rnd.code} 没有考生")
+    if mark_absent:
+        _mark_absent(rnd, levels, reason, yes)
+        if not yes:
+            return
     failed = False
     for lvl in levels:
         try:
@@ -103,6 +112,33 @@ def results_command(round_code, level, ratio, min_total, confirm):
     if confirm:
         commit()
         click.echo("已确认并冻结：" + "、".join(levels))
+
+
+def _mark_absent(rnd, levels, reason: str, yes: bool) -> None:
+    """List what would be marked 缺考; with ``--yes`` (and a reason) record it and commit."""
+    plans = {lvl: ops.absence_plan(rnd, lvl) for lvl in levels}
+    total = sum(len(p) for p in plans.values())
+    if not total:
+        click.echo("没有尚缺成分成绩的考生，无需标记缺考")
+        return
+    click.echo(f"将把以下 {total} 名考生尚缺的成分记为缺考（不具备认定资格）：")
+    for lvl, plan in plans.items():
+        for a in plan:
+            click.echo(f"  【{lvl}】{a.candidate.ticket} {a.candidate.name}："
+                       + "、".join(COMPONENT_LABELS[c] for c in a.components) + " → 缺考")
+    if not yes:
+        click.echo("未写入任何数据；确认无误后加 --yes 与 --reason 再次执行")
+        return
+    if not reason.strip():
+        fail("标记缺考须用 --reason 填写理由（记入审计日志）")
+    for lvl, plan in plans.items():
+        if plan:
+            try:
+                ops.mark_absent(rnd, lvl, reason)
+            except ops.ResultsError as err:
+                fail(f"【{lvl}】{err.message}")
+    commit()
+    click.echo(f"已将 {total} 名考生标记为缺考")
 
 
 COMMANDS = (import_records_command, results_command)

@@ -1,6 +1,7 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     HiddenField,
@@ -30,11 +31,27 @@ class ComputeForm(FlaskForm):
     submit = SubmitField("预览")
 
 
-class ConfirmForm(FlaskForm):
+class Acknowledgement:
+    """The second step of an irreversible action: a ticked box and a reason (checked by the view after the
+    action's own refusals, so a refused action still says why it is refused)."""
+
+    acknowledge = BooleanField("我已核对以上变更，确认执行（不可直接撤销）")
+    reason = TextAreaField("理由（记入审计日志）", validators=[Optional(), Length(max=1000)])
+
+    def acknowledged(self) -> bool:
+        return bool(self.acknowledge.data) and bool((self.reason.data or "").strip())
+
+
+class ConfirmForm(Acknowledgement, FlaskForm):
     level = HiddenField(validators=[DataRequired()])
     ratio = HiddenField(validators=[DataRequired()])
     min_total = HiddenField()
     submit = SubmitField("确认并冻结结果")
+
+
+class AbsentForm(Acknowledgement, FlaskForm):
+    level = HiddenField(validators=[DataRequired()])
+    submit = SubmitField("标记缺考")
 
 
 class ReopenForm(FlaskForm):
@@ -44,7 +61,7 @@ class ReopenForm(FlaskForm):
     submit = SubmitField("重新开放")
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Acknowledgement, FlaskForm):
     start_date = DateField("公示开始日期", validators=[InputRequired(message="请选择开始日期")])
     working_days = IntegerField("公示工作日数", validators=[InputRequired(message="请填写工作日数"),
                                                      NumberRange(min=1, max=60, message="须在 1 到 60 之间")])

@@ -15,7 +15,7 @@ from certify.domain import COMPONENTS, half_up, validate_ratio
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
-from certify.scores import component_scores
+from certify.scores import component_scores, record_component
 
 from .models import (
     ABSENT,
@@ -248,9 +248,9 @@ def transition(result_set: ResultSet, action: str, *, actor=None, reason: str = 
     return result_set
 
 
-def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-            override_min: bool = False, actor=None) -> ResultSet:
-    """Freeze a level's results. Refused while any candidate has a missing component."""
+def confirm_plan(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
+                 override_min: bool = False) -> Computation:
+    """What confirming would freeze (nothing written), or the ResultsError confirming would raise."""
     rs = result_set_for(rnd, level)
     check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
     comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
@@ -263,6 +263,14 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
                  for ln in comp.missing]
         raise ResultsError(f"{len(comp.missing)} 名考生尚缺成分成绩（既无成绩也未标记缺考），不能确认", items,
                            code="components_missing", status=409)
+    return comp
+
+
+def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
+            override_min: bool = False, actor=None, reason: str = "") -> ResultSet:
+    """Freeze a level's results. Refused while any candidate has a missing component."""
+    comp = confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
+    rs = result_set_for(rnd, level)
     if rs is None:
         rs = ResultSet(round_id=rnd.id, round=rnd, level=level, state=DRAFT)
         db.session.add(rs)
@@ -278,9 +286,9 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
         if complaint is not None and ln.outcome == CERTIFIED:
             entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
         rs.entries.append(entry)
-    return transition(rs, ResultSetAction.CONFIRM, actor=actor, ratio=comp.ratio, min_total=comp.min_total,
-                      eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line, certified=comp.certified,
-                      candidates=len(comp.lines))
+    return transition(rs, ResultSetAction.CONFIRM, actor=actor, reason=reason, ratio=comp.ratio,
+                      min_total=comp.min_total, eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line,
+                      certified=comp.certified, candidates=len(comp.lines))
 
 
 def reopen(rnd: Round, level: str, reason: str, *, actor=None) -> ResultSet:
@@ -303,8 +311,8 @@ def publication_for(rnd: Round) -> PublicityPeriod | None:
     return db.session.execute(db.select(PublicityPeriod).filter_by(round_id=rnd.id)).scalar_one_or_none()
 
 
-def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=None) -> PublicityPeriod:
-    """Publish the round's results (every level with candidates confirmed) with its publicity period."""
+def publish_plan(rnd: Round, start: date, working_days: int | None = None) -> PublishPlan:
+    """What publishing would do (nothing written), or the ResultsError publishing would raise."""
     working_days = working_days or rnd.publicity_working_days or 5
     if working_days < 1 or working_days > 60:
         raise ResultsError("公示工作日数须在 1 到 60 之间")
@@ -314,7 +322,28 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
     unconfirmed = [lvl for lvl in levels if not ((rs := result_set_for(rnd, lvl)) and rs.confirmed)]
     if unconfirmed:
         raise ResultsError(f"{'、'.join(unconfirmed)}成绩尚未确认，不能发布公示", code="not_confirmed", status=409)
-    end = publicity_end(start, working_days)
+    counts = []
+    for lvl in levels:
+        entries = result_set_for(rnd, lvl).entries
+        counts.append((lvl, len(entries), sum(1 for e in entries if e.final_outcome == CERTIFIED),
+                       sum(1 for e in entries if e.outcome == ABSENT)))
+    return PublishPlan(start, publicity_end(start, working_days), working_days, publication_for(rnd), counts)
+
+
+@dataclass
+class PublishPlan:
+    start: date
+    end: date
+    working_days: int
+    previous: PublicityPeriod | None
+    levels: list[tuple[str, int, int, int]]  # level, candidates, certified (after complaints), absent
+
+
+def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=None,
+            reason: str = "") -> PublicityPeriod:
+    """Publish the round's results (every level with candidates confirmed) with its publicity period."""
+    plan = publish_plan(rnd, start, working_days)
+    working_days, end = plan.working_days, plan.end
     period = publication_for(rnd)
     before = None
     if period is None:
@@ -325,7 +354,8 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
     period.start_date, period.end_date, period.working_days = start, end, working_days
     period.published_at, period.published_by_id = utcnow(), actor.id if actor else None
     db.session.flush()
-    audit("results.publish", target=rnd, round_id=rnd.id, actor=actor, start=start.isoformat(),
+    audit("results.publish", target=rnd, round_id=rnd.id, actor=actor, reason=(reason or "").strip(),
+          start=start.isoformat(),
           end=end.isoformat(), working_days=working_days, before=before)
     return period
 
@@ -404,3 +434,44 @@ def decide_complaint(complaint: Complaint, status: str, note: str, *, actor=None
                   complaint=complaint.id, level=candidate.level, total=entry.total, rank=entry.rank)
     db.session.flush()
     return complaint
+
+
+# ------------------------------------------------------------------ absences
+
+@dataclass
+class Absence:
+    candidate: Candidate
+    components: list[str]  # the required components with neither a score nor an absence
+
+
+def absence_plan(rnd: Round, level: str) -> list[Absence]:
+    """The candidates of a level still missing a component, and which: what ``mark_absent`` would record."""
+    return [Absence(ln.candidate, list(ln.missing)) for ln in compute(rnd, level).missing]
+
+
+def mark_absent(rnd: Round, level: str, reason: str, *, actor=None,
+                candidate_ids: list[int] | None = None) -> list[Absence]:
+    """Record 缺考 for every missing required component of the level's candidates (or only ``candidate_ids``),
+    through ``certify.scores.record_component`` (each change audited with the reason). A component that has a
+    score or is already absent is left alone. Refused for a confirmed level and without a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ResultsError("标记缺考须填写理由", code="reason_required")
+    rs = result_set_for(rnd, level)
+    if rs is not None and rs.confirmed:
+        raise ResultsError(f"{rnd.code} {level}成绩已确认，不能再标记缺考（须先重新开放）", code="already_confirmed",
+                           status=409)
+    plan = absence_plan(rnd, level)
+    if candidate_ids is not None:
+        wanted = set(candidate_ids)
+        plan = [a for a in plan if a.candidate.id in wanted]
+    if not plan:
+        raise ResultsError(f"{rnd.code} {level}没有尚缺成分成绩的考生", code="nothing_missing", status=409)
+    for absence in plan:
+        for component in absence.components:
+            record_component(absence.candidate, component, None, status="absent", source="秘书处标记缺考",
+                             reason=reason, actor=actor)
+    db.session.flush()
+    audit("results.mark_absent", target=rnd, round_id=rnd.id, actor=actor, reason=reason, level=level,
+          candidates=[f"{a.candidate.ticket}:{'+'.join(a.components)}" for a in plan])
+    return plan

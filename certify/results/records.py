@@ -1,4 +1,5 @@
-"""Work-record scores import (业绩成果得分): 证件号 or 准考证号 · 业绩成果得分 (0–100, up to 2 decimals).
+"""Work-record scores import (业绩成果得分): 证件号 or 准考证号 · 业绩成果得分 (0–100, up to 2 decimals, or
+``缺考`` for a candidate who submitted nothing: the component is recorded as absent).
 
 All-or-nothing: every bad row and column is reported and nothing is written if any. Idempotent: the key is
 the candidate; the same file again changes nothing, a changed score updates the component (audited by
@@ -38,14 +39,20 @@ class ImportSummary:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    absent: int = 0  # of created + updated: recorded as 缺考
     changes: list[dict] = field(default_factory=list)
 
 
-def parse_score(text: str) -> tuple[Decimal | None, str | None]:
-    """(score, error message)."""
+ABSENT_MARK = "缺考"
+
+
+def parse_score(text: str) -> tuple[Decimal | str | None, str | None]:
+    """(score or ``ABSENT_MARK``, error message)."""
     text = (text or "").strip()
     if not text:
-        return None, "业绩成果得分不能为空"
+        return None, f"业绩成果得分不能为空（未提交者请填写「{ABSENT_MARK}」）"
+    if text == ABSENT_MARK:
+        return ABSENT_MARK, None
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -99,7 +106,7 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
         errors.append(RowError(row, column, message, file, sheet))
 
     seen: dict[int, int] = {}
-    resolved: list[tuple[int, Candidate, Decimal]] = []
+    resolved: list[tuple[int, Candidate, Decimal | str]] = []
     for row in table.rows:
         id_text, ticket_text = _norm_id(row.get("id_number")), row.get("ticket").strip()
         by_id_cand = by_ticket_cand = None
@@ -167,12 +174,20 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
     with db.session.no_autoflush:
         for _number, candidate, score in resolved:
             before = existing.get(candidate.id)
-            if before is not None and before.status == "scored" and before.score is not None and (
-                    Decimal(before.score) == score):
+            absent = score == ABSENT_MARK
+            if before is not None and (
+                    (absent and before.status == "absent")
+                    or (not absent and before.status == "scored" and before.score is not None
+                        and Decimal(before.score) == score)):
                 summary.unchanged += 1
                 continue
-            old = None if before is None else before.score
-            record_component(candidate, RECORD, score, source=f"业绩成果导入：{file}", actor=actor)
+            old = None if before is None else (ABSENT_MARK if before.status == "absent" else before.score)
+            if absent:
+                record_component(candidate, RECORD, None, status="absent", source=f"业绩成果导入：{file}",
+                                 reason="业绩成果导入文件标记缺考", actor=actor)
+                summary.absent += 1
+            else:
+                record_component(candidate, RECORD, score, source=f"业绩成果导入：{file}", actor=actor)
             if before is None:
                 summary.created += 1
             else:
@@ -180,6 +195,7 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
             summary.changes.append({"ticket": candidate.ticket, "before": old, "after": score})
     if summary.created or summary.updated:
         audit("results.import_records", target=rnd, round_id=rnd.id, actor=actor, file=file, rows=summary.rows,
-              created=summary.created, updated=summary.updated, unchanged=summary.unchanged)
+              created=summary.created, updated=summary.updated, unchanged=summary.unchanged,
+              absent=summary.absent)
     db.session.flush()
     return summary

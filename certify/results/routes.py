@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
@@ -19,11 +20,32 @@ from certify.web import BadParameter, decimal_value, refusals_go_to
 
 from . import exports
 from . import operations as ops
-from .forms import ComplaintForm, ComputeForm, ConfirmForm, DecisionForm, PublishForm, RecordsImportForm, ReopenForm
-from .models import COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint, PublicityPeriod, ResultSet
+from .forms import (
+    AbsentForm,
+    ComplaintForm,
+    ComputeForm,
+    ConfirmForm,
+    DecisionForm,
+    PublishForm,
+    RecordsImportForm,
+    ReopenForm,
+)
+from .models import CERTIFIED, COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint, PublicityPeriod, ResultSet
 from .records import import_records, template_sheet
+from .services.distribution import distribution_chart
+from .services.formatting import ratio_percent, weight_percent
 
 bp = Blueprint("results", __name__, url_prefix="/results")
+bp.add_app_template_filter(ratio_percent, "ratio_pct")
+bp.add_app_template_filter(weight_percent, "weight_pct")
+
+ACK_MESSAGE = "请勾选确认并填写理由后再执行（未做任何更改）"
+
+
+def _require_acknowledgement(form, again: str) -> None:
+    """Refuse (400, nothing applied) an irreversible POST that lacks the ticked box and the reason."""
+    if not form.acknowledged():
+        raise DomainError("confirmation_required", ACK_MESSAGE, 400, redirect_to=again)
 
 STAFF = (SECRETARIAT, SUPERVISOR)
 
@@ -56,8 +78,18 @@ def _overviews(rounds: list[Round]) -> dict[int, list[dict]]:
     counts = {(round_id, level): n for round_id, level, n in db.session.execute(
         db.select(Candidate.round_id, Candidate.level, db.func.count(Candidate.id))
         .where(Candidate.round_id.in_(ids)).group_by(Candidate.round_id, Candidate.level))}
-    return {r.id: [{"scheme": s, "result_set": sets.get((r.id, s.level)), "candidates": counts.get((r.id, s.level), 0)}
-                   for s in r.schemes] for r in rounds}
+    out: dict[int, list[dict]] = {}
+    for r in rounds:
+        out[r.id] = []
+        for s in r.schemes:
+            rs = sets.get((r.id, s.level))
+            frozen = rs is not None and rs.confirmed
+            # the ratio and cut line actually used by a frozen result; the scheme's setting otherwise
+            out[r.id].append({"scheme": s, "result_set": rs, "candidates": counts.get((r.id, s.level), 0),
+                              "ratio": rs.ratio if frozen else s.ratio, "ratio_frozen": frozen,
+                              "cut_line": rs.cut_line if frozen else None,
+                              "min_total": rs.min_total if frozen else s.min_total})
+    return out
 
 
 def _overview(rnd: Round) -> list[dict]:
@@ -103,7 +135,8 @@ def import_records_view(rnd: Round):
             with db.session.begin_nested():  # a refused file leaves nothing behind
                 summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
             flash(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
-                  f"未变 {summary.unchanged}", "success")
+                  f"未变 {summary.unchanged}" + (f"（其中标记缺考 {summary.absent}）" if summary.absent else ""),
+                  "success")
         except ImportFailed as err:
             errors = err.errors
     status = 422 if (errors or form.errors) else 200
@@ -137,10 +170,44 @@ def preview(rnd: Round):
     confirm_form = ConfirmForm(formdata=None, level=level, ratio=str(comp.ratio),
                                min_total="" if comp.min_total is None else str(comp.min_total))
     changes = ops.drift(comp.result_set) if comp.confirmed else []
+    chart = distribution_chart([ln.total for ln in comp.lines if ln.total is not None], comp.cut_line,
+                               comp.min_total,
+                               absent=sum(1 for ln in comp.lines if ln.status == "absent"))
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
-                           changes=changes,
+                           changes=changes, chart=chart,
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
                            levels=rnd.levels), 400 if error else 200
+
+
+def _confirm_parameters(rnd: Round, form: ConfirmForm):
+    level = _level(rnd, form.level.data)
+    back = url_for("results.preview", rnd=rnd, level=level)
+    ratio = decimal_value(form.ratio.data, "认定比例", redirect_to=back)
+    min_total = decimal_value(form.min_total.data, "最低总分", redirect_to=back)
+    if ratio is None:
+        raise BadParameter("请填写认定比例", redirect_to=back)
+    return level, back, ratio, min_total
+
+
+@bp.route("/<round:rnd>/confirm")
+@allow(SECRETARIAT)
+def confirm_page(rnd: Round):
+    """Step one of 确认并冻结: what will be frozen (counts, who, old -> new), with the box to tick and a reason."""
+    form = ConfirmForm(formdata=request.args, meta={"csrf": False})
+    level, back, ratio, min_total = _confirm_parameters(rnd, form)
+    try:
+        comp = ops.confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=True)
+    except ops.ResultsError as err:
+        flash(err.message, "error")
+        return redirect(back)
+    scheme = comp.scheme
+    post_form = ConfirmForm(formdata=None, level=level, ratio=str(ratio),
+                            min_total="" if min_total is None else str(min_total))
+    return render_template("results/confirm.html", rnd=rnd, level=level, comp=comp, form=post_form,
+                           scheme_ratio=scheme.ratio, scheme_min=scheme.min_total, back=back,
+                           certified=[ln for ln in comp.lines if ln.outcome == CERTIFIED],
+                           absent=[ln for ln in comp.lines if ln.status == "absent"],
+                           previous=ops.result_set_for(rnd, level))
 
 
 @bp.route("/<round:rnd>/confirm", methods=["POST"])
@@ -149,15 +216,48 @@ def confirm(rnd: Round):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
+    level, back, ratio, min_total = _confirm_parameters(rnd, form)
+    with refusals_go_to(back):
+        ops.confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=True)
+    _require_acknowledgement(form, url_for("results.confirm_page", rnd=rnd, level=level, ratio=str(ratio),
+                                           min_total="" if min_total is None else str(min_total)))
+    with refusals_go_to(back):
+        ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user,
+                    reason=form.reason.data)
+    flash(f"{level}成绩已确认并冻结", "success")
+    return redirect(back)
+
+
+@bp.route("/<round:rnd>/absent")
+@allow(SECRETARIAT)
+def absent_page(rnd: Round):
+    """Step one of 标记缺考: who and which components will be recorded absent."""
+    level = _level(rnd, request.args.get("level"))
+    back = url_for("results.preview", rnd=rnd, level=level)
+    rs = ops.result_set_for(rnd, level)
+    if rs is not None and rs.confirmed:
+        flash(f"{level}成绩已确认，不能再标记缺考（须先重新开放）", "error")
+        return redirect(back)
+    plan = ops.absence_plan(rnd, level)
+    if not plan:
+        flash(f"{level}没有尚缺成分成绩的考生", "info")
+        return redirect(back)
+    return render_template("results/absent.html", rnd=rnd, level=level, plan=plan, back=back,
+                           form=AbsentForm(formdata=None, level=level))
+
+
+@bp.route("/<round:rnd>/absent", methods=["POST"])
+@allow(SECRETARIAT)
+def mark_absent(rnd: Round):
+    form = AbsentForm()
+    if not form.validate_on_submit():
+        abort(400)
     level = _level(rnd, form.level.data)
     back = url_for("results.preview", rnd=rnd, level=level)
-    ratio = decimal_value(form.ratio.data, "认定比例", redirect_to=back)
-    min_total = decimal_value(form.min_total.data, "最低总分", redirect_to=back)
-    if ratio is None:
-        raise BadParameter("请填写认定比例", redirect_to=back)
+    _require_acknowledgement(form, url_for("results.absent_page", rnd=rnd, level=level))
     with refusals_go_to(back):
-        ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user)
-    flash(f"{level}成绩已确认并冻结", "success")
+        plan = ops.mark_absent(rnd, level, form.reason.data, actor=current_user)
+    flash(f"已将 {len(plan)} 名考生尚缺的成分记为缺考", "success")
     return redirect(back)
 
 
@@ -204,18 +304,47 @@ def publicity(rnd: Round):
     return render_template("results/publicity.html", rnd=rnd, rows=rows, period=period)
 
 
+def _publish_form_or_back(rnd: Round, form: PublishForm):
+    if form.validate():
+        return None
+    for field_errors in form.errors.values():
+        for e in field_errors:
+            flash(e, "error")
+    return redirect(url_for("results.round_view", rnd=rnd))
+
+
+@bp.route("/<round:rnd>/publish")
+@allow(SECRETARIAT)
+def publish_page(rnd: Round):
+    """Step one of 发布公示: the period (old -> new), what each level releases, the box to tick and a reason."""
+    form = PublishForm(formdata=request.args, meta={"csrf": False})
+    refused = _publish_form_or_back(rnd, form)
+    if refused is not None:
+        return refused
+    try:
+        plan = ops.publish_plan(rnd, form.start_date.data, form.working_days.data)
+    except ops.ResultsError as err:
+        flash(err.message, "error")
+        return redirect(url_for("results.round_view", rnd=rnd))
+    return render_template("results/publish_confirm.html", rnd=rnd, plan=plan,
+                           form=PublishForm(formdata=None, start_date=plan.start, working_days=plan.working_days))
+
+
 @bp.route("/<round:rnd>/publish", methods=["POST"])
 @allow(SECRETARIAT)
 def publish(rnd: Round):
     form = PublishForm()
-    if not form.validate_on_submit():
-        for field_errors in form.errors.values():
-            for e in field_errors:
-                flash(e, "error")
-        return redirect(url_for("results.round_view", rnd=rnd))
+    refused = _publish_form_or_back(rnd, form)
+    if refused is not None:
+        return refused
     back = url_for("results.round_view", rnd=rnd)
     with refusals_go_to(back):
-        period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user)
+        ops.publish_plan(rnd, form.start_date.data, form.working_days.data)
+    _require_acknowledgement(form, url_for("results.publish_page", rnd=rnd, start_date=form.start_date.data.isoformat(),
+                                           working_days=form.working_days.data))
+    with refusals_go_to(back):
+        period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user,
+                             reason=form.reason.data)
     flash(f"已发布公示：{period.start_date} 至 {period.end_date}（{period.working_days} 个工作日）", "success")
     return redirect(back)
 

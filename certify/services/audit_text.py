@@ -20,7 +20,7 @@ ACTION_LABELS = {
     # results
     "results.import_records": "导入业绩成果得分", "results.confirm": "确认认定结果", "results.reopen": "重新开放认定",
     "results.publish": "发布公示", "results.unpublish": "撤回公示", "results.complaint": "登记投诉",
-    "results.complaint_decided": "处理投诉", "results.revoke": "撤销认定",
+    "results.complaint_decided": "处理投诉", "results.revoke": "撤销认定", "results.mark_absent": "标记缺考",
     # question bank
     "bank.import": "导入题库", "bank.item.edit": "修改试题", "bank.item.retire": "停用试题",
     "bank.item.reactivate": "恢复试题",

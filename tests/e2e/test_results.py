@@ -34,11 +34,20 @@ def test_secretariat_confirms_and_candidate_sees_result(page, new_context, make_
     assert page.inner_text("#certified") == "3"  # the two 88.5 tie at #2
     assert "吉3" in page.inner_text("#around-cut")  # just below the cut line
     page.click("#decide input[type=submit]")
+    page.wait_for_selector("#confirm-changes")  # step two: what will be frozen, the box and a reason
+    assert "40%" in page.inner_text("#new-ratio") and page.inner_text("#c-certified") == "3"
+    page.check("input[name=acknowledge]")
+    page.fill("textarea[name=reason]", "按 40% 认定")
+    page.click("form.card input[type=submit]")
     page.wait_for_selector("#state")
     assert "已确认并冻结" in page.inner_text("#state")
 
     page.goto(f"/results/{rnd.code}")
     page.click("#publish input[type=submit]")  # start today, 5 working days
+    page.wait_for_selector("#publish-changes")
+    page.check("input[name=acknowledge]")
+    page.fill("textarea[name=reason]", "按期公示")
+    page.click("form.card input[type=submit]")
     page.wait_for_selector("text=已发布公示")
     with page.expect_download() as info:
         page.click("#publicity-xlsx")

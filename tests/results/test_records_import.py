@@ -120,3 +120,23 @@ def test_web_import_shows_row_errors_and_template_downloads(ctx, make_round, mak
                        content_type="multipart/form-data")
     assert resp.status_code == 200 and "新增 1" in resp.get_data(as_text=True)
     assert record_of(a) == Decimal("99")
+
+
+def test_absent_cell_records_the_work_record_as_absent_and_a_score_replaces_it(ctx, make_round, make_candidate):
+    rnd = make_round("2024-jl", "吉林")
+    a, b = make_candidate(rnd), make_candidate(rnd)
+    summary = import_records(rnd, csv_bytes([HEAD, [a.id_number, "", "88"], ["", b.ticket, " 缺考 "]]), "r.csv")
+    assert (summary.created, summary.absent) == (2, 1)
+    row = db.session.execute(db.select(ComponentScore).filter_by(candidate_id=b.id)).scalar_one()
+    assert (row.status, row.score) == ("absent", None)
+    again = import_records(rnd, csv_bytes([HEAD, [a.id_number, "", "88"], ["", b.ticket, "缺考"]]), "r.csv")
+    assert (again.unchanged, again.updated, again.absent) == (2, 0, 0)
+    comp = ops.compute(rnd, "初级")
+    assert not comp.missing and {ln.candidate.id: ln.outcome for ln in comp.lines}[b.id] == "absent"
+    late = import_records(rnd, csv_bytes([HEAD, ["", b.ticket, "75"]]), "late.csv")
+    assert late.updated == 1 and late.changes == [{"ticket": b.ticket, "before": "缺考", "after": Decimal("75")}]
+    assert record_of(b) == Decimal("75")
+    # an empty cell is still refused, and says how to record a non-submitter
+    with pytest.raises(ImportFailed) as info:
+        import_records(rnd, csv_bytes([HEAD, [a.id_number, "", ""]]), "empty.csv")
+    assert "缺考" in info.value.errors[0].message

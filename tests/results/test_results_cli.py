@@ -64,3 +64,74 @@ def test_jilin_round_end_to_end_from_the_cli(app, tmp_path):
     with app.app_context():
         rnd = db.session.execute(db.select(Round).filter_by(code="2024-jl-cli")).scalar_one()
         assert db.session.execute(db.select(db.func.count(Candidate.id)).filter_by(round_id=rnd.id)).scalar_one() == 6
+
+
+def _jilin_round(runner, tmp_path, code, n=4):
+    def run(*args, ok=True):
+        result = runner.invoke(args=list(args), catch_exceptions=False)
+        assert (result.exit_code == 0) == ok, result.output
+        return result.output
+
+    run("create-round", "--code", code, "--region", "吉林", "--year", "2024")
+    ids = [make_id_number("220102", date(1986, 2, 1 + i), 200 + i) for i in range(n)]
+    roster = tmp_path / "roster.xlsx"
+    roster.write_bytes(xlsx_bytes([["证件号", "姓名", "工作单位", "区县", "认证级别"]]
+                                  + [[ids[i], f"吉林{i}", f"长春第{i}中学", "南关区", "初级"] for i in range(n)]))
+    run("import-roster", "--round", code, str(roster))
+    return run, ids
+
+
+def _export_rows(run, code, tmp_path):
+    out_xlsx = tmp_path / f"{code}.xlsx"
+    run("export", "results", "--round", code, str(out_xlsx))
+    return [[c.value for c in r] for r in load_workbook(out_xlsx).active.iter_rows(min_row=2)]
+
+
+def test_jilin_non_submitter_marked_absent_in_the_records_file_confirms_from_the_cli(app, tmp_path):
+    runner = app.test_cli_runner()
+    run, ids = _jilin_round(runner, tmp_path, "2024-jl-abs")
+    records = tmp_path / "records.csv"
+    records.write_bytes(csv_bytes([["证件号", "业绩成果得分"], [ids[0], "90"], [ids[1], "80"], [ids[2], "70"],
+                                   [ids[3], "缺考"]]))
+    out = run("import-records", "--round", "2024-jl-abs", str(records))
+    assert "新增 4" in out and "标记缺考 1" in out
+    assert "未变 4" in run("import-records", "--round", "2024-jl-abs", str(records))  # idempotent, absent too
+    confirmed = run("results", "--round", "2024-jl-abs", "--ratio", "0.6", "--confirm")
+    assert "缺考 1" in confirmed and "有效 3" in confirmed and "认定比例 60%" in confirmed
+    rows = _export_rows(run, "2024-jl-abs", tmp_path)
+    by_id = {r[2]: r for r in rows}
+    assert by_id[ids[3]][10] == "缺考" and by_id[ids[3]][8] is None and by_id[ids[3]][9] is None
+    assert [by_id[i][10] for i in ids[:3]] == ["认定", "认定", "未认定"]  # 0.6 × 3 = 1.8 -> 2
+
+
+def test_jilin_non_submitter_marked_absent_with_the_cli_then_confirms(app, tmp_path):
+    runner = app.test_cli_runner()
+    run, ids = _jilin_round(runner, tmp_path, "2024-jl-mark")
+    records = tmp_path / "records.csv"
+    records.write_bytes(csv_bytes([["证件号", "业绩成果得分"], [ids[0], "90"], [ids[1], "80"], [ids[2], "70"]]))
+    run("import-records", "--round", "2024-jl-mark", str(records))
+    refused = runner.invoke(args=["results", "--round", "2024-jl-mark", "--confirm"])
+    assert refused.exit_code == 1 and "尚缺成分成绩" in refused.output
+
+    # first the statement of what would happen; nothing is written
+    dry = run("results", "--round", "2024-jl-mark", "--mark-absent")
+    assert "吉林3：业绩成果得分 → 缺考" in dry
+    assert "未写入任何数据" in dry
+    assert runner.invoke(args=["results", "--round", "2024-jl-mark", "--confirm"]).exit_code == 1
+    # --yes without a reason is refused
+    no_reason = runner.invoke(args=["results", "--round", "2024-jl-mark", "--mark-absent", "--yes"])
+    assert no_reason.exit_code == 1 and "理由" in no_reason.output
+    out = run("results", "--round", "2024-jl-mark", "--mark-absent", "--yes", "--reason", "逾期未提交业绩材料",
+              "--ratio", "0.6", "--confirm")
+    assert "已将 1 名考生标记为缺考" in out and "已确认并冻结" in out
+    rows = _export_rows(run, "2024-jl-mark", tmp_path)
+    by_id = {r[2]: r for r in rows}
+    assert by_id[ids[3]][10] == "缺考" and by_id[ids[3]][8] is None
+    with app.app_context():
+        from certify.models import AuditEntry
+
+        reasons = db.session.execute(db.select(AuditEntry.reason).filter_by(action="results.mark_absent")).scalars()
+        assert list(reasons) == ["逾期未提交业绩材料"]
+        changes = db.session.execute(db.select(AuditEntry).filter_by(action="score.component")
+                                     .where(AuditEntry.reason == "逾期未提交业绩材料")).scalars().all()
+        assert len(changes) == 1

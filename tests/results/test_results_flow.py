@@ -199,9 +199,11 @@ def test_secretariat_web_flow_and_supervisor_complaint(ctx, cq_mid, client, make
     login(client, sec.username)
     html = client.get(f"/results/{rnd.code}/preview?level=中级&ratio=0.4").get_data(as_text=True)
     assert 'id="quota">2<' in html and 'id="cut-line">80.00<' in html and 'id="certified">3<' in html
-    resp = client.post(f"/results/{rnd.code}/confirm", data={"level": "中级", "ratio": "0.4", "min_total": ""})
+    resp = client.post(f"/results/{rnd.code}/confirm", data={"level": "中级", "ratio": "0.4", "min_total": "",
+                                                             "acknowledge": "y", "reason": "按 40% 认定"})
     assert resp.status_code == 302 and ops.result_set_for(rnd, "中级").confirmed
-    resp = client.post(f"/results/{rnd.code}/publish", data={"start_date": "2024-07-01", "working_days": "5"},
+    resp = client.post(f"/results/{rnd.code}/publish", data={"start_date": "2024-07-01", "working_days": "5",
+                                                             "acknowledge": "y", "reason": "按期公示"},
                        follow_redirects=True)
     assert "2024-07-05" in resp.get_data(as_text=True)
     # a secretariat may not record complaints (the supervision committee does)
