@@ -105,9 +105,13 @@ def serve_command(host, port):
 @with_appcontext
 def demo_command(reset, then_serve, host, port):
     from .demo import run_demo
+    from .demo_core import DemoError
 
     upgrade_database()
-    run_demo(click.echo, reset=reset)
+    try:
+        run_demo(click.echo, reset=reset)
+    except DemoError as err:
+        fail(f"演示数据未能{'更新' if reset else '创建'}（未写入任何数据）：{err}")
     if then_serve:
         click.echo(f"\n打开 http://{host}:{port}/ 用上面的账号登录（按 Ctrl+C 停止）")
         run_server(host, port)

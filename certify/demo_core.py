@@ -26,6 +26,10 @@ EXAM_WINDOW_HOURS = 25
 EXAM_ENTRY_HOURS = 24
 
 
+class DemoError(RuntimeError):
+    """A demo step cannot do its part (e.g. the bank cannot fill a blueprint): ``certify demo`` says why, exits 1."""
+
+
 # ------------------------------------------------------------------ dates relative to now (pure)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from certify.audit import audit
 from certify.clock import display_timezone, to_local, utcnow
+from certify.demo_core import DemoError as CoreDemoError
 from certify.demo_core import demo_exam_window, note_change
 from certify.domain import EXAM, MC_POLICIES
 from certify.extensions import db
@@ -72,7 +73,7 @@ def demo_session_name(rnd: Round, level: str) -> str:
     return f"{rnd.year}年{level}笔试（演示）"
 
 
-class DemoError(RuntimeError):
+class DemoError(CoreDemoError):
     pass
 
 

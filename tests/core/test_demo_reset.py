@@ -183,3 +183,17 @@ def test_demo_lives_in_the_present_and_reset_renews_it_the_next_day(app, runner,
         assert "演示数据已是最新，未作改动" in out
         again = _demo_state()
         assert ([(s.name, s.opens_at, s.closes_at, s.instructions) for s in again[2]], again[3], again[4]) == state
+
+
+def test_a_demo_step_that_cannot_do_its_part_fails_with_the_reason_and_writes_nothing(ctx, runner, monkeypatch):
+    from decimal import Decimal
+
+    import exam.demo
+
+    rows = [dict(exam.demo.DEMO_ROWS[0], count=500, points=Decimal("0.04"))] + exam.demo.DEMO_ROWS[1:]  # still 100
+    monkeypatch.setattr(exam.demo, "DEMO_ROWS", rows)
+    result = runner.invoke(demo_command, [])
+    assert result.exit_code == 1
+    assert "演示数据未能创建（未写入任何数据）：演示题库无法满足" in result.output
+    db.session.remove()
+    assert db.session.execute(db.select(db.func.count(Round.id))).scalar() == 0
