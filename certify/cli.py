@@ -96,16 +96,22 @@ def serve_command(host, port):
     run_server(host, port)
 
 
-@click.command("demo", help="创建演示轮次、考生、专家、监督员与演示题库，并打印演示账号。")
+@click.command("demo", help="创建演示轮次、考生、专家、监督员与演示题库，并打印演示账号；已有演示时说明其状态。")
+@click.option("--reset", is_flag=True, help="更新已有演示：年度改为今年，笔试场次从现在起开放，答辩日移到今后的工作日"
+                                           "（只动演示轮次）")
 @click.option("--serve", "then_serve", is_flag=True, help="创建后立即启动网页服务")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
-def demo_command(then_serve, host, port):
+def demo_command(reset, then_serve, host, port):
     from .demo import run_demo
+    from .demo_core import DemoError
 
     upgrade_database()
-    run_demo(click.echo)
+    try:
+        run_demo(click.echo, reset=reset)
+    except DemoError as err:
+        fail(f"演示数据未能{'更新' if reset else '创建'}（未写入任何数据）：{err}")
     if then_serve:
         click.echo(f"\n打开 http://{host}:{port}/ 用上面的账号登录（按 Ctrl+C 停止）")
         run_server(host, port)

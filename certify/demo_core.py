@@ -1,7 +1,11 @@
 """Demo step of the core: staff accounts and a Chongqing round (both levels) plus a Jilin round."""
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 from .accounts import create_staff, user_by_username
+from .audit import audit
+from .clock import to_local, utcnow
 from .domain import SECRETARIAT, SUPERVISOR
 from .extensions import db
 from .models import Round
@@ -10,6 +14,89 @@ from .rounds import create_round
 # Demo only: a known, short password, set below the rules on purpose so the printed demo logins stay easy to
 # type. Real accounts are made with ``certify users create`` (or the secretariat's page), where the rules hold.
 DEMO_PASSWORD = "demo12345"
+# The demo rounds, by code: ``certify demo --reset`` touches these and nothing else.
+DEMO_ROUNDS = {
+    "demo-cq": ("重庆", "{year}年重庆市青少年科技辅导员专业水平认证（演示）"),
+    "demo-jl": ("吉林", "{year}年吉林省初级青少年科技辅导员专业水平认证（演示）"),
+}
+DEMO_DEFENSE_DAYS = 2
+# An exam window: open from the start of the current hour for 25 hours, entry allowed for the first 24, so a
+# newcomer can start (and finish) a full paper at any time in the next day.
+EXAM_WINDOW_HOURS = 25
+EXAM_ENTRY_HOURS = 24
+
+
+class DemoError(RuntimeError):
+    """A demo step cannot do its part (e.g. the bank cannot fill a blueprint): ``certify demo`` says why, exits 1."""
+
+
+# ------------------------------------------------------------------ dates relative to now (pure)
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today in the display time zone (the day the people using the demo live in)."""
+    return to_local(now or utcnow()).date()
+
+
+def is_working_day(day: date) -> bool:
+    """China's official calendar (statutory holidays off, make-up weekends on); Monday–Friday for a year the
+    installed calendar does not know yet."""
+    import chinese_calendar
+
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def demo_defense_days(today: date, count: int = DEMO_DEFENSE_DAYS) -> list[date]:
+    """The next ``count`` working days after ``today``: the defenses come after today's exam."""
+    days: list[date] = []
+    day = today
+    while len(days) < count:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            days.append(day)
+    return days
+
+
+def demo_exam_window(now: datetime) -> tuple[datetime, datetime, int]:
+    """(opens_at, closes_at, late_entry_minutes) of a demo exam session renewed at ``now`` (naive UTC). The same
+    within one hour, so running ``certify demo --reset`` twice in a row changes nothing the second time."""
+    opens = now.replace(minute=0, second=0, microsecond=0)
+    return opens, opens + timedelta(hours=EXAM_WINDOW_HOURS), EXAM_ENTRY_HOURS * 60
+
+
+def demo_year(now: datetime | None = None) -> int:
+    return local_today(now).year
+
+
+def note_change(context: dict, line: str) -> None:
+    """A step reports what it created or moved; ``certify demo`` ends with whether anything changed."""
+    context.setdefault("changes", []).append(line)
+    context["print"](line)
+
+
+# ------------------------------------------------------------------ steps
+
+
+def _demo_round(code: str, year: int, context: dict) -> Round:
+    region, name_pattern = DEMO_ROUNDS[code]
+    name = name_pattern.format(year=year)
+    rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
+    if rnd is None:
+        rnd = create_round(code, region, year, name)
+        note_change(context, f"演示轮次：{code}（{name}）")
+    elif rnd.year != year and context.get("reset"):
+        before = (rnd.year, rnd.name)
+        rnd.year, rnd.name = year, name
+        audit("demo.reset.round", target=rnd, before={"year": before[0], "name": before[1]},
+              after={"year": year, "name": name})
+        note_change(context, f"演示轮次 {code}：年度 {before[0]} → {year}")
+    elif rnd.year != year:
+        context["print"](f"演示轮次 {code} 已存在（{rnd.year} 年）")
+        context.setdefault("stale", []).append(f"演示轮次 {code} 仍是 {rnd.year} 年")
+    return rnd
 
 
 def demo_accounts(context: dict) -> None:
@@ -20,12 +107,10 @@ def demo_accounts(context: dict) -> None:
             user.set_password(DEMO_PASSWORD)
             user.must_change_password = False
         context["logins"].append((label, username, DEMO_PASSWORD, ""))
-    rnd = db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one_or_none()
-    if rnd is None:
-        rnd = create_round("demo-cq", "重庆", 2024, "2024年重庆市青少年科技辅导员专业水平认证（演示）")
-    context["round"] = rnd
-    if db.session.execute(db.select(Round).filter_by(code="demo-jl")).scalar_one_or_none() is None:
-        create_round("demo-jl", "吉林", 2024, "2024年吉林省初级青少年科技辅导员专业水平认证（演示）")
+    year = demo_year(context.get("now"))
+    context["existing"] = db.session.execute(db.select(Round.id).filter_by(code="demo-cq")).first() is not None
+    context["round"] = _demo_round("demo-cq", year, context)
+    _demo_round("demo-jl", year, context)
 
 
 # (name, work unit, district, area code of the ID number, birth date, female)
@@ -57,8 +142,6 @@ _JL_JUNIOR = (
 
 
 def _demo_rows(people, level: str, serial_base: int) -> list[tuple[int, dict]]:
-    from datetime import date
-
     from .services.roster_rules import make_id_number
 
     rows = []
@@ -82,7 +165,9 @@ def demo_candidates(context: dict) -> None:
                       (jl, _demo_rows(_JL_JUNIOR, JUNIOR, 501))):
         for i, (_n, values) in enumerate(rows):
             rows[i] = (i + 2, values)
-        import_rows(rnd, rows, file="演示名单", password=DEMO_PASSWORD)
+        result = import_rows(rnd, rows, file="演示名单", password=DEMO_PASSWORD)
+        if result.added or result.updated:
+            note_change(context, f"演示考生（{rnd.code}）：{result.summary}")
     db.session.flush()
     people = db.session.execute(
         db.select(Candidate).join(Round).where(Round.code.in_(("demo-cq", "demo-jl")))

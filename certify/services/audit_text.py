@@ -48,6 +48,8 @@ ACTION_LABELS = {
     "defense.end": "结束答辩", "defense.sheet_submit": "提交评分表", "defense.recuse": "专家回避",
     "defense.sheet_reopen": "重新开放评分表", "defense.flags_confirm": "确认分差提示",
     "defense.finalise": "确定答辩成绩", "defense.reopen": "重新开放答辩成绩",
+    "demo.reset.round": "演示轮次改为今年", "demo.reset.defense_days": "演示答辩日移到今后",
+    "demo.reset.absence_withdrawn": "撤回演示场次缺考",
 }
 
 # Keys of details (and of before/after snapshots) in Chinese.

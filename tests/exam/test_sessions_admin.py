@@ -316,7 +316,9 @@ def test_demo_step_creates_open_sessions_with_papers(make_round, make_candidate,
     sessions = db.session.execute(db.select(ExamSession).order_by(ExamSession.id)).scalars().all()
     assert len(sessions) == 2 and {s.scheme.level for s in sessions} == {"初级", "中级"}
     for s in sessions:
-        assert s.opens_at == datetime(2030, 1, 1, 8, 0) and s.closes_at == datetime(2030, 1, 2, 8, 0)
+        # open from the start of the hour for 25 hours, entry for the first 24: the last entrant gets a full paper
+        assert s.opens_at == datetime(2030, 1, 1, 8, 0) and s.closes_at == datetime(2030, 1, 2, 9, 0)
+        assert s.late_entry_minutes == 24 * 60 and "开考后 24 小时内可入场" in s.instructions
         assert s.duration_minutes == 60 and s.blueprint.mode == "per_candidate" and s.blueprint.total_points == 100
         assert all(a.paper_id for a in s.assignments)
     junior = next(s for s in sessions if s.scheme.level == "初级")
