@@ -1,11 +1,12 @@
-"""A small production-shaped deployment for tests: a scratch PostgreSQL database filled by ``certify demo``, and web
-processes started with the production command (``gunicorn -c python:certify.gunicorn_conf certify.wsgi:app``), each
-on its own port, all sharing SECRET_KEY, DATABASE_URL, REDIS_URL and a per-run SOCKETIO_CHANNEL.
+"""A small production-shaped deployment for tests: a scratch PostgreSQL database, and web processes started with
+the production command (``gunicorn -c python:certify.gunicorn_conf certify.wsgi:app``), each on its own port, all
+sharing SECRET_KEY, DATABASE_URL, REDIS_URL and a per-run SOCKETIO_CHANNEL.
 
 Used by tests/ops/test_two_processes.py; nothing here imports the app (the processes are separate interpreters).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_PASSWORD = "demo12345"  # certify.demo_core.DEMO_PASSWORD: every demo login
+PASSWORD = "test-pass-123"  # tests.conftest.TEST_PASSWORD: every account the set-up makes
 # DEPLOYMENT.md, "The web process" (gunicorn run by this interpreter, so the venv's gunicorn and this checkout)
 PRODUCTION_COMMAND = [sys.executable, "-m", "gunicorn", "-c", "python:certify.gunicorn_conf", "certify.wsgi:app"]
 # settings of the test runner's environment that must not leak into the deployment under test
@@ -151,6 +152,13 @@ class Deployment:
         assert out.returncode == 0, f"certify {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
         return out.stdout
 
+    def run_python(self, code: str, timeout: float = 120) -> dict:
+        """Run ``code`` in this deployment's environment; it prints one JSON object last, returned parsed."""
+        out = subprocess.run([sys.executable, "-c", code], env=self.env, cwd=ROOT, capture_output=True, text=True,
+                             timeout=timeout)
+        assert out.returncode == 0, f"set-up failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+        return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
+
     def start_web(self, name: str) -> WebProcess:
         """One web process with the production command, on a port of its own, in its own process group."""
         port = free_port()
@@ -204,7 +212,7 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def staff_login(base: str, username: str, password: str = DEMO_PASSWORD):
+def staff_login(base: str, username: str, password: str = PASSWORD):
     """A requests.Session logged in through the login page (as a browser does)."""
     import requests
 

@@ -1,8 +1,9 @@
 """Two web processes of the production shape (DEPLOYMENT.md) on PostgreSQL and Redis: what one process does, the
 other shows, and killing one loses nothing that was acknowledged.
 
-The deployment: a scratch PostgreSQL database next to TEST_DATABASE_URL's, migrated and filled by ``certify demo``
-(a round, open exam sessions with papers, panels with a chair and panelists, a published schedule); processes A
+The deployment: a scratch PostgreSQL database next to TEST_DATABASE_URL's, migrated (``certify init-db``) and filled
+with a round, an exam session open now with papers, a panel (chair + three panelists) with a scheduled candidate and a
+secretariat account (SETUP below); processes A
 and B started with ``gunicorn -c python:certify.gunicorn_conf certify.wsgi:app``, each on its own port, sharing
 SECRET_KEY, DATABASE_URL, REDIS_URL and a SOCKETIO_CHANNEL unique to the run. Clients are plain ``requests`` and
 ``python-socketio`` clients, as a browser would be behind nginx's ``ip_hash`` (one client, one process) — except that
@@ -24,7 +25,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ops.cluster import DEMO_PASSWORD, Deployment, ScratchDatabase, cookie_header, staff_login
+from tests.ops.cluster import PASSWORD, Deployment, ScratchDatabase, cookie_header, staff_login
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.redis]
 
@@ -46,22 +47,61 @@ def _spread(values: list[float]) -> str:
 
 # ---------------------------------------------------------------------------------------------------- deployment
 
-def _demo_ids(database: ScratchDatabase) -> dict:
-    with database.connect() as conn:
-        session_id = conn.execute(
-            "SELECT s.id FROM exam_sessions s JOIN rounds r ON r.id = s.round_id "
-            "WHERE r.code = 'demo-cq' AND s.name LIKE %s ORDER BY s.id", ("%初级笔试%",)).fetchone()[0]
-        tickets = [row[0] for row in conn.execute(
-            "SELECT u.username FROM exam_session_candidates sc JOIN candidates c ON c.id = sc.candidate_id "
-            "JOIN users u ON u.id = c.user_id WHERE sc.session_id = %s ORDER BY c.ticket", (session_id,))]
-        panel_id = conn.execute("SELECT p.id FROM panels p JOIN rounds r ON r.id = p.round_id "
-                                "WHERE r.code = 'demo-cq' AND p.name = '第一答辩组'").fetchone()[0]
-        members = [{"username": u, "name": n, "chair": c} for u, n, c in conn.execute(
-            "SELECT u.username, pl.name, pm.is_chair FROM panel_members pm JOIN panelists pl ON pl.id = pm.panelist_id "
-            "JOIN users u ON u.id = pl.user_id WHERE pm.panel_id = %s ORDER BY pm.is_chair DESC, pm.id", (panel_id,))]
-    assert len(tickets) >= 2 and members[0]["chair"] and len(members) >= 3, (tickets, members)
-    return {"session_id": session_id, "tickets": tickets, "panel_id": panel_id, "chair": members[0],
-            "panelists": members[1:]}
+# ``certify init-db``, then the data of the scenarios from the operations the demo and the test factories use
+# (tests/exam/conftest.py make_exam_session, tests/defense/conftest_scoring.py build_panel): a round, the demo
+# bank, an exam session open now with papers for two candidates, a panel of a chair and three panelists with one
+# scheduled candidate, a secretariat account. Seven accounts, so seven password hashes: the full ``certify demo``
+# hashes ~35 and runs the scheduler, which made the set-up 40-60 s on a loaded 2-core machine.
+SETUP = r"""
+import json
+from datetime import timedelta
+
+from certify import create_app
+from certify.cli import upgrade_database
+from certify.extensions import db
+
+app = create_app()
+with app.app_context():
+    upgrade_database()
+    from certify.accounts import create_user
+    from certify.clock import utcnow
+    from certify.domain import JUNIOR, SECRETARIAT
+    from certify.models import Candidate
+    from certify.rounds import create_round
+    from exam.demo import DEMO_INSTRUCTIONS, DEMO_ROWS
+    from exam.models import PER_CANDIDATE
+    from exam.papers import save_blueprint
+    from exam.sessions import create_session
+    from question_bank.operations import load_demo_bank
+    from tests.conftest import TEST_PASSWORD
+    from tests.defense.conftest_scoring import build_panel
+
+    rnd = create_round("2024-cq", "重庆", 2024)
+    create_user("mishu", SECRETARIAT, password=TEST_PASSWORD, display_name="秘书处", generated=False)
+    load_demo_bank()
+    candidates = []
+    for n in (1, 2):
+        user, _ = create_user(f"2024501{n:04d}", "candidate", password=TEST_PASSWORD, display_name=f"考生{n}",
+                              generated=False)
+        candidates.append(Candidate(round_id=rnd.id, user=user, ticket=user.username, name=f"考生{n}",
+                                    id_number=f"50010319880412{n:04d}", work_unit="测试单位", district="渝中区",
+                                    level=JUNIOR))
+    db.session.add_all(candidates)
+    db.session.flush()
+    scheme = rnd.scheme_for(JUNIOR)
+    blueprint = save_blueprint(scheme, name="初级组卷方案", mode=PER_CANDIDATE,
+                               rows=[dict(r, difficulty_min=1, difficulty_max=5) for r in DEMO_ROWS])
+    opens = utcnow().replace(microsecond=0)
+    session = create_session(rnd, scheme, name="2024年初级笔试", blueprint_id=blueprint.id, opens_at=opens,
+                             closes_at=opens + timedelta(hours=4), duration_minutes=60, late_entry_minutes=60,
+                             instructions=DEMO_INSTRUCTIONS, assign_all=False,
+                             candidate_ids=[c.id for c in candidates], event_warning_threshold=None, seed=7)
+    assert len(session.assignments) == 2
+    setup = build_panel(members=4, candidates=1, round_code="2024-cq")  # commits everything
+    members = [{"username": u.username, "name": p.name} for u, p in zip(setup.users, setup.panelists)]
+    print(json.dumps({"session_id": session.id, "tickets": [c.ticket for c in candidates],
+                      "panel_id": setup.panel.id, "chair": members[0], "panelists": members[1:]}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +109,8 @@ def deployment(request, tmp_path_factory):
     db_url = os.environ.get("TEST_DATABASE_URL", "")
     redis_url = os.environ.get("TEST_REDIS_URL", "")
     if not db_url.startswith("postgresql"):
-        pytest.skip("needs TEST_DATABASE_URL pointing at PostgreSQL (several processes cannot share SQLite's "
-                    "production shape)")
+        pytest.skip("needs TEST_DATABASE_URL pointing at PostgreSQL (the database of a deployment with several "
+                    "web processes)")
     if not redis_url:
         pytest.skip("needs TEST_REDIS_URL (Socket.IO notices cross processes through Redis pub/sub)")
     pytest.importorskip("socketio")
@@ -85,15 +125,13 @@ def deployment(request, tmp_path_factory):
         pytest.skip(f"cannot create a scratch database next to TEST_DATABASE_URL: {err}")
     dep = Deployment(database, redis_url, tmp_path_factory.mktemp("two-processes"))
     try:
-        # the processes boot (imports, app) while the demo fills the database: they read no table to start
+        # the processes boot (imports, app) while the set-up fills the database: they read no table to start
         a, b = dep.start_web("A"), dep.start_web("B")
-        dep.run_cli("demo")  # the Alembic migrations (init-db), then every area's demo step
-        TIMINGS["setup: certify demo on an empty database (processes booting meanwhile)"] = \
-            _ms(time.monotonic() - started)
+        dep.ids = dep.run_python(SETUP)
+        TIMINGS["set-up: migrations + data (processes booting meanwhile)"] = _ms(time.monotonic() - started)
         dep.wait_healthy(a)
         dep.wait_healthy(b)
-        TIMINGS["setup + start-up: both processes answer /healthz"] = _ms(time.monotonic() - started)
-        dep.ids = _demo_ids(database)
+        TIMINGS["set-up + start-up: both processes answer /healthz"] = _ms(time.monotonic() - started)
         yield dep
     finally:
         dep.stop_all()
@@ -194,7 +232,7 @@ class CandidateClient:
         self.seq = itertools.count(1)
 
     def login(self, base: str) -> None:
-        resp = self.http.post(f"{base}/api/login", json={"username": self.ticket, "password": DEMO_PASSWORD},
+        resp = self.http.post(f"{base}/api/login", json={"username": self.ticket, "password": PASSWORD},
                               timeout=10)
         assert resp.status_code == 200, resp.text[:300]
         self.csrf = resp.json()["csrf_token"]
@@ -411,8 +449,17 @@ def test_chair_on_a_sees_a_sheet_submitted_on_b_within_the_bound(deployment):
                             f"{deployment.logs()}"
             latencies.append((seen_at - sent, acked - sent))
 
-        last = next(c for c in chair.received[-1][2]["cases"] if c["id"] == case["id"])
-        assert all(m["status"] == "submitted" for m in last["members"] if m["name"] != ids["chair"]["name"])
+        names = {m["name"] for m in ids["panelists"]}
+
+        def everyone_in(received):
+            for _, _, st in reversed(received):
+                seen = next(c for c in st["cases"] if c["id"] == case["id"])
+                if {m["name"] for m in seen["members"] if m["status"] == "submitted"} == names:
+                    return seen
+            return None
+
+        last = chair.wait_for(everyone_in, timeout=FANOUT_BOUND)
+        assert last, "the chair's state never showed every panelist's sheet as submitted"
         assert all("total" not in m for m in last["members"]), "the chair has not submitted: no totals yet"
         TIMINGS["panel fan-out: sheet submitted on B → chair's state on A"] = _spread([x for x, _ in latencies])
         TIMINGS["panel submit acknowledgement on B"] = _spread([y for _, y in latencies])
