@@ -145,13 +145,6 @@ class Deployment:
         })
         self.env = env
 
-    def run_cli(self, *args: str, timeout: float = 120) -> str:
-        """``certify ARGS`` in this deployment's environment (the console script's entry point)."""
-        out = subprocess.run([sys.executable, "-c", "from certify.cli import main; main()", *args], env=self.env,
-                             cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-        assert out.returncode == 0, f"certify {' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
-        return out.stdout
-
     def run_python(self, code: str, timeout: float = 120) -> dict:
         """Run ``code`` in this deployment's environment; it prints one JSON object last, returned parsed."""
         out = subprocess.run([sys.executable, "-c", code], env=self.env, cwd=ROOT, capture_output=True, text=True,
