@@ -21,6 +21,7 @@ from sqlalchemy import String, or_, select
 from .access import allow
 from .clock import display_timezone, from_local, to_local
 from .domain import SECRETARIAT, SUPERVISOR, mask_id_number
+from .downloads import send_table
 from .errors import DomainError
 from .extensions import db
 from .models import AuditEntry, Round
@@ -31,7 +32,7 @@ from .services.audit_text import (
     grouped_actions,
     refs_of,
 )
-from .tabular import Sheet, send_table
+from .tabular import Sheet
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -604,13 +604,14 @@ def format_for_path(path: str) -> str:
     return ext[1:]
 
 
-def send_table(download_name: str, fmt: str, sheets: Sequence[Sheet]):
-    """A Flask download response (imported lazily so this module stays usable without Flask)."""
-    from flask import send_file
+def __getattr__(name: str):
+    """``certify.tabular.send_table`` moved to ``certify.downloads`` (this module imports no Flask); the old name
+    still resolves, through a dynamic import, until its last caller (certify/results/routes.py) is updated."""
+    if name == "send_table":
+        import importlib
 
-    content, mimetype = export_bytes(fmt, sheets)
-    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True,
-                     download_name=f"{download_name}.{fmt}")
+        return importlib.import_module("certify.downloads").send_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_file(path: str, sheets: Sequence[Sheet]) -> None:

@@ -13,10 +13,11 @@ from flask_login import current_user
 from certify.access import allow
 from certify.clock import iso_utc
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round
-from certify.tabular import ImportFailed, send_table
+from certify.tabular import ImportFailed
 
 from . import operations as ops
 from .forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm

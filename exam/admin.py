@@ -11,10 +11,10 @@ from flask_login import current_user
 from certify.access import allow
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
-from certify.tabular import send_table
 
 from . import papers as paper_ops
 from . import sessions as session_ops
