@@ -37,7 +37,7 @@ STRATA = [Stratum(1, "科学素养", "single", 1, 5, 10, Decimal(2)), Stratum(2,
 def generated_bank(n: int, seed: int = 2024) -> list[dict]:
     rng = random.Random(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         typ = rng.choices(("single", "multiple", "truefalse"), (0.55, 0.25, 0.20))[0]
         measured = rng.random() < 0.3
         out.append({"type": typ, "category": rng.choice(CATEGORIES), "difficulty": rng.choices(range(1, 6),

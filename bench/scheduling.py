@@ -52,7 +52,7 @@ def make_round(seed: int = 7):
     expert_units = ["重庆师范大学", "西南大学", "重庆大学", "重庆市科协", "重庆市教科院"]
     for i in range(12):
         members = []
-        for k in range(rng.choice([3, 4, 5])):
+        for _ in range(rng.choice([3, 4, 5])):
             pid += 1
             # about a third of panelists work in a unit that also sends candidates
             unit = rng.choice(units[:30]) if rng.random() < 0.35 else rng.choice(expert_units)

@@ -58,7 +58,7 @@ def main() -> None:
                                  "district": "渝中区", "level": "初级" if i % 2 else "中级", "phone": "", "ticket": ""}))
         # make_id_number's serial wraps: keep rows whose id is unique
         seen, unique = set(), []
-        for n, v in rows:
+        for _, v in rows:
             if v["id_number"] not in seen:
                 seen.add(v["id_number"])
                 unique.append((len(unique) + 2, v))

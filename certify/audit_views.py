@@ -222,7 +222,7 @@ class Names:
 
     def load(self) -> None:
         classes = _mapped_classes()
-        for depth in range(3):  # an object's label may name others (an attempt names its candidate and session)
+        for _ in range(3):  # an object's label may name others (an attempt names its candidate and session)
             todo = {k: ids - {int(i) for (t, i) in self.rows if t == k} for k, ids in self.wanted.items()}
             todo = {k: ids for k, ids in todo.items() if ids and k in classes}
             if not todo:

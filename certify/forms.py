@@ -74,7 +74,7 @@ class WholeField(IntegerField):
                 self.data = int(valuelist[0].strip())
             except ValueError:
                 self.data = None
-                raise ValueError(f"「{valuelist[0]}」不是有效的整数")
+                raise ValueError(f"「{valuelist[0]}」不是有效的整数") from None
         else:
             self.data = None
 
