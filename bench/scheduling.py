@@ -68,7 +68,8 @@ def make_round(seed: int = 7):
         else:
             m = SPanelist(m.id, m.name, m.work_unit, m.conflict_candidates,
                           m.conflict_units | {"".join(rng.choice(units).split()).lower()})
-        panels[pi] = SPanel(panels[pi].id, panels[pi].name, panels[pi].members[:mi] + (m,) + panels[pi].members[mi + 1:])
+        panels[pi] = SPanel(panels[pi].id, panels[pi].name,
+                            panels[pi].members[:mi] + (m,) + panels[pi].members[mi + 1:])
     slots = build_slots([DaySpec(date(2026, 12, 1)), DaySpec(date(2026, 12, 2))])
     return candidates, panels, slots
 

@@ -108,7 +108,8 @@ class Server:
 
     def command_line(self) -> str:
         keys = [k for k in ("WEB_WORKER_CLASS", "WEB_THREADS", "DB_POOL_SIZE") if k in self.env]
-        return " ".join(f"{k}={self.env[k]}" for k in keys) + " gunicorn -c python:certify.gunicorn_conf certify.wsgi:app"
+        return (" ".join(f"{k}={self.env[k]}" for k in keys)
+                + " gunicorn -c python:certify.gunicorn_conf certify.wsgi:app")
 
 
 def login_all(base: str, session_id: int, tickets: list[str]) -> list[dict]:
@@ -308,7 +309,8 @@ def main():
         for other in (n for n in results if n != "gevent"):
             o = results[other][1]
             print(f"ratio gevent : {other}: saves/s {med(g, 'a', 'saves_per_s') / med(o, 'a', 'saves_per_s'):.2f}"
-                  f" · saves/s with sockets held {med(g, 'b', 'saves_per_s') / max(med(o, 'b', 'saves_per_s'), 1e-9):.2f}"
+                  f" · saves/s with sockets held "
+                  f"{med(g, 'b', 'saves_per_s') / max(med(o, 'b', 'saves_per_s'), 1e-9):.2f}"
                   f" · held connections {med(g, 'held') / max(med(o, 'held'), 1):.2f}"
                   f" · worker RSS {med(g, 'rss_mb') / med(o, 'rss_mb'):.2f}")
     for name, (command, _runs) in results.items():

@@ -168,7 +168,8 @@ def _q(text) -> str:
 KINDS: dict[str, Kind] = {
     "Round": Kind("轮次", ("code", "name"), lambda r, n: _q(r["name"] or r["code"])
                   + (f"（{r['code']}）" if r["name"] and r["name"] != r["code"] else "")),
-    "Scheme": Kind("认证方案", ("round_id", "level"), lambda r, n: f"{n('Round', r['round_id'], '')} {r['level']}".strip(),
+    "Scheme": Kind("认证方案", ("round_id", "level"),
+                   lambda r, n: f"{n('Round', r['round_id'], '')} {r['level']}".strip(),
                    (("round_id", "Round"),)),
     "Candidate": Kind("考生", ("name", "ticket"), lambda r, n: f"{_q(r['name'])}（{r['ticket']}）"),
     "ResultSet": Kind("认定结果", ("round_id", "level"), lambda r, n: f"{r['level']} · 轮次{n('Round', r['round_id'])}",
@@ -178,7 +179,8 @@ KINDS: dict[str, Kind] = {
     "Blueprint": Kind("组卷方案", ("name",), lambda r, n: _q(r["name"])),
     "ExamSession": Kind("场次", ("name",), lambda r, n: _q(r["name"])),
     "SessionCandidate": Kind("场次考生", ("session_id", "candidate_id"),
-                             lambda r, n: f"考生{n('Candidate', r['candidate_id'])} · 场次{n('ExamSession', r['session_id'])}",
+                             lambda r, n: f"考生{n('Candidate', r['candidate_id'])}"
+                                          f" · 场次{n('ExamSession', r['session_id'])}",
                              (("candidate_id", "Candidate"), ("session_id", "ExamSession"))),
     "Attempt": Kind("作答", ("session_id", "candidate_id"),
                     lambda r, n: f"考生{n('Candidate', r['candidate_id'])} · 场次{n('ExamSession', r['session_id'])}",

@@ -36,7 +36,8 @@ class StaffCreateForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     """A confirmation (CSRF-protected POST) with an optional reason for the audit trail."""
 
-    reason = StringField("原因（记入审计日志，可选）", validators=[Optional(), Length(max=200, message="原因最多 200 个字符")])
+    reason = StringField("原因（记入审计日志，可选）",
+                         validators=[Optional(), Length(max=200, message="原因最多 200 个字符")])
     submit = SubmitField("确认")
 
 

@@ -45,8 +45,9 @@ def _level_counts() -> dict[int, dict[str, int]]:
 @bp.route("/")
 @allow(*STAFF)
 def index():
+    # the list shows each round's schemes
     rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)
-                                .options(selectinload(Round.schemes))).scalars().all()  # the list shows each round's schemes
+                                .options(selectinload(Round.schemes))).scalars().all()
     form = RoundCreateForm() if _can_edit() else None
     return render_template("rounds/list.html", rounds=rounds, counts=_level_counts(), form=form,
                            can_edit=_can_edit())
