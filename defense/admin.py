@@ -237,7 +237,8 @@ def import_panelists(code: str):
     if refused:
         return _panelists_page(rnd, status=422)
     flash(f"导入完成：新增专家 {result.created} 名，更新 {result.updated} 名，未变 {result.unchanged} 名；"
-          f"新建答辩组 {result.panels_created} 个，调整 {result.panels_changed} 个；新增回避 {result.conflicts_added} 条",
+          f"新建答辩组 {result.panels_created} 个，调整 {result.panels_changed} 个；"
+          f"新增回避 {result.conflicts_added} 条",
           "success")
     return _panelists_page(rnd, result=result)
 
