@@ -6,6 +6,7 @@ Writing: typed numeric cells, frozen header, column widths, UTF-8 with BOM for C
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -564,7 +565,9 @@ def write_xlsx(sheets: Iterable[Sheet]) -> bytes:
             for cell in ws[letter][1:]:
                 cell.number_format = fmt
         for cell in ws[1]:
-            cell.font = cell.font.copy(bold=True)
+            font = copy.copy(cell.font)  # the header keeps its font, in bold
+            font.bold = True
+            cell.font = font
         ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
