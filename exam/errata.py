@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
+from certify.forms import labelled
 from question_bank.models import ItemVersion
 
 from . import operations as ops
@@ -28,7 +29,7 @@ bp = Blueprint("exam_grading", __name__, url_prefix="/exam/grading")
 class ErratumForm(FlaskForm):
     item_version_id = SelectField("题目", choices=[], validate_choice=False,
                                   validators=[DataRequired(message="请选择题目")])
-    kind = SelectField("勘误类型", choices=list(ERRATUM_KINDS.items()))
+    kind = SelectField("勘误类型", choices=labelled(ERRATUM_KINDS.items()))
     keys = StringField("答案",
                        description="更正答案填一个（如 B 或 ACD）；增加可接受答案可填多个，用空格或分号分隔；作废不填",
                        validators=[Length(max=100)])
@@ -69,8 +70,8 @@ def new_erratum(session_id):
     session = db.get_or_404(ExamSession, session_id)
     items = session_items(session)
     form = ErratumForm()
-    form.item_version_id.choices = [(str(v.id), f"#{v.id} [{v.type_label}] {v.stem[:40]}（原答案 {v.answer}）")
-                                    for v in items]
+    form.item_version_id.choices = labelled((str(v.id), f"#{v.id} [{v.type_label}] {v.stem[:40]}（原答案 {v.answer}）")
+                                            for v in items)
     if request.method == "GET" and request.args.get("item_version_id"):
         form.item_version_id.data = request.args["item_version_id"]
     preview = None
