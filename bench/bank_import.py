@@ -7,7 +7,8 @@ child process so that peak RSS belongs to that run alone:
   import   parse + plan against the bank + apply (items, versions, audit) + commit into a fresh SQLite file
   reimport the same file again into the bank it just filled (everything unchanged, nothing written)
 
-For each it reports the median wall time, process CPU time (steadier on a busy machine) and ru_maxrss of the child over the timed runs, the tracemalloc peak
+For each it reports the median wall time, process CPU time (steadier on a busy machine) and ru_maxrss of the child
+over the timed runs, the tracemalloc peak
 (Python allocations) of one extra run made under tracemalloc (which slows Python down, so it is not timed), and
 the ratio of import to the parse baseline measured in the same run.
 
@@ -34,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 CATEGORIES = ("科学素养", "科学教育理论", "活动组织", "安全规范")
 LEVELS = ("通用", "初级", "中级")
-HEADER = ["编号", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "选项G", "选项H", "答案", "分类",
-          "难度", "适用级别", "解析"]
+HEADER = ["编号", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "选项G", "选项H",
+          "答案", "分类", "难度", "适用级别", "解析"]
 
 
 def generate(path: Path, n: int) -> None:
@@ -92,8 +93,8 @@ def one(mode: str, xlsx: Path, db_path: Path, trace: bool) -> dict:
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
     maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"mode": mode, "seconds": elapsed, "cpu_seconds": cpu, "tracemalloc_peak_mb": peak / 2**20, "maxrss_mb": maxrss_kb / 1024,
-            "counts": counts}
+    return {"mode": mode, "seconds": elapsed, "cpu_seconds": cpu, "tracemalloc_peak_mb": peak / 2**20,
+            "maxrss_mb": maxrss_kb / 1024, "counts": counts}
 
 
 def run_child(mode: str, xlsx: Path, db_path: Path, trace: bool = False) -> dict:
@@ -135,7 +136,8 @@ def main() -> None:
                     results[m].append(res)
                 else:
                     target[m] = res
-        med = {m: {k: statistics.median(x[k] for x in rs) for k in ("seconds", "cpu_seconds", "maxrss_mb")} for m, rs in results.items()}
+        med = {m: {k: statistics.median(x[k] for x in rs) for k in ("seconds", "cpu_seconds", "maxrss_mb")}
+               for m, rs in results.items()}
         for m in modes:
             med[m]["tracemalloc_peak_mb"] = traced[m]["tracemalloc_peak_mb"]
         print(f"{'phase':<10}{'wall s':>8}{'CPU s':>8}{'items/s':>9}{'ru_maxrss MiB':>15}{'tracemalloc peak MiB':>22}"
@@ -147,7 +149,8 @@ def main() -> None:
               f"CPU {med['import']['cpu_seconds'] / med['parse']['cpu_seconds']:.2f}; "
               f"reimport / parse: wall {med['reimport']['seconds'] / med['parse']['seconds']:.2f}, "
               f"CPU {med['reimport']['cpu_seconds'] / med['parse']['cpu_seconds']:.2f}; "
-              f"import / parse tracemalloc peak: {med['import']['tracemalloc_peak_mb'] / med['parse']['tracemalloc_peak_mb']:.2f}")
+              f"import / parse tracemalloc peak: "
+              f"{med['import']['tracemalloc_peak_mb'] / med['parse']['tracemalloc_peak_mb']:.2f}")
         print("counts:", results["import"][0]["counts"], "| reimport:", results["reimport"][0]["counts"])
         report({f"import {args.items} items (.xlsx → SQLite)": (round(med["import"]["seconds"], 2), "s", "lower"),
                 "re-import, nothing changed": (round(med["reimport"]["seconds"], 2), "s", "lower"),

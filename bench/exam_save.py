@@ -69,8 +69,9 @@ def build(app, n_candidates: int, n_items: int = 60):
             item.current_version_id = v.id
             versions.append(v)
         now = utcnow()
-        session = ExamSession(round_id=rnd.id, scheme_id=scheme.id, name="基准场次", opens_at=now - timedelta(minutes=1),
-                              closes_at=now + timedelta(hours=6), duration_minutes=300, late_entry_minutes=600)
+        session = ExamSession(round_id=rnd.id, scheme_id=scheme.id, name="基准场次",
+                              opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=6),
+                              duration_minutes=300, late_entry_minutes=600)
         db.session.add(session)
         db.session.flush()
         rng = random.Random(1)
@@ -90,8 +91,8 @@ def build(app, n_candidates: int, n_items: int = 60):
             rng.shuffle(order)
             for pos, idx in enumerate(order, 1):
                 v = versions[idx]
-                db.session.add(PaperItem(paper_id=paper.id, position=pos, item_version_id=v.id, points=Decimal(100) / n_items,
-                                         option_order=list(range(len(v.options)))))
+                db.session.add(PaperItem(paper_id=paper.id, position=pos, item_version_id=v.id,
+                                         points=Decimal(100) / n_items, option_order=list(range(len(v.options)))))
             db.session.add(SessionCandidate(session_id=session.id, candidate_id=cand.id, paper_id=paper.id))
             tickets.append(ticket)
         db.session.commit()
@@ -187,9 +188,11 @@ def sequential(app, session_id, tickets, saves: int, label: str) -> None:
 
     print(f"\n[{label}] {saves} saves over {len(sessions)} attempts (test client, sequential)")
     print(f"  baseline GET /api/time          {ms(baseline)}")
-    print(f"  saveAnswer                      {ms(save_times)}  → {len(save_times) / sum(save_times):.0f} saves/s sequentially")
+    print(f"  saveAnswer                      {ms(save_times)}  → "
+          f"{len(save_times) / sum(save_times):.0f} saves/s sequentially")
     print(f"  saveAnswer, shape cache cleared {ms(uncached)}  (n={len(uncached)})")
-    print(f"  saveAnswer minus baseline       median {(statistics.median(save_times) - statistics.median(baseline)) * 1000:.2f} ms")
+    overhead_ms = (statistics.median(save_times) - statistics.median(baseline)) * 1000
+    print(f"  saveAnswer minus baseline       median {overhead_ms:.2f} ms")
     print(f"  SQL per save: {len(statements)} statements: {' · '.join(statements)}")
 
 
@@ -243,7 +246,8 @@ def concurrent(app, session_id, tickets, threads: int, seconds: float, label: st
         w.join()
     server.shutdown()
     print(f"\n[{label}] {threads} client threads for {seconds:.0f} s against a threaded Werkzeug server (CSRF on)")
-    print(f"  {len(latencies)} saves, {len(latencies) / seconds:.0f} saves/s, errors {errors[0]}; client-side {ms(latencies)}")
+    print(f"  {len(latencies)} saves, {len(latencies) / seconds:.0f} saves/s, errors {errors[0]}; "
+          f"client-side {ms(latencies)}")
 
 
 def main():
@@ -254,8 +258,10 @@ def main():
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
     args = parser.parse_args()
-    targets = [("SQLite file (default journal)", f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", False),
-               ("SQLite file (WAL, synchronous=NORMAL)", f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", True)]
+    targets = [("SQLite file (default journal)",
+                f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", False),
+               ("SQLite file (WAL, synchronous=NORMAL)",
+                f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", True)]
     if args.database_url:
         targets.append(("PostgreSQL", args.database_url, False))
     for label, url, wal in targets:

@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/item_analysis.py [--candidates N --items M --runs R]
 Times the full analysis (every statistic: item moments, discrimination, discriminative efficiency with its
 sorts, upper/lower groups, option frequencies for 4 options, median times, forms stability, categories,
 test statistics and alpha) on a complete matrix and on per-candidate forms (each candidate sees 70 of the 100
-items: missing cells; and, for information, 100 of a 300-item pool), and, in the same run, two baselines for the discrimination index alone: a per-item
+items: missing cells; and, for information, 100 of a 300-item pool), and, in the same run, two baselines for the
+discrimination index alone: a per-item
 Python loop, and numpy's corrcoef on the full matrix (items × rest-of-test). Prints medians and ratios.
 """
 from __future__ import annotations

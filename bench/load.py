@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -376,95 +376,23 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         session_id = data["session_id"]
         tickets = data["tickets"][: args.clients]
         cands = [Examinee(http, base, t, prep) for t in tickets]
-        sem = asyncio.Semaphore(args.connections)
-
-        async def bounded(fn):
-            async with sem:
-                return await fn()
-
-        # preparation (not measured): whatever the scenario assumes already happened
-        if args.scenario in ("start-storm", "steady", "submit-storm"):
-            await asyncio.gather(*(bounded(c.login) for c in cands))
-        if args.scenario in ("steady", "submit-storm"):
-            await asyncio.gather(*(bounded(lambda c=c: c.start(session_id)) for c in cands))
+        await _prepare(args, cands, session_id)
         for c in cands:
             c.stats = stats
         ready = [c for c in cands if args.scenario in ("login-storm", "start-storm") or c.attempt]
         cpu0, t0 = server.cpu_seconds(), time.perf_counter()
         rss_before = server.rss_mb()
-        extra: dict = {}
-
-        if args.scenario == "login-storm":
-            async def login_start(c):
-                if await c.login():
-                    await c.start(session_id)
-            await spread([lambda c=c: login_start(c) for c in ready], args.window)
-        elif args.scenario == "start-storm":
-            async def start_get(c):
-                if await c.start(session_id):
-                    await c.get_attempt()
-            await spread([lambda c=c: start_get(c) for c in ready], args.window)
-        elif args.scenario == "steady":
-            stop_at = time.perf_counter() + args.duration
-            reconnecting = set(random.sample(range(len(ready)), int(len(ready) * args.reconnect_share)))
-
-            async def loop(i, c):
-                rng = random.Random(i)
-                await asyncio.sleep(rng.uniform(0, args.period))
-                reloaded = False
-                while time.perf_counter() < stop_at:
-                    await c.save(rng)
-                    if i in reconnecting and not reloaded and time.perf_counter() > stop_at - args.duration / 2:
-                        reloaded = True
-                        await c.get_attempt()
-                    await asyncio.sleep(args.period)
-            await asyncio.gather(*(loop(i, c) for i, c in enumerate(ready)))
-        elif args.scenario == "submit-storm":
-            # deadlines: each attempt's own (2-minute paper); submit in the last 30 s before it
-            async def life(i, c):
-                rng = random.Random(i)
-                for _ in range(3):
-                    await c.save(rng)
-                    await asyncio.sleep(rng.uniform(1, 5))
-                from datetime import datetime
-                deadline = datetime.fromisoformat(c.attempt["deadline_at"].replace("Z", "+00:00")).timestamp()
-                if rng.random() < 0.9:
-                    await asyncio.sleep(max(0.0, deadline - 30 + rng.uniform(0, 29) - time.time()))
-                    await c.submit()
-            await asyncio.gather(*(life(i, c) for i, c in enumerate(ready)))
-            last_deadline = max(
-                __import__("datetime").datetime.fromisoformat(c.attempt["deadline_at"].replace("Z", "+00:00")).timestamp()
-                for c in ready)
-            # wait for the sweeper to grade the rest (up to 60 s past the last deadline)
-            extra["graded_wait_until"] = last_deadline + 60
+        extra: dict = await SCENARIOS[args.scenario](args, ready, session_id) or {}
         elapsed = time.perf_counter() - t0
         cpu = server.cpu_seconds() - cpu0
         rss_after = server.rss_mb()
         if args.scenario == "submit-storm":
-            while time.time() < extra.pop("graded_wait_until"):
-                back = read_back(args.database_url)
-                if all(state != "in_progress" and score is not None for state, score, *_ in back["attempts"].values()):
-                    break
-                await asyncio.sleep(2)
+            await _wait_graded(args, extra.pop("graded_wait_until"))
 
     back = read_back(args.database_url)
-    lost = 0
-    acked = 0
-    for c in cands:
-        if not c.attempt:
-            continue
-        for position, seq in c.acked.items():
-            acked += 1
-            if back["answers"].get((c.attempt["attempt_id"], position), -1) < seq:
-                lost += 1
+    lost, acked = _lost_answers(cands, back)
     if args.scenario == "submit-storm":
-        late = ungraded = 0
-        for state, score, deadline, submitted in back["attempts"].values():
-            if state == "in_progress" or score is None:
-                ungraded += 1
-            elif submitted is not None and deadline is not None and (submitted - deadline).total_seconds() > 30:
-                late += 1
-        extra.update({"ungraded": ungraded, "graded_later_than_30s": late})
+        extra.update(_submit_outcome(back))
     main_ops = {"login-storm": ["candidateLogin", "startAttempt"], "start-storm": ["startAttempt", "getAttempt"],
                 "steady": ["saveAnswer"], "submit-storm": ["saveAnswer", "submitAttempt"]}[args.scenario]
     lat = [x for op in main_ops for x in stats.latency.get(op, [])]
@@ -480,10 +408,111 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         "server_cpu_ms_per_request": round(cpu_per_req, 2), "floor_cpu_ms": round(floor, 2),
         "ratio_to_floor": round(cpu_per_req / floor, 2) if floor else None,
         "cpu_s_per_candidate_hour": round(cpu / max(1, len(ready)) * 3600 / elapsed, 2),
-        "server_rss_mb": round(rss_after, 1), "rss_mb_per_client": round((rss_after - rss_before) / max(1, len(ready)), 3),
+        "server_rss_mb": round(rss_after, 1),
+        "rss_mb_per_client": round((rss_after - rss_before) / max(1, len(ready)), 3),
         "retried_503": stats.statuses.get(503, 0), "statuses": stats.statuses, "per_op": per_op,
         "prep_errors": sum(prep.errors.values()), **extra,
     }
+
+
+async def _prepare(args, cands: list, session_id) -> None:
+    """Preparation (not measured): whatever the scenario assumes already happened."""
+    sem = asyncio.Semaphore(args.connections)
+
+    async def bounded(fn):
+        async with sem:
+            return await fn()
+
+    if args.scenario in ("start-storm", "steady", "submit-storm"):
+        await asyncio.gather(*(bounded(c.login) for c in cands))
+    if args.scenario in ("steady", "submit-storm"):
+        await asyncio.gather(*(bounded(lambda c=c: c.start(session_id)) for c in cands))
+
+
+async def _login_storm(args, ready: list, session_id) -> None:
+    async def login_start(c):
+        if await c.login():
+            await c.start(session_id)
+    await spread([lambda c=c: login_start(c) for c in ready], args.window)
+
+
+async def _start_storm(args, ready: list, session_id) -> None:
+    async def start_get(c):
+        if await c.start(session_id):
+            await c.get_attempt()
+    await spread([lambda c=c: start_get(c) for c in ready], args.window)
+
+
+async def _steady(args, ready: list, session_id) -> None:
+    stop_at = time.perf_counter() + args.duration
+    reconnecting = set(random.sample(range(len(ready)), int(len(ready) * args.reconnect_share)))
+
+    async def loop(i, c):
+        rng = random.Random(i)
+        await asyncio.sleep(rng.uniform(0, args.period))
+        reloaded = False
+        while time.perf_counter() < stop_at:
+            await c.save(rng)
+            if i in reconnecting and not reloaded and time.perf_counter() > stop_at - args.duration / 2:
+                reloaded = True
+                await c.get_attempt()
+            await asyncio.sleep(args.period)
+    await asyncio.gather(*(loop(i, c) for i, c in enumerate(ready)))
+
+
+def _deadline(c) -> float:
+    return datetime.fromisoformat(c.attempt["deadline_at"].replace("Z", "+00:00")).timestamp()
+
+
+async def _submit_storm(args, ready: list, session_id) -> dict:
+    # deadlines: each attempt's own (2-minute paper); submit in the last 30 s before it
+    async def life(i, c):
+        rng = random.Random(i)
+        for _ in range(3):
+            await c.save(rng)
+            await asyncio.sleep(rng.uniform(1, 5))
+        if rng.random() < 0.9:
+            await asyncio.sleep(max(0.0, _deadline(c) - 30 + rng.uniform(0, 29) - time.time()))
+            await c.submit()
+    await asyncio.gather(*(life(i, c) for i, c in enumerate(ready)))
+    # wait for the sweeper to grade the rest (up to 60 s past the last deadline)
+    return {"graded_wait_until": max(_deadline(c) for c in ready) + 60}
+
+
+SCENARIOS = {"login-storm": _login_storm, "start-storm": _start_storm, "steady": _steady,
+             "submit-storm": _submit_storm}
+
+
+async def _wait_graded(args, until: float) -> None:
+    while time.time() < until:
+        back = read_back(args.database_url)
+        if all(state != "in_progress" and score is not None for state, score, *_ in back["attempts"].values()):
+            break
+        await asyncio.sleep(2)
+
+
+def _lost_answers(cands: list, back: dict) -> tuple[int, int]:
+    """(acknowledged saves missing from the database, acknowledged saves)."""
+    lost = 0
+    acked = 0
+    for c in cands:
+        if not c.attempt:
+            continue
+        for position, seq in c.acked.items():
+            acked += 1
+            if back["answers"].get((c.attempt["attempt_id"], position), -1) < seq:
+                lost += 1
+    return lost, acked
+
+
+def _submit_outcome(back: dict) -> dict:
+    late = ungraded = 0
+    for state, score, deadline, submitted in back["attempts"].values():
+        if state == "in_progress" or score is None:
+            ungraded += 1
+        elif submitted is not None and deadline is not None and (submitted - deadline).total_seconds() > 30:
+            late += 1
+    return {"ungraded": ungraded, "graded_later_than_30s": late}
 
 
 def one_run(args) -> dict:
@@ -531,7 +560,7 @@ def main(argv=None):
     print(f"# {' '.join(sys.argv)}")
     print(f"# cores {os.cpu_count()}, load average before {os.getloadavg()}")
     results = []
-    for run in range(args.runs):
+    for _ in range(args.runs):
         result = one_run(args)
         result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         results.append(result)

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from exam.services.assembly import BankItem, Stratum, assemble_session, naive_session, row_pools, session_stats  # noqa: E402
 
 CATEGORIES = ("科学素养", "科学教育理论", "活动组织", "安全规范")
-STRATA = [Stratum(1, "科学素养", "single", 1, 5, 10, Decimal(2)), Stratum(2, "科学教育理论", "single", 1, 5, 8, Decimal(2)),
+STRATA = [Stratum(1, "科学素养", "single", 1, 5, 10, Decimal(2)),
+          Stratum(2, "科学教育理论", "single", 1, 5, 8, Decimal(2)),
           Stratum(3, "活动组织", "single", 1, 5, 7, Decimal(2)), Stratum(4, "安全规范", "single", 1, 5, 5, Decimal(2)),
           Stratum(5, "", "multiple", 1, 5, 10, Decimal(2)), Stratum(6, "", "truefalse", 1, 5, 20, Decimal(1))]
 
@@ -37,7 +38,7 @@ STRATA = [Stratum(1, "科学素养", "single", 1, 5, 10, Decimal(2)), Stratum(2,
 def generated_bank(n: int, seed: int = 2024) -> list[dict]:
     rng = random.Random(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         typ = rng.choices(("single", "multiple", "truefalse"), (0.55, 0.25, 0.20))[0]
         measured = rng.random() < 0.3
         out.append({"type": typ, "category": rng.choice(CATEGORIES), "difficulty": rng.choices(range(1, 6),

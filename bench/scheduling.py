@@ -52,7 +52,7 @@ def make_round(seed: int = 7):
     expert_units = ["重庆师范大学", "西南大学", "重庆大学", "重庆市科协", "重庆市教科院"]
     for i in range(12):
         members = []
-        for k in range(rng.choice([3, 4, 5])):
+        for _ in range(rng.choice([3, 4, 5])):
             pid += 1
             # about a third of panelists work in a unit that also sends candidates
             unit = rng.choice(units[:30]) if rng.random() < 0.35 else rng.choice(expert_units)
@@ -68,7 +68,8 @@ def make_round(seed: int = 7):
         else:
             m = SPanelist(m.id, m.name, m.work_unit, m.conflict_candidates,
                           m.conflict_units | {"".join(rng.choice(units).split()).lower()})
-        panels[pi] = SPanel(panels[pi].id, panels[pi].name, panels[pi].members[:mi] + (m,) + panels[pi].members[mi + 1:])
+        panels[pi] = SPanel(panels[pi].id, panels[pi].name,
+                            panels[pi].members[:mi] + (m,) + panels[pi].members[mi + 1:])
     slots = build_slots([DaySpec(date(2026, 12, 1)), DaySpec(date(2026, 12, 2))])
     return candidates, panels, slots
 

@@ -108,7 +108,8 @@ class Server:
 
     def command_line(self) -> str:
         keys = [k for k in ("WEB_WORKER_CLASS", "WEB_THREADS", "DB_POOL_SIZE") if k in self.env]
-        return " ".join(f"{k}={self.env[k]}" for k in keys) + " gunicorn -c python:certify.gunicorn_conf certify.wsgi:app"
+        return (" ".join(f"{k}={self.env[k]}" for k in keys)
+                + " gunicorn -c python:certify.gunicorn_conf certify.wsgi:app")
 
 
 def login_all(base: str, session_id: int, tickets: list[str]) -> list[dict]:
@@ -191,7 +192,7 @@ def hold_sockets(base: str, cands: list[dict], connect_timeout: float = 3.0):
             assert ws.recv().startswith("0")  # engine.io open
             ws.send("40/exam,")
             assert ws.recv().startswith("40/exam,")  # namespace connected (authenticated)
-            ws.send('42/exam,1["join_attempt",{"attempt_id":%d}]' % c["attempt"])
+            ws.send(f'42/exam,1["join_attempt",{{"attempt_id":{c["attempt"]:d}}}]')
             reply = ws.recv()
             while not reply.startswith("43/exam,1"):
                 reply = ws.recv()
@@ -297,7 +298,7 @@ def main():
     print(f"{'config':<12} {'saves/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'err':>4} | with sockets held: "
           f"{'held':>5} {'refused':>7} {'conn p50 ms':>11} {'all s':>6} {'saves/s':>8} {'p95 ms':>7} {'err':>4} "
           f"{'RSS MB':>7}")
-    for name, (command, runs) in results.items():
+    for name, (_command, runs) in results.items():
         print(f"{name:<12} {med(runs, 'a', 'saves_per_s'):>8.0f} {med(runs, 'a', 'median_ms'):>7.1f} "
               f"{med(runs, 'a', 'p95_ms'):>7.1f} {med(runs, 'a', 'errors'):>4.0f} | {'':>18} "
               f"{med(runs, 'held'):>5.0f} {med(runs, 'refused'):>7.0f} {med(runs, 'connect_median_ms'):>11.1f} "
@@ -308,7 +309,8 @@ def main():
         for other in (n for n in results if n != "gevent"):
             o = results[other][1]
             print(f"ratio gevent : {other}: saves/s {med(g, 'a', 'saves_per_s') / med(o, 'a', 'saves_per_s'):.2f}"
-                  f" · saves/s with sockets held {med(g, 'b', 'saves_per_s') / max(med(o, 'b', 'saves_per_s'), 1e-9):.2f}"
+                  f" · saves/s with sockets held "
+                  f"{med(g, 'b', 'saves_per_s') / max(med(o, 'b', 'saves_per_s'), 1e-9):.2f}"
                   f" · held connections {med(g, 'held') / max(med(o, 'held'), 1):.2f}"
                   f" · worker RSS {med(g, 'rss_mb') / med(o, 'rss_mb'):.2f}")
     for name, (command, _runs) in results.items():

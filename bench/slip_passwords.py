@@ -55,10 +55,11 @@ def main() -> None:
         for i in range(args.candidates):
             id_number = make_id_number("500103", date(1970 + i % 30, 1 + i % 12, 1 + i % 28), i % 1000)
             rows.append((i + 2, {"id_number": id_number, "name": f"考生{i}", "work_unit": f"单位{i % 50}",
-                                 "district": "渝中区", "level": "初级" if i % 2 else "中级", "phone": "", "ticket": ""}))
+                                 "district": "渝中区", "level": "初级" if i % 2 else "中级", "phone": "",
+                                 "ticket": ""}))
         # make_id_number's serial wraps: keep rows whose id is unique
         seen, unique = set(), []
-        for n, v in rows:
+        for _, v in rows:
             if v["id_number"] not in seen:
                 seen.add(v["id_number"])
                 unique.append((len(unique) + 2, v))

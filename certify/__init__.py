@@ -60,6 +60,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .config import derive
 
     derive(app.config)
+    from . import display_zone
+
+    display_zone.install()  # certify.clock (pure) shows times in this app's DISPLAY_TIMEZONE
 
     from . import logging_setup
 

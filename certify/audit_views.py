@@ -21,6 +21,7 @@ from sqlalchemy import String, or_, select
 from .access import allow
 from .clock import display_timezone, from_local, to_local
 from .domain import SECRETARIAT, SUPERVISOR, mask_id_number
+from .downloads import send_table
 from .errors import DomainError
 from .extensions import db
 from .models import AuditEntry, Round
@@ -31,7 +32,7 @@ from .services.audit_text import (
     grouped_actions,
     refs_of,
 )
-from .tabular import Sheet, send_table
+from .tabular import Sheet
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -167,7 +168,8 @@ def _q(text) -> str:
 KINDS: dict[str, Kind] = {
     "Round": Kind("轮次", ("code", "name"), lambda r, n: _q(r["name"] or r["code"])
                   + (f"（{r['code']}）" if r["name"] and r["name"] != r["code"] else "")),
-    "Scheme": Kind("认证方案", ("round_id", "level"), lambda r, n: f"{n('Round', r['round_id'], '')} {r['level']}".strip(),
+    "Scheme": Kind("认证方案", ("round_id", "level"),
+                   lambda r, n: f"{n('Round', r['round_id'], '')} {r['level']}".strip(),
                    (("round_id", "Round"),)),
     "Candidate": Kind("考生", ("name", "ticket"), lambda r, n: f"{_q(r['name'])}（{r['ticket']}）"),
     "ResultSet": Kind("认定结果", ("round_id", "level"), lambda r, n: f"{r['level']} · 轮次{n('Round', r['round_id'])}",
@@ -177,7 +179,8 @@ KINDS: dict[str, Kind] = {
     "Blueprint": Kind("组卷方案", ("name",), lambda r, n: _q(r["name"])),
     "ExamSession": Kind("场次", ("name",), lambda r, n: _q(r["name"])),
     "SessionCandidate": Kind("场次考生", ("session_id", "candidate_id"),
-                             lambda r, n: f"考生{n('Candidate', r['candidate_id'])} · 场次{n('ExamSession', r['session_id'])}",
+                             lambda r, n: f"考生{n('Candidate', r['candidate_id'])}"
+                                          f" · 场次{n('ExamSession', r['session_id'])}",
                              (("candidate_id", "Candidate"), ("session_id", "ExamSession"))),
     "Attempt": Kind("作答", ("session_id", "candidate_id"),
                     lambda r, n: f"考生{n('Candidate', r['candidate_id'])} · 场次{n('ExamSession', r['session_id'])}",
@@ -221,7 +224,7 @@ class Names:
 
     def load(self) -> None:
         classes = _mapped_classes()
-        for depth in range(3):  # an object's label may name others (an attempt names its candidate and session)
+        for _ in range(3):  # an object's label may name others (an attempt names its candidate and session)
             todo = {k: ids - {int(i) for (t, i) in self.rows if t == k} for k, ids in self.wanted.items()}
             todo = {k: ids for k, ids in todo.items() if ids and k in classes}
             if not todo:

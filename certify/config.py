@@ -178,5 +178,6 @@ def shared_secret_problem(processes: int = 1, environ=None) -> str | None:
     if not reasons:
         return None
     return ("拒绝启动：" + "、".join(reasons) + "时必须通过环境变量 SECRET_KEY 设置所有进程共用的密钥"
-            "（例如 SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')，写入各进程共用的环境文件）。"
+            "（例如 SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')，"
+            "写入各进程共用的环境文件）。"
             " Refusing to start: set an explicit SECRET_KEY shared by every process.")

@@ -2,10 +2,15 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import DecimalField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from .domain import MC_POLICIES, REGIONS
+
+
+def labelled(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as select choices (WTForms 3.3 deprecates choices given as raw tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -28,15 +33,16 @@ class StaffCreateForm(FlaskForm):
         DataRequired(message="请输入账号"),
         Regexp(r"^[A-Za-z0-9_.@-]{2,64}$", message="账号须为 2–64 位字母、数字或 _ . @ -")])
     display_name = StringField("姓名", validators=[Optional(), Length(max=100, message="姓名最多 100 个字符")])
-    role = SelectField("角色", choices=[("secretariat", "秘书处"), ("supervisor", "监督委员会"),
-                                      ("panelist", "评审专家")])
+    role = SelectField("角色", choices=labelled([("secretariat", "秘书处"), ("supervisor", "监督委员会"),
+                                               ("panelist", "评审专家")]))
     submit = SubmitField("创建账号（生成一次性密码）")
 
 
 class ConfirmForm(FlaskForm):
     """A confirmation (CSRF-protected POST) with an optional reason for the audit trail."""
 
-    reason = StringField("原因（记入审计日志，可选）", validators=[Optional(), Length(max=200, message="原因最多 200 个字符")])
+    reason = StringField("原因（记入审计日志，可选）",
+                         validators=[Optional(), Length(max=200, message="原因最多 200 个字符")])
     submit = SubmitField("确认")
 
 
@@ -74,7 +80,7 @@ class WholeField(IntegerField):
                 self.data = int(valuelist[0].strip())
             except ValueError:
                 self.data = None
-                raise ValueError(f"「{valuelist[0]}」不是有效的整数")
+                raise ValueError(f"「{valuelist[0]}」不是有效的整数") from None
         else:
             self.data = None
 
@@ -83,7 +89,7 @@ class RoundCreateForm(FlaskForm):
     code = StringField("轮次代码", description="字母、数字、- 或 _，如 2025-cq",
                        validators=[DataRequired(message="请输入轮次代码"),
                                    Regexp(r"^[A-Za-z0-9_-]{2,40}$", message="轮次代码须为 2–40 位字母、数字、- 或 _")])
-    region = SelectField("地区", choices=[(r, r) for r in REGIONS])
+    region = SelectField("地区", choices=labelled((r, r) for r in REGIONS))
     year = WholeField("年份", validators=[InputRequired(message="请输入年份"),
                                           NumberRange(2000, 2100, message="年份须在 2000–2100 之间")])
     name = StringField("名称（可选）", validators=[Optional(), Length(max=200, message="名称最多 200 个字符")])
@@ -92,7 +98,7 @@ class RoundCreateForm(FlaskForm):
 
 class RoundSettingsForm(FlaskForm):
     name = StringField("名称", validators=[Optional(), Length(max=200, message="名称最多 200 个字符")])
-    mc_policy = SelectField("多选题计分规则", choices=list(MC_POLICIES.items()))
+    mc_policy = SelectField("多选题计分规则", choices=labelled(MC_POLICIES.items()))
     publicity_working_days = WholeField("公示期（工作日）", validators=[
         InputRequired(message="请输入公示工作日"), NumberRange(1, 30, message="公示工作日须在 1 到 30 之间")])
     submit = SubmitField("保存轮次设置")

@@ -1,4 +1,5 @@
-"""gunicorn settings for one web process of the platform (``gunicorn -c python:certify.gunicorn_conf certify.wsgi:app``).
+"""gunicorn settings for one web process of the platform
+(``gunicorn -c python:certify.gunicorn_conf certify.wsgi:app``).
 
 One gunicorn **worker** per web process: Socket.IO long-polling needs every request of a client to reach the same
 process, which nginx's ``ip_hash`` does across processes (one port each) but gunicorn cannot do across workers of

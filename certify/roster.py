@@ -2,7 +2,8 @@
 
 ``import_roster`` is the one state change: it validates every row (``services.roster_rules.plan_roster``),
 writes nothing when any row is wrong (``ImportFailed`` with every error), and otherwise adds candidates with
-their login accounts (no password until the slips are printed) and updates changed contact fields. It flushes and audits; the caller commits.
+their login accounts (no password until the slips are printed) and updates changed contact fields. It flushes and
+audits; the caller commits.
 """
 from __future__ import annotations
 
@@ -156,7 +157,8 @@ def template_sheet(rnd: Round | None = None) -> Sheet:
     example = [make_id_number(area, date(1990, 3, 15), 123), "张三", "示例市第一中学", "渝中区" if region == "重庆"
                else "南关区", level, "13800000000", ""]
     # Text format for the long-number columns, so Excel keeps all 18 digits of the example.
-    return Sheet("考生名单", [HEADERS[c.key] for c in ROSTER_COLUMNS], [example], number_formats={0: "@", 5: "@", 6: "@"})
+    return Sheet("考生名单", [HEADERS[c.key] for c in ROSTER_COLUMNS], [example],
+                 number_formats={0: "@", 5: "@", 6: "@"})
 
 
 def search_candidates(rnd: Round, *, q: str = "", level: str = ""):
@@ -179,5 +181,5 @@ def candidate_for_user(user) -> Candidate | None:
     return db.session.execute(db.select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
 
 
-__all__ = ["ROSTER_COLUMNS", "REGION_CODES", "RosterResult", "import_roster", "import_rows", "add_candidate", "template_sheet",
-           "search_candidates", "candidate_for_user"]
+__all__ = ["ROSTER_COLUMNS", "REGION_CODES", "RosterResult", "import_roster", "import_rows", "add_candidate",
+           "template_sheet", "search_candidates", "candidate_for_user"]

@@ -15,11 +15,12 @@ from sqlalchemy.orm import selectinload
 from . import roster
 from .access import allow
 from .domain import CANDIDATE, LEVELS, MC_POLICIES, SECRETARIAT, SUPERVISOR
+from .downloads import send_table
 from .extensions import db
 from .forms import RosterUploadForm, RoundCreateForm, RoundSettingsForm, SchemeForm
 from .models import Candidate, Round, Scheme
 from .rounds import RoundError, create_round, round_has_scores, update_round_settings, update_scheme
-from .tabular import ImportFailed, RowError, send_table
+from .tabular import ImportFailed, RowError
 from .web import page_arg
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
@@ -44,8 +45,9 @@ def _level_counts() -> dict[int, dict[str, int]]:
 @bp.route("/")
 @allow(*STAFF)
 def index():
+    # the list shows each round's schemes
     rounds = db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)
-                                .options(selectinload(Round.schemes))).scalars().all()  # the list shows each round's schemes
+                                .options(selectinload(Round.schemes))).scalars().all()
     form = RoundCreateForm() if _can_edit() else None
     return render_template("rounds/list.html", rounds=rounds, counts=_level_counts(), form=form,
                            can_edit=_can_edit())

@@ -6,6 +6,7 @@ Writing: typed numeric cells, frozen header, column widths, UTF-8 with BOM for C
 """
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import re
@@ -564,7 +565,9 @@ def write_xlsx(sheets: Iterable[Sheet]) -> bytes:
             for cell in ws[letter][1:]:
                 cell.number_format = fmt
         for cell in ws[1]:
-            cell.font = cell.font.copy(bold=True)
+            font = copy.copy(cell.font)  # the header keeps its font, in bold
+            font.bold = True
+            cell.font = font
         ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
@@ -604,13 +607,14 @@ def format_for_path(path: str) -> str:
     return ext[1:]
 
 
-def send_table(download_name: str, fmt: str, sheets: Sequence[Sheet]):
-    """A Flask download response (imported lazily so this module stays usable without Flask)."""
-    from flask import send_file
+def __getattr__(name: str):
+    """``certify.tabular.send_table`` moved to ``certify.downloads`` (this module imports no Flask); the old name
+    still resolves, through a dynamic import, until its last caller (certify/results/routes.py) is updated."""
+    if name == "send_table":
+        import importlib
 
-    content, mimetype = export_bytes(fmt, sheets)
-    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True,
-                     download_name=f"{download_name}.{fmt}")
+        return importlib.import_module("certify.downloads").send_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def write_file(path: str, sheets: Sequence[Sheet]) -> None:

@@ -13,10 +13,12 @@ from flask_login import current_user
 from certify.access import allow
 from certify.clock import iso_utc
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
+from certify.forms import labelled
 from certify.models import Candidate, Round
-from certify.tabular import ImportFailed, send_table
+from certify.tabular import ImportFailed
 
 from . import operations as ops
 from .forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm
@@ -82,7 +84,7 @@ def index():
 # ------------------------------------------------------------------ schedule
 
 def _slot_choices(rnd: Round):
-    return [(iso_utc(s), f"{ops.local(s):%m-%d %H:%M}–{ops.local(e):%H:%M}") for s, e in ops.slot_grid(rnd)]
+    return labelled((iso_utc(s), f"{ops.local(s):%m-%d %H:%M}–{ops.local(e):%H:%M}") for s, e in ops.slot_grid(rnd))
 
 
 @bp.route("/<code>/schedule")
@@ -98,7 +100,7 @@ def schedule(code: str):
     candidates = ops.defense_candidates(rnd)
     unassigned = [c for c in candidates if c.id not in assigned]
     move = MoveForm()
-    move.panel_id.choices = [(p.id, p.name) for p in panels]
+    move.panel_id.choices = labelled((p.id, p.name) for p in panels)
     move.slot.choices = _slot_choices(rnd)
     return render_template("defense/admin_schedule.html", rnd=rnd, rounds=_rounds(), sched=sched_row, panels=panels,
                            by_panel=by_panel, unassigned=unassigned, candidates=candidates, move=move,
@@ -141,7 +143,7 @@ def schedule_status(code: str):
 def move(code: str):
     rnd = _round(code)
     form = MoveForm()
-    form.panel_id.choices = [(p.id, p.name) for p in ops.round_panels(rnd)]
+    form.panel_id.choices = labelled((p.id, p.name) for p in ops.round_panels(rnd))
     form.slot.choices = _slot_choices(rnd)
     if not form.validate_on_submit():
         for field, errs in form.errors.items():
@@ -183,7 +185,7 @@ def export_schedule(code: str, fmt: str):
 
 def _conflict_form(rnd: Round) -> ConflictForm:
     form = ConflictForm(prefix="conflict")
-    form.panelist_id.choices = [(p.id, f"{p.name}（{p.work_unit}）") for p in ops.round_panelists(rnd)]
+    form.panelist_id.choices = labelled((p.id, f"{p.name}（{p.work_unit}）") for p in ops.round_panelists(rnd))
     return form
 
 
@@ -236,7 +238,8 @@ def import_panelists(code: str):
     if refused:
         return _panelists_page(rnd, status=422)
     flash(f"导入完成：新增专家 {result.created} 名，更新 {result.updated} 名，未变 {result.unchanged} 名；"
-          f"新建答辩组 {result.panels_created} 个，调整 {result.panels_changed} 个；新增回避 {result.conflicts_added} 条",
+          f"新建答辩组 {result.panels_created} 个，调整 {result.panels_changed} 个；"
+          f"新增回避 {result.conflicts_added} 条",
           "success")
     return _panelists_page(rnd, result=result)
 
@@ -316,8 +319,8 @@ def delete_conflict(code: str, cid: int):
 def _panel_form(rnd: Round, panel: Panel | None = None) -> PanelForm:
     form = PanelForm(obj=panel) if panel else PanelForm()
     choices = [(p.id, f"{p.name}（{p.work_unit}）") for p in ops.round_panelists(rnd)]
-    form.members.choices = choices
-    form.chair_id.choices = [(0, "（请选择）")] + choices
+    form.members.choices = labelled(choices)
+    form.chair_id.choices = labelled([(0, "（请选择）")] + choices)
     if panel is not None and request.method == "GET":
         form.members.data = [m.panelist_id for m in panel.members]
         form.chair_id.data = panel.chair.id if panel.chair else 0

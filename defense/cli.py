@@ -18,7 +18,8 @@ def _read(path: str) -> bytes:
         fail(f"无法读取文件 {path}：{err.strerror}")
 
 
-@click.command("import-panelists", help="导入评审专家名单（.xlsx 或 .csv）；回避关系可在第二个工作表或 --conflicts 文件中。")
+@click.command("import-panelists",
+               help="导入评审专家名单（.xlsx 或 .csv）；回避关系可在第二个工作表或 --conflicts 文件中。")
 @click.option("--round", "round_code", required=True, help="轮次代码")
 @click.option("--conflicts", "conflicts_path", default=None, help="回避关系文件（专家姓名 · 回避对象）")
 @click.argument("path")

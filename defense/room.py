@@ -10,9 +10,9 @@ from flask_login import current_user
 
 from certify.access import allow
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.extensions import db
 from certify.models import Round
-from certify.tabular import send_table
 
 from . import scoring_operations as ops
 from .models import Panel

@@ -26,7 +26,8 @@ def schedule_sheets(rnd: Round, *, full_id: bool = False) -> list[Sheet]:
         chair = p.chair
         state = ("已发布（发布后有调整）" if a.changed_after_publication else "已发布") if published else "草稿"
         rows.append(ident + [p.name, chair.name if chair else "",
-                             "、".join(m.panelist.name for m in sorted(p.members, key=lambda m: (not m.is_chair, m.id))),
+                             "、".join(m.panelist.name
+                                      for m in sorted(p.members, key=lambda m: (not m.is_chair, m.id))),
                              p.room, p.meeting_link, ops.local(a.start_at).strftime("%Y-%m-%d %H:%M"),
                              ops.local(a.end_at).strftime("%Y-%m-%d %H:%M"), state])
     rows.sort(key=lambda r: (r[5] == "", r[5], r[10]))

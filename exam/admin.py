@@ -11,10 +11,11 @@ from flask_login import current_user
 from certify.access import allow
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
+from certify.forms import labelled
 from certify.models import Candidate, Round, Scheme
-from certify.tabular import send_table
 
 from . import papers as paper_ops
 from . import sessions as session_ops
@@ -204,10 +205,10 @@ def _session_form(scheme: Scheme, session: ExamSession | None = None) -> tuple[S
     form = SessionForm(obj=None if request.method == "POST" else session)
     blueprints = list(db.session.scalars(db.select(ExamBlueprint).filter_by(scheme_id=scheme.id)
                                          .order_by(ExamBlueprint.id)))
-    form.blueprint_id.choices = [(b.id, f"{b.name}（{PAPER_MODES[b.mode]}）") for b in blueprints]
+    form.blueprint_id.choices = labelled((b.id, f"{b.name}（{PAPER_MODES[b.mode]}）") for b in blueprints)
     candidates = list(db.session.scalars(db.select(Candidate).filter_by(round_id=scheme.round_id, level=scheme.level)
                                          .order_by(Candidate.ticket)))
-    form.candidate_ids.choices = [(c.id, f"{c.ticket} {c.name}") for c in candidates]
+    form.candidate_ids.choices = labelled((c.id, f"{c.ticket} {c.name}") for c in candidates)
     tz = display_timezone()
     if request.method == "GET":
         if session is not None:

@@ -128,16 +128,7 @@ def build_session_data(session: ExamSession) -> SessionData:
     ungraded = len(closed) - len(attempts)
 
     # paper items per paper, as plain tuples (position, version, points, blueprint row)
-    paper_ids = sorted({a.paper_id for a in attempts})
-    rows_by_paper: dict[int, list] = defaultdict(list)
-    for chunk in range(0, len(paper_ids), 500):
-        ids = paper_ids[chunk:chunk + 500]
-        result = db.session.execute(
-            db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
-                      db.cast(PaperItem.points, db.Float), PaperItem.blueprint_row)
-            .where(PaperItem.paper_id.in_(ids)))
-        for paper_id, *rest in result:
-            rows_by_paper[paper_id].append(rest)
+    rows_by_paper = _paper_item_rows(sorted({a.paper_id for a in attempts}))
     version_ids = sorted({pi[1] for pis in rows_by_paper.values() for pi in pis})
     versions = {v.id: v for v in db.session.execute(
         db.select(ItemVersion).where(ItemVersion.id.in_(version_ids))).scalars()} if version_ids else {}
@@ -152,19 +143,8 @@ def build_session_data(session: ExamSession) -> SessionData:
                       len(v.options or []), keys[v.id], v.id in void) for v in ordered]
     n, m = len(attempts), len(items)
 
-    papers = {}
-    use_slots = True
-    for pid, pis in rows_by_paper.items():
-        pos_list, version_list, points_list, row_list = zip(*pis)
-        pos = np.array(pos_list, dtype=int)
-        cols = np.array([col[v] for v in version_list], dtype=int)
-        pts = np.array([p if p is not None else 0.0 for p in points_list], dtype=float)
-        if any(r is None for r in row_list):
-            use_slots = False
-            brow = np.full(len(pis), -1)
-        else:
-            brow = np.array(row_list, dtype=int)
-        papers[pid] = (pos, cols, pts, brow)
+    papers = {pid: _paper_arrays(pis, col) for pid, pis in rows_by_paper.items()}
+    use_slots = all(brow is not None for *_, brow in papers.values())
     max_marks = np.zeros(m)
     for _, cols, pts, _ in papers.values():
         np.maximum.at(max_marks, cols, pts)
@@ -217,28 +197,56 @@ def build_session_data(session: ExamSession) -> SessionData:
         choices[ai, aj] = ((bits[:, None] >> np.arange(len(LETTERS))) & 1).astype(bool)
         times[ai, aj] = np.array(a_time, dtype=float)[keep]
 
-    slots = None
-    if use_slots and len(form_labels) > 1 and n:
-        # Moodle's view of random questions: slot = (blueprint row, k-th item drawn from it, by position)
-        slot_of: dict[tuple[int, int], int] = {}
-        per_paper = {}
-        for pid, (pos, cols, _, brow) in papers.items():
-            order = np.lexsort((pos, brow))
-            rank = np.zeros(len(order), dtype=int)
-            for k in range(1, len(order)):
-                rank[k] = rank[k - 1] + 1 if brow[order[k]] == brow[order[k - 1]] else 0
-            per_paper[pid] = [(int(brow[o]), int(r), int(cols[o])) for o, r in zip(order, rank)]
-            for b, r, _ in per_paper[pid]:
-                slot_of.setdefault((b, r), 0)
-        for s_idx, key in enumerate(sorted(slot_of)):
-            slot_of[key] = s_idx
-        slots = np.full((n, len(slot_of)), -1, dtype=int)
-        for i, att in enumerate(attempts):
-            for b, r, c in per_paper.get(att.paper_id, []):
-                slots[i, slot_of[(b, r)]] = c
+    slots = _slot_columns(papers, attempts) if use_slots and len(form_labels) > 1 and n else None
 
     return SessionData(session, items, [a.candidate_id for a in attempts], marks, max_marks, seen, choices, times,
                        forms, slots, ungraded=ungraded, in_progress=in_progress)
+
+
+def _paper_item_rows(paper_ids: list[int]) -> dict[int, list]:
+    """The items of each paper as plain tuples (position, version, points, blueprint row)."""
+    rows_by_paper: dict[int, list] = defaultdict(list)
+    for chunk in range(0, len(paper_ids), 500):
+        ids = paper_ids[chunk:chunk + 500]
+        result = db.session.execute(
+            db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
+                      db.cast(PaperItem.points, db.Float), PaperItem.blueprint_row)
+            .where(PaperItem.paper_id.in_(ids)))
+        for paper_id, *rest in result:
+            rows_by_paper[paper_id].append(rest)
+    return rows_by_paper
+
+
+def _paper_arrays(pis: list, col: dict[int, int]):
+    """(positions, matrix columns, points, blueprint rows or None when a row is unknown) of one paper."""
+    pos_list, version_list, points_list, row_list = zip(*pis)
+    pos = np.array(pos_list, dtype=int)
+    cols = np.array([col[v] for v in version_list], dtype=int)
+    pts = np.array([p if p is not None else 0.0 for p in points_list], dtype=float)
+    brow = None if any(r is None for r in row_list) else np.array(row_list, dtype=int)
+    return pos, cols, pts, brow
+
+
+def _slot_columns(papers: dict, attempts: list) -> np.ndarray:
+    """Moodle's view of random questions: slot = (blueprint row, k-th item drawn from it, by position);
+    (attempt, slot) -> the column of the item the attempt had there (-1: none)."""
+    slot_of: dict[tuple[int, int], int] = {}
+    per_paper = {}
+    for pid, (pos, cols, _, brow) in papers.items():
+        order = np.lexsort((pos, brow))
+        rank = np.zeros(len(order), dtype=int)
+        for k in range(1, len(order)):
+            rank[k] = rank[k - 1] + 1 if brow[order[k]] == brow[order[k - 1]] else 0
+        per_paper[pid] = [(int(brow[o]), int(r), int(cols[o])) for o, r in zip(order, rank)]
+        for b, r, _ in per_paper[pid]:
+            slot_of.setdefault((b, r), 0)
+    for s_idx, key in enumerate(sorted(slot_of)):
+        slot_of[key] = s_idx
+    slots = np.full((len(attempts), len(slot_of)), -1, dtype=int)
+    for i, att in enumerate(attempts):
+        for b, r, c in per_paper.get(att.paper_id, []):
+            slots[i, slot_of[(b, r)]] = c
+    return slots
 
 
 def default_cut_score(session: ExamSession, totals: np.ndarray) -> tuple[float | None, str]:

@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 
 from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.extensions import db
 from certify.models import Round
-from certify.tabular import send_table
 
 from . import analysis
 from .models import CLOSED_STATES, Attempt, ExamSession

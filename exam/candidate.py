@@ -22,7 +22,8 @@ CONFIRMED_KEY = "exam_identity_confirmed"
 
 
 class ConfirmForm(FlaskForm):
-    confirm = BooleanField("我确认以上信息是本人，并已阅读考试须知", validators=[DataRequired(message="请先确认身份并阅读考试须知")])
+    confirm = BooleanField("我确认以上信息是本人，并已阅读考试须知",
+                           validators=[DataRequired(message="请先确认身份并阅读考试须知")])
 
 
 def _rows(candidate, now):

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
+from certify.forms import labelled
 from question_bank.models import ItemVersion
 
 from . import operations as ops
@@ -28,8 +29,9 @@ bp = Blueprint("exam_grading", __name__, url_prefix="/exam/grading")
 class ErratumForm(FlaskForm):
     item_version_id = SelectField("题目", choices=[], validate_choice=False,
                                   validators=[DataRequired(message="请选择题目")])
-    kind = SelectField("勘误类型", choices=list(ERRATUM_KINDS.items()))
-    keys = StringField("答案", description="更正答案填一个（如 B 或 ACD）；增加可接受答案可填多个，用空格或分号分隔；作废不填",
+    kind = SelectField("勘误类型", choices=labelled(ERRATUM_KINDS.items()))
+    keys = StringField("答案",
+                       description="更正答案填一个（如 B 或 ACD）；增加可接受答案可填多个，用空格或分号分隔；作废不填",
                        validators=[Length(max=100)])
     reason = TextAreaField("原因", validators=[DataRequired(message="请填写勘误原因"), Length(max=1000)])
 
@@ -38,7 +40,8 @@ def session_items(session: ExamSession) -> list[ItemVersion]:
     """The item versions used by the session's papers."""
     ids = select(PaperItem.item_version_id).join(SessionCandidate, SessionCandidate.paper_id == PaperItem.paper_id) \
         .where(SessionCandidate.session_id == session.id).distinct()
-    return list(db.session.execute(select(ItemVersion).where(ItemVersion.id.in_(ids)).order_by(ItemVersion.id)).scalars())
+    return list(db.session.execute(
+        select(ItemVersion).where(ItemVersion.id.in_(ids)).order_by(ItemVersion.id)).scalars())
 
 
 def _split_keys(raw: str) -> list[str]:
@@ -67,7 +70,8 @@ def new_erratum(session_id):
     session = db.get_or_404(ExamSession, session_id)
     items = session_items(session)
     form = ErratumForm()
-    form.item_version_id.choices = [(str(v.id), f"#{v.id} [{v.type_label}] {v.stem[:40]}（原答案 {v.answer}）") for v in items]
+    form.item_version_id.choices = labelled((str(v.id), f"#{v.id} [{v.type_label}] {v.stem[:40]}（原答案 {v.answer}）")
+                                            for v in items)
     if request.method == "GET" and request.args.get("item_version_id"):
         form.item_version_id.data = request.args["item_version_id"]
     preview = None

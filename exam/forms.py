@@ -20,6 +20,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from certify.forms import labelled
+
 from .models import PAPER_MODES
 from .services.assembly import TYPE_LABELS
 
@@ -30,7 +32,7 @@ class BlueprintRowForm(Form):
     """One stratum (a sub-form: the outer form carries the CSRF token)."""
 
     category = SelectField("分类", choices=[], validate_choice=False)
-    type = SelectField("题型", choices=list(TYPE_LABELS.items()))
+    type = SelectField("题型", choices=labelled(TYPE_LABELS.items()))
     difficulty_min = IntegerField("难度下限", default=1, validators=[InputRequired(message="请填写难度下限"),
                                                                NumberRange(1, 5, message="难度须在 1–5 之间")])
     difficulty_max = IntegerField("难度上限", default=5, validators=[InputRequired(message="请填写难度上限"),
@@ -43,7 +45,7 @@ class BlueprintRowForm(Form):
 
 class BlueprintForm(FlaskForm):
     name = StringField("方案名称", validators=[DataRequired(message="请填写方案名称"), Length(max=200)])
-    mode = SelectField("组卷方式", choices=list(PAPER_MODES.items()),
+    mode = SelectField("组卷方式", choices=labelled(PAPER_MODES.items()),
                        description="统一试卷：全体考生同一组题目（题序、选项顺序各不相同）；每人随机抽题：按各行条件为每位考生单独抽题")
     rows = FieldList(FormField(BlueprintRowForm), min_entries=1, max_entries=60)
     add_row = SubmitField("增加一行")
@@ -54,7 +56,7 @@ class BlueprintForm(FlaskForm):
         for entry in self.rows:
             current = entry.form.category.data
             extra = [(current, current)] if current and current not in categories else []
-            entry.form.category.choices = choices + extra
+            entry.form.category.choices = labelled(choices + extra)
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -212,7 +212,7 @@ def generate_papers(session: ExamSession, *, reason: str = "") -> int:
         drawn = assemble_session(strata, bank, level, blueprint.mode, session.seed,
                                  [a.candidate_id for a in assignments])
     except AssemblyError as err:  # pragma: no cover - check_blueprint above refuses first
-        raise ExamAdminError(str(err))
+        raise ExamAdminError(str(err)) from err
     _delete_papers(session)
     now = utcnow()
     made = 0

@@ -49,7 +49,8 @@ def _validate(rnd: Round, scheme: Scheme | None, data: dict) -> list[str]:
         errors.append("考试时长须为正整数（分钟）")
     elif opens is not None and closes is not None and closes > opens and \
             timedelta(minutes=duration) > closes - opens:
-        errors.append(f"考试时长 {duration} 分钟超出了考试时间窗口（{int((closes - opens).total_seconds() // 60)} 分钟）")
+        window = int((closes - opens).total_seconds() // 60)
+        errors.append(f"考试时长 {duration} 分钟超出了考试时间窗口（{window} 分钟）")
     late = data.get("late_entry_minutes")
     if not isinstance(late, int) or late < 0:
         errors.append("迟到入场时限须为不小于 0 的整数（分钟）")

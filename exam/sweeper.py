@@ -66,7 +66,8 @@ def register_cli(app) -> None:
     from flask import current_app
     from flask.cli import with_appcontext
 
-    @click.command("exam-sweep", help="立即执行一次考试巡检：到时未交卷的作答自动交卷并评分，考试结束后未参加者记为缺考。"
+    @click.command("exam-sweep", help="立即执行一次考试巡检：到时未交卷的作答自动交卷并评分，"
+                                     "考试结束后未参加者记为缺考。"
                                      "（后台进程 certify worker 已定时巡检；本命令供定时任务或手动补跑。）")
     @with_appcontext
     def exam_sweep_command():

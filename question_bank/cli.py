@@ -18,7 +18,8 @@ from .services import interchange
 
 def echo_plan(plan, echo=click.echo) -> None:
     s = plan.summary()
-    echo(f"新增 {s['added']} 题 · 更新 {s['updated']} 题（生成新版本） · 未变 {s['unchanged']} 题 · 拒绝 {s['rejected']} 行")
+    echo(f"新增 {s['added']} 题 · 更新 {s['updated']} 题（生成新版本） · 未变 {s['unchanged']} 题"
+         f" · 拒绝 {s['rejected']} 行")
     if plan.warnings:
         echo(f"提示（{len(plan.warnings)} 条，不影响导入）：")
         for w in plan.warnings:
@@ -74,7 +75,8 @@ def export_bank_command(path, fmt):
         n = ops.export_all(path, fmt, left_out=skipped)
     except OSError as err:
         fail(f"无法写入文件 {path}：{err.strerror}")
-    note = f"（{interchange.FORMATS[fmt]} 只能容纳单选题，另有 {skipped[0]} 道未导出）" if skipped and skipped[0] else ""
+    note = (f"（{interchange.FORMATS[fmt]} 只能容纳单选题，另有 {skipped[0]} 道未导出）"
+            if skipped and skipped[0] else "")
     click.echo(f"已导出 {n} 道题目 → {path}{note}")
 
 

@@ -35,7 +35,8 @@ class ItemInvalid(DomainError):
 
     def __init__(self, errors: list[tuple[str, str]]):
         self.errors = errors
-        super().__init__(None, [f"{c}：{m}" for c, m in errors], fields=[{"column": c, "message": m} for c, m in errors])
+        super().__init__(None, [f"{c}：{m}" for c, m in errors],
+                         fields=[{"column": c, "message": m} for c, m in errors])
 
 
 class BankError(DomainError):
@@ -298,7 +299,8 @@ def template_sheet() -> Sheet:
         ItemData("", "multiple", "组织青少年户外科技考察活动前，辅导员应做好的安全准备有（　）。",
                  ("勘察路线与场地", "制定应急预案", "购买或确认保险", "临时决定集合地点"), "ABC",
                  "安全规范", 3, "初级", "集合地点应提前确定并告知所有参与者。"),
-        ItemData("", "truefalse", "科学探究活动中，实验结果与假设不一致时应修改数据使其符合假设。", ("正确", "错误"), "B",
+        ItemData("", "truefalse", "科学探究活动中，实验结果与假设不一致时应修改数据使其符合假设。",
+                 ("正确", "错误"), "B",
                  "科学教育理论", 2, "中级", "实验数据必须如实记录，不一致时应分析原因、修正假设。"),
     ]
     return Sheet("题库", list(HEADERS), [item_to_row("", e) for e in examples])

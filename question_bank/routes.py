@@ -7,8 +7,9 @@ from sqlalchemy.exc import IntegrityError
 
 from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.downloads import send_table
 from certify.extensions import db
-from certify.tabular import ImportFailed, send_table
+from certify.tabular import ImportFailed
 from certify.web import page_arg, refusals_go_to
 
 from . import operations as ops

@@ -76,10 +76,11 @@ FIELD_LABELS = {
     "flags": "提示", "counted": "计入的总分", "dropped_high": "去掉的最高分", "dropped_low": "去掉的最低分",
     "withdrawn_component": "撤回的答辩成绩", "work_unit": "工作单位", "expertise": "专业领域", "phone": "手机",
     "room": "考场", "meeting_link": "会议链接", "members": "成员", "chair": "组长", "panels_created": "新建答辩组",
-    "panels_changed": "变动答辩组", "conflicts_added": "新增回避关系", "day": "日期", "slot_minutes": "每人时长（分钟）",
-    "breaks": "休息时段", "slots": "时段数", "loads": "各组人数", "solver": "排程结果", "panel": "答辩组",
-    "panel_id": "答辩组", "to_panel_id": "答辩组", "start_at": "开始时间", "start": "开始", "published": "已发布", "fmt": "格式",
-    "phase": "阶段", "after": "新值", "before": "原值", "n": "n", "id_number": "证件号", "district": "区县",
+    "panels_changed": "变动答辩组", "conflicts_added": "新增回避关系", "day": "日期",
+    "slot_minutes": "每人时长（分钟）", "breaks": "休息时段", "slots": "时段数", "loads": "各组人数",
+    "solver": "排程结果", "panel": "答辩组", "panel_id": "答辩组", "to_panel_id": "答辩组", "start_at": "开始时间",
+    "start": "开始", "published": "已发布", "fmt": "格式", "phase": "阶段", "after": "新值", "before": "原值",
+    "n": "n", "id_number": "证件号", "district": "区县",
 }
 
 # Keys whose values are ids of something with a name (looked up in bulk by the caller).

@@ -144,80 +144,89 @@ def plan_roster(rows: Sequence[tuple[int, Mapping[str, str]]], *, file: str, she
     planned: list[PlannedRow] = []
     first_id: dict[str, int] = {}
     first_ticket: dict[str, int] = {}
-
-    def err(row: int, key: str, message: str) -> None:
-        errors.append(RowError(row, HEADERS[key], message, file, sheet))
-
     for number, raw in rows:
         values = {k: (raw.get(k) or "").strip() for k in HEADERS}
-        row_ok = True
+        problems: list[tuple[str, str]] = []  # (key, message)
         id_number, problem = check_id_number(values["id_number"], today)
         values["id_number"] = id_number
         if problem:
-            err(number, "id_number", problem)
-            row_ok = False
+            problems.append(("id_number", problem))
         elif id_number in first_id:
-            err(number, "id_number", f"证件号 {id_number} 与第 {first_id[id_number]} 行重复")
-            row_ok = False
+            problems.append(("id_number", f"证件号 {id_number} 与第 {first_id[id_number]} 行重复"))
         else:
             first_id[id_number] = number
-        for key in ("name", "work_unit", "district"):
-            if not values[key]:
-                err(number, key, f"{HEADERS[key]}不能为空")
-                row_ok = False
-        for key, limit in FIELD_LIMITS.items():
-            if len(values[key]) > limit:
-                err(number, key, f"{HEADERS[key]}过长（最多 {limit} 个字符）")
-                row_ok = False
-        if values["phone"] and not _PHONE_RE.match(values["phone"]):
-            err(number, "phone", f"手机号码「{values['phone']}」格式不正确")
-            row_ok = False
-        level = normalise_level(values["level"])
-        if not values["level"]:
-            err(number, "level", "认证级别不能为空")
-            row_ok = False
-        elif level is None:
-            err(number, "level", f"未知的认证级别「{values['level']}」，应为 {' / '.join(LEVELS)}")
-            row_ok = False
-        elif level not in offered:
-            err(number, "level", f"本轮（{region}）不设{level}认证，可选：{'、'.join(sorted(offered, reverse=True))}")
-            row_ok = False
-        else:
-            values["level"] = level
-        ticket = values["ticket"]
-        if ticket:
-            odd = odd_character_problem(ticket, "准考证号")
-            if odd:
-                err(number, "ticket", odd)
-                row_ok = False
-            elif not _TICKET_RE.match(ticket):
-                err(number, "ticket", f"准考证号「{ticket}」格式不正确：4–40 位字母、数字、- 或 _")
-                row_ok = False
-            elif ticket in first_ticket:
-                err(number, "ticket", f"准考证号 {ticket} 与第 {first_ticket[ticket]} 行重复")
-                row_ok = False
-            else:
-                first_ticket[ticket] = number
-                if ticket in ticket_holders and ticket_holders[ticket] != id_number:
-                    err(number, "ticket", f"准考证号 {ticket} 已被其他考生或账号使用")
-                    row_ok = False
+        problems += _field_problems(values)
+        level = _checked_level(values, offered, region, problems)
+        problems += _ticket_problems(values["ticket"], id_number, number, first_ticket, ticket_holders)
         before = existing.get(id_number)
         if before is not None:
-            if level is not None and level in offered and level != before.level:
-                err(number, "level", f"该考生已报{before.level}，认证级别提交后不能更改（文件中为{level}）")
-                row_ok = False
-            if ticket and ticket != before.ticket:
-                err(number, "ticket", f"该考生的准考证号已是 {before.ticket}，不能更改为 {ticket}")
-                row_ok = False
-        if not row_ok:
-            continue
-        if before is None:
-            planned.append(PlannedRow(number, "add", values))
-            continue
-        values["ticket"] = before.ticket
-        changes = {k: (getattr(before, k), values[k]) for k in CONTACT_FIELDS if getattr(before, k) != values[k]}
-        planned.append(PlannedRow(number, "update" if changes else "unchanged", values, changes))
+            problems += _change_problems(before, level if level in offered else None, values["ticket"])
+        for key, message in problems:
+            errors.append(RowError(number, HEADERS[key], message, file, sheet))
+        if not problems:
+            planned.append(_planned_row(number, values, before))
     return RosterPlan(planned, errors)
+
+
+def _field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
+    """Required fields given, every field within its limit, the phone well-formed."""
+    problems = [(key, f"{HEADERS[key]}不能为空") for key in ("name", "work_unit", "district") if not values[key]]
+    problems += [(key, f"{HEADERS[key]}过长（最多 {limit} 个字符）")
+                 for key, limit in FIELD_LIMITS.items() if len(values[key]) > limit]
+    if values["phone"] and not _PHONE_RE.match(values["phone"]):
+        problems.append(("phone", f"手机号码「{values['phone']}」格式不正确"))
+    return problems
+
+
+def _checked_level(values: dict[str, str], offered: set[str], region: str,
+                   problems: list[tuple[str, str]]) -> str | None:
+    """The row's level, normalised (stored back in ``values`` when offered in this round), or None."""
+    level = normalise_level(values["level"])
+    if not values["level"]:
+        problems.append(("level", "认证级别不能为空"))
+    elif level is None:
+        problems.append(("level", f"未知的认证级别「{values['level']}」，应为 {' / '.join(LEVELS)}"))
+    elif level not in offered:
+        problems.append(("level", f"本轮（{region}）不设{level}认证，可选：{'、'.join(sorted(offered, reverse=True))}"))
+    else:
+        values["level"] = level
+    return level
+
+
+def _ticket_problems(ticket: str, id_number: str, number: int, first_ticket: dict[str, int],
+                     ticket_holders: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    """A given ticket is well-formed, new in the file and not held by anyone else (first rows are recorded)."""
+    if not ticket:
+        return []
+    odd = odd_character_problem(ticket, "准考证号")
+    if odd:
+        return [("ticket", odd)]
+    if not _TICKET_RE.match(ticket):
+        return [("ticket", f"准考证号「{ticket}」格式不正确：4–40 位字母、数字、- 或 _")]
+    if ticket in first_ticket:
+        return [("ticket", f"准考证号 {ticket} 与第 {first_ticket[ticket]} 行重复")]
+    first_ticket[ticket] = number
+    if ticket in ticket_holders and ticket_holders[ticket] != id_number:
+        return [("ticket", f"准考证号 {ticket} 已被其他考生或账号使用")]
+    return []
+
+
+def _change_problems(before: ExistingCandidate, level: str | None, ticket: str) -> list[tuple[str, str]]:
+    """Level and ticket of a candidate already in the round cannot change (``level``: an offered one or None)."""
+    problems = []
+    if level is not None and level != before.level:
+        problems.append(("level", f"该考生已报{before.level}，认证级别提交后不能更改（文件中为{level}）"))
+    if ticket and ticket != before.ticket:
+        problems.append(("ticket", f"该考生的准考证号已是 {before.ticket}，不能更改为 {ticket}"))
+    return problems
+
+
+def _planned_row(number: int, values: dict[str, str], before: ExistingCandidate | None) -> PlannedRow:
+    if before is None:
+        return PlannedRow(number, "add", values)
+    values["ticket"] = before.ticket
+    changes = {k: (getattr(before, k), values[k]) for k in CONTACT_FIELDS if getattr(before, k) != values[k]}
+    return PlannedRow(number, "update" if changes else "unchanged", values, changes)
 
 
 def ticket_prefix(year: int, region: str, level: str) -> str:

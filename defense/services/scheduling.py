@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -207,33 +207,44 @@ def _max_flow_failing_set(elig: dict[int, list[int]], capacity: dict[int, int]) 
     for p, c in capacity.items():
         edge(("p", p), sink, c)
     total = 0
-    while True:
-        prev = {src: None}
-        queue = [src]
-        while queue and sink not in prev:
-            u = queue.pop(0)
-            for v in adj[u]:
-                if v not in prev and cap[(u, v)] > 0:
-                    prev[v] = u
-                    queue.append(v)
-        if sink not in prev:
-            break
-        amount, v = math.inf, sink
-        while prev[v] is not None:
-            amount = min(amount, cap[(prev[v], v)])
-            v = prev[v]
-        v = sink
-        while prev[v] is not None:
-            cap[(prev[v], v)] -= amount
-            cap[(v, prev[v])] += amount
-            v = prev[v]
-        total += amount
+    prev = _residual_search(adj, cap, src, sink)
+    while sink in prev:
+        total += _augment(prev, cap, sink)
+        prev = _residual_search(adj, cap, src, sink)
     failing: set[int] = set()
     if total < len(elig):
         for node in prev:
             if node[0] == "c":
                 failing.update(groups[types[node[1]]])
     return total, failing
+
+
+def _residual_search(adj: dict, cap: dict, src, sink) -> dict:
+    """Breadth-first search of the residual graph from the source (stops once the sink is reached):
+    node -> the node it was reached from (the source maps to None)."""
+    prev = {src: None}
+    queue = deque([src])
+    while queue and sink not in prev:
+        u = queue.popleft()
+        for v in adj[u]:
+            if v not in prev and cap[(u, v)] > 0:
+                prev[v] = u
+                queue.append(v)
+    return prev
+
+
+def _augment(prev: dict, cap: dict, sink) -> int:
+    """Push the bottleneck amount along the path found to the sink; returns the amount."""
+    amount, v = math.inf, sink
+    while prev[v] is not None:
+        amount = min(amount, cap[(prev[v], v)])
+        v = prev[v]
+    v = sink
+    while prev[v] is not None:
+        cap[(prev[v], v)] -= amount
+        cap[(v, prev[v])] += amount
+        v = prev[v]
+    return amount
 
 
 def hall_violation(candidates: Sequence[SCandidate], panels: Sequence[SPanel], slots_per_panel: int
@@ -338,7 +349,7 @@ def assign_panels(candidates: Sequence[SCandidate], panels: Sequence[SPanel], sl
     for c in candidates:
         by_unit[norm_unit(c.work_unit)].append(c)
     excess_terms = []
-    for unit, members in by_unit.items():
+    for members in by_unit.values():
         if len(members) < 2:
             continue
         reach = {p for c in members for p in elig[c.id]}

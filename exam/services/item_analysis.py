@@ -198,6 +198,46 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
     guess      (m,) random-guess score per item (fraction); categories (m,) category label per item
     cut_score  percent; the conditional SEM is given there
     """
+    X, maxm, S = _checked_matrix(marks, max_marks, seen)
+    n, m = X.shape
+    complete = bool(S.all())
+
+    # ---------------------------------------------------------------- totals
+    raw = X.sum(axis=1)
+    max_total = np.einsum("ij,j->i", S.astype(float), maxm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(max_total > 0, 100.0 * raw / max_total, 0.0)
+    upper, lower = _groups(pct, group_fraction)
+
+    test = TestStats(n=n, items=m, upper_n=len(upper), lower_n=len(lower))
+    test.forms = int(len(np.unique(np.asarray(forms)))) if forms is not None and n else (1 if n else 0)
+    _test_statistics(test, pct, X, S, raw, slots, complete, cut_score, histogram_step)
+
+    mo = _item_moments(X, S, maxm, raw, max_total)
+    fac_upper, seen_upper = _group_facility(X, S, maxm, upper)
+    fac_lower, seen_lower = _group_facility(X, S, maxm, lower)
+    ctx = _ItemContext(
+        n=n, maxm=maxm, mo=mo, fac_upper=fac_upper, fac_lower=fac_lower, seen_upper=seen_upper,
+        seen_lower=seen_lower, upper_n=len(upper),
+        mean_max_total=float(max_total.mean()) if n else 0.0, guess=guess,
+        med_time=(None if times is None
+                  else _column_medians(np.asarray(times, dtype=float), S, mo.nj, complete)),
+        key_arr=None if keys is None else np.asarray(keys, dtype=bool),
+        nopt=None if n_options is None else np.asarray(n_options, dtype=int),
+        K=None if choices is None else np.asarray(choices).shape[2],
+        forms_given=forms is not None)
+    if choices is not None:
+        ctx.opt_freq, ctx.opt_up, ctx.opt_lo, ctx.omit = _option_rates(choices, S, mo.nj, upper, lower,
+                                                                        seen_upper, seen_lower)
+    ctx.form_sd, ctx.form_expected = _form_stability(X, S, maxm, forms, mo.var_x, mo.nj)
+
+    items = [_item_stats(j, ctx) for j in range(m)]
+    cats = _categories(categories, X, S, maxm, upper, lower) if categories is not None else []
+    return Analysis(test=test, items=items, categories=cats, totals=pct, upper=upper, lower=lower)
+
+
+def _checked_matrix(marks, max_marks, seen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(marks with unseen cells 0, max marks, seen) after checking shapes and ranges."""
     X = np.asarray(marks, dtype=float)
     if X.ndim != 2:
         raise ValueError("marks must be a 2-D matrix (candidates × items)")
@@ -215,25 +255,33 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
         raise ValueError("a seen cell has no mark")
     if np.any(X < -_EPS) or np.any(X > maxm + 1e-9):
         raise ValueError("marks must lie between 0 and the item's max mark")
-    Sf = S.astype(float)
-    complete = bool(S.all())
+    return X, maxm, S
 
-    # ---------------------------------------------------------------- totals
-    raw = X.sum(axis=1)
-    max_total = np.einsum("ij,j->i", Sf, maxm)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pct = np.where(max_total > 0, 100.0 * raw / max_total, 0.0)
-    upper, lower = _groups(pct, group_fraction)
 
-    test = TestStats(n=n, items=m, upper_n=len(upper), lower_n=len(lower))
-    test.forms = int(len(np.unique(np.asarray(forms)))) if forms is not None and n else (1 if n else 0)
-    _test_statistics(test, pct, X, S, raw, slots, complete, cut_score, histogram_step)
+@dataclass
+class _Moments:
+    """Per-item moments over the candidates who saw each item (x: item mark, r: rest of the total)."""
+    nj: np.ndarray
+    mean_x: np.ndarray
+    var_x: np.ndarray
+    var_r: np.ndarray
+    cov_xr: np.ndarray
+    cov_xt: np.ndarray
+    cov_max: np.ndarray
+    tol_x: np.ndarray
+    tol_r: float
+    sqrt_cov: np.ndarray
+    ew_den: float
 
-    # ---------------------------------------------------------------- item moments
+
+def _item_moments(X: np.ndarray, S: np.ndarray, maxm: np.ndarray, raw: np.ndarray,
+                  max_total: np.ndarray) -> _Moments:
     # (Products are einsum, not BLAS: BLAS threads stall on a busy 2-core server; einsum runs in one thread.)
     # Sums over the candidates who saw each item, as matrix–vector products (X is 0 where unseen), so no
     # candidates × items temporaries are built: Σx, Σx², Σt, Σt², Σxt give every mean, variance and covariance
     # of x (item), t (total) and r = t − x (rest).
+    n = X.shape[0]
+    Sf = S.astype(float)
     nj = S.sum(axis=0).astype(float)
     nj_safe = np.maximum(nj, 1.0)
     dof = np.maximum(nj - 1.0, 1.0)
@@ -257,106 +305,138 @@ def analyse(marks, max_marks, *, seen=None, choices=None, keys=None, n_options=N
     Rs[~valid] = 0.0
     cov_max = (np.einsum("ij,ij->j", Xs, Rs) - nj * mean_x * mean_r) / dof
 
-    tol_x = _EPS * maxm ** 2
-    tol_r = _EPS * np.maximum(max_total.max() if n else 1.0, 1.0) ** 2
     sqrt_cov = np.sqrt(np.where(cov_xt >= 0, cov_xt, 0.0))
-    ew_den = sqrt_cov[(nj > 1) & (cov_xt >= 0)].sum()
+    return _Moments(nj=nj, mean_x=mean_x, var_x=var_x, var_r=var_r, cov_xr=cov_xr, cov_xt=cov_xt,
+                    cov_max=cov_max, tol_x=_EPS * maxm ** 2,
+                    tol_r=_EPS * np.maximum(max_total.max() if n else 1.0, 1.0) ** 2,
+                    sqrt_cov=sqrt_cov, ew_den=sqrt_cov[(nj > 1) & (cov_xt >= 0)].sum())
 
-    fac_upper, seen_upper = _group_facility(X, S, maxm, upper)
-    fac_lower, seen_lower = _group_facility(X, S, maxm, lower)
 
-    # options
-    opt_freq = opt_up = opt_lo = None
-    omit = None
-    if choices is not None:
-        C = np.asarray(choices, dtype=bool)
-        if C.shape[:2] != (n, m):
-            raise ValueError("choices must be (candidates × items × options)")
-        CS = C & S[:, :, None]
-        opt_freq = CS.sum(axis=0) / nj_safe[:, None]
-        opt_up = CS[upper].sum(axis=0) / np.maximum(seen_upper, 1)[:, None] if len(upper) else None
-        opt_lo = CS[lower].sum(axis=0) / np.maximum(seen_lower, 1)[:, None] if len(lower) else None
-        omit = (S & ~C.any(axis=2)).sum(axis=0) / nj_safe
-    K = None if choices is None else np.asarray(choices).shape[2]
-    key_arr = None if keys is None else np.asarray(keys, dtype=bool)
-    nopt = None if n_options is None else np.asarray(n_options, dtype=int)
+def _option_rates(choices, S: np.ndarray, nj: np.ndarray, upper: np.ndarray, lower: np.ndarray,
+                  seen_upper: np.ndarray, seen_lower: np.ndarray):
+    """(option frequency, in the upper group, in the lower group, omit rate) per item."""
+    n, m = S.shape
+    C = np.asarray(choices, dtype=bool)
+    if C.shape[:2] != (n, m):
+        raise ValueError("choices must be (candidates × items × options)")
+    nj_safe = np.maximum(nj, 1.0)
+    CS = C & S[:, :, None]
+    opt_freq = CS.sum(axis=0) / nj_safe[:, None]
+    opt_up = CS[upper].sum(axis=0) / np.maximum(seen_upper, 1)[:, None] if len(upper) else None
+    opt_lo = CS[lower].sum(axis=0) / np.maximum(seen_lower, 1)[:, None] if len(lower) else None
+    omit = (S & ~C.any(axis=2)).sum(axis=0) / nj_safe
+    return opt_freq, opt_up, opt_lo, omit
 
-    med_time = None
-    if times is not None:
-        med_time = _column_medians(np.asarray(times, dtype=float), S, nj, complete)
 
-    form_sd, form_expected = _form_stability(X, S, maxm, forms, var_x, nj)
-    mean_max_total = float(max_total.mean()) if n else 0.0
+@dataclass
+class _ItemContext:
+    """What every item's statistics are read from (arrays indexed by item)."""
+    n: int
+    maxm: np.ndarray
+    mo: _Moments
+    fac_upper: np.ndarray
+    fac_lower: np.ndarray
+    seen_upper: np.ndarray
+    seen_lower: np.ndarray
+    upper_n: int
+    mean_max_total: float
+    guess: object
+    med_time: np.ndarray | None
+    key_arr: np.ndarray | None
+    nopt: np.ndarray | None
+    K: int | None
+    forms_given: bool
+    opt_freq: np.ndarray | None = None
+    opt_up: np.ndarray | None = None
+    opt_lo: np.ndarray | None = None
+    omit: np.ndarray | None = None
+    form_sd: np.ndarray | None = None
+    form_expected: np.ndarray | None = None
 
-    items: list[ItemStats] = []
-    for j in range(m):
-        it = ItemStats(index=j, n=int(nj[j]), max_mark=float(maxm[j]))
-        notes = it.notes
-        if mean_max_total > 0:
-            it.intended_weight = _f(maxm[j] / mean_max_total)
-        if guess is not None:
-            it.random_guess = _f(guess[j])
-        if nj[j] == 0:
-            for key in ("facility", "discrimination", "discriminative_efficiency", "sd"):
-                notes[key] = "无人作答此题"
-            items.append(it)
-            continue
-        it.mean_mark = _f(mean_x[j])
-        it.facility = _f(mean_x[j] / maxm[j])
-        if omit is not None:
-            it.omit_rate = _f(omit[j])
-        if med_time is not None:
-            it.median_time_ms = _f(med_time[j])
-        if nj[j] < 2:
-            for key in ("sd", "discrimination", "discriminative_efficiency", "effective_weight"):
-                notes[key] = "作答人数不足 2 人"
+
+def _item_stats(j: int, c: _ItemContext) -> ItemStats:
+    nj = c.mo.nj
+    it = ItemStats(index=j, n=int(nj[j]), max_mark=float(c.maxm[j]))
+    if c.mean_max_total > 0:
+        it.intended_weight = _f(c.maxm[j] / c.mean_max_total)
+    if c.guess is not None:
+        it.random_guess = _f(c.guess[j])
+    if nj[j] == 0:
+        for key in ("facility", "discrimination", "discriminative_efficiency", "sd"):
+            it.notes[key] = "无人作答此题"
+        return it
+    it.mean_mark = _f(c.mo.mean_x[j])
+    it.facility = _f(c.mo.mean_x[j] / c.maxm[j])
+    if c.omit is not None:
+        it.omit_rate = _f(c.omit[j])
+    if c.med_time is not None:
+        it.median_time_ms = _f(c.med_time[j])
+    if nj[j] < 2:
+        for key in ("sd", "discrimination", "discriminative_efficiency", "effective_weight"):
+            it.notes[key] = "作答人数不足 2 人"
+    else:
+        _spread_stats(it, j, c.mo, c.maxm)
+    _group_stats(it, j, c)
+    _form_stats(it, j, c)
+    _option_stats(it, j, c)
+    _flag(it, c.key_arr[j] if c.key_arr is not None else None, c.seen_upper[j] if c.upper_n else 0)
+    return it
+
+
+def _spread_stats(it: ItemStats, j: int, mo: _Moments, maxm: np.ndarray) -> None:
+    """SD, discrimination, discriminative efficiency and effective weight of an item seen by 2 or more."""
+    notes = it.notes
+    it.sd = _f(np.sqrt(mo.var_x[j]) / maxm[j])
+    it.facility_se = _f(np.sqrt(mo.var_x[j] / mo.nj[j]) / maxm[j])
+    if mo.var_x[j] <= mo.tol_x[j]:
+        notes["discrimination"] = "所有人此题得分相同"
+        notes["discriminative_efficiency"] = "所有人此题得分相同"
+    elif mo.var_r[j] <= mo.tol_r:
+        notes["discrimination"] = "其余题目总分无差异"
+        notes["discriminative_efficiency"] = "其余题目总分无差异"
+    else:
+        it.discrimination = _f(mo.cov_xr[j] / np.sqrt(mo.var_x[j] * mo.var_r[j]))
+        if mo.cov_max[j] > _EPS:
+            it.discriminative_efficiency = _f(mo.cov_xr[j] / mo.cov_max[j])
         else:
-            it.sd = _f(np.sqrt(var_x[j]) / maxm[j])
-            it.facility_se = _f(np.sqrt(var_x[j] / nj[j]) / maxm[j])
-            if var_x[j] <= tol_x[j]:
-                notes["discrimination"] = "所有人此题得分相同"
-                notes["discriminative_efficiency"] = "所有人此题得分相同"
-            elif var_r[j] <= tol_r:
-                notes["discrimination"] = "其余题目总分无差异"
-                notes["discriminative_efficiency"] = "其余题目总分无差异"
-            else:
-                it.discrimination = _f(cov_xr[j] / np.sqrt(var_x[j] * var_r[j]))
-                if cov_max[j] > _EPS:
-                    it.discriminative_efficiency = _f(cov_xr[j] / cov_max[j])
-                else:
-                    notes["discriminative_efficiency"] = "最大可能协方差为 0"
-            if cov_xt[j] < 0:
-                notes["effective_weight"] = "与总分协方差为负"
-            elif ew_den > _EPS:
-                it.effective_weight = _f(sqrt_cov[j] / ew_den)
-            else:
-                notes["effective_weight"] = "总分无差异"
-        up, lo = _f(fac_upper[j]), _f(fac_lower[j])
-        it.upper_facility, it.lower_facility = up, lo
-        if up is not None and lo is not None:
-            it.upper_lower = up - lo
-        else:
-            notes["upper_lower"] = "高分组或低分组无人作答此题" if n >= 2 else "考生不足 2 人"
-        if form_sd is not None:
-            it.form_sd = _f(form_sd[j])
-            if it.form_sd is not None and form_expected[j] > _EPS:
-                it.form_stability = _f(form_sd[j] / form_expected[j])
-            elif it.form_sd is None:
-                notes["form_sd"] = "作答此题的试卷组不足 2 组"
-        else:
-            notes["form_sd"] = "只有一种试卷" if forms is not None else "未提供试卷信息"
-        if opt_freq is not None:
-            k_here = int(nopt[j]) if nopt is not None else K
-            it.option_freq = [float(v) for v in opt_freq[j, :k_here]]
-            it.option_upper = ([float(v) if seen_upper[j] else None for v in opt_up[j, :k_here]]
-                               if opt_up is not None else [])
-            it.option_lower = ([float(v) if seen_lower[j] else None for v in opt_lo[j, :k_here]]
-                               if opt_lo is not None else [])
-        _flag(it, key_arr[j] if key_arr is not None else None, seen_upper[j] if len(upper) else 0)
-        items.append(it)
+            notes["discriminative_efficiency"] = "最大可能协方差为 0"
+    if mo.cov_xt[j] < 0:
+        notes["effective_weight"] = "与总分协方差为负"
+    elif mo.ew_den > _EPS:
+        it.effective_weight = _f(mo.sqrt_cov[j] / mo.ew_den)
+    else:
+        notes["effective_weight"] = "总分无差异"
 
-    cats = _categories(categories, X, S, maxm, upper, lower) if categories is not None else []
-    return Analysis(test=test, items=items, categories=cats, totals=pct, upper=upper, lower=lower)
+
+def _group_stats(it: ItemStats, j: int, c: _ItemContext) -> None:
+    up, lo = _f(c.fac_upper[j]), _f(c.fac_lower[j])
+    it.upper_facility, it.lower_facility = up, lo
+    if up is not None and lo is not None:
+        it.upper_lower = up - lo
+    else:
+        it.notes["upper_lower"] = "高分组或低分组无人作答此题" if c.n >= 2 else "考生不足 2 人"
+
+
+def _form_stats(it: ItemStats, j: int, c: _ItemContext) -> None:
+    if c.form_sd is None:
+        it.notes["form_sd"] = "只有一种试卷" if c.forms_given else "未提供试卷信息"
+        return
+    it.form_sd = _f(c.form_sd[j])
+    if it.form_sd is not None and c.form_expected[j] > _EPS:
+        it.form_stability = _f(c.form_sd[j] / c.form_expected[j])
+    elif it.form_sd is None:
+        it.notes["form_sd"] = "作答此题的试卷组不足 2 组"
+
+
+def _option_stats(it: ItemStats, j: int, c: _ItemContext) -> None:
+    if c.opt_freq is None:
+        return
+    k_here = int(c.nopt[j]) if c.nopt is not None else c.K
+    it.option_freq = [float(v) for v in c.opt_freq[j, :k_here]]
+    it.option_upper = ([float(v) if c.seen_upper[j] else None for v in c.opt_up[j, :k_here]]
+                       if c.opt_up is not None else [])
+    it.option_lower = ([float(v) if c.seen_lower[j] else None for v in c.opt_lo[j, :k_here]]
+                       if c.opt_lo is not None else [])
 
 
 def _sorted_columns(values: np.ndarray, S: np.ndarray) -> np.ndarray:

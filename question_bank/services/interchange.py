@@ -10,10 +10,12 @@ What each format carries, and where our fields go when it has no place for them:
 | field | Moodle XML | GIFT | Aiken | QTI 2.1 |
 |---|---|---|---|---|
 | 编号 | ``<name>`` | ``::title::`` | — | ``identifier`` |
-| 题型 | ``multichoice`` (``<single>``) / ``truefalse`` | ``{=… ~…}`` / ``{~%50%…}`` / ``{T}`` | single only | ``cardinality`` single/multiple; two choices 正确/错误 = 判断 |
+| 题型 | ``multichoice`` (``<single>``) / ``truefalse`` | ``{=… ~…}`` / ``{~%50%…}`` / ``{T}`` | single only | (1) |
 | 分类 | category question | ``$CATEGORY:`` | default | manifest keyword ``分类:…`` / default |
-| 难度, 适用级别 | tags ``难度:3``, ``适用级别:通用`` | comment ``// 难度: 3; 适用级别: 通用`` | default | manifest keywords / default |
+| 难度, 适用级别 | tags (2) | comment ``// 难度: 3; 适用级别: 通用`` | default | manifest keywords / default |
 | 解析 | ``<generalfeedback>`` | ``####general feedback`` | — | ``modalFeedback`` |
+
+(1) ``cardinality`` single/multiple; two choices 正确/错误 = 判断. (2) ``难度:3``, ``适用级别:通用``.
 
 Fields a file does not carry come from the defaults the secretariat gives on the import form (分类, 难度, 适用级别);
 without a default, the row check names the missing field as for a spreadsheet. XML is parsed with ``defusedxml``
@@ -274,7 +276,8 @@ def write_moodle(items: list[tuple[str, ItemData]]) -> bytes:
         SubElement(q, "defaultgrade").text = "1"
         if item.type == TRUEFALSE:
             for word, letter in (("true", "A"), ("false", "B")):
-                a = SubElement(q, "answer", fraction="100" if item.answer == letter else "0", format="moodle_auto_format")
+                a = SubElement(q, "answer", fraction="100" if item.answer == letter else "0",
+                               format="moodle_auto_format")
                 SubElement(a, "text").text = word
         else:
             SubElement(q, "single").text = "true" if item.type == SINGLE else "false"

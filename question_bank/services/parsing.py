@@ -144,91 +144,118 @@ def parse_row(values: dict[str, str]) -> tuple[ItemData | None, list[tuple[str, 
     warning is (column header, message)."""
     errors: list[tuple[str, str]] = []
     warnings: list[tuple[str, str]] = []
-    get = lambda key: clean_text(values.get(key, ""))  # noqa: E731
+
+    def get(key: str) -> str:
+        return clean_text(values.get(key, ""))
 
     code = get("code")
     if len(code) > MAX_CODE:
         errors.append(("编号", f"编号不能超过 {MAX_CODE} 个字符"))
-    raw_type = get("type")
-    item_type = parse_type(raw_type)
-    if not raw_type:
-        errors.append(("题型", "题型不能为空（单选 / 多选 / 判断）"))
-    elif item_type is None:
-        errors.append(("题型", f"未知的题型「{raw_type}」，应为 单选 / 多选 / 判断"))
+    item_type = _parse_type_cell(get("type"), errors)
     stem = get("stem")
-    if not stem:
-        errors.append(("题干", "题干不能为空"))
-    elif len(stem) > MAX_STEM:
-        errors.append(("题干", f"题干不能超过 {MAX_STEM} 个字符（现为 {len(stem)} 个）"))
-    for key, letter in zip(OPTION_KEYS, LETTERS):
-        if len(get(key)) > MAX_OPTION:
-            errors.append((f"选项{letter}", f"选项{letter}不能超过 {MAX_OPTION} 个字符（现为 {len(get(key))} 个）"))
-    if len(get("explanation")) > MAX_EXPLANATION:
-        errors.append(("解析", f"解析不能超过 {MAX_EXPLANATION} 个字符（现为 {len(get('explanation'))} 个）"))
-
-    cells = [get(k) for k in OPTION_KEYS]
-    last = max((i for i, v in enumerate(cells) if v), default=-1)
-    options = tuple(cells[: last + 1])
-    gaps = [LETTERS[i] for i, v in enumerate(options) if not v]
-    if item_type == TRUEFALSE:
-        if options and options not in (TRUEFALSE_OPTIONS, ("对", "错")):
-            errors.append(("选项A", "判断题不填选项（或只填 选项A 正确、选项B 错误）"))
-        options = TRUEFALSE_OPTIONS
-    elif item_type in (SINGLE, MULTIPLE):
-        if gaps:
-            errors.append((f"选项{gaps[0]}", f"选项须从 A 起连续填写，选项{gaps[0]} 为空但其后还有选项"))
-        elif len(options) < 2:
-            errors.append(("选项B" if options else "选项A", f"{TYPE_LABELS[item_type]}题至少需要 2 个选项"))
-        elif len(set(options)) != len(options):
-            second = next(i for i, o in enumerate(options) if o in options[:i])
-            errors.append((f"选项{LETTERS[second]}", f"选项内容重复：「{options[second]}」与选项"
-                                                    f"{LETTERS[options.index(options[second])]}相同"))
-
-    raw_answer = get("answer")
-    answer = ""
-    if not raw_answer:
-        errors.append(("答案", "答案不能为空"))
-    elif item_type == TRUEFALSE:
-        answer = parse_truefalse(raw_answer) or ""
-        if not answer:
-            errors.append(("答案", f"判断题答案「{raw_answer}」无法识别，应为 对/错、正确/错误、√/× 或 A/B"))
-    elif item_type in (SINGLE, MULTIPLE):
-        letters, reason = parse_letters(raw_answer)
-        if letters is None:
-            errors.append(("答案", reason))
-        else:
-            answer = letters
-            beyond = [ch for ch in letters if LETTERS.index(ch) >= len(options)]
-            if beyond and not gaps and len(options) >= 2:
-                errors.append(("答案", f"答案「{raw_answer}」中的 {''.join(beyond)} 超出了已填写的 {len(options)} 个选项"
-                                     f"（A–{LETTERS[len(options) - 1]}）"))
-            if item_type == SINGLE and len(letters) > 1:
-                errors.append(("答案", f"单选题只能有一个答案，现为「{raw_answer}」"))
-            if item_type == MULTIPLE and len(letters) == 1:
-                warnings.append(("答案", "多选题只有一个正确选项（已接受，请确认不是漏填）"))
-
-    category = get("category")
-    if not category:
-        errors.append(("分类", "分类不能为空"))
-    elif len(category) > MAX_CATEGORY:
-        errors.append(("分类", f"分类不能超过 {MAX_CATEGORY} 个字符"))
-    raw_difficulty = get("difficulty")
-    difficulty = parse_difficulty(raw_difficulty)
-    if not raw_difficulty:
-        errors.append(("难度", "难度不能为空（1–5 或 易/中/难）"))
-    elif difficulty is None:
-        errors.append(("难度", f"难度「{raw_difficulty}」无效，应为 1–5 的整数或 易/中/难"))
-    level = get("level")
-    if not level:
-        errors.append(("适用级别", "适用级别不能为空（初级 / 中级 / 通用）"))
-    elif level not in LEVELS:
-        errors.append(("适用级别", f"未知的适用级别「{level}」，应为 初级 / 中级 / 通用"))
+    _check_text_lengths(stem, [get(k) for k in OPTION_KEYS], get("explanation"), errors)
+    options, gaps = _parse_options(item_type, [get(k) for k in OPTION_KEYS], errors)
+    answer = _parse_answer(item_type, get("answer"), options, gaps, errors, warnings)
+    category, difficulty, level = _parse_classification(get("category"), get("difficulty"), get("level"), errors)
 
     if errors:
         return None, errors, warnings
     return ItemData(code=code, type=item_type, stem=stem, options=tuple(options), answer=answer,
                     category=category, difficulty=difficulty, level=level,
                     explanation=get("explanation")), [], warnings
+
+
+def _parse_type_cell(raw_type: str, errors: list[tuple[str, str]]) -> str | None:
+    item_type = parse_type(raw_type)
+    if not raw_type:
+        errors.append(("题型", "题型不能为空（单选 / 多选 / 判断）"))
+    elif item_type is None:
+        errors.append(("题型", f"未知的题型「{raw_type}」，应为 单选 / 多选 / 判断"))
+    return item_type
+
+
+def _check_text_lengths(stem: str, cells: list[str], explanation: str, errors: list[tuple[str, str]]) -> None:
+    """The stem is given; stem, options and explanation fit their columns."""
+    if not stem:
+        errors.append(("题干", "题干不能为空"))
+    elif len(stem) > MAX_STEM:
+        errors.append(("题干", f"题干不能超过 {MAX_STEM} 个字符（现为 {len(stem)} 个）"))
+    for cell, letter in zip(cells, LETTERS):
+        if len(cell) > MAX_OPTION:
+            errors.append((f"选项{letter}", f"选项{letter}不能超过 {MAX_OPTION} 个字符（现为 {len(cell)} 个）"))
+    if len(explanation) > MAX_EXPLANATION:
+        errors.append(("解析", f"解析不能超过 {MAX_EXPLANATION} 个字符（现为 {len(explanation)} 个）"))
+
+
+def _parse_options(item_type: str | None, cells: list[str],
+                   errors: list[tuple[str, str]]) -> tuple[tuple[str, ...], list[str]]:
+    """(options up to the last filled one, letters of the empty ones before it). A true/false item gets the
+    fixed 正确/错误 options; a choice item needs at least two distinct options filled from A on."""
+    last = max((i for i, v in enumerate(cells) if v), default=-1)
+    options = tuple(cells[: last + 1])
+    gaps = [LETTERS[i] for i, v in enumerate(options) if not v]
+    if item_type == TRUEFALSE:
+        if options and options not in (TRUEFALSE_OPTIONS, ("对", "错")):
+            errors.append(("选项A", "判断题不填选项（或只填 选项A 正确、选项B 错误）"))
+        return TRUEFALSE_OPTIONS, gaps
+    if item_type not in (SINGLE, MULTIPLE):
+        return options, gaps
+    if gaps:
+        errors.append((f"选项{gaps[0]}", f"选项须从 A 起连续填写，选项{gaps[0]} 为空但其后还有选项"))
+    elif len(options) < 2:
+        errors.append(("选项B" if options else "选项A", f"{TYPE_LABELS[item_type]}题至少需要 2 个选项"))
+    elif len(set(options)) != len(options):
+        second = next(i for i, o in enumerate(options) if o in options[:i])
+        errors.append((f"选项{LETTERS[second]}", f"选项内容重复：「{options[second]}」与选项"
+                                                f"{LETTERS[options.index(options[second])]}相同"))
+    return options, gaps
+
+
+def _parse_answer(item_type: str | None, raw_answer: str, options: tuple[str, ...], gaps: list[str],
+                  errors: list[tuple[str, str]], warnings: list[tuple[str, str]]) -> str:
+    """The answer as sorted option letters ("" when it is missing or unreadable, with the error recorded)."""
+    if not raw_answer:
+        errors.append(("答案", "答案不能为空"))
+        return ""
+    if item_type == TRUEFALSE:
+        answer = parse_truefalse(raw_answer) or ""
+        if not answer:
+            errors.append(("答案", f"判断题答案「{raw_answer}」无法识别，应为 对/错、正确/错误、√/× 或 A/B"))
+        return answer
+    if item_type not in (SINGLE, MULTIPLE):
+        return ""
+    letters, reason = parse_letters(raw_answer)
+    if letters is None:
+        errors.append(("答案", reason))
+        return ""
+    beyond = [ch for ch in letters if LETTERS.index(ch) >= len(options)]
+    if beyond and not gaps and len(options) >= 2:
+        errors.append(("答案", f"答案「{raw_answer}」中的 {''.join(beyond)} 超出了已填写的 {len(options)} 个选项"
+                             f"（A–{LETTERS[len(options) - 1]}）"))
+    if item_type == SINGLE and len(letters) > 1:
+        errors.append(("答案", f"单选题只能有一个答案，现为「{raw_answer}」"))
+    if item_type == MULTIPLE and len(letters) == 1:
+        warnings.append(("答案", "多选题只有一个正确选项（已接受，请确认不是漏填）"))
+    return letters
+
+
+def _parse_classification(category: str, raw_difficulty: str, level: str,
+                          errors: list[tuple[str, str]]) -> tuple[str, int | None, str]:
+    """(category, difficulty 1–5, level), each required; problems go to ``errors``."""
+    if not category:
+        errors.append(("分类", "分类不能为空"))
+    elif len(category) > MAX_CATEGORY:
+        errors.append(("分类", f"分类不能超过 {MAX_CATEGORY} 个字符"))
+    difficulty = parse_difficulty(raw_difficulty)
+    if not raw_difficulty:
+        errors.append(("难度", "难度不能为空（1–5 或 易/中/难）"))
+    elif difficulty is None:
+        errors.append(("难度", f"难度「{raw_difficulty}」无效，应为 1–5 的整数或 易/中/难"))
+    if not level:
+        errors.append(("适用级别", "适用级别不能为空（初级 / 中级 / 通用）"))
+    elif level not in LEVELS:
+        errors.append(("适用级别", f"未知的适用级别「{level}」，应为 初级 / 中级 / 通用"))
+    return category, difficulty, level
 
 
 def parse_rows(rows, file: str = "", sheet: str = "") -> ParsedFile:
@@ -258,7 +285,8 @@ def parse_rows(rows, file: str = "", sheet: str = "") -> ParsedFile:
                 first_row, first_code = seen_stems[key]
                 if not code and not first_code:
                     result.errors.append(RowError(
-                        row.number, "题干", f"题干与第 {first_row} 行重复，且两行都没有编号，无法区分（请填写编号或删除其一）",
+                        row.number, "题干",
+                        f"题干与第 {first_row} 行重复，且两行都没有编号，无法区分（请填写编号或删除其一）",
                         file, sheet))
                 else:
                     result.warnings.append(RowError(row.number, "题干", f"题干与第 {first_row} 行重复", file, sheet))

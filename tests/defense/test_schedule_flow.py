@@ -417,7 +417,7 @@ def test_demo_step_builds_panels_and_publishes_a_valid_schedule(ctx):
 
     def run_demo(echo):  # the core steps (accounts, candidates) and this area's step: independent of others
         context = {"logins": [], "print": echo}
-        for order, name, step in demo_steps():
+        for _order, name, step in demo_steps():
             if name.startswith("core.") or name == "defense.panels":
                 step(context)
                 db.session.flush()

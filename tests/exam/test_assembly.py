@@ -130,19 +130,19 @@ def test_every_draw_respects_the_blueprint(spec, seed, level, mode):
     again = assemble_session(strata, BANK, level, mode, seed, [11, 9, 5])
     by_id = {it.version_id: it for it in BANK}
     for cid, p in papers.items():
-        assert [(l.version_id, l.option_order) for l in p.lines] == \
-               [(l.version_id, l.option_order) for l in again[cid].lines]  # reproducible from the seed
+        assert [(ln.version_id, ln.option_order) for ln in p.lines] == \
+               [(ln.version_id, ln.option_order) for ln in again[cid].lines]  # reproducible from the seed
         assert p.total_points == 100
         assert len(set(p.version_ids)) == len(p.lines)  # no duplicate item
-        assert [l.position for l in p.lines] == list(range(1, len(p.lines) + 1))
-        assert Counter(l.row for l in p.lines) == {s.position: s.count for s in strata}
+        assert [ln.position for ln in p.lines] == list(range(1, len(p.lines) + 1))
+        assert Counter(ln.row for ln in p.lines) == {s.position: s.count for s in strata}
         for line in p.lines:
             item = by_id[line.version_id]
             assert eligible(item, strata[line.row - 1], level)
             assert sorted(line.option_order) == list(range(item.n_options))  # a permutation
             if item.type == "truefalse":
                 assert line.option_order == [0, 1]
-        types = [by_id[l.version_id].type for l in p.lines]
+        types = [by_id[ln.version_id].type for ln in p.lines]
         order = {"single": 0, "multiple": 1, "truefalse": 2}
         assert [order[t] for t in types] == sorted(order[t] for t in types)  # sections by type
     if mode == "fixed":
@@ -160,7 +160,7 @@ def test_per_candidate_orders_differ():
     papers = assemble_session(demo_strata(), BANK, "初级", "fixed", 11, range(1, 30))
     orders = {tuple(p.version_ids) for p in papers.values()}
     assert len(orders) > 20  # same items, own question order
-    options = {tuple(tuple(l.option_order) for l in p.lines) for p in papers.values()}
+    options = {tuple(tuple(ln.option_order) for ln in p.lines) for p in papers.values()}
     assert len(options) > 20
 
 
@@ -202,9 +202,9 @@ def test_greedy_dead_end_falls_back_to_flow_quotas():
         for seed in range(200):
             paper = asm.draw(seed)
             assert len(set(paper.version_ids)) == 5 and paper.total_points == 100
-            assert Counter(l.row for l in paper.lines) == {1: 3, 2: 2}
-            assert all(eligible(by, strata[l.row - 1], "初级") for l in paper.lines for by in items
-                       if by.version_id == l.version_id)
+            assert Counter(ln.row for ln in paper.lines) == {1: 3, 2: 2}
+            assert all(eligible(by, strata[ln.row - 1], "初级") for ln in paper.lines for by in items
+                       if by.version_id == ln.version_id)
         if not balance:
             assert asm.fallbacks > 0  # the uniform greedy does hit the dead end
 

@@ -68,7 +68,7 @@ TestAttemptMachine.settings = settings(max_examples=200, stateful_step_count=30,
 
 
 def test_the_table_only_moves_stored_attempts_between_stored_states():
-    for (state, action), new in TRANSITIONS.items():
+    for (state, _action), new in TRANSITIONS.items():
         if state in STORED:
             assert new in STORED
         if new in CLOSED:
