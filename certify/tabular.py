@@ -607,16 +607,6 @@ def format_for_path(path: str) -> str:
     return ext[1:]
 
 
-def __getattr__(name: str):
-    """``certify.tabular.send_table`` moved to ``certify.downloads`` (this module imports no Flask); the old name
-    still resolves, through a dynamic import, until its last caller (certify/results/routes.py) is updated."""
-    if name == "send_table":
-        import importlib
-
-        return importlib.import_module("certify.downloads").send_table
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def write_file(path: str, sheets: Sequence[Sheet]) -> None:
     """Write to a path by its extension (.xlsx, or .csv — for several sheets, one CSV per extra sheet)."""
     fmt = format_for_path(path)

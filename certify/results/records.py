@@ -70,99 +70,117 @@ def _norm_id(text: str) -> str:
     return (text or "").strip().upper()
 
 
-def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> ImportSummary:
-    table = read_table(data, filename, COLUMNS)
-    file, sheet = table.file, table.sheet
-    if not table.rows:
-        raise ImportFailed([RowError(None, None, "文件中没有业绩成果得分数据", file, sheet)])
-    if not ({"id_number", "ticket"} & table.present):
-        raise ImportFailed([RowError(1, "证件号", "缺少必需的列「证件号」或「准考证号」（至少一列）", file, sheet)])
+class _RowChecker:
+    """The pure-ish half of the import: resolve each row to a candidate of the round and a score, or row errors."""
 
-    candidates = db.session.execute(db.select(Candidate).filter_by(round_id=rnd.id)).scalars().all()
-    by_id = {_norm_id(c.id_number): c for c in candidates}
-    by_ticket = {c.ticket.strip(): c for c in candidates}
-    confirmed_levels = set(db.session.execute(
-        db.select(ResultSet.level).filter_by(round_id=rnd.id, state=CONFIRMED)).scalars())
+    def __init__(self, rnd: Round, table):
+        self.rnd, self.table = rnd, table
+        self.errors: list[RowError] = []
+        candidates = db.session.execute(db.select(Candidate).filter_by(round_id=rnd.id)).scalars().all()
+        self.by_id = {_norm_id(c.id_number): c for c in candidates}
+        self.by_ticket = {c.ticket.strip(): c for c in candidates}
+        self.confirmed_levels = set(db.session.execute(
+            db.select(ResultSet.level).filter_by(round_id=rnd.id, state=CONFIRMED)).scalars())
+        self.elsewhere_id, self.elsewhere_ticket = self._elsewhere()
 
-    ids = {_norm_id(r.get("id_number")) for r in table.rows} - {""} - set(by_id)
-    tickets = {r.get("ticket").strip() for r in table.rows} - {""} - set(by_ticket)
-    elsewhere_id: dict[str, str] = {}
-    elsewhere_ticket: dict[str, str] = {}
-    # One query each, only for the unknown keys (not every candidate of every other round, nor a round per row).
-    # In slices, so a long file never becomes one statement with more parameters than the database takes.
-    for batch in chunks(sorted(ids)):
-        for id_number, code in db.session.execute(
-                db.select(Candidate.id_number, Round.code).join(Candidate.round)
-                .where(Candidate.round_id != rnd.id, db.func.upper(db.func.trim(Candidate.id_number)).in_(batch))):
-            elsewhere_id[_norm_id(id_number)] = code
-    for batch in chunks(sorted(tickets)):
-        for ticket, code in db.session.execute(
-                db.select(Candidate.ticket, Round.code).join(Candidate.round).where(Candidate.ticket.in_(batch))):
-            elsewhere_ticket[ticket] = code
+    def _elsewhere(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Round codes of the unknown IDs/tickets found in other rounds: one query each, only for unknown keys, in
+        slices so a long file never becomes one statement with more parameters than the database takes."""
+        rows, rnd = self.table.rows, self.rnd
+        ids = {_norm_id(r.get("id_number")) for r in rows} - {""} - set(self.by_id)
+        tickets = {r.get("ticket").strip() for r in rows} - {""} - set(self.by_ticket)
+        by_id: dict[str, str] = {}
+        by_ticket: dict[str, str] = {}
+        for batch in chunks(sorted(ids)):
+            for id_number, code in db.session.execute(
+                    db.select(Candidate.id_number, Round.code).join(Candidate.round)
+                    .where(Candidate.round_id != rnd.id,
+                           db.func.upper(db.func.trim(Candidate.id_number)).in_(batch))):
+                by_id[_norm_id(id_number)] = code
+        for batch in chunks(sorted(tickets)):
+            for ticket, code in db.session.execute(
+                    db.select(Candidate.ticket, Round.code).join(Candidate.round).where(Candidate.ticket.in_(batch))):
+                by_ticket[ticket] = code
+        return by_id, by_ticket
 
-    errors: list[RowError] = []
+    def err(self, row: int, column: str, message: str) -> None:
+        self.errors.append(RowError(row, column, message, self.table.file, self.table.sheet))
 
-    def err(row, column, message):
-        errors.append(RowError(row, column, message, file, sheet))
+    def _by_key(self, number: int, text: str, column: str, known: dict, elsewhere: dict, odd: str | None):
+        """(candidate or None, ok)."""
+        if not text:
+            return None, True
+        candidate = known.get(text)
+        if candidate is not None:
+            return candidate, True
+        if odd:
+            self.err(number, column, odd)
+        else:
+            other, code = elsewhere.get(text), self.rnd.code
+            self.err(number, column, f"{column} {text} 的考生属于另一轮次（{other}），不是本轮（{code}）的考生"
+                     if other else f"本轮（{code}）没有{column}为 {text} 的考生")
+        return None, False
 
-    seen: dict[int, int] = {}
-    resolved: list[tuple[int, Candidate, Decimal | str]] = []
-    for row in table.rows:
+    def _candidate(self, row) -> tuple[Candidate | None, bool, str]:
         id_text, ticket_text = _norm_id(row.get("id_number")), row.get("ticket").strip()
-        by_id_cand = by_ticket_cand = None
-        ok = True
         if not id_text and not ticket_text:
-            err(row.number, "证件号", "证件号与准考证号至少填写一项")
-            ok = False
-        if id_text:
-            by_id_cand = by_id.get(id_text)
-            odd = excel_number_problem(id_text) or odd_character_problem(id_text, "证件号")
-            if by_id_cand is None and odd:
-                ok = False
-                err(row.number, "证件号", odd)
-            elif by_id_cand is None:
-                ok = False
-                other = elsewhere_id.get(id_text)
-                err(row.number, "证件号", f"证件号 {id_text} 的考生属于另一轮次（{other}），不是本轮（{rnd.code}）的考生"
-                    if other else f"本轮（{rnd.code}）没有证件号为 {id_text} 的考生")
-        if ticket_text:
-            by_ticket_cand = by_ticket.get(ticket_text)
-            odd = odd_character_problem(ticket_text, "准考证号")
-            if by_ticket_cand is None and odd:
-                ok = False
-                err(row.number, "准考证号", odd)
-            elif by_ticket_cand is None:
-                ok = False
-                other = elsewhere_ticket.get(ticket_text)
-                err(row.number, "准考证号", f"准考证号 {ticket_text} 的考生属于另一轮次（{other}），不是本轮（{rnd.code}）的考生"
-                    if other else f"本轮（{rnd.code}）没有准考证号为 {ticket_text} 的考生")
-        if by_id_cand is not None and by_ticket_cand is not None and by_id_cand.id != by_ticket_cand.id:
-            ok = False
-            err(row.number, "准考证号", f"证件号 {id_text} 与准考证号 {ticket_text} 不是同一名考生"
-                f"（分别为 {by_id_cand.name} 与 {by_ticket_cand.name}）")
-        score, score_error = parse_score(row.get("work_record_score"))
-        if score_error:
-            ok = False
-            err(row.number, "业绩成果得分", score_error)
-        candidate = by_id_cand or by_ticket_cand
-        if candidate is None or not ok:
-            continue
-        if candidate.id in seen:
-            err(row.number, "证件号" if id_text else "准考证号",
-                f"考生 {candidate.name}（{candidate.ticket}）在文件中重复出现（第 {seen[candidate.id]} 行已有）")
-            continue
-        seen[candidate.id] = row.number
-        scheme = rnd.scheme_for(candidate.level)
-        if scheme is None or scheme.record_weight <= 0:
-            err(row.number, "业绩成果得分", f"考生 {candidate.name} 的认证级别（{candidate.level}）不含业绩成果得分")
-            continue
-        if candidate.level in confirmed_levels:
-            err(row.number, "业绩成果得分", f"{candidate.level}成绩已确认，不能再导入业绩成果得分（须先重新开放成绩计算）")
-            continue
-        resolved.append((row.number, candidate, score))
-    if errors:
-        raise ImportFailed(errors)
+            self.err(row.number, "证件号", "证件号与准考证号至少填写一项")
+            return None, False, id_text
+        by_id, ok_id = self._by_key(row.number, id_text, "证件号", self.by_id, self.elsewhere_id,
+                                    excel_number_problem(id_text) or odd_character_problem(id_text, "证件号")
+                                    if id_text else None)
+        by_ticket, ok_ticket = self._by_key(row.number, ticket_text, "准考证号", self.by_ticket,
+                                            self.elsewhere_ticket, odd_character_problem(ticket_text, "准考证号")
+                                            if ticket_text else None)
+        if by_id is not None and by_ticket is not None and by_id.id != by_ticket.id:
+            self.err(row.number, "准考证号", f"证件号 {id_text} 与准考证号 {ticket_text} 不是同一名考生"
+                     f"（分别为 {by_id.name} 与 {by_ticket.name}）")
+            return None, False, id_text
+        return by_id or by_ticket, ok_id and ok_ticket, id_text
 
+    def _refusal(self, candidate: Candidate) -> str | None:
+        scheme = self.rnd.scheme_for(candidate.level)
+        if scheme is None or scheme.record_weight <= 0:
+            return f"考生 {candidate.name} 的认证级别（{candidate.level}）不含业绩成果得分"
+        if candidate.level in self.confirmed_levels:
+            return f"{candidate.level}成绩已确认，不能再导入业绩成果得分（须先重新开放成绩计算）"
+        return None
+
+    def check(self) -> list[tuple[int, Candidate, Decimal | str]]:
+        seen: dict[int, int] = {}
+        resolved: list[tuple[int, Candidate, Decimal | str]] = []
+        for row in self.table.rows:
+            candidate, ok, id_text = self._candidate(row)
+            score, score_error = parse_score(row.get("work_record_score"))
+            if score_error:
+                self.err(row.number, "业绩成果得分", score_error)
+            if candidate is None or not ok or score_error:
+                continue
+            if candidate.id in seen:
+                first = seen[candidate.id]
+                self.err(row.number, "证件号" if id_text else "准考证号",
+                         f"考生 {candidate.name}（{candidate.ticket}）在文件中重复出现（第 {first} 行已有）")
+                continue
+            seen[candidate.id] = row.number
+            refusal = self._refusal(candidate)
+            if refusal:
+                self.err(row.number, "业绩成果得分", refusal)
+                continue
+            resolved.append((row.number, candidate, score))
+        if self.errors:
+            raise ImportFailed(self.errors)
+        return resolved
+
+
+def _unchanged(before, score) -> bool:
+    if before is None:
+        return False
+    if score == ABSENT_MARK:
+        return before.status == "absent"
+    return before.status == "scored" and before.score is not None and Decimal(before.score) == score
+
+
+def _apply(resolved, file: str, actor) -> ImportSummary:
     summary = ImportSummary(rows=len(resolved))
     existing = {}
     for batch in chunks([c.id for _, c, _ in resolved]):
@@ -174,15 +192,11 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
     with db.session.no_autoflush:
         for _number, candidate, score in resolved:
             before = existing.get(candidate.id)
-            absent = score == ABSENT_MARK
-            if before is not None and (
-                    (absent and before.status == "absent")
-                    or (not absent and before.status == "scored" and before.score is not None
-                        and Decimal(before.score) == score)):
+            if _unchanged(before, score):
                 summary.unchanged += 1
                 continue
             old = None if before is None else (ABSENT_MARK if before.status == "absent" else before.score)
-            if absent:
+            if score == ABSENT_MARK:
                 record_component(candidate, RECORD, None, status="absent", source=f"业绩成果导入：{file}",
                                  reason="业绩成果导入文件标记缺考", actor=actor)
                 summary.absent += 1
@@ -193,6 +207,19 @@ def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> Imp
             else:
                 summary.updated += 1
             summary.changes.append({"ticket": candidate.ticket, "before": old, "after": score})
+    return summary
+
+
+def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> ImportSummary:
+    """Read, check every row (nothing written when any row is wrong), then record the scores (or 缺考)."""
+    table = read_table(data, filename, COLUMNS)
+    file, sheet = table.file, table.sheet
+    if not table.rows:
+        raise ImportFailed([RowError(None, None, "文件中没有业绩成果得分数据", file, sheet)])
+    if not ({"id_number", "ticket"} & table.present):
+        raise ImportFailed([RowError(1, "证件号", "缺少必需的列「证件号」或「准考证号」（至少一列）", file, sheet)])
+    resolved = _RowChecker(rnd, table).check()
+    summary = _apply(resolved, file, actor)
     if summary.created or summary.updated:
         audit("results.import_records", target=rnd, round_id=rnd.id, actor=actor, file=file, rows=summary.rows,
               created=summary.created, updated=summary.updated, unchanged=summary.unchanged,

@@ -11,11 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
+from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
-from certify.tabular import ImportFailed, send_table
+from certify.tabular import ImportFailed
 from certify.web import BadParameter, decimal_value, refusals_go_to
 
 from . import exports
@@ -363,8 +364,9 @@ def complaints(rnd: Round):
                                                  complainant=form.complainant.data, actor=current_user)
             flash(f"已登记投诉 #{complaint.id}", "success")
             return redirect(back)
+    # the list shows each one's candidate: load them with the complaints
     items = db.session.execute(db.select(Complaint).filter_by(round_id=rnd.id).order_by(
-        Complaint.id.desc()).options(selectinload(Complaint.candidate))).scalars().all()  # the list shows each one's candidate
+        Complaint.id.desc()).options(selectinload(Complaint.candidate))).scalars().all()
     return render_template("results/complaints.html", rnd=rnd, form=form, items=items,
                            period=ops.publication_for(rnd), today=ops.local_today(),
                            decision_form=DecisionForm(formdata=None), OPEN=OPEN, COMPLAINT_LABELS=COMPLAINT_LABELS)
