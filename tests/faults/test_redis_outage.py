@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from tests.faults.harness import FIGURES, Candidate, base_env, demo_tickets, serve_command
+from tests.faults.harness import FIGURES, Candidate, base_env, demo_tickets, free_port, serve_command
 
 pytestmark = pytest.mark.faults
 
@@ -87,3 +87,24 @@ def test_redis_outage_keeps_logins_and_saves_working_and_recovers(sqlite_copy, t
     print(f"\nRedis outage: {outage:.1f} s of outage handled")
     log = server.log()
     assert "Traceback" not in log and " 500 " not in log, log[-3000:]
+
+
+def test_login_limiter_counts_in_memory_while_redis_is_unreachable_and_remembers_after(private_redis):
+    from certify.login_throttle import RedisStore
+    from certify.services.backoff import Policy
+
+    policy = Policy(free=2, period=60.0, base=1.0, cap=60.0)
+    now = time.time()
+    dead = RedisStore(f"redis://127.0.0.1:{free_port()}/0", "t:")  # nothing listens there
+    started = time.monotonic()
+    assert [dead.fail("acct:x", now, policy) for _ in range(3)] == [1, 2, 3]  # counted, not raised
+    assert dead.get("acct:x", now)[0] == 3
+    assert time.monotonic() - started < 3  # one short timeout, then memory until the retry interval passes
+    dead.clear("acct:x")
+    assert dead.get("acct:x", now) is None
+
+    live = RedisStore(private_redis.url, "t:")
+    for _ in range(3):
+        live._memory.fail("acct:y", now, policy)  # failures counted while Redis was down
+    assert live.fail("acct:y", now, policy) == 1  # Redis answers again: it is used
+    assert live.get("acct:y", now)[0] == 3  # but the outage's count still slows the guesser
