@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 
 from flask import g, request, session
+from sqlalchemy import inspect as sa_inspect
 
 request_log = logging.getLogger("certify.request")
 _HANDLER_MARK = "_certify_handler"
@@ -81,8 +82,12 @@ def configure_logging(app) -> None:
 
 def _user_id() -> str:
     user = g.get("_login_user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        return str(user.id)
+    if user is not None and not getattr(user, "is_anonymous", True):
+        # The identity key, never an attribute load: after a failed request (rolled back, session removed by the
+        # 503 handler) the user is expired and detached, and reading ``user.id`` would raise (a 500 instead of 503).
+        state = sa_inspect(user, raiseerr=False)
+        if state is not None and state.identity:
+            return str(state.identity[0])
     # The session's "id:epoch" marker, without loading the user (the database may be the thing that is down).
     raw = session.get("_user_id") if "_user_id" in session else None
     return str(raw).partition(":")[0] if raw else "-"

@@ -19,10 +19,12 @@ address alone, or a hard lockout of the account, would let one neighbour lock ev
   most ``LOGIN_BACKOFF_MAX_SECONDS``, and a secretariat reset clears the account's bucket.
 - **Addresses**: ``request.remote_addr``; ``X-Forwarded-For`` is believed only behind ``TRUSTED_PROXIES``
   proxies (Werkzeug's ``ProxyFix``, installed by ``install_proxy_fix``), so a client cannot pick its address.
-- **Storage**: Redis (``REDIS_URL``) when several processes serve, else process memory (the embedded default).
+- **Storage**: Redis (``REDIS_URL``) when several processes serve, else process memory (the embedded default);
+  with Redis out of reach, process memory until it answers again (``RedisStore``), never a 500.
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import secrets
@@ -39,6 +41,7 @@ DEVICE_COOKIE = "certify_device"
 DEVICE_MAX_AGE = 400 * 24 * 3600
 DEVICE_MAX_ACCOUNTS = 8
 EXTENSION = "certify_login_throttle"
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- storage
@@ -80,21 +83,45 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Buckets in Redis hashes (``n`` failures, ``t`` last failure), expiring on their own."""
+    """Buckets in Redis hashes (``n`` failures, ``t`` last failure), expiring on their own.
+
+    Redis out of reach never turns a login into a 500: while it is down (and for ``RETRY_SECONDS`` after each
+    failure, so a dead Redis costs one short timeout, not one per login) failures are counted in this process's
+    memory; a lookup takes the larger of both counts, so buckets filled during the outage keep slowing guesses
+    after Redis returns, and Redis is used again as soon as it answers.
+    """
+
+    RETRY_SECONDS = 5.0
 
     def __init__(self, url: str, prefix: str):
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._errors = (redis.RedisError, OSError)
         self._prefix = prefix
+        self._memory = MemoryStore()
+        self._down_until = 0.0
+
+    def _call(self, fn, *args):
+        """``fn(*args)`` against Redis, or None (and remember for a while) when Redis does not answer."""
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return fn(*args)
+        except self._errors as err:
+            self._down_until = time.monotonic() + self.RETRY_SECONDS
+            log.warning("login throttle: redis unreachable (%s); counting in process memory", type(err).__name__)
+            return None
+
+    def _get(self, key: str) -> tuple[int, float] | None:
+        n, t = self._redis.hmget(self._prefix + key, "n", "t")
+        return None if n is None or t is None else (int(n), float(t))
 
     def get(self, key: str, now: float) -> tuple[int, float] | None:
-        n, t = self._redis.hmget(self._prefix + key, "n", "t")
-        if n is None or t is None:
-            return None
-        return int(n), float(t)
+        states = [s for s in (self._call(self._get, key), self._memory.get(key, now)) if s is not None]
+        return max(states) if states else None
 
-    def fail(self, key: str, now: float, policy: Policy) -> int:
+    def _fail(self, key: str, now: float, policy: Policy) -> int:
         name = self._prefix + key
         pipe = self._redis.pipeline(transaction=True)
         pipe.hincrby(name, "n", 1)
@@ -103,12 +130,17 @@ class RedisStore:
         self._redis.expire(name, max(1, math.ceil(memory_seconds(failures, policy))))
         return failures
 
+    def fail(self, key: str, now: float, policy: Policy) -> int:
+        failures = self._call(self._fail, key, now, policy)
+        return failures if failures is not None else self._memory.fail(key, now, policy)
+
     def clear(self, key: str) -> None:
-        self._redis.delete(self._prefix + key)
+        self._memory.clear(key)
+        self._call(self._redis.delete, self._prefix + key)
 
     def reset(self) -> None:
-        for name in self._redis.scan_iter(match=self._prefix + "*"):
-            self._redis.delete(name)
+        self._memory.reset()
+        self._call(lambda: [self._redis.delete(n) for n in self._redis.scan_iter(match=self._prefix + "*")])
 
 
 def store(app: Flask | None = None):
