@@ -38,7 +38,7 @@ from certify.tabular import Row, RowError
 from .parsing import LETTERS, MULTIPLE, SINGLE, TRUEFALSE, TYPE_LABELS, ItemData
 
 FORMATS = {"moodle": "Moodle XML", "gift": "GIFT", "aiken": "Aiken", "qti": "QTI 2.1"}
-EXTENSIONS = {"moodle": ".xml", "gift": ".gift.txt", "aiken": ".aiken.txt", "qti": ".zip"}
+EXTENSIONS = {"moodle": ".xml", "gift": ".gift", "aiken": ".aiken.txt", "qti": ".zip"}
 MAX_ZIP_ENTRIES = 5000
 MAX_ZIP_TOTAL = 50 * 2 ** 20  # uncompressed bytes in a QTI package
 MAX_ZIP_RATIO = 100
@@ -81,8 +81,8 @@ def detect_format(data: bytes, filename: str) -> str | None:
     if name.endswith(".gift"):
         return "gift"
     if name.endswith(".xml") or data.lstrip()[:5] in (b"<?xml", b"<quiz", b"<asse"):
-        head = data[:4096].decode("utf-8", "ignore")
-        return "qti" if "assessmentItem" in head else "moodle"
+        root = re.search(r"<(?![?!])\s*(?:[\w.-]+:)?([\w.-]+)", data[:4096].decode("utf-8", "ignore"))
+        return "qti" if root and root.group(1) == "assessmentItem" else "moodle"
     if name.endswith(".txt"):
         try:
             text = _decode(data, filename)
@@ -90,7 +90,8 @@ def detect_format(data: bytes, filename: str) -> str | None:
             return None
         if re.search(r"^\s*ANSWER\s*[:：]", text, re.M) and "{" not in text:
             return "aiken"
-        if re.search(r"(?<!\\)\{.*(?<!\\)\}", text, re.S):
+        opening = _unescaped_index(text, "{")
+        if opening >= 0 and _unescaped_index(text, "}", opening + 1) >= 0:
             return "gift"
     return None
 
