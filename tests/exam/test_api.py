@@ -216,7 +216,7 @@ def test_openapi_documents_every_operation_and_validates(client):
     for path in spec["paths"].values():
         for op in path.values():
             assert "200" in op["responses"]
-            if op["operationId"] != "serverTime":
+            if op["operationId"] not in ("serverTime", "getOpenApi"):  # public reads that touch no data
                 assert any(code.startswith(("4",)) for code in op["responses"])
     from openapi_spec_validator import validate
 
