@@ -113,7 +113,8 @@ def test_old_token_is_answered_409_taken_over(app, session2):
     assert a2["attempt_id"] == a1["attempt_id"] and a2["client_token"] != a1["client_token"]
     assert a2["items"][0]["response"] == ["A"]
     assert [i["position"] for i in a2["items"]] == [i["position"] for i in a1["items"]]
-    assert [[o["id"] for o in i["options"]] for i in a2["items"]] == [[o["id"] for o in i["options"]] for i in a1["items"]]
+    assert [[o["id"] for o in i["options"]] for i in a2["items"]] == \
+        [[o["id"] for o in i["options"]] for i in a1["items"]]
     resp = save(first, a1, 2, ["A"], 2)
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "taken_over"
     assert "另一台设备" in resp.get_json()["error"]["message"]
