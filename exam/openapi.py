@@ -1,7 +1,22 @@
-"""The OpenAPI 3 description of the candidate exam API, built with apispec and served at /api/openapi.json."""
+"""The OpenAPI 3.1 description of the candidate exam API, generated from the models in ``exam.schemas`` and served
+at /api/openapi.json; and ``ContractChecker``, which checks one response against it (the test suite runs it on
+every ``/api/*`` response any test makes).
+
+Each operation documents its success body and, per error status, the exact error codes it may answer with: an
+error response's schema is the ``Error`` body narrowed to those codes, so an undocumented code is a contract
+violation. OpenAPI 3.1 because its schema dialect is JSON Schema 2020-12, which is what pydantic generates.
+"""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
 from apispec import APISpec
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import schemas as s
 
 ERROR_CODES = {
     "unauthenticated": "未登录（401）",
@@ -22,191 +37,206 @@ ERROR_CODES = {
     "deadline_passed": "超过截止时间加宽限期，保存被拒绝并记录（409）",
     "invalid_position": "题号无效（400）",
     "invalid_seq": "保存序号无效：须为 1 到 2147483647 之间的整数（400）",
-    "invalid_response": "答案无效：选项不存在、重复或单选多答（400）",
-    "invalid_event": "未知的事件类型或事件详情格式无效（400）",
+    "invalid_response": "答案无效：格式不对、选项不存在、重复或单选多答（400）",
+    "invalid_event": "未知的事件类型，或事件详情、事件编号格式无效（400）",
     "event_too_large": "事件详情超过大小上限（400）",
-    "invalid_json": "请求体不是 JSON 对象（400）",
+    "invalid_json": "请求体不是 JSON 对象，或某个字段缺失、类型或取值不符（消息中指出字段）（400）",
     "unsupported_media_type": "请求体必须是 application/json（415）",
-    "rate_limited": "登录尝试过于频繁（429）",
+    "login_throttled": "该账号或地址登录失败过多，须等待后再试（429，响应头 Retry-After）",
+    "rate_limited": "请求过于频繁（429，响应头 Retry-After）",
+    "unavailable": "服务暂时不可用（503，响应头 Retry-After；error.retry_after 为秒数）",
 }
 
-SCHEMAS = {
-    "Error": {
-        "type": "object", "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string", "enum": sorted(ERROR_CODES), "description": "机器可读的错误代码"},
-            "message": {"type": "string", "description": "中文错误说明"}}}},
-    },
-    "LoginRequest": {"type": "object", "required": ["username", "password"], "properties": {
-        "username": {"type": "string", "description": "准考证号"}, "password": {"type": "string"}}},
-    "LoginResponse": {"type": "object", "required": ["user", "csrf_token"], "properties": {
-        "user": {"type": "object", "properties": {"username": {"type": "string"}, "display_name": {"type": "string"},
-                                                  "must_change_password": {"type": "boolean"}}},
-        "csrf_token": {"type": "string", "description": "后续写操作放在 X-CSRFToken 请求头中"}}},
-    "ServerTime": {"type": "object", "required": ["server_time", "server_time_ms"], "properties": {
-        "server_time": {"type": "string", "format": "date-time"},
-        "server_time_ms": {"type": "integer", "description": "服务器时间（Unix 毫秒）"}}},
-    "AttemptSummary": {"type": "object", "nullable": True, "properties": {
-        "attempt_id": {"type": "integer"}, "state": {"$ref": "#/components/schemas/AttemptState"},
-        "state_label": {"type": "string"}, "submitted_at": {"type": "string", "format": "date-time", "nullable": True},
-        "score": {"type": "string", "nullable": True, "description": "公布成绩后才有（满分 100，精确小数）"}}},
-    "AttemptState": {"type": "string", "enum": ["in_progress", "submitted", "auto_submitted", "force_submitted"]},
-    "ExamSession": {"type": "object", "required": ["session_id", "name", "opens_at", "closes_at", "phase"],
-                    "properties": {
-                        "session_id": {"type": "integer"}, "name": {"type": "string"},
-                        "opens_at": {"type": "string", "format": "date-time"},
-                        "closes_at": {"type": "string", "format": "date-time"},
-                        "late_entry_until": {"type": "string", "format": "date-time"},
-                        "duration_minutes": {"type": "integer"}, "extra_minutes": {"type": "integer"},
-                        "phase": {"type": "string", "enum": ["upcoming", "open", "closed"]},
-                        "can_enter": {"type": "boolean"}, "scores_released": {"type": "boolean"},
-                        "attempt": {"$ref": "#/components/schemas/AttemptSummary"}}},
-    "SessionList": {"type": "object", "required": ["sessions"], "properties": {
-        "sessions": {"type": "array", "items": {"$ref": "#/components/schemas/ExamSession"}},
-        "server_time": {"type": "string", "format": "date-time"}}},
-    "Option": {"type": "object", "required": ["id", "text"], "properties": {
-        "id": {"type": "string", "description": "稳定的选项编号（题目原始顺序中的字母），按考生看到的顺序排列"},
-        "text": {"type": "string"}}},
-    "PaperItem": {"type": "object", "required": ["position", "item_id", "version", "type", "stem", "options"],
-                  "properties": {
-                      "position": {"type": "integer", "description": "考生试卷中的题号（从 1 开始）"},
-                      "item_id": {"type": "integer"}, "item_version_id": {"type": "integer"},
-                      "version": {"type": "integer"},
-                      "type": {"type": "string", "enum": ["single", "multiple", "truefalse"]},
-                      "type_label": {"type": "string"}, "stem": {"type": "string"},
-                      "points": {"type": "string", "description": "本题分值"},
-                      "options": {"type": "array", "items": {"$ref": "#/components/schemas/Option"}},
-                      "response": {"type": "array", "items": {"type": "string"}, "description": "已保存的选项编号"},
-                      "flagged": {"type": "boolean"}, "seq": {"type": "integer"},
-                      "time_spent_ms": {"type": "integer"}}},
-    "Attempt": {"type": "object",
-                "description": "作答中返回试卷（不含答案、解析、得分）；交卷后不再返回题目，公布成绩后返回 score。",
-                "required": ["attempt_id", "state", "deadline_at", "remaining_seconds", "server_time", "items"],
-                "properties": {
-                    "attempt_id": {"type": "integer"}, "session_id": {"type": "integer"},
-                    "session_name": {"type": "string"}, "state": {"$ref": "#/components/schemas/AttemptState"},
-                    "state_label": {"type": "string"},
-                    "started_at": {"type": "string", "format": "date-time"},
-                    "deadline_at": {"type": "string", "format": "date-time"},
-                    "remaining_seconds": {"type": "integer"},
-                    "server_time": {"type": "string", "format": "date-time"}, "server_time_ms": {"type": "integer"},
-                    "last_seq": {"type": "integer"}, "answered_count": {"type": "integer"},
-                    "event_warning_threshold": {"type": "integer", "nullable": True},
-                    "submitted_at": {"type": "string", "format": "date-time", "nullable": True},
-                    "score": {"type": "string", "nullable": True}, "scores_released": {"type": "boolean"},
-                    "client_token": {"type": "string", "description": "仅 startAttempt 返回；写操作放在 X-Attempt-Token 头"},
-                    "token_tag": {"type": "string"},
-                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/PaperItem"}}}},
-    "SaveAnswerRequest": {"type": "object", "required": ["response", "seq"], "properties": {
-        "response": {"type": "array", "items": {"type": "string", "pattern": "^[A-H]$"},
-                     "description": "所选选项编号；空数组表示清除作答"},
-        "seq": {"type": "integer", "minimum": 1, "description": "本次作答的递增序号；较旧的请求不会覆盖较新的答案"},
-        "time_spent_ms": {"type": "integer", "minimum": 0, "description": "自上次保存以来在本题上花费的时间"}}},
-    "SaveAnswerResponse": {"type": "object", "required": ["applied", "seq", "position"], "properties": {
-        "applied": {"type": "boolean", "description": "false：已有更新的保存（更大的 seq），本请求被忽略"},
-        "seq": {"type": "integer"}, "position": {"type": "integer"},
-        "response": {"type": "array", "items": {"type": "string"}}, "answered_count": {"type": "integer"},
-        "server_time": {"type": "string", "format": "date-time"}}},
-    "FlagRequest": {"type": "object", "required": ["flagged"], "properties": {"flagged": {"type": "boolean"}}},
-    "FlagResponse": {"type": "object", "properties": {"position": {"type": "integer"}, "flagged": {"type": "boolean"}}},
-    "EventRequest": {"type": "object", "required": ["kind"], "properties": {
-        "kind": {"type": "string", "enum": ["blur", "hidden", "copy", "paste", "fullscreen_exit"]},
-        "detail": {"type": "object", "additionalProperties": True}}},
-    "EventResponse": {"type": "object", "properties": {
-        "kind": {"type": "string"}, "count": {"type": "integer"}, "warning": {"type": "boolean"},
-        "recorded": {"type": "boolean", "description": "false：本次作答的事件已达上限，此事件未再单独保存"},
-        "message": {"type": "string"}}},
-}
-
-
-def _errors(*codes_by_status: tuple[int, tuple[str, ...]]) -> dict:
-    out = {}
-    for status, codes in codes_by_status:
-        out[str(status)] = {"description": "；".join(f"{c}：{ERROR_CODES[c]}" for c in codes),
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    return out
-
-
-def _ok(schema: str, description: str = "成功") -> dict:
-    return {"200": {"description": description,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
-
-
-def _body(schema: str) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
-
-
-ATTEMPT_ID = {"name": "attempt_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-POSITION = {"name": "position", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+INT_ID = {"type": "integer", "minimum": 0, "maximum": s.SQL_INT_MAX}
+ATTEMPT_ID = {"name": "attempt_id", "in": "path", "required": True, "schema": INT_ID}
+POSITION = {"name": "position", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": s.SQL_INT_MAX}}
+SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": INT_ID}
 TOKEN = {"name": "X-Attempt-Token", "in": "header", "required": True, "schema": {"type": "string"},
          "description": "startAttempt 返回的 client_token"}
 CSRF = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"},
         "description": "CSRF 令牌（页面的 meta csrf-token 或 candidateLogin 返回的 csrf_token）"}
-AUTH = ((401, ("unauthenticated",)), (403, ("not_candidate", "password_change_required")))
 COOKIE = [{"sessionCookie": []}]
-WRITE_ERRORS = ((400, ("csrf_failed", "invalid_json")), (415, ("unsupported_media_type",)))
 
-PATHS = {
-    "/api/login": {"post": {
-        "operationId": "candidateLogin", "summary": "考生登录（JSON），返回会话 Cookie 与 CSRF 令牌", "security": [],
-        "requestBody": _body("LoginRequest"), "responses": {
-            **_ok("LoginResponse"),
-            **_errors((400, ("invalid_json",)), (401, ("invalid_credentials",)), (403, ("not_candidate",)),
-                      (415, ("unsupported_media_type",)), (429, ("rate_limited",)))}}},
-    "/api/time": {"get": {
-        "operationId": "serverTime", "summary": "服务器时间（用于校准倒计时）", "security": [],
-        "responses": _ok("ServerTime")}},
-    "/api/exam/sessions": {"get": {
-        "operationId": "listMyExamSessions", "summary": "我的考试场次", "security": COOKIE,
-        "responses": {**_ok("SessionList"), **_errors(*AUTH)}}},
-    "/api/exam/sessions/{session_id}/attempt": {"post": {
-        "operationId": "startAttempt", "summary": "开始或继续作答（在另一设备继续会使旧设备的令牌失效）",
-        "security": COOKIE, "parameters": [SESSION_ID, CSRF], "responses": {
-            **_ok("Attempt"),
-            **_errors((400, ("csrf_failed",)), *AUTH[:1],
-                      (403, ("not_candidate", "not_open", "late_entry_closed", "session_closed")),
-                      (404, ("not_found", "not_assigned")), (409, ("attempt_closed", "no_paper", "no_exam")))}}},
-    "/api/exam/attempts/{attempt_id}": {"get": {
-        "operationId": "getAttempt", "summary": "试卷、已保存答案、标记、剩余时间与服务器时间", "security": COOKIE,
-        "parameters": [ATTEMPT_ID, {**TOKEN, "required": False,
-                                    "description": "startAttempt 返回的 client_token；作答中的试卷必须携带，已交卷的可省略"}],
-        "responses": {
-            **_ok("Attempt"), **_errors(*AUTH, (404, ("not_found",)), (409, ("taken_over",)))}}},
-    "/api/exam/attempts/{attempt_id}/answers/{position}": {"put": {
-        "operationId": "saveAnswer", "summary": "保存一题的答案（按 seq 防止旧请求覆盖新答案）", "security": COOKIE,
-        "parameters": [ATTEMPT_ID, POSITION, TOKEN, CSRF], "requestBody": _body("SaveAnswerRequest"),
-        "responses": {**_ok("SaveAnswerResponse"), **_errors(
-            (400, ("csrf_failed", "invalid_json", "invalid_position", "invalid_seq", "invalid_response")), *AUTH,
-            (404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed")),
-            (415, ("unsupported_media_type",)))}}},
-    "/api/exam/attempts/{attempt_id}/flags/{position}": {"put": {
-        "operationId": "flagItem", "summary": "标记或取消标记一题", "security": COOKIE,
-        "parameters": [ATTEMPT_ID, POSITION, TOKEN, CSRF], "requestBody": _body("FlagRequest"),
-        "responses": {**_ok("FlagResponse"), **_errors(
-            (400, ("csrf_failed", "invalid_json", "invalid_position")), *AUTH, (404, ("not_found",)),
-            (409, ("taken_over", "attempt_closed", "deadline_passed")), (415, ("unsupported_media_type",)))}}},
-    "/api/exam/attempts/{attempt_id}/events": {"post": {
-        "operationId": "recordEvent", "summary": "记录诚信事件（失焦、页面隐藏、复制、粘贴、退出全屏）",
-        "security": COOKIE, "parameters": [ATTEMPT_ID, TOKEN, CSRF], "requestBody": _body("EventRequest"),
-        "responses": {**_ok("EventResponse"), **_errors(
-            (400, ("csrf_failed", "invalid_json", "invalid_event", "event_too_large")), *AUTH, (404, ("not_found",)),
-            (409, ("taken_over", "attempt_closed")), (415, ("unsupported_media_type",)))}}},
-    "/api/exam/attempts/{attempt_id}/submit": {"post": {
-        "operationId": "submitAttempt", "summary": "交卷（截止时间后调用记为到时自动交卷）", "security": COOKIE,
-        "parameters": [ATTEMPT_ID, TOKEN, CSRF], "responses": {
-            **_ok("Attempt"), **_errors((400, ("csrf_failed",)), *AUTH, (404, ("not_found",)),
-                                        (409, ("taken_over", "attempt_closed")))}}},
-}
+AUTH = ((401, ("unauthenticated",)), (403, ("not_candidate", "password_change_required", "forbidden")))
+WRITE = ((400, ("csrf_failed", "invalid_json")), (415, ("unsupported_media_type",)))
+UNAVAILABLE = ((503, ("unavailable",)),)
 
 
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    method: str
+    operation_id: str
+    summary: str
+    response: type[BaseModel] | None
+    errors: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    request: type[BaseModel] | None = None
+    parameters: tuple[dict, ...] = ()
+    public: bool = False
+    response_schema: dict = field(default_factory=dict)  # used when response is None
+
+
+def _merge(*groups) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Error codes by status, merged over groups (order kept, duplicates dropped)."""
+    out: dict[int, list[str]] = {}
+    for group in groups:
+        for status, codes in group:
+            out.setdefault(status, [])
+            out[status] += [c for c in codes if c not in out[status]]
+    return tuple(sorted((status, tuple(codes)) for status, codes in out.items()))
+
+
+OPERATIONS = (
+    Operation("/api/login", "post", "candidateLogin", "考生登录（JSON），返回会话 Cookie 与 CSRF 令牌",
+              s.LoginResponse, _merge(((400, ("invalid_json",)), (401, ("invalid_credentials",)),
+                                       (403, ("not_candidate",)), (415, ("unsupported_media_type",)),
+                                       (429, ("login_throttled", "rate_limited"))), UNAVAILABLE),
+              request=s.LoginRequest, public=True),
+    Operation("/api/time", "get", "serverTime", "服务器时间（用于校准倒计时）", s.ServerTime, public=True),
+    Operation("/api/exam/sessions", "get", "listMyExamSessions", "我的考试场次", s.SessionList,
+              _merge(AUTH, UNAVAILABLE)),
+    Operation("/api/exam/sessions/{session_id}/attempt", "post", "startAttempt",
+              "开始或继续作答（在另一设备继续会使旧设备的令牌失效）", s.StartedAttempt,
+              _merge(((400, ("csrf_failed",)),), AUTH,
+                     ((403, ("not_open", "late_entry_closed", "session_closed")),
+                      (404, ("not_found", "not_assigned")), (409, ("attempt_closed", "no_paper", "no_exam"))),
+                     UNAVAILABLE),
+              parameters=(SESSION_ID, CSRF)),
+    Operation("/api/exam/attempts/{attempt_id}", "get", "getAttempt",
+              "试卷、已保存答案、标记、剩余时间与服务器时间", s.Attempt,
+              _merge(AUTH, ((404, ("not_found",)), (409, ("taken_over",))), UNAVAILABLE),
+              parameters=(ATTEMPT_ID, {**TOKEN, "required": False, "description":
+                                       "startAttempt 返回的 client_token；作答中的试卷必须携带，已交卷的可省略"})),
+    Operation("/api/exam/attempts/{attempt_id}/answers/{position}", "put", "saveAnswer",
+              "保存一题的答案（按 seq 防止旧请求覆盖新答案）", s.SaveAnswerResponse,
+              _merge(WRITE, ((400, ("invalid_position", "invalid_seq", "invalid_response")),), AUTH,
+                     ((404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed"))),
+                     UNAVAILABLE),
+              request=s.SaveAnswerRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF)),
+    Operation("/api/exam/attempts/{attempt_id}/flags/{position}", "put", "flagItem", "标记或取消标记一题",
+              s.FlagResponse,
+              _merge(WRITE, ((400, ("invalid_position",)),), AUTH,
+                     ((404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed"))),
+                     UNAVAILABLE),
+              request=s.FlagRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF)),
+    Operation("/api/exam/attempts/{attempt_id}/events", "post", "recordEvent",
+              "记录诚信事件（失焦、页面隐藏、复制、粘贴、退出全屏）", s.EventResponse,
+              _merge(WRITE, ((400, ("invalid_event", "event_too_large")),), AUTH,
+                     ((404, ("not_found",)), (409, ("taken_over", "attempt_closed"))), UNAVAILABLE),
+              request=s.EventRequest, parameters=(ATTEMPT_ID, TOKEN, CSRF)),
+    Operation("/api/exam/attempts/{attempt_id}/submit", "post", "submitAttempt",
+              "交卷（截止时间后调用记为到时自动交卷）", s.Attempt,
+              _merge(((400, ("csrf_failed",)),), AUTH, ((404, ("not_found",)), (409, ("taken_over", "attempt_closed"))),
+                     UNAVAILABLE),
+              parameters=(ATTEMPT_ID, TOKEN, CSRF)),
+    Operation("/api/openapi.json", "get", "getOpenApi", "本接口说明（OpenAPI 3.1）", None, public=True,
+              response_schema={"type": "object", "required": ["openapi", "paths"]}),
+)
+
+
+def _ref(model: type[BaseModel]) -> dict:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(op: Operation) -> dict:
+    out = {"200": {"description": "成功", "content": _json(_ref(op.response) if op.response else op.response_schema)}}
+    for status, codes in op.errors:
+        only = {"properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}}
+        out[str(status)] = {"description": "；".join(f"{c}：{ERROR_CODES[c]}" for c in codes),
+                            "content": _json({"allOf": [_ref(s.Error), only]})}
+    return out
+
+
+def _components() -> dict:
+    models = [(m, "validation") for m in s.REQUEST_MODELS] + [(m, "serialization") for m in s.RESPONSE_MODELS]
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    return defs["$defs"]
+
+
+DESCRIPTION = ("考生在线笔试：登录、场次、开始/继续作答、保存答案、标记、诚信事件、交卷、服务器时间。"
+               "错误统一为 {\"error\": {\"code\", \"message\"}}；每个操作列出它可能返回的错误代码。"
+               "交卷前任何响应都不含答案、解析或得分。")
+
+
+@cache
 def build_spec() -> dict:
-    spec = APISpec(title="青少年科技辅导员专业水平认证 · 在线笔试接口", version="1.0.0", openapi_version="3.0.3",
-                   info={"description": "考生在线笔试：登录、场次、开始/继续作答、保存答案、标记、诚信事件、交卷、服务器时间。"
-                                        "错误统一为 {\"error\": {\"code\", \"message\"}}。交卷前任何响应都不含答案、解析或得分。"})
+    """The spec as a dict (built once per process: the models do not change at run time)."""
+    spec = APISpec(title="青少年科技辅导员专业水平认证 · 在线笔试接口", version="1.1.0", openapi_version="3.1.0",
+                   info={"description": DESCRIPTION})
     spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": "session"})
-    for name, schema in SCHEMAS.items():
+    for name, schema in _components().items():
         spec.components.schema(name, schema)
-    for path, operations in PATHS.items():
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        body = {"operationId": op.operation_id, "summary": op.summary, "security": [] if op.public else COOKIE,
+                "responses": _responses(op)}
+        if op.parameters:
+            body["parameters"] = list(op.parameters)
+        if op.request is not None:
+            body["requestBody"] = {"required": True, "content": _json(_ref(op.request))}
+        paths.setdefault(op.path, {})[op.method] = body
+    for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+# ------------------------------------------------------------------------------------------------- checking
+
+class ContractChecker:
+    """Checks ``(method, path, status, body)`` against the spec; validators are compiled once per (operation,
+    status). An ``/api/*`` path that matches no documented path must be a JSON 404 error, a documented path with
+    an undocumented method a JSON 405 error."""
+
+    def __init__(self, spec: dict | None = None):
+        from jsonschema import Draft202012Validator
+
+        self.spec = spec or build_spec()
+        self._draft = Draft202012Validator
+        self._routes = []
+        for path, operations in self.spec["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"[^/]+", re.escape(path)) + "$")
+            self._routes.append((path.count("{"), pattern, path, operations))
+        self._routes.sort(key=lambda r: r[0])  # literal paths win over templated ones
+        self._validators: dict[tuple, object] = {}
+        self._generic_error = self._compile(_ref(s.Error))
+
+    def _compile(self, schema: dict):
+        root = {"allOf": [schema], "components": self.spec["components"]}  # refs resolve inside this document
+        return self._draft(root, format_checker=self._draft.FORMAT_CHECKER)
+
+    def operation_of(self, method: str, path: str) -> tuple[str | None, dict | None]:
+        """(documented path, operation) for a request; operation None when the path is documented but not the
+        method; (None, None) when no path matches."""
+        for _, pattern, template, operations in self._routes:
+            if pattern.match(path):
+                return template, operations.get(method.lower())
+        return None, None
+
+    def check(self, method: str, path: str, status: int, body) -> list[str]:
+        template, op = self.operation_of(method, path)
+        if template is None or op is None:
+            expected = 404 if template is None else 405
+            if status != expected:
+                return [f"{method} {path}: undocumented, answered {status} (expected {expected})"]
+            return self._errors(self._generic_error, body, f"{method} {path} {status}")
+        response = op["responses"].get(str(status))
+        if response is None:
+            return [f"{op['operationId']} answered {status}, which it does not document "
+                    f"({', '.join(op['responses'])}); body: {str(body)[:300]}"]
+        key = (op["operationId"], status)
+        validator = self._validators.get(key)
+        if validator is None:
+            validator = self._validators[key] = self._compile(response["content"]["application/json"]["schema"])
+        return self._errors(validator, body, f"{op['operationId']} {status}")
+
+    @staticmethod
+    def _errors(validator, body, where: str) -> list[str]:
+        if body is None:
+            return [f"{where}: the body is not JSON"]
+        return [f"{where}: {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:300]}"
+                for e in validator.iter_errors(body)]

@@ -42,6 +42,7 @@ def app(database_url, tmp_path_factory):
         "SERVER_NAME": None,
         "UOW_STRICT_READS": True,  # a GET that writes is a bug: fail the test that does it
     })
+    application.test_client_class = _contract_client(application.test_client_class)
     with application.app_context():
         db.drop_all()
         _drop_alembic_version()
@@ -51,6 +52,27 @@ def app(database_url, tmp_path_factory):
         db.session.remove()
         db.drop_all()
         _drop_alembic_version()
+
+
+def _contract_client(base):
+    """Every /api/* response any test gets through a test client is checked against /api/openapi.json: the status
+    must be documented for the operation and the body must match its schema (exam.openapi.ContractChecker)."""
+    from flask.testing import FlaskClient
+
+    from exam.openapi import ContractChecker
+
+    checker = ContractChecker()
+
+    class ContractClient(base or FlaskClient):
+        def open(self, *args, **kwargs):
+            resp = super().open(*args, **kwargs)
+            req = resp.request
+            if req.path.startswith("/api/"):
+                problems = checker.check(req.method, req.path, resp.status_code, resp.get_json(silent=True))
+                assert not problems, "API response breaks the contract:\n" + "\n".join(problems)
+            return resp
+
+    return ContractClient
 
 
 def _drop_alembic_version():

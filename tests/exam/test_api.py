@@ -113,7 +113,8 @@ def test_old_token_is_answered_409_taken_over(app, session2):
     assert a2["attempt_id"] == a1["attempt_id"] and a2["client_token"] != a1["client_token"]
     assert a2["items"][0]["response"] == ["A"]
     assert [i["position"] for i in a2["items"]] == [i["position"] for i in a1["items"]]
-    assert [[o["id"] for o in i["options"]] for i in a2["items"]] == [[o["id"] for o in i["options"]] for i in a1["items"]]
+    assert [[o["id"] for o in i["options"]] for i in a2["items"]] == \
+        [[o["id"] for o in i["options"]] for i in a1["items"]]
     resp = save(first, a1, 2, ["A"], 2)
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "taken_over"
     assert "另一台设备" in resp.get_json()["error"]["message"]
@@ -216,7 +217,7 @@ def test_openapi_documents_every_operation_and_validates(client):
     for path in spec["paths"].values():
         for op in path.values():
             assert "200" in op["responses"]
-            if op["operationId"] != "serverTime":
+            if op["operationId"] not in ("serverTime", "getOpenApi"):  # public reads that touch no data
                 assert any(code.startswith(("4",)) for code in op["responses"])
     from openapi_spec_validator import validate
 
