@@ -43,7 +43,8 @@ def validate_erratum(session: ExamSession, item_version_id, kind: str, accepted)
         raise ExamError("invalid_kind", "请选择勘误类型", 400)
     version = db.session.get(ItemVersion, int(item_version_id)) if str(item_version_id).isdigit() else None
     used = version is not None and db.session.execute(
-        select(func.count()).select_from(PaperItem).join(SessionCandidate, SessionCandidate.paper_id == PaperItem.paper_id)
+        select(func.count()).select_from(PaperItem)
+        .join(SessionCandidate, SessionCandidate.paper_id == PaperItem.paper_id)
         .where(SessionCandidate.session_id == session.id, PaperItem.item_version_id == version.id)).scalar_one() > 0
     if not used:
         raise ExamError("not_in_session", "本场考试的试卷中没有这道题", 404)
@@ -81,7 +82,8 @@ def preview_erratum(session: ExamSession, item_version_id, kind: str, accepted) 
     errata.setdefault(version.id, []).append(grading.Erratum(kind, tuple(keys)))
     errata = {k: tuple(v) for k, v in errata.items()}
     policy = _policy(session.id)
-    return [RegradeRow(a, a.score, compute_grade(a, errata, policy).score) for a in _affected_attempts(session, version.id)]
+    return [RegradeRow(a, a.score, compute_grade(a, errata, policy).score)
+            for a in _affected_attempts(session, version.id)]
 
 
 def apply_erratum(session: ExamSession, item_version_id, kind: str, accepted, *, reason: str, actor=None,
