@@ -22,6 +22,7 @@ from certify.domain import CANDIDATE
 from certify.extensions import csrf, db
 
 from . import operations as ops
+from .delivery.integrity import TAB_HEADER
 from .models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession, PaperItem
 from .services import timing
 
@@ -178,7 +179,7 @@ def start_attempt(session_id):
     if session is None:
         raise ops.ExamError("not_found", "找不到该场考试", 404)
     now = utcnow()
-    attempt, token = ops.start_attempt(session, candidate, now=now)
+    attempt, token = ops.start_attempt(session, candidate, now=now, tab=request.headers.get(TAB_HEADER))
     return jsonify(attempt_payload(attempt, now, token=token))
 
 
@@ -217,7 +218,7 @@ def record_event(attempt_id):
     data = _body()
     detail = data.get("detail") if isinstance(data.get("detail"), dict) else {}
     return jsonify(ops.record_event(attempt_id, token=_token(), kind=str(data.get("kind") or ""), detail=detail,
-                                    user_id=current_user.id))
+                                    user_id=current_user.id, client_event_id=data.get("client_event_id")))
 
 
 @bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/submit", methods=["POST"])
