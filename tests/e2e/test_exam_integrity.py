@@ -1,6 +1,7 @@
 """Browser test of the room's integrity signals: overlapping events are stored once each, an event raised offline
-arrives once when the network is back, reloading the tab is no takeover, and another device is (and the old page
-is told at once)."""
+arrives once when the network is back, reloading the tab is no takeover, while a duplicated tab or another device
+is (and the old page is told at once)."""
+import json
 import time
 
 from sqlalchemy import select
@@ -62,11 +63,24 @@ def test_events_once_reload_is_no_takeover_other_device_is(new_context, make_exa
     assert "takeover" not in kinds(attempt.id)
     assert kinds(attempt.id).count("copy") == 2 and kinds(attempt.id).count("paste") == 1
 
-    # another device while this page is live: a takeover and a concurrent session; the old page stops at once
-    other = new_context().new_page()
-    browser_login(other, cand.ticket, TEST_PASSWORD)
-    other.goto(f"/exam/sessions/{session.id}/room")  # an attempt in progress: straight to the room (继续作答)
-    other.wait_for_selector("#exam-item .exam-room-option")
+    # a duplicated tab inherits sessionStorage (the tab id): the live tab answers, the copy takes a new id, so it
+    # is a takeover (and, both being live, a concurrent session); the old page stops at once
+    tab_id = page.evaluate("sessionStorage.getItem('exam-tab-id')")
+    assert tab_id
+    dup = context.new_page()
+    dup.add_init_script(f"sessionStorage.setItem('exam-tab-id', {json.dumps(tab_id)})")
+    dup.goto(f"/exam/sessions/{session.id}/room")  # an attempt in progress: straight to the room (继续作答)
+    dup.wait_for_selector("#exam-item .exam-room-option")
     page.wait_for_selector("#exam-banner[data-kind='taken']")
+    assert dup.evaluate("sessionStorage.getItem('exam-tab-id')") != tab_id
     assert wait_for(lambda: {"takeover", "concurrent_session"} <= set(kinds(attempt.id)))
     assert kinds(attempt.id).count("takeover") == 1 and kinds(attempt.id).count("concurrent_session") == 1
+
+    # another device while the copy is live: another takeover, the same concurrent episode; the copy stops
+    other = new_context().new_page()
+    browser_login(other, cand.ticket, TEST_PASSWORD)
+    other.goto(f"/exam/sessions/{session.id}/room")
+    other.wait_for_selector("#exam-item .exam-room-option")
+    dup.wait_for_selector("#exam-banner[data-kind='taken']")
+    assert wait_for(lambda: kinds(attempt.id).count("takeover") == 2)
+    assert kinds(attempt.id).count("concurrent_session") == 1

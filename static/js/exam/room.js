@@ -33,13 +33,35 @@ function randomId() {
 }
 
 // this tab's id: survives a reload of the tab (sessionStorage), differs in another tab or on another device
-const TAB_ID = (() => {
+let TAB_ID = (() => {
   try {
     let id = sessionStorage.getItem('exam-tab-id');
     if (!id) { id = randomId(); sessionStorage.setItem('exam-tab-id', id); }
     return id;
   } catch (e) { return randomId(); }
 })();
+
+// A duplicated tab inherits sessionStorage, hence the id: ask the open tabs of this browser whether one already
+// uses it (BroadcastChannel); a live tab that does answers, and this tab takes a new id (a reload finds no one).
+const tabChannel = window.BroadcastChannel ? new BroadcastChannel('exam-tabs') : null;
+const tabNonce = randomId();
+let tabClash = false;
+if (tabChannel) {
+  tabChannel.onmessage = (e) => {
+    const m = e.data || {};
+    if (m.type === 'who' && m.tab === TAB_ID && m.nonce !== tabNonce) tabChannel.postMessage({ type: 'mine', nonce: m.nonce });
+    else if (m.type === 'mine' && m.nonce === tabNonce) tabClash = true;
+  };
+}
+
+async function ensureOwnTabId() {
+  if (!tabChannel) return;
+  tabChannel.postMessage({ type: 'who', tab: TAB_ID, nonce: tabNonce });
+  await new Promise((res) => setTimeout(res, 150));
+  if (!tabClash) return;
+  TAB_ID = randomId();
+  try { sessionStorage.setItem('exam-tab-id', TAB_ID); } catch (e) { /* ignore */ }
+}
 
 // ---------------------------------------------------------------------------------------------- helpers
 
@@ -552,6 +574,7 @@ function connectSocket() {
 }
 
 async function start() {
+  await ensureOwnTabId();
   let r;
   try { r = await api('POST', `/exam/sessions/${sessionId}/attempt`, undefined, { token: false }); } catch (e) { r = null; }
   if (!r) { $('exam-loading').textContent = '无法连接服务器，请检查网络后刷新页面。'; return; }
