@@ -111,10 +111,14 @@ SCHEMAS = {
     "FlagResponse": {"type": "object", "properties": {"position": {"type": "integer"}, "flagged": {"type": "boolean"}}},
     "EventRequest": {"type": "object", "required": ["kind"], "properties": {
         "kind": {"type": "string", "enum": ["blur", "hidden", "copy", "paste", "fullscreen_exit"]},
-        "detail": {"type": "object", "additionalProperties": True}}},
+        "detail": {"type": "object", "additionalProperties": True},
+        "client_event_id": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z0-9_.:-]{1,64}$",
+                            "description": "浏览器为每个事件生成的编号；同一作答中重复发送的编号只记录一次"}}},
     "EventResponse": {"type": "object", "properties": {
         "kind": {"type": "string"}, "count": {"type": "integer"}, "warning": {"type": "boolean"},
         "recorded": {"type": "boolean", "description": "false：本次作答的事件已达上限，此事件未再单独保存"},
+        "duplicate": {"type": "boolean", "description": "true：该 client_event_id 已记录过，本次未重复计数"},
+        "client_event_id": {"type": "string", "nullable": True},
         "message": {"type": "string"}}},
 }
 
@@ -162,7 +166,10 @@ PATHS = {
         "responses": {**_ok("SessionList"), **_errors(*AUTH)}}},
     "/api/exam/sessions/{session_id}/attempt": {"post": {
         "operationId": "startAttempt", "summary": "开始或继续作答（在另一设备继续会使旧设备的令牌失效）",
-        "security": COOKIE, "parameters": [SESSION_ID, CSRF], "responses": {
+        "security": COOKIE, "parameters": [SESSION_ID, CSRF, {
+            "name": "X-Exam-Tab", "in": "header", "required": False,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+            "description": "页面的标签页编号：同一标签页刷新为继续作答，其他标签页或设备为接管"}], "responses": {
             **_ok("Attempt"),
             **_errors((400, ("csrf_failed",)), *AUTH[:1],
                       (403, ("not_candidate", "not_open", "late_entry_closed", "session_closed")),
