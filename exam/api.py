@@ -27,6 +27,7 @@ from certify.extensions import csrf, db
 
 from . import operations as ops
 from . import schemas
+from .delivery.integrity import TAB_HEADER
 from .models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession, PaperItem
 from .services import timing
 
@@ -199,7 +200,7 @@ def start_attempt(session_id):
     if session is None:
         raise ops.ExamError("not_found", "找不到该场考试", 404)
     now = utcnow()
-    attempt, token = ops.start_attempt(session, candidate, now=now)
+    attempt, token = ops.start_attempt(session, candidate, now=now, tab=request.headers.get(TAB_HEADER))
     return _reply(attempt_payload(attempt, now, token=token))
 
 
@@ -234,9 +235,10 @@ def flag_item(attempt_id, position):
 @bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/events", methods=["POST"])
 @allow(CANDIDATE)
 def record_event(attempt_id):
-    data = _body(schemas.EventRequest)  # client_event_id is validated here; the event code decides its use
+    data = _body(schemas.EventRequest)
     return _reply(schemas.EventResponse(**ops.record_event(attempt_id, token=_token(), kind=data.kind,
-                                                           detail=data.detail, user_id=current_user.id)))
+                                                           detail=data.detail, user_id=current_user.id,
+                                                           client_event_id=data.client_event_id)))
 
 
 @bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/submit", methods=["POST"])

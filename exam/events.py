@@ -57,3 +57,19 @@ class ExamNamespace(UnitOfWorkNamespace):
         join_room(ops.attempt_room(attempt.id))
         return {"ok": True}
 
+    def on_heartbeat(self, data):
+        """A candidate's exam page is still open: {attempt_id, token, tab} (every ~20 s while it holds the token).
+
+        Keeps the attempt's ``last_seen_at`` fresh, so a start or a stale page from another tab can tell whether
+        this one is live (``delivery.integrity``); a stale page is answered ``taken_over`` and stops."""
+        from . import operations as ops
+        from .delivery import integrity
+
+        user = self._user()
+        if user is None or user.role != CANDIDATE:
+            return {"ok": False, "code": "forbidden", "error": "仅考生本人可以加入"}
+        data = data if isinstance(data, dict) else {}
+        attempt = ops.own_attempt(data.get("attempt_id"), user)
+        token = data.get("token") if isinstance(data.get("token"), str) else None
+        return integrity.heartbeat(attempt, token=token, tab=data.get("tab"))
+

@@ -1,4 +1,5 @@
-"""Export of the exam component (笔试成绩): the results export's identifying columns, then the score and a status.
+"""Export of the exam component (笔试成绩): the results export's identifying columns, then the score and a status,
+then one count column per integrity event kind (blank for a candidate who never started).
 
 The secretariat's full export shows the whole ID number; every other export masks it (first 6, last 4). The CLI
 (``certify export exam --round CODE FILE``) writes the secretariat's full export."""
@@ -12,10 +13,25 @@ from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.tabular import Sheet, write_file
 
-from .models import AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Attempt, ExamSession, SessionCandidate
+from .delivery.rows import event_counts
+from .models import (
+    AUTO_SUBMITTED,
+    EVENT_KINDS,
+    EVENT_LABELS,
+    FORCE_SUBMITTED,
+    IN_PROGRESS,
+    SUBMITTED,
+    Attempt,
+    ExamSession,
+    SessionCandidate,
+)
 
-HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "状态"]
-STATUS_SUBMITTED, STATUS_AUTO, STATUS_ABSENT, STATUS_NOT_YET, STATUS_SITTING = "已交卷", "自动交卷", "缺考", "未考", "作答中"
+BASE_HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "状态"]
+# one column per integrity event kind (the counts the live monitor and the events page show)
+EVENT_HEADERS = [f"{EVENT_LABELS[kind]}（次）" for kind in EVENT_KINDS]
+HEADERS = BASE_HEADERS + EVENT_HEADERS
+STATUS_SUBMITTED, STATUS_AUTO, STATUS_ABSENT = "已交卷", "自动交卷", "缺考"
+STATUS_NOT_YET, STATUS_SITTING = "未考", "作答中"
 
 
 def exam_status(attempt: Attempt | None, session: ExamSession | None, now) -> str:
@@ -51,6 +67,10 @@ def exam_rows(rnd: Round, *, full: bool, session: ExamSession | None = None) -> 
     for a in db.session.scalars(select(Attempt).where(Attempt.session_id.in_(list(sessions)))):
         if session is None or a.session_id == session.id:
             attempts[a.candidate_id] = a
+    ids = [a.id for a in attempts.values()]
+    counts: dict[int, dict[str, int]] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        counts.update(event_counts(ids[start:start + 500]))
     rows = []
     for c in candidates:
         attempt = attempts.get(c.id)
@@ -58,14 +78,15 @@ def exam_rows(rnd: Round, *, full: bool, session: ExamSession | None = None) -> 
         score = None
         if attempt is not None and attempt.score is not None and status in (STATUS_SUBMITTED, STATUS_AUTO):
             score = half_up(attempt.score)
+        events = counts.get(attempt.id, {}) if attempt is not None else None
         rows.append([c.ticket, c.name, c.id_number if full else mask_id_number(c.id_number), c.work_unit, c.level,
-                     score, status])
+                     score, status, *((events.get(kind, 0) if events is not None else None) for kind in EVENT_KINDS)])
     return rows
 
 
 def exam_sheet(rnd: Round, *, full: bool, session: ExamSession | None = None) -> Sheet:
     return Sheet(title="笔试成绩", headers=list(HEADERS), rows=exam_rows(rnd, full=full, session=session),
-                 number_formats={5: "0.00"})
+                 number_formats={5: "0.00", **{len(BASE_HEADERS) + i: "0" for i in range(len(EVENT_KINDS))}})
 
 
 def export_exam(rnd: Round, path: str) -> None:

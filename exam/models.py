@@ -203,6 +203,10 @@ class Attempt(db.Model):
     last_seen_at: Mapped[datetime | None]
     # The newest device's token; an older page that still holds a previous token is told it was taken over.
     client_token: Mapped[str] = mapped_column(String(64), default="")
+    # The browser tab holding the token (a per-tab id kept in sessionStorage): the same tab reloading resumes, a
+    # different tab or device takes over. ``concurrent_seen_at``: when two live tabs were last seen together.
+    client_tab: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    concurrent_seen_at: Mapped[datetime | None]
     last_seq: Mapped[int] = mapped_column(default=0)
     answered_count: Mapped[int] = mapped_column(default=0)
     score: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))  # out of 100, exact
@@ -235,13 +239,16 @@ class AttemptEvent(db.Model):
     """An integrity event (focus loss, copy, paste, …) with its time."""
 
     __tablename__ = "exam_attempt_events"
-    __table_args__ = (CheckConstraint(sql_in("kind", EVENT_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(sql_in("kind", EVENT_KINDS), name="kind"),
+                      UniqueConstraint("attempt_id", "client_event_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("exam_attempts.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The browser's id for the event: a resend of the same event is ignored (NULL for server-side events).
+    client_event_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class KeyErratum(db.Model):

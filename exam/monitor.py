@@ -15,13 +15,14 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from certify.access import allow
-from certify.clock import utcnow
+from certify.clock import display_timezone, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import Candidate
 
 from . import operations as ops
-from .models import EVENT_LABELS, Attempt, AttemptEvent, ExamSession, SessionCandidate
+from .models import EVENT_KINDS, EVENT_LABELS, Attempt, AttemptEvent, ExamSession, SessionCandidate
+from .services import event_display
 
 bp = Blueprint("exam_monitor", __name__, url_prefix="/exam/monitor")
 
@@ -40,7 +41,8 @@ def session_rows(session: ExamSession, now=None) -> list[dict]:
     pairs = list(db.session.execute(
         select(SessionCandidate, Candidate).join(Candidate, Candidate.id == SessionCandidate.candidate_id)
         .where(SessionCandidate.session_id == session.id).order_by(Candidate.ticket)))
-    attempts = {a.candidate_id: a for a in db.session.execute(select(Attempt).filter_by(session_id=session.id)).scalars()}
+    attempts = {a.candidate_id: a
+                for a in db.session.execute(select(Attempt).filter_by(session_id=session.id)).scalars()}
     counts = ops.event_counts([a.id for a in attempts.values()])
     rows = []
     for sc, cand in pairs:
@@ -76,7 +78,7 @@ def session_monitor(session_id):
         if endpoint in current_app.view_functions:
             links[name] = url_for(endpoint, session_id=session.id)
     return render_template("exam/monitor/session.html", session=session, rows=rows, summary=summary,
-                           labels=ops.MONITOR_LABELS, event_labels=EVENT_LABELS, links=links,
+                           labels=ops.MONITOR_LABELS, event_labels=EVENT_LABELS, event_kinds=EVENT_KINDS, links=links,
                            can_act=current_user.role == SECRETARIAT, reason_form=ReasonForm(),
                            minutes_form=MinutesForm(), now=now)
 
@@ -93,8 +95,14 @@ def session_rows_json(session_id):
 def attempt_events(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)
     events = list(db.session.execute(select(AttemptEvent).filter_by(attempt_id=attempt.id)
-                                     .order_by(AttemptEvent.at)).scalars())
-    return render_template("exam/monitor/events.html", attempt=attempt, events=events, event_labels=EVENT_LABELS)
+                                     .order_by(AttemptEvent.at, AttemptEvent.id)).scalars())
+    tz = display_timezone()
+    lines = [{"at": e.at, "kind": e.kind, "label": EVENT_LABELS.get(e.kind, e.kind),
+              "detail": event_display.detail_rows(e.detail, tz)} for e in events]
+    counts = ops.event_counts([attempt.id]).get(attempt.id, {})  # the monitor row's counts, the same source
+    return render_template("exam/monitor/events.html", attempt=attempt, events=lines, event_labels=EVENT_LABELS,
+                           counts=[(EVENT_LABELS[k], counts[k]) for k in EVENT_KINDS if counts.get(k)],
+                           timezone=tz)
 
 
 def _act(session_id: int, form: FlaskForm, action):

@@ -57,6 +57,9 @@ TOKEN = {"name": "X-Attempt-Token", "in": "header", "required": True, "schema": 
 CSRF = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"},
         "description": "CSRF 令牌（页面的 meta csrf-token 或 candidateLogin 返回的 csrf_token）"}
 COOKIE = [{"sessionCookie": []}]
+EXAM_TAB = {"name": "X-Exam-Tab", "in": "header", "required": False,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+            "description": "页面的标签页编号：同一标签页刷新为继续作答，其他标签页或设备为接管"}
 
 AUTH = ((401, ("unauthenticated",)), (403, ("not_candidate", "password_change_required", "forbidden")))
 WRITE = ((400, ("csrf_failed", "invalid_json")), (415, ("unsupported_media_type",)))
@@ -102,7 +105,7 @@ OPERATIONS = (
                      ((403, ("not_open", "late_entry_closed", "session_closed")),
                       (404, ("not_found", "not_assigned")), (409, ("attempt_closed", "no_paper", "no_exam"))),
                      UNAVAILABLE),
-              parameters=(SESSION_ID, CSRF)),
+              parameters=(SESSION_ID, CSRF, EXAM_TAB)),
     Operation("/api/exam/attempts/{attempt_id}", "get", "getAttempt",
               "试卷、已保存答案、标记、剩余时间与服务器时间", s.Attempt,
               _merge(AUTH, ((404, ("not_found",)), (409, ("taken_over",))), UNAVAILABLE),

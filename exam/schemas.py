@@ -220,7 +220,9 @@ class EventResponse(_Response):
     kind: str
     count: int
     warning: bool
-    recorded: bool = Field(description="false：本次作答的事件已达上限，此事件未再单独保存")
+    recorded: bool = Field(description="false：本次作答的事件已达上限，或同一 client_event_id 已保存过（重发）")
+    duplicate: bool = Field(False, description="true：同一 client_event_id 的事件已保存过，本次重发被忽略、不计数")
+    client_event_id: str | None = Field(None, description="请求中的事件编号（原样返回）")
     message: str = Field(description="达到警告阈值时给考生的提示；未达到时为空字符串")
 
 

@@ -22,7 +22,6 @@ from ..models import (
     SUBMITTED,
     Answer,
     Attempt,
-    AttemptEvent,
     ExamSession,
     SessionCandidate,
 )
@@ -44,6 +43,7 @@ from .base import (
     token_tag,
 )
 from .grade import _write_grade, compute_grade
+from .integrity import clean_tab, note_start
 from .rows import _notify_state
 
 
@@ -78,9 +78,14 @@ def transition(attempt: Attempt, action: str, *, actor=None, reason: str = "", n
     return new.value
 
 
-def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime | None = None) -> tuple[Attempt, str]:
-    """Start the candidate's attempt, or resume it (rotating the client token: the newest device wins)."""
+def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime | None = None,
+                  tab: str | None = None) -> tuple[Attempt, str]:
+    """Start the candidate's attempt, or resume it (rotating the client token: the newest page wins).
+
+    ``tab`` is the page's per-tab id (``integrity.TAB_HEADER``): the tab that holds the attempt reloading resumes
+    silently; another (or an unknown) tab is a takeover, and a concurrent session if the previous tab was live."""
     now = now or utcnow()
+    tab = clean_tab(tab)
     sc = assignment(session.id, candidate.id)
     if sc is None:
         raise ExamError("not_assigned", "您未被安排参加本场考试", 404)
@@ -90,12 +95,13 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
         if attempt.state != IN_PROGRESS:
             code, message = attempt_state.REFUSALS[Action.START]
             raise ExamError(code, message, 409, keep_changes=True)
-        previous = attempt.client_token
+        previous, previous_tab, previous_seen = attempt.client_token, attempt.client_tab or "", attempt.last_seen_at
         token = secrets.token_urlsafe(24)
         attempt.client_token = token
+        attempt.client_tab = tab
         attempt.last_seen_at = now
         if previous:
-            db.session.add(AttemptEvent(attempt_id=attempt.id, kind="takeover", at=now, detail={}))
+            note_start(attempt, tab, previous_tab, previous_seen, now)
             _emit("taken_over", {"attempt_id": attempt.id, "token_tag": token_tag(token),
                                  "message": "本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。"},
                   attempt_room(attempt.id))
@@ -115,12 +121,12 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
     attempt = Attempt(session_id=session.id, candidate_id=candidate.id, paper_id=sc.paper_id, state=state,
                       started_at=now, deadline_at=timing.deadline_for(now, session.duration_minutes,
                                                                       sc.extra_minutes, session.closes_at),
-                      client_token=token, last_seen_at=now)
+                      client_token=token, client_tab=tab, last_seen_at=now)
     try:
         with db.session.begin_nested():
             db.session.add(attempt)
     except IntegrityError:  # a second device started at the same instant: resume that attempt instead
-        return start_attempt(session, candidate, now=now)
+        return start_attempt(session, candidate, now=now, tab=tab)
     audit("exam.attempt.start", target=attempt, round_id=session.round_id, session_id=session.id,
           candidate_id=candidate.id, deadline_at=attempt.deadline_at)
     _notify_state(attempt)

@@ -10,6 +10,7 @@ from certify.extensions import db
 
 from ..models import (
     AUTO_SUBMITTED,
+    EVENT_KINDS,
     FORCE_SUBMITTED,
     IN_PROGRESS,
     SUBMITTED,
@@ -78,9 +79,13 @@ def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Atte
                               if attempt and status == IN_PROGRESS else None),
         "extra_minutes": sc.extra_minutes if sc else 0,
         "score": str(attempt.score) if attempt and attempt.score is not None else None,
-        "events": {k: v for k, v in events.items() if k in BROWSER_EVENT_KINDS},
-        "event_total": sum(v for k, v in events.items() if k in BROWSER_EVENT_KINDS),
+        # every kind's count (browser events, takeovers, concurrent sessions, late saves), from ``event_counts``:
+        # the one source the events page, the export and the socket pushes also read
+        "events": {k: events[k] for k in EVENT_KINDS if events.get(k)},
+        "event_total": sum(events.get(k, 0) for k in EVENT_KINDS),
+        "browser_events": sum(events.get(k, 0) for k in BROWSER_EVENT_KINDS),
         "takeovers": events.get("takeover", 0),
+        "concurrent_sessions": events.get("concurrent_session", 0),
         "late_saves": events.get("late_save", 0),
     }
 

@@ -47,6 +47,7 @@ from .base import (
     grace_seconds,
     session_room,
 )
+from .integrity import clean_event_id
 from .lifecycle import close_if_overdue
 from .rows import event_counts
 
@@ -247,15 +248,18 @@ def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id
 
 
 def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | None = None,
-                 user_id: int | None = None, now: datetime | None = None) -> dict:
+                 user_id: int | None = None, now: datetime | None = None, client_event_id=None) -> dict:
     """Record a browser integrity event; answers whether the candidate must now be warned.
 
-    Bounded: ``detail`` larger than ``MAX_EVENT_DETAIL_BYTES`` (as JSON) is refused (400), and past
+    Idempotent: an event carrying a ``client_event_id`` already stored for this attempt (a resend after a lost
+    answer, a retry, a second overlapping send) is not stored again and does not raise the count (``duplicate``
+    true). Bounded: ``detail`` larger than ``MAX_EVENT_DETAIL_BYTES`` (as JSON) is refused (400), and past
     ``MAX_EVENTS_PER_ATTEMPT`` browser events an attempt's further events are counted as seen but not stored
     (``recorded`` false), so a misbehaving page cannot fill the table."""
     now = now or utcnow()
     if kind not in BROWSER_EVENT_KINDS:
         raise ExamError("invalid_event", f"未知的事件类型：{str(kind)[:40]}", 400)
+    client_event_id = clean_event_id(client_event_id)
     detail = detail or {}
     if not isinstance(detail, dict):
         raise ExamError("invalid_event", "事件详情格式无效", 400)
@@ -277,8 +281,16 @@ def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | Non
     counts = event_counts([header.id]).get(header.id, {})
     count = sum(n for k, n in counts.items() if k in BROWSER_EVENT_KINDS)
     recorded = count < MAX_EVENTS_PER_ATTEMPT
+    duplicate = False
     if recorded:
-        db.session.add(AttemptEvent(attempt_id=header.id, kind=kind, at=now, detail=clean))
+        table = AttemptEvent.__table__
+        ins = _insert()(table).values(attempt_id=header.id, kind=kind, at=now, detail=clean,
+                                      client_event_id=client_event_id)
+        if client_event_id is not None:  # the unique (attempt_id, client_event_id) makes a resend a no-op
+            ins = ins.on_conflict_do_nothing(index_elements=[table.c.attempt_id, table.c.client_event_id])
+        duplicate = db.session.execute(ins.returning(table.c.id)).first() is None
+        recorded = not duplicate
+    if recorded:
         counts[kind] = counts.get(kind, 0) + 1
         count += 1
         _emit("events", {"attempt_id": header.id, "candidate_id": header.candidate_id,
@@ -286,6 +298,7 @@ def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | Non
     threshold = db.session.execute(select(ExamSession.event_warning_threshold)
                                    .where(ExamSession.id == header.session_id)).scalar_one()
     warn = threshold is not None and count >= threshold
-    return {"kind": kind, "count": count, "warning": warn, "recorded": recorded,
-            "message": (f"系统已记录到 {count} 次离开考试页面或复制粘贴等异常操作，请专注作答；异常记录将提交考务人员审核。"
-                        if warn else "")}
+    return {"kind": kind, "count": count, "warning": warn, "recorded": recorded, "duplicate": duplicate,
+            "client_event_id": client_event_id,
+            "message": (f"系统已记录到 {count} 次离开考试页面或复制粘贴等异常操作，请专注作答；"
+                        "异常记录将提交考务人员审核。" if warn else "")}

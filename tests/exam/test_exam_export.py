@@ -63,7 +63,9 @@ def test_downloads_mask_unless_secretariat_asks_full(client, login_as, make_exam
     resp = client.get(f"/exam/admin/rounds/{rnd.code}/export.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
-    assert table[0] == HEADERS == ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "状态"]
+    assert table[0] == HEADERS == ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "状态",
+                                   "窗口失焦（次）", "页面隐藏（次）", "复制（次）", "粘贴（次）", "退出全屏（次）",
+                                   "多端登录（次）", "新设备接管（次）", "超时保存被拒（次）"]
     row = next(r for r in table if r[0] == a.ticket)
     assert row[2] != a.id_number and "*" in row[2] and row[5] == "86.13"
     resp = client.get(f"/exam/admin/rounds/{rnd.code}/export.xlsx?full=1")

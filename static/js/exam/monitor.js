@@ -7,7 +7,11 @@ const sessionId = Number(root.dataset.sessionId);
 const live = document.getElementById('monitor-live');
 const LABELS = {};
 for (const li of document.querySelectorAll('#monitor-summary li')) LABELS[li.dataset.status] = li.firstChild.textContent.trim();
-const EVENT_LABELS = { blur: '窗口失焦', hidden: '页面隐藏', copy: '复制', paste: '粘贴', fullscreen_exit: '退出全屏' };
+// every event kind's label, from the server (exam.models.EVENT_LABELS): browser events, takeovers, concurrent
+// sessions and late saves all show, as on the events page
+let EVENT_LABELS = {};
+try { EVENT_LABELS = JSON.parse(root.dataset.eventLabels || '{}'); } catch (e) { EVENT_LABELS = {}; }
+const EVENT_ORDER = Object.keys(EVENT_LABELS);
 const rowsState = new Map();
 
 function fmtTime(iso) {
@@ -59,9 +63,17 @@ function applyRow(data) {
     for (const small of evCell.querySelectorAll('small')) small.remove();
     if (link) link.textContent = String(total); else evCell.firstChild.textContent = String(total);
     evCell.dataset.total = String(total);
-    for (const [k, n] of Object.entries(row.events)) {
+    const kinds = Object.keys(row.events).sort((a, b) => {
+      const ia = EVENT_ORDER.indexOf(a); const ib = EVENT_ORDER.indexOf(b);
+      return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+    });
+    for (const k of kinds) {
+      const n = row.events[k];
+      if (!n) continue;
       const s = document.createElement('small');
-      s.className = 'exam-monitor-ev'; s.textContent = `${EVENT_LABELS[k] || k} ${n}`;
+      s.className = k === 'concurrent_session' ? 'exam-monitor-ev exam-monitor-ev-alert' : 'exam-monitor-ev';
+      s.dataset.kind = k;
+      s.textContent = `${EVENT_LABELS[k] || k} ${n}`;
       evCell.append(s);
     }
   }

@@ -3,6 +3,11 @@
 // on reconnect (the `online` event and a retry with backoff); the candidate is told plainly while any are unsent.
 // A newer start on another device makes this page's token stale: the server answers 409 `taken_over` and the
 // socket tells the page at once.
+// Integrity events (focus loss, copy, paste, …) go out through one send path, each with its own id
+// (client_event_id), queued in localStorage while offline; the server ignores an id it already has, so a retry
+// never counts twice. The tab keeps an id in sessionStorage (sent as X-Exam-Tab): reloading this tab resumes the
+// attempt, another tab or device takes it over. While it holds the attempt the page sends a heartbeat over the
+// socket, so the server can tell when two tabs are live at once (a concurrent session).
 
 const root = document.getElementById('exam-room');
 const API = root.dataset.api;
@@ -16,7 +21,47 @@ const state = {
   offset: 0, deadlineMs: null, closed: false, takenOver: false,
   queue: {}, failing: false, flushing: false, retryDelay: 1000, retryTimer: null,
   itemShownAt: performance.now(), pendingTime: {}, saveState: {}, events: [],
+  sendingEvents: false, eventRetryDelay: 1000, eventRetryTimer: null, heartbeatTimer: null,
 };
+
+function randomId() {
+  if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (window.crypto && window.crypto.getRandomValues) window.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i += 1) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// this tab's id: survives a reload of the tab (sessionStorage), differs in another tab or on another device
+let TAB_ID = (() => {
+  try {
+    let id = sessionStorage.getItem('exam-tab-id');
+    if (!id) { id = randomId(); sessionStorage.setItem('exam-tab-id', id); }
+    return id;
+  } catch (e) { return randomId(); }
+})();
+
+// A duplicated tab inherits sessionStorage, hence the id: ask the open tabs of this browser whether one already
+// uses it (BroadcastChannel); a live tab that does answers, and this tab takes a new id (a reload finds no one).
+const tabChannel = window.BroadcastChannel ? new BroadcastChannel('exam-tabs') : null;
+const tabNonce = randomId();
+let tabClash = false;
+if (tabChannel) {
+  tabChannel.onmessage = (e) => {
+    const m = e.data || {};
+    if (m.type === 'who' && m.tab === TAB_ID && m.nonce !== tabNonce) tabChannel.postMessage({ type: 'mine', nonce: m.nonce });
+    else if (m.type === 'mine' && m.nonce === tabNonce) tabClash = true;
+  };
+}
+
+async function ensureOwnTabId() {
+  if (!tabChannel) return;
+  tabChannel.postMessage({ type: 'who', tab: TAB_ID, nonce: tabNonce });
+  await new Promise((res) => setTimeout(res, 150));
+  if (!tabClash) return;
+  TAB_ID = randomId();
+  try { sessionStorage.setItem('exam-tab-id', TAB_ID); } catch (e) { /* ignore */ }
+}
 
 // ---------------------------------------------------------------------------------------------- helpers
 
@@ -34,7 +79,7 @@ function h(tag, attrs = {}, ...children) {
 }
 
 async function api(method, path, body, { token = true } = {}) {
-  const headers = { 'X-CSRFToken': csrf, Accept: 'application/json' };
+  const headers = { 'X-CSRFToken': csrf, Accept: 'application/json', 'X-Exam-Tab': TAB_ID };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token && state.token) headers['X-Attempt-Token'] = state.token;
   const resp = await fetch(API + path, {
@@ -49,6 +94,18 @@ async function api(method, path, body, { token = true } = {}) {
 const errMessage = (r, fallback) => (r && r.data && r.data.error && r.data.error.message) || fallback;
 const queueKey = () => `exam-queue-${state.attempt.attempt_id}`;
 const seqKey = () => `exam-seq-${state.attempt.attempt_id}`;
+const eventsKey = () => `exam-events-${state.attempt.attempt_id}`;
+
+function persistEvents() {
+  try { localStorage.setItem(eventsKey(), JSON.stringify(state.events)); } catch (e) { /* keep in memory */ }
+}
+
+function loadEvents() {
+  try {
+    const list = JSON.parse(localStorage.getItem(eventsKey()) || '[]');
+    return Array.isArray(list) ? list.filter((ev) => ev && ev.kind && ev.client_event_id) : [];
+  } catch (e) { return []; }
+}
 
 function persistQueue() {
   try { localStorage.setItem(queueKey(), JSON.stringify(state.queue)); } catch (e) { /* storage full: keep in memory */ }
@@ -318,25 +375,45 @@ async function flush() {
 
 // ---------------------------------------------------------------------------------------------- integrity
 
-async function recordEvent(kind, detail = {}) {
+function recordEvent(kind, detail = {}) {
   if (!editable()) return;
-  state.events.push({ kind, detail: { ...detail, client_at: new Date(serverNow()).toISOString() } });
-  await flushEvents();
+  state.events.push({ kind, client_event_id: randomId(), detail: { ...detail, client_at: new Date(serverNow()).toISOString() } });
+  persistEvents();
+  flushEvents();
 }
 
+function scheduleEventRetry() {
+  if (state.eventRetryTimer || state.closed || state.takenOver) return;
+  state.eventRetryTimer = setTimeout(() => { state.eventRetryTimer = null; flushEvents(); }, state.eventRetryDelay);
+  state.eventRetryDelay = Math.min(state.eventRetryDelay * 2, 30000);
+}
+
+// The one send path: a single loop at a time sends the queue's head until the queue is empty. An event is removed
+// only once the server answered it; a resend (after a lost answer or a reload) carries the same id and is ignored.
 async function flushEvents() {
-  if (!navigator.onLine) return;
-  while (state.events.length && editable()) {
-    const ev = state.events[0];
-    let r;
-    try { r = await api('POST', `/exam/attempts/${state.attempt.attempt_id}/events`, ev); } catch (e) { return; }
-    if (r.status >= 500) return;
-    state.events.shift();
-    if (r.ok && r.data && r.data.warning) {
-      const w = $('exam-warning');
-      w.hidden = false; w.textContent = r.data.message;
+  if (state.sendingEvents || !state.attempt) return;
+  if (!navigator.onLine) { scheduleEventRetry(); return; }
+  state.sendingEvents = true;
+  try {
+    while (state.events.length && editable()) {
+      const ev = state.events[0];
+      let r;
+      try { r = await api('POST', `/exam/attempts/${state.attempt.attempt_id}/events`, ev); } catch (e) { r = null; }
+      if (!r || r.status >= 500 || r.status === 0 || r.status === 429) { scheduleEventRetry(); return; }
+      if (r.status === 401 || r.status === 403) return; // the save path tells the candidate to log in again
+      state.events = state.events.filter((x) => x.client_event_id !== ev.client_event_id);
+      persistEvents();
+      state.eventRetryDelay = 1000;
+      if (r.ok && r.data && r.data.warning) {
+        const w = $('exam-warning');
+        w.hidden = false; w.textContent = r.data.message;
+      }
+      const code = r.data && r.data.error && r.data.error.code;
+      if (code === 'taken_over') { takenOver(errMessage(r)); return; }
+      if (code === 'attempt_closed') { state.events = []; persistEvents(); return; }
     }
-    if (r.data && r.data.error && r.data.error.code === 'taken_over') { takenOver(errMessage(r)); return; }
+  } finally {
+    state.sendingEvents = false;
   }
 }
 
@@ -375,6 +452,7 @@ function onKey(e) {
 function takenOver(message) {
   if (state.takenOver) return;
   state.takenOver = true;
+  stopHeartbeat();
   banner('taken', message || '本场考试已在另一台设备或另一个窗口继续作答，此页面已停止保存。');
   $('exam-main').classList.add('disabled');
   for (const b of document.querySelectorAll('#exam-main button')) b.disabled = true;
@@ -384,6 +462,7 @@ const CLOSED_TITLES = { submitted: '已交卷', auto_submitted: '考试时间已
 
 function showClosed(attempt, note) {
   state.closed = true;
+  stopHeartbeat();
   $('exam-main').hidden = true;
   $('exam-loading').hidden = true;
   banner('', '');
@@ -397,7 +476,7 @@ function showClosed(attempt, note) {
   parts.push(attempt.score !== null && attempt.score !== undefined ? `笔试成绩：${Number(attempt.score).toFixed(2)} 分。` : '成绩公布后可在“我的考试”中查看。');
   $('exam-closed-text').textContent = parts.join(' ');
   $('exam-clock').textContent = '已结束';
-  try { localStorage.removeItem(queueKey()); } catch (e) { /* ignore */ }
+  try { localStorage.removeItem(queueKey()); localStorage.removeItem(eventsKey()); } catch (e) { /* ignore */ }
 }
 
 async function showClosedFromServer(note) {
@@ -459,10 +538,29 @@ function openConfirm() {
 
 // ---------------------------------------------------------------------------------------------- socket
 
+const HEARTBEAT_MS = 20000;
+
+function stopHeartbeat() {
+  if (state.heartbeatTimer) { clearInterval(state.heartbeatTimer); state.heartbeatTimer = null; }
+}
+
+function heartbeat(socket) {
+  if (!socket.connected || state.closed || state.takenOver) return;
+  socket.emit('heartbeat', { attempt_id: state.attempt.attempt_id, token: state.token, tab: TAB_ID }, (ack) => {
+    if (!ack || ack.ok) return;
+    if (ack.code === 'taken_over') takenOver(ack.error);
+    else if (ack.code === 'attempt_closed' && !state.closed) showClosedFromServer(ack.error);
+  });
+}
+
 function connectSocket() {
   if (!window.io) return;
   const socket = window.io('/exam', { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
-  socket.on('connect', () => socket.emit('join_attempt', { attempt_id: state.attempt.attempt_id }));
+  socket.on('connect', () => {
+    socket.emit('join_attempt', { attempt_id: state.attempt.attempt_id });
+    heartbeat(socket);
+  });
+  state.heartbeatTimer = setInterval(() => heartbeat(socket), HEARTBEAT_MS);
   socket.on('taken_over', (p) => { if (p.token_tag !== state.tokenTag) takenOver(p.message); });
   socket.on('deadline', (p) => {
     state.deadlineMs = Date.parse(p.deadline_at);
@@ -475,9 +573,8 @@ function connectSocket() {
   window.addEventListener('online', () => { if (!socket.connected) socket.connect(); });
 }
 
-// ---------------------------------------------------------------------------------------------- start
-
 async function start() {
+  await ensureOwnTabId();
   let r;
   try { r = await api('POST', `/exam/sessions/${sessionId}/attempt`, undefined, { token: false }); } catch (e) { r = null; }
   if (!r) { $('exam-loading').textContent = '无法连接服务器，请检查网络后刷新页面。'; return; }
@@ -507,6 +604,8 @@ async function start() {
     state.seq = Math.max(state.seq, entry.seq);
   }
   persistQueue();
+  // integrity events not yet answered before a reload: resent with their ids (the server ignores repeats)
+  state.events = loadEvents();
   if (a.state !== 'in_progress') { showClosed(a); return; }
   $('exam-loading').hidden = true;
   $('exam-main').hidden = false;
@@ -519,7 +618,9 @@ async function start() {
   setInterval(measureOffset, 60000);
   document.addEventListener('keydown', onKey);
   watchIntegrity();
-  window.addEventListener('online', () => { state.retryDelay = 1000; renderConnection(); flush(); flushEvents(); });
+  window.addEventListener('online', () => {
+    state.retryDelay = 1000; state.eventRetryDelay = 1000; renderConnection(); flush(); flushEvents();
+  });
   window.addEventListener('offline', () => { renderConnection(); flush(); });
   $('exam-submit').addEventListener('click', openConfirm);
   $('exam-confirm-no').addEventListener('click', () => $('exam-confirm').close());
@@ -527,6 +628,7 @@ async function start() {
   window.addEventListener('beforeunload', (e) => { if (unsentCount() && !state.closed) { e.preventDefault(); e.returnValue = ''; } });
   connectSocket();
   if (unsentCount()) flush();
+  if (state.events.length) flushEvents();
 }
 
 start();
