@@ -45,3 +45,26 @@ def report(figures: dict[str, tuple[float, str, str]], modes: dict | None = None
     print(f"# machine: load average after {body['load_after']}")
     print("BENCH_JSON " + json.dumps(body, ensure_ascii=False))
     return body
+
+
+def add_bench_items(n_items: int) -> list:
+    """``n_items`` bank items cycling single / multiple / true-false (inside an app context), their versions
+    returned in order: the paper every exam benchmark builds its candidates' papers from."""
+    from certify.extensions import db
+    from question_bank.models import Item, ItemVersion
+
+    versions = []
+    for n in range(n_items):
+        kind = ("single", "multiple", "truefalse")[n % 3]
+        item = Item(code=f"B{n:05d}", stem_key=f"b{n:06d}")
+        db.session.add(item)
+        db.session.flush()
+        options = ["正确", "错误"] if kind == "truefalse" else [f"选项{c}" for c in "ABCD"]
+        v = ItemVersion(item_id=item.id, type=kind, stem=f"基准题 {n}", options=options,
+                        answer={"single": "B", "multiple": "AC", "truefalse": "A"}[kind], category="科学素养",
+                        difficulty=3, level="通用")
+        db.session.add(v)
+        db.session.flush()
+        item.current_version_id = v.id
+        versions.append(v)
+    return versions

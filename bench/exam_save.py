@@ -24,6 +24,8 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from common import add_bench_items
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PASSWORD = "bench-pass-123"
@@ -47,27 +49,13 @@ def build(app, n_candidates: int, n_items: int = 60):
     from certify.models import Candidate, User
     from certify.rounds import create_round
     from exam.models import ExamSession, Paper, PaperItem, SessionCandidate
-    from question_bank.models import Item, ItemVersion
 
     with app.app_context():
         db.drop_all()
         db.create_all()
         rnd = create_round("bench", "重庆", 2024)
         scheme = rnd.scheme_for("初级")
-        versions = []
-        for n in range(n_items):
-            kind = ("single", "multiple", "truefalse")[n % 3]
-            item = Item(code=f"B{n:05d}", stem_key=f"b{n:06d}")
-            db.session.add(item)
-            db.session.flush()
-            options = ["正确", "错误"] if kind == "truefalse" else [f"选项{c}" for c in "ABCD"]
-            v = ItemVersion(item_id=item.id, type=kind, stem=f"基准题 {n}", options=options,
-                            answer={"single": "B", "multiple": "AC", "truefalse": "A"}[kind], category="科学素养",
-                            difficulty=3, level="通用")
-            db.session.add(v)
-            db.session.flush()
-            item.current_version_id = v.id
-            versions.append(v)
+        versions = add_bench_items(n_items)
         now = utcnow()
         session = ExamSession(round_id=rnd.id, scheme_id=scheme.id, name="基准场次",
                               opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=6),

@@ -45,6 +45,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from common import add_bench_items
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PASSWORD = "Bench-pass-2024!"
@@ -66,7 +68,6 @@ def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int
     from certify.models import Candidate, User
     from certify.rounds import create_round
     from exam.models import ExamSession, Paper, PaperItem, SessionCandidate
-    from question_bank.models import Item, ItemVersion
 
     os.environ.setdefault("CERTIFY_INSTANCE", tempfile.mkdtemp(prefix="bench-instance-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url), "EXAM_SWEEPER_ENABLED": False})
@@ -77,20 +78,7 @@ def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int
         upgrade_database()  # the server's own start-up runs the migrations too: the schema they make
         rnd = create_round("bench", "重庆", 2024)
         scheme = rnd.scheme_for("初级")
-        versions = []
-        for n in range(N_ITEMS):
-            kind = ("single", "multiple", "truefalse")[n % 3]
-            item = Item(code=f"B{n:05d}", stem_key=f"b{n:06d}")
-            db.session.add(item)
-            db.session.flush()
-            options = ["正确", "错误"] if kind == "truefalse" else [f"选项{c}" for c in "ABCD"]
-            v = ItemVersion(item_id=item.id, type=kind, stem=f"基准题 {n}", options=options,
-                            answer={"single": "B", "multiple": "AC", "truefalse": "A"}[kind], category="科学素养",
-                            difficulty=3, level="通用")
-            db.session.add(v)
-            db.session.flush()
-            item.current_version_id = v.id
-            versions.append(v)
+        versions = add_bench_items(N_ITEMS)
         now = utcnow()
         session = ExamSession(round_id=rnd.id, scheme_id=scheme.id, name="负载基准场次",
                               opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(hours=6),
