@@ -179,9 +179,12 @@ def _safe_members(tar: tarfile.TarFile, prefix: str) -> list[tarfile.TarInfo]:
 
 
 def _drop_all_pg_tables() -> None:
+    from .services.audit_chain import PG_DROP_FUNCTION
+
     with db.engine.begin() as conn:
         for name in inspect(conn).get_table_names():
             conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+        conn.execute(text(PG_DROP_FUNCTION))  # the audit trail's append-only trigger function comes with the dump
 
 
 def restore(path: str | os.PathLike, *, force: bool = False) -> dict:

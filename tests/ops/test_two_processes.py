@@ -68,7 +68,7 @@ with app.app_context():
     from certify.domain import JUNIOR, SECRETARIAT
     from certify.models import Candidate
     from certify.rounds import create_round
-    from exam.demo import DEMO_INSTRUCTIONS, DEMO_ROWS
+    from exam.demo import DEMO_ROWS
     from exam.models import PER_CANDIDATE
     from exam.papers import save_blueprint
     from exam.sessions import create_session
@@ -94,7 +94,7 @@ with app.app_context():
     opens = utcnow().replace(microsecond=0)
     session = create_session(rnd, scheme, name="2024年初级笔试", blueprint_id=blueprint.id, opens_at=opens,
                              closes_at=opens + timedelta(hours=4), duration_minutes=60, late_entry_minutes=60,
-                             instructions=DEMO_INSTRUCTIONS, assign_all=False,
+                             instructions="两进程测试场次：按时作答。", assign_all=False,
                              candidate_ids=[c.id for c in candidates], event_warning_threshold=None, seed=7)
     assert len(session.assignments) == 2
     setup = build_panel(members=4, candidates=1, round_code="2024-cq")  # commits everything
