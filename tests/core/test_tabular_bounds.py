@@ -7,25 +7,12 @@ import re
 import zipfile
 
 import pytest
-from openpyxl import Workbook
 
 from certify.tabular import MAX_REPORTED_ERRORS, Column, ImportFailed, Limits, RowError, chunks, read_table, read_tables
+from tests.hostile.corpus import openpyxl_bytes as xlsx  # (title, rows, state) sheets
 
 COLS = (Column("id_number", "证件号"), Column("name", "姓名"), Column("phone", "手机", required=False))
 
-
-def xlsx(*sheets) -> bytes:
-    """sheets: (title, rows, state)."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, rows, state in sheets:
-        ws = wb.create_sheet(title)
-        for r in rows:
-            ws.append(r)
-        ws.sheet_state = state
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
 
 
 def refusal(data: bytes, name: str, columns=COLS, **kwargs) -> list[RowError]:

@@ -19,6 +19,7 @@ import pytest
 from certify.clock import utcnow
 from certify.extensions import db
 from exam.demo import DEMO_ROWS  # the demo blueprint: 10/8/7/5 single, 10 multiple, 20 true/false
+from tests.defense.conftest_scoring import restore_socketio  # noqa: F401  (the sockets fixture uses it)
 
 CATEGORIES = ("科学素养", "科学教育理论", "活动组织", "安全规范")
 # (category, type, difficulty, level, n): per category 15 single (3 per difficulty), 4 multiple, 7 true/false
@@ -108,3 +109,27 @@ def make_exam_session(ctx, make_round, make_candidate, make_bank):
 
     factory.bank_made = False
     return factory
+
+
+@pytest.fixture
+def sockets(app, restore_socketio):
+    """Socket.IO test clients on /exam, each logged in as ``username`` (its Flask client kept on ``flask_client``);
+    disconnected afterwards."""
+    from certify.extensions import socketio
+    from tests.conftest import login
+
+    made = []
+
+    def make(username):
+        flask_client = app.test_client()
+        assert login(flask_client, username).status_code == 302
+        client = socketio.test_client(app, namespace="/exam", flask_test_client=flask_client)
+        assert client.is_connected("/exam")
+        client.flask_client = flask_client
+        made.append(client)
+        return client
+
+    yield make
+    for c in made:
+        if c.is_connected("/exam"):
+            c.disconnect(namespace="/exam")

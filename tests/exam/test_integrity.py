@@ -25,25 +25,6 @@ def session2(make_exam_session):
     return make_exam_session(candidates=2, duration=60)
 
 
-@pytest.fixture
-def sockets(app, restore_socketio):
-    from certify.extensions import socketio
-
-    made = []
-
-    def make(username):
-        flask_client = app.test_client()
-        assert login(flask_client, username).status_code == 302
-        client = socketio.test_client(app, namespace=NS, flask_test_client=flask_client)
-        assert client.is_connected(NS)
-        made.append(client)
-        return client
-
-    yield make
-    for c in made:
-        if c.is_connected(NS):
-            c.disconnect(namespace=NS)
-
 
 def received(client, name):
     return [e["args"][0] for e in client.get_received(NS) if e["name"] == name]

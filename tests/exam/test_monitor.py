@@ -5,7 +5,7 @@ from sqlalchemy import select
 from certify.extensions import db
 from certify.models import AuditEntry
 from exam.models import FORCE_SUBMITTED, Attempt
-from tests.conftest import TEST_PASSWORD, login
+from tests.conftest import TEST_PASSWORD
 from tests.defense.conftest_scoring import restore_socketio  # noqa: F401
 
 NS = "/exam"
@@ -15,26 +15,6 @@ NS = "/exam"
 def session3(make_exam_session):
     return make_exam_session(candidates=2, duration=60)
 
-
-@pytest.fixture
-def sockets(app, restore_socketio):
-    from certify.extensions import socketio
-
-    made = []
-
-    def make(username):
-        flask_client = app.test_client()
-        assert login(flask_client, username).status_code == 302
-        client = socketio.test_client(app, namespace=NS, flask_test_client=flask_client)
-        assert client.is_connected(NS)
-        client.flask_client = flask_client
-        made.append(client)
-        return client
-
-    yield make
-    for c in made:
-        if c.is_connected(NS):
-            c.disconnect(namespace=NS)
 
 
 def events(client, name):
