@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from certify import create_app
 from certify.accounts import create_user
@@ -83,13 +85,24 @@ def _drop_alembic_version():
 def _empty_all_tables():
     db.session.rollback()
     tables = list(reversed(db.metadata.sorted_tables))
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
+    if db.engine.dialect.name != "postgresql":
+        with db.engine.begin() as conn:
             for table in tables:
                 conn.execute(table.delete())
+        return
+    names = ", ".join(f'"{t.name}"' for t in tables)
+    # A browser test's live server may still be finishing a request the closed page sent (a heartbeat, a last
+    # event); its row locks can meet TRUNCATE's table locks and PostgreSQL then breaks the deadlock by failing
+    # one side. The request retries on its own; the emptying retries here.
+    for attempt in range(5):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture(autouse=True)
