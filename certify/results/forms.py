@@ -13,6 +13,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from certify.forms import labelled
+
 
 class RecordsImportForm(FlaskForm):
     file = FileField("业绩成果得分文件（.xlsx 或 .csv）", validators=[FileRequired(message="请选择文件")])
@@ -76,7 +78,7 @@ class ComplaintForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    status = RadioField("处理结果", choices=[("upheld", "属实（撤销认定）"), ("dismissed", "不属实")],
+    status = RadioField("处理结果", choices=labelled([("upheld", "属实（撤销认定）"), ("dismissed", "不属实")]),
                         validators=[DataRequired(message="请选择处理结果")])
     note = TextAreaField("处理意见（记入审计日志）", validators=[DataRequired(message="请填写处理意见"),
                                                          Length(max=2000)])
