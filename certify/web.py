@@ -2,7 +2,8 @@
 
 - ``refusals_go_to(url)``: the page a refused form goes back to (flash + redirect);
 - the URL converters ``<round:rnd>`` (a ``Round`` by its code, 404 otherwise) and ``<id:…>`` (a database id);
-- query parameters: ``page_arg()`` and ``decimal_value()`` refuse bad values with a 400 and a message.
+- query parameters: ``page_arg()`` and ``decimal_value()`` refuse bad values with a 400 and a message;
+- ``round_from_query(prefer)``: the round a list page shows (``?round=CODE``, else the newest preferred round).
 """
 from __future__ import annotations
 
@@ -65,6 +66,30 @@ class IdConverter(IntegerConverter):
         kwargs.setdefault("min", 1)
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, **kwargs)
+
+
+def rounds_newest_first() -> list:
+    """Every round, newest first: the round picker of the list pages."""
+    from .extensions import db
+    from .models import Round
+
+    return list(db.session.scalars(db.select(Round).order_by(Round.year.desc(), Round.id.desc())))
+
+
+def round_from_query(prefer=None):
+    """The round a list page shows: ``?round=CODE`` (404 with a message when no round has that code), else the
+    newest round for which ``prefer(round)`` holds, else the newest round; ``None`` when there is no round."""
+    from .rounds import find_round
+
+    code = request.args.get("round")
+    if code:
+        rnd = find_round(code)
+        if rnd is None:
+            raise NotFound("round_not_found", f"认证轮次「{code}」不存在")
+        return rnd
+    rounds = rounds_newest_first()
+    preferred = [r for r in rounds if prefer is None or prefer(r)]
+    return (preferred or rounds or [None])[0]
 
 
 def register_converters(app) -> None:

@@ -19,6 +19,7 @@ from certify.extensions import db
 from certify.forms import labelled
 from certify.models import Candidate, Round
 from certify.tabular import ImportFailed
+from certify.web import round_from_query, rounds_newest_first
 
 from . import operations as ops
 from .forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm
@@ -29,7 +30,7 @@ bp = Blueprint("defense_admin", __name__, url_prefix="/defense/admin")
 
 
 def _rounds():
-    return list(db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars())
+    return rounds_newest_first()
 
 
 def _round(code: str) -> Round:
@@ -72,12 +73,9 @@ def _form_attempt(op, *args, **kwargs):
 @bp.route("/")
 @allow(SECRETARIAT, SUPERVISOR)
 def index():
-    rounds = _rounds()
-    code = request.args.get("round")
-    rnd = next((r for r in rounds if r.code == code), None) if code else next(
-        (r for r in rounds if any(s.has_defense for s in r.schemes)), rounds[0] if rounds else None)
+    rnd = round_from_query(prefer=lambda r: any(s.has_defense for s in r.schemes))
     if rnd is None:
-        return render_template("defense/admin_index.html", rnd=None, rounds=rounds)
+        return render_template("defense/admin_index.html", rnd=None, rounds=[])
     return redirect(url_for("defense_admin.schedule", code=rnd.code))
 
 

@@ -13,6 +13,7 @@ from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.extensions import db
 from certify.models import Round
+from certify.web import round_from_query, rounds_newest_first
 
 from . import scoring_operations as ops
 from .models import Panel
@@ -63,28 +64,14 @@ def sheet(panel_id: int, case_id: int):
                            rubric_view=ops.rubric_view(rubric))
 
 
-def _round_from_args() -> Round | None:
-    code = request.args.get("round")
-    if code:
-        rnd = db.session.execute(db.select(Round).filter_by(code=code)).scalar_one_or_none()
-        if rnd is None:
-            abort(404)
-        return rnd
-    return db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars().first()
-
-
-def _rounds():
-    return list(db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.id.desc())).scalars())
-
-
 @bp.route("/cases")
 @allow(SECRETARIAT, SUPERVISOR)
 def cases():
-    rnd = _round_from_args()
+    rnd = round_from_query()
     rows = ops.round_cases(rnd) if rnd else []
     panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if rnd \
         else {}
-    return render_template("defense/room_cases.html", rnd=rnd, rounds=_rounds(), cases=rows, panels=panels,
+    return render_template("defense/room_cases.html", rnd=rnd, rounds=rounds_newest_first(), cases=rows, panels=panels,
                            labels=CASE_STATE_LABELS)
 
 
@@ -108,9 +95,9 @@ def reopen_case(case_id: int):
 @bp.route("/quality")
 @allow(SECRETARIAT, SUPERVISOR)
 def quality():
-    rnd = _round_from_args()
+    rnd = round_from_query()
     report = panel_quality(rnd) if rnd else []
-    return render_template("defense/quality.html", rnd=rnd, rounds=_rounds(), report=report)
+    return render_template("defense/quality.html", rnd=rnd, rounds=rounds_newest_first(), report=report)
 
 
 @bp.route("/export/<round_code>.<fmt>")

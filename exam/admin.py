@@ -10,12 +10,13 @@ from flask_login import current_user
 
 from certify.access import allow
 from certify.clock import display_timezone, from_local, to_local, utcnow
-from certify.domain import SECRETARIAT, SUPERVISOR
+from certify.domain import SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.forms import labelled
 from certify.models import Candidate, Round, Scheme
+from certify.web import round_from_query, rounds_newest_first
 
 from . import papers as paper_ops
 from . import sessions as session_ops
@@ -32,17 +33,6 @@ bp = Blueprint("exam_admin", __name__, url_prefix="/exam/admin")
 
 PHASE_LABELS = {"upcoming": "未开始", "open": "进行中", "closed": "已结束"}
 STANDARD_CATEGORIES = ["科学素养", "科学教育理论", "活动组织", "安全规范"]
-
-
-def _rounds() -> list[Round]:
-    return list(db.session.scalars(db.select(Round).order_by(Round.year.desc(), Round.id.desc())))
-
-
-def _round_or_404(code: str | None) -> Round | None:
-    if code:
-        return db.first_or_404(db.select(Round).filter_by(code=code))
-    rounds = [r for r in _rounds() if any(s.has_exam for s in r.schemes)]
-    return rounds[0] if rounds else None
 
 
 def _get(model, ident):
@@ -87,7 +77,7 @@ def _back_to(url: str):
 @bp.route("/")
 @allow(SECRETARIAT, SUPERVISOR)
 def sessions():
-    rnd = _round_or_404(request.args.get("round"))
+    rnd = round_from_query(prefer=lambda r: any(s.has_exam for s in r.schemes))
     schemes, now = [], utcnow()
     if rnd is not None:
         for scheme in rnd.schemes:
@@ -99,7 +89,7 @@ def sessions():
                 rows.append({"session": s, "phase": PHASE_LABELS[session_phase(now, s.opens_at, s.closes_at)],
                              "counts": paper_ops.paper_counts(s), "attempts": session_ops.attempt_counts(s)})
             schemes.append({"scheme": scheme, "blueprints": blueprints, "sessions": rows})
-    return render_template("exam/admin/sessions.html", rnd=rnd, rounds=_rounds(), schemes=schemes,
+    return render_template("exam/admin/sessions.html", rnd=rnd, rounds=rounds_newest_first(), schemes=schemes,
                            modes=PAPER_MODES)
 
 
@@ -156,7 +146,7 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
     return _blueprint_page(form, scheme, blueprint)
 
 
-@bp.route("/schemes/<int(max=2147483647):scheme_id>/blueprints/new", methods=["GET", "POST"])
+@bp.route("/schemes/<id:scheme_id>/blueprints/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_blueprint(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
@@ -170,7 +160,7 @@ def new_blueprint(scheme_id: int):
     return _save_blueprint(form, scheme, None)
 
 
-@bp.route("/blueprints/<int(max=2147483647):blueprint_id>", methods=["GET", "POST"])
+@bp.route("/blueprints/<id:blueprint_id>", methods=["GET", "POST"])
 @allow(SECRETARIAT, SUPERVISOR)
 def edit_blueprint(blueprint_id: int):
     blueprint = _get(ExamBlueprint, blueprint_id)
@@ -186,7 +176,7 @@ def edit_blueprint(blueprint_id: int):
     return _save_blueprint(BlueprintForm(), blueprint.scheme, blueprint)
 
 
-@bp.route("/blueprints/<int(max=2147483647):blueprint_id>/check", methods=["POST"])
+@bp.route("/blueprints/<id:blueprint_id>/check", methods=["POST"])
 @allow(SECRETARIAT)
 def check_blueprint(blueprint_id: int):
     blueprint = _get(ExamBlueprint, blueprint_id)
@@ -230,7 +220,7 @@ def _session_data(form: SessionForm) -> dict:
             "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
 
 
-@bp.route("/schemes/<int(max=2147483647):scheme_id>/sessions/new", methods=["GET", "POST"])
+@bp.route("/schemes/<id:scheme_id>/sessions/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_session(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
@@ -253,7 +243,7 @@ def new_session(scheme_id: int):
                            candidates=candidates), status
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/edit", methods=["GET", "POST"])
+@bp.route("/sessions/<id:session_id>/edit", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def edit_session(session_id: int):
     session = _get(ExamSession, session_id)
@@ -273,7 +263,7 @@ def edit_session(session_id: int):
                            candidates=candidates), status
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>")
+@bp.route("/sessions/<id:session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_detail(session_id: int):
     session = _get(ExamSession, session_id)
@@ -289,7 +279,7 @@ def session_detail(session_id: int):
         analysis_url=_link("exam_analysis.session_report", session_id=session.id))
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/papers", methods=["POST"])
+@bp.route("/sessions/<id:session_id>/papers", methods=["POST"])
 @allow(SECRETARIAT)
 def generate(session_id: int):
     session = _get(ExamSession, session_id)
@@ -299,7 +289,7 @@ def generate(session_id: int):
     return redirect(url_for("exam_admin.session_detail", session_id=session_id))
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/extra-time", methods=["POST"])
+@bp.route("/sessions/<id:session_id>/extra-time", methods=["POST"])
 @allow(SECRETARIAT)
 def extra_time(session_id: int):
     session = _get(ExamSession, session_id)
@@ -316,7 +306,7 @@ def extra_time(session_id: int):
     return redirect(url_for("exam_admin.session_detail", session_id=session_id) + "#candidates")
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/release", methods=["POST"])
+@bp.route("/sessions/<id:session_id>/release", methods=["POST"])
 @allow(SECRETARIAT)
 def release(session_id: int):
     session = _get(ExamSession, session_id)
@@ -330,19 +320,18 @@ def release(session_id: int):
 
 def _full_requested() -> bool:
     # Only the secretariat's download carries the whole ID number; everything else is masked.
-    return request.args.get("full") == "1" and current_user.role == SECRETARIAT
+    return request.args.get("full") == "1" and can_see_full_ids(current_user)
 
 
-@bp.route("/rounds/<round_code>/export.<any(xlsx, csv):fmt>")
+@bp.route("/rounds/<round:rnd>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
-def export_round(round_code: str, fmt: str):
-    rnd = _round_or_404(round_code)
+def export_round(rnd: Round, fmt: str):
     full = _full_requested()
     name = f"{rnd.code}-笔试成绩" + ("-完整" if full else "")
     return send_table(name, fmt, [exam_sheet(rnd, full=full)])
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/export.<any(xlsx, csv):fmt>")
+@bp.route("/sessions/<id:session_id>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
 def export_session(session_id: int, fmt: str):
     session = _get(ExamSession, session_id)

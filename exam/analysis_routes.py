@@ -8,7 +8,7 @@ from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.extensions import db
-from certify.models import Round
+from certify.web import round_from_query, rounds_newest_first
 
 from . import analysis
 from .models import CLOSED_STATES, Attempt, ExamSession
@@ -74,9 +74,8 @@ def category_chart(categories) -> dict:
 @bp.route("/")
 @allow(SECRETARIAT, SUPERVISOR)
 def index():
-    rounds = list(db.session.execute(db.select(Round).order_by(Round.year.desc(), Round.code)).scalars())
-    code = request.args.get("round")
-    rnd = next((r for r in rounds if r.code == code), rounds[0] if rounds else None)
+    rounds = rounds_newest_first()
+    rnd = round_from_query()
     rows = []
     if rnd is not None:
         for s in analysis.round_sessions(rnd):
@@ -86,7 +85,7 @@ def index():
     return render_template("exam/analysis/index.html", rounds=rounds, rnd=rnd, rows=rows)
 
 
-@bp.route("/session/<int(max=2147483647):session_id>")
+@bp.route("/session/<id:session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_report(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -102,7 +101,7 @@ def session_report(session_id: int):
                            detail_link=detail, form=StoreFacilityForm(), flag_labels=analysis.FLAG_LABELS)
 
 
-@bp.route("/session/<int(max=2147483647):session_id>/items.xlsx")
+@bp.route("/session/<id:session_id>/items.xlsx")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_export(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
@@ -111,7 +110,7 @@ def session_export(session_id: int):
     return send_table(f"试题分析-{session.name}", "xlsx", analysis.report_sheets([report]))
 
 
-@bp.route("/session/<int(max=2147483647):session_id>/store-facility", methods=["POST"])
+@bp.route("/session/<id:session_id>/store-facility", methods=["POST"])
 @allow(SECRETARIAT)
 def store_facility(session_id: int):
     session = db.get_or_404(ExamSession, session_id)

@@ -192,7 +192,7 @@ def list_my_sessions():
     return _reply(schemas.SessionList(sessions=out, server_time=iso_utc(now)))
 
 
-@bp.route("/exam/sessions/<int(max=2147483647):session_id>/attempt", methods=["POST"])
+@bp.route("/exam/sessions/<id:session_id>/attempt", methods=["POST"])
 @allow(CANDIDATE)
 def start_attempt(session_id):
     candidate = _candidate()
@@ -204,7 +204,7 @@ def start_attempt(session_id):
     return _reply(attempt_payload(attempt, now, token=token))
 
 
-@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>")
+@bp.route("/exam/attempts/<id:attempt_id>")
 @allow(CANDIDATE)
 def get_attempt(attempt_id):
     now = utcnow()
@@ -212,7 +212,7 @@ def get_attempt(attempt_id):
     return _reply(attempt_payload(attempt, now))  # shows an overdue attempt as closed; the sweep grades it
 
 
-@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/answers/<int(max=2147483647):position>", methods=["PUT"])
+@bp.route("/exam/attempts/<id:attempt_id>/answers/<id:position>", methods=["PUT"])
 @allow(CANDIDATE)
 def save_answer(attempt_id, position):
     data = _body(schemas.SaveAnswerRequest)
@@ -224,7 +224,7 @@ def save_answer(attempt_id, position):
         response=list(result["response"]), answered_count=result["answered_count"], server_time=iso_utc(now)))
 
 
-@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/flags/<int(max=2147483647):position>", methods=["PUT"])
+@bp.route("/exam/attempts/<id:attempt_id>/flags/<id:position>", methods=["PUT"])
 @allow(CANDIDATE)
 def flag_item(attempt_id, position):
     data = _body(schemas.FlagRequest)
@@ -232,7 +232,7 @@ def flag_item(attempt_id, position):
                                                        flagged=data.flagged, user_id=current_user.id)))
 
 
-@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/events", methods=["POST"])
+@bp.route("/exam/attempts/<id:attempt_id>/events", methods=["POST"])
 @allow(CANDIDATE)
 def record_event(attempt_id):
     data = _body(schemas.EventRequest)
@@ -241,7 +241,7 @@ def record_event(attempt_id):
                                                            client_event_id=data.client_event_id)))
 
 
-@bp.route("/exam/attempts/<int(max=2147483647):attempt_id>/submit", methods=["POST"])
+@bp.route("/exam/attempts/<id:attempt_id>/submit", methods=["POST"])
 @allow(CANDIDATE)
 def submit_attempt(attempt_id):
     now = utcnow()

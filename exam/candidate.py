@@ -62,7 +62,7 @@ def my_sessions():
     return render_template("exam/candidate/my_sessions.html", candidate=candidate, rows=rows)
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/", methods=["GET", "POST"])
+@bp.route("/sessions/<id:session_id>/", methods=["GET", "POST"])
 @allow(CANDIDATE)
 def instructions(session_id):
     candidate, sc = _own_assignment(session_id)
@@ -84,7 +84,7 @@ def instructions(session_id):
                            late_end=entry.late_end)
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/room")
+@bp.route("/sessions/<id:session_id>/room")
 @allow(CANDIDATE)
 def room(session_id):
     candidate, sc = _own_assignment(session_id)
@@ -97,7 +97,7 @@ def room(session_id):
                            server_time=iso_utc(utcnow()))
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/result")
+@bp.route("/sessions/<id:session_id>/result")
 @allow(CANDIDATE)
 def result(session_id):
     candidate, sc = _own_assignment(session_id)

@@ -50,7 +50,7 @@ def _split_keys(raw: str) -> list[str]:
     return [k for k in raw.split() if k]
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/errata")
+@bp.route("/sessions/<id:session_id>/errata")
 @allow(SECRETARIAT, SUPERVISOR)
 def errata_list(session_id):
     session = db.get_or_404(ExamSession, session_id)
@@ -64,7 +64,7 @@ def errata_list(session_id):
                            kinds=ERRATUM_KINDS, links=links)
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/errata/new", methods=["GET", "POST"])
+@bp.route("/sessions/<id:session_id>/errata/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_erratum(session_id):
     session = db.get_or_404(ExamSession, session_id)

@@ -64,7 +64,7 @@ def index():
                            now=utcnow())
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>")
+@bp.route("/sessions/<id:session_id>")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_monitor(session_id):
     session = db.get_or_404(ExamSession, session_id)
@@ -83,14 +83,14 @@ def session_monitor(session_id):
                            minutes_form=MinutesForm(), now=now)
 
 
-@bp.route("/sessions/<int(max=2147483647):session_id>/rows.json")
+@bp.route("/sessions/<id:session_id>/rows.json")
 @allow(SECRETARIAT, SUPERVISOR)
 def session_rows_json(session_id):
     session = db.get_or_404(ExamSession, session_id)
     return jsonify({"rows": session_rows(session)})
 
 
-@bp.route("/attempts/<int(max=2147483647):attempt_id>/events")
+@bp.route("/attempts/<id:attempt_id>/events")
 @allow(SECRETARIAT, SUPERVISOR)
 def attempt_events(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)
@@ -121,7 +121,7 @@ def _act(session_id: int, form: FlaskForm, action):
     return redirect(back)
 
 
-@bp.route("/assignments/<int(max=2147483647):assignment_id>/add-time", methods=["POST"])
+@bp.route("/assignments/<id:assignment_id>/add-time", methods=["POST"])
 @allow(SECRETARIAT)
 def add_time(assignment_id):
     sc = db.get_or_404(SessionCandidate, assignment_id)
@@ -134,7 +134,7 @@ def add_time(assignment_id):
     return _act(sc.session_id, form, run)
 
 
-@bp.route("/attempts/<int(max=2147483647):attempt_id>/force-submit", methods=["POST"])
+@bp.route("/attempts/<id:attempt_id>/force-submit", methods=["POST"])
 @allow(SECRETARIAT)
 def force_submit(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)
@@ -147,7 +147,7 @@ def force_submit(attempt_id):
     return _act(attempt.session_id, form, run)
 
 
-@bp.route("/attempts/<int(max=2147483647):attempt_id>/reopen", methods=["POST"])
+@bp.route("/attempts/<id:attempt_id>/reopen", methods=["POST"])
 @allow(SECRETARIAT)
 def reopen(attempt_id):
     attempt = db.get_or_404(Attempt, attempt_id)
