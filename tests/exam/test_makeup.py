@@ -1,0 +1,140 @@
+"""Make-up sessions (补考): a candidate absent from session A sits make-up B; results use B's grade."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from certify.domain import EXAM
+from certify.extensions import db
+from certify.models import AuditEntry, ComponentScore
+from certify.results import operations as results_ops
+from exam import analysis
+from exam import operations as ops
+from exam.delivery.lifecycle import close_overdue, record_absentees
+from exam.makeup import create_makeup, makeup_of, makeup_rows
+from exam.models import Attempt, ExamSession, Paper, PaperItem, SessionCandidate
+from exam.papers import ExamAdminError
+
+
+def sit(session, cand, now, *, letter: str = "A", submit: bool = True):
+    """The candidate starts, answers every item with ``letter`` and submits."""
+    attempt, token = ops.start_attempt(session, cand, now=now)
+    db.session.flush()
+    items = db.session.execute(db.select(PaperItem).join(SessionCandidate, SessionCandidate.paper_id == PaperItem.paper_id)
+                               .where(SessionCandidate.session_id == session.id,
+                                      SessionCandidate.candidate_id == cand.id)
+                               .order_by(PaperItem.position)).scalars().all()
+    for seq, pi in enumerate(items, start=1):
+        ops.save_answer(attempt.id, token=token, position=pi.position, response=letter, seq=seq, time_spent_ms=1000,
+                        now=now + timedelta(minutes=1))
+    if submit:
+        ops.submit_attempt(attempt, token=token, now=now + timedelta(minutes=2))
+    db.session.commit()
+    return attempt
+
+
+def exam_component(cand) -> ComponentScore | None:
+    db.session.expire_all()
+    return db.session.execute(db.select(ComponentScore).filter_by(candidate_id=cand.id, component=EXAM)
+                              ).scalar_one_or_none()
+
+
+@pytest.fixture
+def closed_a(make_exam_session):
+    """Session A (3 candidates): the first sits it; the second is interrupted (the clock closes the attempt); the
+    third is absent. A has closed."""
+    a = make_exam_session(candidates=3)
+    c1, c2, c3 = a.candidates_made
+    sit(a, c1, a.opens_at + timedelta(minutes=1))
+    sit(a, c2, a.opens_at + timedelta(minutes=1), letter="B", submit=False)
+    after = a.closes_at + timedelta(minutes=1)
+    with time_machine.travel(after, tick=False):
+        close_overdue(now=after)
+        record_absentees(now=after)
+        db.session.commit()
+    return a
+
+
+def test_absent_candidate_sits_makeup_and_results_use_its_grade(closed_a):
+    a = closed_a
+    c1, c2, c3 = a.candidates_made
+    assert (exam_component(c3).status, exam_component(c3).score) == ("absent", None)
+    rows = {r["candidate"].id: r for r in makeup_rows(a)}
+    assert rows[c3.id]["eligible"] and rows[c3.id]["status"] == "缺考"
+    assert not rows[c1.id]["eligible"] and "已正常交卷" in rows[c1.id]["why"]
+    assert rows[c2.id]["eligible"] and rows[c2.id]["status"] == "中断（到时自动交卷）"
+    interrupted = exam_component(c2)
+    assert interrupted.status == "scored" and interrupted.source == f"exam_session:{a.id}"
+    opens = a.closes_at + timedelta(days=1)
+    with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
+        b = create_makeup(a, candidate_ids=[c3.id, c2.id], opens_at=opens, closes_at=opens + timedelta(hours=3),
+                          reason="考点停电，经批准补考")
+        db.session.commit()
+    # own window, fresh papers (new seed), same blueprint and scheme, only the named candidate
+    assert b.id != a.id and b.blueprint_id == a.blueprint_id and b.scheme_id == a.scheme_id
+    assert b.seed != a.seed and b.opens_at == opens and b.name == f"{a.name}（补考）"
+    assert sorted(s.candidate_id for s in b.assignments) == sorted([c2.id, c3.id])
+    paper_b = db.session.execute(db.select(Paper).filter_by(session_id=b.id, candidate_id=c3.id)).scalar_one()
+    paper_a = db.session.execute(db.select(Paper).filter_by(session_id=a.id, candidate_id=c3.id)).scalar_one()
+    assert paper_b.id != paper_a.id and paper_b.candidate_id == c3.id
+    assert makeup_of(b).id == a.id and makeup_of(a) is None
+    entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.makeup")).scalar_one()
+    assert entry.reason == "考点停电，经批准补考" and entry.detail["original_session_id"] == a.id
+    assert entry.detail["replaced"] == {c3.ticket: "缺考", c2.ticket: "中断（到时自动交卷）"}
+    # the make-up: c3 sits it, the grade replaces 缺考
+    attempt_b = sit(b, c3, opens + timedelta(minutes=1))
+    assert attempt_b.session_id == b.id and attempt_b.score is not None
+    row = exam_component(c3)
+    assert (row.status, row.score, row.source) == ("scored", attempt_b.score, f"exam_session:{b.id}")
+    # the earlier session's regrade (an erratum) leaves the make-up's grade alone
+    attempt_b2 = sit(b, c2, opens + timedelta(minutes=1))
+    assert (exam_component(c2).source, exam_component(c2).score) == (f"exam_session:{b.id}", attempt_b2.score)
+    from exam.delivery.grade import _write_grade, compute_grade
+
+    attempt_a2 = db.session.execute(db.select(Attempt).filter_by(session_id=a.id, candidate_id=c2.id)).scalar_one()
+    _write_grade(attempt_a2, compute_grade(attempt_a2), opens + timedelta(hours=1))
+    db.session.commit()
+    assert (exam_component(c2).source, exam_component(c2).score) == (f"exam_session:{b.id}", attempt_b2.score)
+    # results: three candidates, each once, c3 with B's exam score
+    comp = results_ops.compute(a.scheme.round, "初级")
+    lines = {ln.candidate.id: ln for ln in comp.lines}
+    assert len(comp.lines) == 3 and lines[c3.id].components["exam"] == attempt_b.score
+    assert lines[c2.id].components["exam"] == attempt_b2.score
+    assert lines[c3.id].status != "absent"
+    # statistics: A's analysis counts the two who sat A, B's the one who sat B; nobody twice
+    with time_machine.travel(opens + timedelta(hours=4), tick=False):
+        assert analysis.session_report(a).analysis.test.n == 2  # c1 and c2's interrupted attempt
+        assert analysis.session_report(db.session.get(ExamSession, b.id)).analysis.test.n == 2
+    # B's absentee sweep after it closes does not touch c3's grade (c3 sat B)
+    after_b = opens + timedelta(hours=3, minutes=1)
+    with time_machine.travel(after_b, tick=False):
+        record_absentees(now=after_b)
+        db.session.commit()
+    assert exam_component(c3).score == attempt_b.score
+
+
+def test_makeup_refusals(closed_a, make_exam_session):
+    a = closed_a
+    c1, c2, c3 = a.candidates_made
+    opens = a.closes_at + timedelta(days=1)
+    window = {"opens_at": opens, "closes_at": opens + timedelta(hours=3)}
+    with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
+        for kwargs, message in (({"candidate_ids": [c3.id], "reason": " "}, "请填写补考理由"),
+                                ({"candidate_ids": [], "reason": "停电"}, "请选择补考考生"),
+                                ({"candidate_ids": [c1.id], "reason": "停电"}, "已正常交卷"),
+                                ({"candidate_ids": [c3.id], "reason": "停电", "opens_at": a.closes_at - timedelta(hours=1)},
+                                 "须晚于原场次结束时间")):
+            with pytest.raises(ExamAdminError, match=message):
+                create_makeup(a, **{**window, **kwargs})
+        create_makeup(a, candidate_ids=[c3.id], reason="停电", **window)
+        db.session.commit()
+        with pytest.raises(ExamAdminError, match="已安排补考"):
+            create_makeup(a, candidate_ids=[c3.id], reason="再次", **window)
+    still_open = make_exam_session(candidates=1)
+    with pytest.raises(ExamAdminError, match="原场次尚未结束"):
+        create_makeup(still_open, candidate_ids=[still_open.candidates_made[0].id], reason="停电",
+                      opens_at=still_open.closes_at + timedelta(days=1),
+                      closes_at=still_open.closes_at + timedelta(days=1, hours=3))
+    assert db.session.scalar(db.select(db.func.count(ExamSession.id))) == 3
