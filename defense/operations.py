@@ -756,7 +756,7 @@ def _renumber(rnd: Round) -> None:
 def publish_plan(rnd: Round) -> dict:
     """Step one of 发布答辩安排 (writes nothing): how many candidates in which panels, where and when. Refused
     when already published, nothing is scheduled, a candidate is unscheduled or a used panel has no place."""
-    s = get_schedule(rnd)
+    s = schedule_for_read(rnd)
     if s.status == "published":
         raise DefenseError("答辩安排已发布")
     assignments = round_assignments(rnd)
@@ -780,13 +780,13 @@ def publish_plan(rnd: Round) -> dict:
         rows = [a for a in assignments if a.panel_id == p.id]
         per_panel.append({"panel": p, "candidates": len(rows), "first": min(a.start_at for a in rows),
                           "last": max(a.start_at for a in rows)})
-    return {"schedule": s, "assignments": assignments, "candidates": len(assigned), "panels": per_panel,
+    return {"assignments": assignments, "candidates": len(assigned), "panels": per_panel,
             "members": sum(len(p.members) for p in panels)}
 
 
 def publish_schedule(rnd: Round, actor: User | None = None, reason: str = "") -> DefenseSchedule:
     plan = publish_plan(rnd)
-    s, assignments = plan["schedule"], plan["assignments"]
+    s, assignments = get_schedule(rnd), plan["assignments"]
     s.status, s.published_at = "published", utcnow()
     for a in assignments:
         a.changed_after_publication = False

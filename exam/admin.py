@@ -18,10 +18,11 @@ from certify.forms import ConfirmActionForm, labelled
 from certify.models import Candidate, Round, Scheme
 from certify.web import require_confirmation, round_from_query, rounds_newest_first
 
+from . import makeup as makeup_ops
 from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
-from .forms import BlueprintForm, ExtraTimeForm, SessionForm
+from .forms import BlueprintForm, ExtraTimeForm, MakeupForm, SessionForm
 from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession
 from .models import Blueprint as ExamBlueprint
 from .papers import ExamAdminError
@@ -276,7 +277,8 @@ def session_detail(session_id: int):
         state_labels=ATTEMPT_STATE_LABELS, started=paper_ops.session_has_attempts(session),
         extra_form=ExtraTimeForm(), modes=PAPER_MODES,
         monitor_url=_link("exam_monitor.session_monitor", session_id=session.id),
-        analysis_url=_link("exam_analysis.session_report", session_id=session.id))
+        analysis_url=_link("exam_analysis.session_report", session_id=session.id),
+        makeup_of=makeup_ops.makeup_of(session))
 
 
 def _regenerate_plan(session: ExamSession, back: str) -> dict:
@@ -322,6 +324,37 @@ def generate(session_id: int):
         made = paper_ops.generate_papers(session, reason=reason)
     flash(f"已为 {made} 名考生生成试卷", "success")
     return redirect(back)
+
+
+@bp.route("/sessions/<id:session_id>/makeup", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def makeup(session_id: int):
+    """补考: named 缺考 or interrupted candidates of this closed session sit a session of their own (same blueprint,
+    own window, fresh papers); its grade replaces theirs here. Audited with the reason."""
+    session = _get(ExamSession, session_id)
+    rows = makeup_ops.makeup_rows(session)
+    form = MakeupForm()
+    form.candidate_ids.choices = labelled((r["candidate"].id, f"{r['candidate'].ticket} {r['candidate'].name}")
+                                          for r in rows if r["eligible"])
+    if request.method == "GET":
+        form.duration_minutes.data = session.duration_minutes
+    if form.validate_on_submit():
+        tz = display_timezone()
+        try:
+            with _refusable():
+                created = makeup_ops.create_makeup(
+                    session, candidate_ids=form.candidate_ids.data or [], name=form.name.data,
+                    opens_at=from_local(form.opens_at.data, tz), closes_at=from_local(form.closes_at.data, tz),
+                    duration_minutes=form.duration_minutes.data, reason=form.reason.data, actor=current_user)
+        except ExamAdminError as err:
+            _flash_errors(err)
+        else:
+            flash(f"已建立补考场次「{created.name}」，已为 {len(created.assignments)} 名考生重新组卷", "success")
+            return redirect(url_for("exam_admin.session_detail", session_id=created.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("exam/admin/makeup.html", session=session, rows=rows, form=form,
+                           eligible=sum(1 for r in rows if r["eligible"]),
+                           closed=session_phase(utcnow(), session.opens_at, session.closes_at) == "closed"), status
 
 
 @bp.route("/sessions/<id:session_id>/extra-time", methods=["POST"])

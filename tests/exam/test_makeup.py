@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from certify.clock import display_timezone, to_local
 from certify.domain import EXAM
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
@@ -138,3 +139,36 @@ def test_makeup_refusals(closed_a, make_exam_session):
                       opens_at=still_open.closes_at + timedelta(days=1),
                       closes_at=still_open.closes_at + timedelta(days=1, hours=3))
     assert db.session.scalar(db.select(db.func.count(ExamSession.id))) == 3
+
+
+def test_secretariat_page_creates_the_makeup(client, login_as, closed_a):
+    a = closed_a
+    c1, c2, c3 = a.candidates_made
+    login_as("secretariat")
+    opens = (a.closes_at + timedelta(days=1)).replace(second=0, microsecond=0)
+    tz_opens = to_local(opens, display_timezone())
+    data = {"candidate_ids": [str(c3.id)], "opens_at": tz_opens.strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": (tz_opens + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"), "duration_minutes": "60"}
+    with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
+        detail = client.get(f"/exam/admin/sessions/{a.id}").get_data(as_text=True)
+        assert f"/exam/admin/sessions/{a.id}/makeup" in detail
+        page = client.get(f"/exam/admin/sessions/{a.id}/makeup").get_data(as_text=True)
+        assert c3.ticket in page and "可补考" in page and "已正常交卷" in page and 'value="60"' in page
+        resp = client.post(f"/exam/admin/sessions/{a.id}/makeup", data=data)  # no reason: refused
+        assert resp.status_code == 400 and "请填写补考理由" in resp.get_data(as_text=True)
+        assert db.session.scalar(db.select(db.func.count(ExamSession.id))) == 1
+        resp = client.post(f"/exam/admin/sessions/{a.id}/makeup", data={**data, "candidate_ids": [str(c1.id)],
+                                                                         "reason": "停电"})
+        assert resp.status_code == 400 and db.session.scalar(db.select(db.func.count(ExamSession.id))) == 1
+        resp = client.post(f"/exam/admin/sessions/{a.id}/makeup", data={**data, "reason": "考点停电"})
+        assert resp.status_code == 302
+        db.session.expire_all()
+        b = db.session.execute(db.select(ExamSession).where(ExamSession.id != a.id)).scalar_one()
+        assert resp.headers["Location"].endswith(f"/exam/admin/sessions/{b.id}")
+        assert b.opens_at == opens and [s.candidate_id for s in b.assignments] == [c3.id]
+        detail = client.get(f"/exam/admin/sessions/{b.id}").get_data(as_text=True)
+        assert 'id="makeup-of"' in detail and a.name in detail
+        page = client.get(f"/exam/admin/sessions/{a.id}/makeup").get_data(as_text=True)
+        assert f"已安排补考（{b.name}）" in page
+    entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.makeup")).scalar_one()
+    assert entry.reason == "考点停电" and entry.actor_id is not None
