@@ -13,11 +13,13 @@ def area():
     from .demo import demo_exam_sessions
     from .events import NAMESPACE, ExamNamespace
     from .exports import export_exam
+    from .makeup_cli import makeup_command
 
     return Area(
         name="exam",
         blueprints=[analysis_bp, api.bp, candidate.bp, monitor.bp, errata.bp, admin_bp],
         namespaces=[ExamNamespace(NAMESPACE)],
+        cli_commands=[makeup_command],
         exports={"items": write_items_export, "exam": export_exam},
         demo_steps=[Step(50, "exam.sessions", demo_exam_sessions)],
         candidate_panels=[Step(20, "exam.sessions", candidate.candidate_panel)],

@@ -172,3 +172,31 @@ def test_secretariat_page_creates_the_makeup(client, login_as, closed_a):
         assert f"已安排补考（{b.name}）" in page
     entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.makeup")).scalar_one()
     assert entry.reason == "考点停电" and entry.actor_id is not None
+
+
+def test_cli_lists_then_creates_the_makeup(app, closed_a):
+    a = closed_a
+    c1, c2, c3 = a.candidates_made
+    opens = to_local(a.closes_at + timedelta(days=1), display_timezone())
+    args = ["makeup", "--session", str(a.id), "--candidates", f"{c3.ticket},{c2.ticket}",
+            "--opens", opens.strftime("%Y-%m-%d %H:%M"), "--closes", (opens + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")]
+    runner = app.test_cli_runner()
+    with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
+        result = runner.invoke(args=args)  # without --yes: lists, writes nothing
+        assert result.exit_code == 0, result.output
+        assert f"{c3.ticket} {c3.name}：缺考" in result.output and "未写入任何数据" in result.output
+        assert db.session.scalar(db.select(db.func.count(ExamSession.id))) == 1
+        result = runner.invoke(args=[*args, "--yes"])  # no reason: refused, non-zero
+        assert result.exit_code != 0 and "请填写补考理由" in result.output
+        result = runner.invoke(args=[*args[:4], c1.ticket, *args[5:], "--yes", "--reason", "停电"])
+        assert result.exit_code != 0 and "已正常交卷" in result.output
+        result = runner.invoke(args=[*args[:4], "X999", *args[5:]])
+        assert result.exit_code != 0 and "X999 不在场次" in result.output
+        result = runner.invoke(args=[*args, "--yes", "--reason", "考点停电"])
+        assert result.exit_code == 0, result.output
+        assert "已建立补考场次" in result.output
+    db.session.expire_all()
+    b = db.session.execute(db.select(ExamSession).where(ExamSession.id != a.id)).scalar_one()
+    assert sorted(s.candidate_id for s in b.assignments) == sorted([c2.id, c3.id])
+    entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.makeup")).scalar_one()
+    assert entry.reason == "考点停电"
