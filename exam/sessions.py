@@ -93,7 +93,10 @@ def _candidate_ids(rnd: Round, scheme: Scheme, assign_all: bool, chosen, session
     others = select(SessionCandidate.candidate_id, ExamSession.name).join(ExamSession).where(
         ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids))
     if session is not None and session.id is not None:
-        others = others.where(ExamSession.id != session.id)
+        # a candidate already in this session keeps their place: a make-up (exam/makeup.py) and the session it
+        # re-examines share candidates by design
+        kept = select(SessionCandidate.candidate_id).where(SessionCandidate.session_id == session.id)
+        others = others.where(ExamSession.id != session.id, SessionCandidate.candidate_id.not_in(kept))
     clashes = db.session.execute(others).all()
     if clashes:
         names = {c.candidate_id: c.name for c in clashes}

@@ -200,3 +200,25 @@ def test_cli_lists_then_creates_the_makeup(app, closed_a):
     assert sorted(s.candidate_id for s in b.assignments) == sorted([c2.id, c3.id])
     entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.makeup")).scalar_one()
     assert entry.reason == "考点停电"
+
+
+def test_makeup_window_can_be_edited_and_its_candidates_stay(closed_a):
+    """Editing a make-up (its window) is not refused as 'already in another session of this level' for the
+    candidates it shares with the original by design; adding someone from the original still is."""
+    from exam.sessions import update_session
+
+    a = closed_a
+    c1, c2, c3 = a.candidates_made
+    opens = a.closes_at + timedelta(days=1)
+    with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
+        b = create_makeup(a, candidate_ids=[c3.id], reason="停电", opens_at=opens, closes_at=opens + timedelta(hours=3))
+        db.session.commit()
+        fields = {"name": b.name, "blueprint_id": b.blueprint_id, "opens_at": opens + timedelta(hours=1),
+                  "closes_at": opens + timedelta(hours=4), "duration_minutes": b.duration_minutes,
+                  "late_entry_minutes": b.late_entry_minutes, "instructions": b.instructions, "assign_all": False,
+                  "event_warning_threshold": None, "seed": b.seed}
+        update_session(b, candidate_ids=[c3.id], **fields)
+        db.session.commit()
+        assert b.opens_at == opens + timedelta(hours=1)
+        with pytest.raises(ExamAdminError, match="已安排在本级别的其他场次"):
+            update_session(b, candidate_ids=[c3.id, c1.id], **fields)
