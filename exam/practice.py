@@ -191,3 +191,44 @@ def practice_summary(candidate: Candidate) -> dict:
     return {"session": session, "attempt": attempt, "items": items or 0,
             "finished": attempt is not None and attempt.state in CLOSED_STATES,
             "closed_by_exam": has_real_attempt(candidate)}
+
+
+# ------------------------------------------------------------------------------------------------ demo step
+
+DEMO_PRACTICE = {"single": 3, "multiple": 2, "truefalse": 2}
+
+
+def demo_practice_items(level: str) -> list[int]:
+    """The demo bank's practice items of a level: the first easy items of each type (by code)."""
+    picked, counts = [], dict.fromkeys(DEMO_PRACTICE, 0)
+    for item, version in eligible_items(level):
+        if version.type in counts and counts[version.type] < DEMO_PRACTICE[version.type] and version.difficulty <= 3:
+            counts[version.type] += 1
+            picked.append(item.id)
+    return picked
+
+
+def demo_practice(context: dict) -> None:
+    """Demo step (order 55): a practice paper per exam level of the demo round, from the demo bank (after the bank,
+    30, and the exam sessions, 50). A window that is not open now or ends within 30 days is renewed (with or
+    without ``--reset``; a current one is left alone, so re-running changes nothing)."""
+    from certify.demo_core import DemoError, note_change
+
+    from .demo import DEMO_ROUND
+
+    rnd = db.session.execute(select(Round).filter_by(code=DEMO_ROUND)).scalar_one_or_none()
+    if rnd is None:
+        raise DemoError(f"演示模拟练习需要演示轮次 {DEMO_ROUND}（核心演示步骤未运行）")
+    now = context.get("now") or utcnow()
+    for scheme in rnd.schemes:
+        if not scheme.has_exam:
+            continue
+        existing = practice_session(rnd.id, scheme.id)
+        if existing is not None and existing.opens_at <= now and existing.closes_at > now + timedelta(days=30):
+            context["print"](f"演示模拟练习已存在：{existing.name}")
+            continue
+        ids = chosen_item_ids(existing) or demo_practice_items(scheme.level)
+        if not ids:
+            raise DemoError(f"演示题库没有适用于{scheme.level}的练习题")
+        session = set_practice_items(rnd, scheme, ids, now=now)
+        note_change(context, f"演示模拟练习：{session.name}，{len(ids)} 道题，考生可在正式考试前反复练习")
