@@ -122,3 +122,16 @@ def test_the_monitor_and_the_sessions_page_ignore_practice(setup, login_as, clie
     assert real.name in page and session.name not in page
     page = client.get(f"/exam/admin/?round={real.scheme.round.code}").get_data(as_text=True)
     assert real.name in page and session.name not in page
+
+
+def test_the_sweeper_closes_an_overdue_practice_attempt_without_a_component(setup):
+    real, session = setup
+    cand = real.candidates_made[0]
+    practice.open_practice(cand)
+    attempt, _ = ops.start_attempt(session, cand)
+    db.session.commit()
+    closed = ops.sweep(now=attempt.deadline_at + timedelta(minutes=5))
+    db.session.commit()
+    assert closed["closed"] == [attempt.id] and session.id not in closed["absent"]
+    assert attempt.state == "auto_submitted" and attempt.score is not None
+    assert db.session.scalars(select(ComponentScore).filter_by(candidate_id=cand.id)).all() == []
