@@ -22,7 +22,7 @@ from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
 from .forms import BlueprintForm, ExtraTimeForm, SessionForm
-from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession
+from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession, real_sessions
 from .models import Blueprint as ExamBlueprint
 from .papers import ExamAdminError
 from .services.assembly import TYPE_LABELS
@@ -84,7 +84,7 @@ def sessions():
             blueprints = list(db.session.scalars(db.select(ExamBlueprint).filter_by(scheme_id=scheme.id)
                                                  .order_by(ExamBlueprint.id)))
             rows = []
-            for s in db.session.scalars(db.select(ExamSession).filter_by(scheme_id=scheme.id)
+            for s in db.session.scalars(real_sessions().filter_by(scheme_id=scheme.id)
                                         .order_by(ExamSession.opens_at, ExamSession.id)):
                 rows.append({"session": s, "phase": PHASE_LABELS[session_phase(now, s.opens_at, s.closes_at)],
                              "counts": paper_ops.paper_counts(s), "attempts": session_ops.attempt_counts(s)})

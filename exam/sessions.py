@@ -15,7 +15,16 @@ from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 
 from . import operations as ops
-from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
+from .models import (
+    IN_PROGRESS,
+    Attempt,
+    Blueprint,
+    ExamSession,
+    Paper,
+    SessionCandidate,
+    is_real_session,
+    real_sessions,
+)
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, session_phase
 
@@ -91,7 +100,7 @@ def _candidate_ids(rnd: Round, scheme: Scheme, assign_all: bool, chosen, session
                 ids.append(cid)
     # one exam session per candidate and scheme: grading writes one exam component per candidate
     others = select(SessionCandidate.candidate_id, ExamSession.name).join(ExamSession).where(
-        ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids))
+        ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids), is_real_session())
     if session is not None and session.id is not None:
         others = others.where(ExamSession.id != session.id)
     clashes = db.session.execute(others).all()
@@ -242,5 +251,5 @@ def roster(session: ExamSession) -> list[dict]:
 
 
 def sessions_of_round(rnd: Round) -> list[ExamSession]:
-    return list(db.session.scalars(select(ExamSession).filter_by(round_id=rnd.id)
+    return list(db.session.scalars(real_sessions().filter_by(round_id=rnd.id)
                                    .order_by(ExamSession.opens_at, ExamSession.id)))

@@ -60,5 +60,8 @@ def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *,
         row.points = points
     attempt.score = result.score
     attempt.graded_at = now
+    session = attempt.session or db.session.get(ExamSession, attempt.session_id)
+    if session.practice:  # a practice paper is scored for the candidate only, never for results
+        return
     record_component(attempt.candidate, EXAM, result.score, source=f"exam_session:{attempt.session_id}",
                      reason=reason, actor=actor)
