@@ -8,7 +8,7 @@ from sqlalchemy import select
 from certify.extensions import db
 from defense.models import DefenseAssignment, DefenseSchedule, Panel
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import browser_login
+from tests.e2e.conftest import ARTIFACTS, browser_login
 from tests.e2e.test_exam_delivery import enter_room
 from tests.exam.conftest import make_bank, make_exam_session, make_item  # noqa: F401  (fixtures)
 
@@ -35,6 +35,11 @@ def publish_slot(candidate, *, start_offset_days: int = 30):
         db.session.add(schedule)
     schedule.status = "published"
     db.session.commit()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
 
 
 def no_sideways_scroll(page):
@@ -69,6 +74,7 @@ def test_candidate_pages_fit_a_phone_with_the_main_action_on_screen(new_context,
     labels = page.locator("main table.stack td[data-label]").evaluate_all(
         "tds => tds.map(td => getComputedStyle(td, '::before').content)")
     assert '"考试时间窗口"' in labels and '"迟到截止"' in labels  # each cell names itself in the card
+    shot(page, "my-exams")
 
     page.goto("/me")
     no_sideways_scroll(page)
@@ -77,6 +83,7 @@ def test_candidate_pages_fit_a_phone_with_the_main_action_on_screen(new_context,
     slot = page.inner_text(".defense-slot")
     assert "重庆科技馆" in slot and "meeting.example.com" in slot
     inside_viewport(page, ".defense-slot a[href^='https://meeting']", vertically=False)
+    shot(page, "home")
 
     page.goto("/me/slip")
     no_sideways_scroll(page)
@@ -85,6 +92,7 @@ def test_candidate_pages_fit_a_phone_with_the_main_action_on_screen(new_context,
     page.goto("/results/mine")
     no_sideways_scroll(page)
     assert page.locator("#my-result").is_visible()
+    shot(page, "results")
 
     page.goto(f"/exam/sessions/{session.id}/")  # the instructions: 开始作答 reachable without sideways scroll
     no_sideways_scroll(page)
@@ -116,3 +124,4 @@ def test_room_status_bar_and_takeover_banner_stay_visible_after_scrolling(new_co
     assert page.evaluate("window.scrollY") > 300
     inside_viewport(page, "#exam-banner")
     no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-room-taken-over.png"))  # the viewport, as the candidate sees it
