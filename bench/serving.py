@@ -190,7 +190,7 @@ def hold_sockets(base: str, cands: list[dict], connect_timeout: float = 3.0):
             ws = websocket.create_connection(url, timeout=connect_timeout, cookie=cookie,
                                              origin=base)
             assert ws.recv().startswith("0")  # engine.io open
-            ws.send("40/exam,")
+            ws.send("40/exam," + json.dumps({"csrf_token": c["csrf"]}))  # connect auth: the page's CSRF token
             assert ws.recv().startswith("40/exam,")  # namespace connected (authenticated)
             ws.send(f'42/exam,1["join_attempt",{{"attempt_id":{c["attempt"]:d}}}]')
             reply = ws.recv()

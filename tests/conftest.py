@@ -178,6 +178,25 @@ def csrf_token_from(html: str) -> str:
     return match.group(1)
 
 
+def socket_auth(flask_client) -> dict:
+    """The Socket.IO ``auth`` payload a page sends at connect: its CSRF token (meta tag) for this client's session."""
+    from flask import g, has_app_context
+
+    if has_app_context():  # Flask-WTF caches the token on ``g``, which an outer app context (``ctx``) keeps
+        g.pop("csrf_token", None)
+    page = flask_client.get("/", follow_redirects=True)
+    return {"csrf_token": csrf_token_from(page.get_data(as_text=True))}
+
+
+def socket_client(app, namespace: str, flask_client):
+    """A Flask-SocketIO test client on ``namespace`` sharing ``flask_client``'s session, connecting as a page does
+    (with its CSRF token)."""
+    from certify.extensions import socketio
+
+    return socketio.test_client(app, namespace=namespace, flask_test_client=flask_client,
+                                auth=socket_auth(flask_client))
+
+
 DATA_DIR = Path(__file__).parent / "data"
 
 

@@ -219,3 +219,9 @@ def staff_login(base: str, username: str, password: str = PASSWORD):
 
 def cookie_header(session) -> str:
     return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+
+
+def socket_auth(base: str, session) -> dict:
+    """The Socket.IO ``auth`` payload a page of ``session`` sends at connect (its CSRF token). Fetch it before taking
+    ``cookie_header``: the page may refresh the session cookie."""
+    return {"csrf_token": csrf_from(session.get(f"{base}/", timeout=10).text)}

@@ -555,7 +555,7 @@ function heartbeat(socket) {
 
 function connectSocket() {
   if (!window.io) return;
-  const socket = window.io('/exam', { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  const socket = window.io('/exam', { auth: { csrf_token: csrf }, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
   socket.on('connect', () => {
     socket.emit('join_attempt', { attempt_id: state.attempt.attempt_id });
     heartbeat(socket);
