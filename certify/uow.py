@@ -9,7 +9,8 @@
 - Socket.IO handlers of ``UnitOfWorkNamespace`` run inside the same wrapper and answer ``DomainError`` with an
   acknowledgement ``{"ok": false, "code", "error"}``. A connection is refused unless its ``auth`` payload carries
   the page's CSRF token (``{"csrf_token": <meta csrf-token>}``, checked once at connect with Flask-WTF's
-  ``validate_csrf``), so no other site can drive a logged-in user's socket (``check_socket_csrf``).
+  ``validate_csrf``), so no other site can drive a logged-in user's socket (``check_socket_csrf``). Every other
+  event counts against its connection's rate limit (``certify.rate_limits``, ack ``"rate_limited"`` over it).
 - Operations never commit; CLI commands use ``commit()`` below (commit + post-commit notices).
 
 Indico's ``RH.process`` is the model: one place decides when a transaction ends.
@@ -24,7 +25,7 @@ from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import realtime
+from . import rate_limits, realtime
 from .errors import DomainError
 from .extensions import db
 
@@ -146,6 +147,8 @@ def _namespace_base():
                 # the transaction ends (commit, or rollback / keep_changes) before a refusal becomes the ack.
                 if event_name == "connect":
                     check_socket_csrf(handler_args[0] if handler_args else None)
+                elif event_name != "disconnect":  # every event a client sends counts against its connection's limit
+                    rate_limits.hit("socket_event", request.sid)  # RateLimited → ack {ok: false, "rate_limited"}
                 with unit_of_work():
                     return handler(*handler_args)
 
