@@ -101,6 +101,11 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # write limits (certify.rate_limits): per attempt (and user) for the candidate API, per Socket.IO connection
+        "EXAM_SAVE_RATE_LIMIT": os.environ.get("EXAM_SAVE_RATE_LIMIT", "120 per minute"),
+        "EXAM_FLAG_RATE_LIMIT": os.environ.get("EXAM_FLAG_RATE_LIMIT", "120 per minute"),
+        "EXAM_EVENT_RATE_LIMIT": os.environ.get("EXAM_EVENT_RATE_LIMIT", "60 per minute"),
+        "SOCKET_EVENT_RATE_LIMIT": os.environ.get("SOCKET_EVENT_RATE_LIMIT", "300 per minute"),
         # exam timing defaults (DOMAIN.md); seconds unless noted
         "EXAM_SAVE_GRACE_SECONDS": int(os.environ.get("EXAM_SAVE_GRACE_SECONDS", "5")),
         "EXAM_SWEEP_INTERVAL_SECONDS": int(os.environ.get("EXAM_SWEEP_INTERVAL_SECONDS", "5")),

@@ -354,7 +354,10 @@ async function flush() {
       } catch (e) {
         r = null;
       }
-      if (!r || r.status >= 500 || r.status === 0) {
+      if (!r || r.status >= 500 || r.status === 0 || r.status === 429) {
+        // kept and sent again later; a 429 (too many saves) says after how many seconds
+        const wait = r && r.status === 429 && r.data && r.data.error && r.data.error.retry_after;
+        if (wait) state.retryDelay = Math.max(state.retryDelay, wait * 1000);
         state.failing = true;
         for (const e of Object.values(state.queue)) if (e.kind === 'answer') state.saveState[e.position] = 'unsent';
         renderItem();
@@ -574,7 +577,7 @@ function heartbeat(socket) {
 
 function connectSocket() {
   if (!window.io) return;
-  const socket = window.io('/exam', { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  const socket = window.io('/exam', { auth: { csrf_token: csrf }, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
   socket.on('connect', () => {
     socket.emit('join_attempt', { attempt_id: state.attempt.attempt_id });
     heartbeat(socket);
