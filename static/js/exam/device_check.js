@@ -39,7 +39,7 @@ function checkSocket(timeoutMs = 5000) {
   return new Promise((resolve) => {
     if (typeof window.io !== 'function') { resolve(false); return; }
     let done = false;
-    const socket = window.io('/exam', { reconnection: false, timeout: timeoutMs });
+    const socket = window.io('/exam', { auth: { csrf_token: root.dataset.csrf }, reconnection: false, timeout: timeoutMs });
     const finish = (ok) => {
       if (done) return;
       done = true;
