@@ -41,6 +41,9 @@ def app(database_url, tmp_path_factory):
         "WTF_CSRF_ENABLED": False,
         "LOGIN_RATE_LIMIT": "10000 per minute",
         "EXAM_SWEEPER_ENABLED": False,
+        # notices: no worker thread and never a real mail server or SMS gateway (delivery tests set their own)
+        "NOTICE_DELIVERY_ENABLED": False, "NOTICE_EMAIL_BACKEND": "console", "SMTP_HOST": "",
+        "NOTICE_SMS_BACKEND": "console", "SMS_HTTP_URL": "",
         "SERVER_NAME": None,
         "UOW_STRICT_READS": True,  # a GET that writes is a bug: fail the test that does it
     })
