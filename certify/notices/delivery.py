@@ -104,15 +104,23 @@ class HttpSmsSender:
         self.timeout = float(config.get("SMS_HTTP_TIMEOUT") or 15)
 
     def send(self, address: str, subject: str, body: str) -> None:
-        import requests
+        import urllib.error
+        import urllib.request
 
         if not self.url:
             raise Disabled("SMS_HTTP_URL 未设置")
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        resp = requests.post(self.url, json={"to": address, "text": sms_text(subject, body)}, headers=headers,
-                             timeout=self.timeout)
-        if not 200 <= resp.status_code < 300:
-            raise RuntimeError(f"短信网关返回 HTTP {resp.status_code}: {resp.text[:200]}")
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps({"to": address, "text": sms_text(subject, body)}, ensure_ascii=False).encode()
+        request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 (configured URL)
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            raise RuntimeError(f"短信网关返回 HTTP {err.code}: {err.read(200).decode('utf-8', 'replace')}") from None
+        if not 200 <= status < 300:
+            raise RuntimeError(f"短信网关返回 HTTP {status}")
 
 
 def sender_for(channel: str, config) -> Sender:
