@@ -41,3 +41,19 @@ def announce_schedule(rnd: Round, assignments: list[DefenseAssignment]) -> None:
         members = [m.panelist for m in panel.members if m.panelist.user_id is not None]
         notices.notify([p.user_id for p in members], DEFENSE, title, body, round_id=rnd.id,
                        mobiles={p.user_id: p.phone or "" for p in members})
+
+
+def slip_rows(candidate) -> list[tuple[str, str]]:
+    """The admission slip's defense lines (a level with a defense): the slot and place once published."""
+    scheme = candidate.scheme
+    if scheme is None or not scheme.has_defense:
+        return []
+    from .operations import candidate_assignment, is_published
+
+    a = candidate_assignment(candidate)
+    if a is None or not is_published(candidate.round):
+        return [("答辩安排", "尚未发布，以平台通知为准")]
+    panel = a.panel
+    place = "；".join(x for x in (panel.room, f"线上会议：{panel.meeting_link}" if panel.meeting_link else "") if x)
+    return [("答辩时间", f"{_fmt(a.start_at)} 至 {_fmt(a.end_at, '%H:%M')}（北京时间，{panel.name}）"),
+            ("答辩地点", place or "以平台通知为准")]

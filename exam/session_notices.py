@@ -44,3 +44,17 @@ def announce_session(session: ExamSession, *, changed: bool = False, candidate_i
 def announce_scores(session: ExamSession):
     title, body = texts.exam_scores_notice(session.name)
     return notices.notify(_users(session), RESULTS, title, body, round_id=session.round_id)
+
+
+def slip_rows(candidate: Candidate) -> list[tuple[str, str]]:
+    """The admission slip's exam lines: each session's window (with the candidate's own extra time) and place."""
+    rows = []
+    assigned = db.session.execute(select(ExamSession, SessionCandidate.extra_minutes).join(
+        SessionCandidate, SessionCandidate.session_id == ExamSession.id).where(
+        SessionCandidate.candidate_id == candidate.id).order_by(ExamSession.opens_at)).all()
+    for session, extra in assigned:
+        duration = f"时长 {session.duration_minutes} 分钟" + (f"，另加 {extra} 分钟" if extra else "")
+        rows.append(("笔试时间", f"{_fmt(session.opens_at)} 至 {_fmt(session.closes_at)}（北京时间，{duration}；"
+                                 f"开考 {session.late_entry_minutes} 分钟后不得入场）"))
+        rows.append(("笔试地点", session.place or "线上（在浏览器中登录平台作答）"))
+    return rows
