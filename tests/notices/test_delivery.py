@@ -222,3 +222,19 @@ def test_cli_deliver_and_status(app, notice_for, smtp):
         db.session.commit()
     assert "已发送 1 条" in runner.invoke(args=["notices", "deliver"]).output
     assert "已发送 1" in runner.invoke(args=["notices", "status"]).output
+
+
+def test_the_worker_runs_the_delivery_as_a_periodic_task(app, smtp, notice_for, monkeypatch):
+    from certify import worker
+    from certify.notices.delivery import deliver_tick
+
+    task = worker.PERIODIC["notices-deliver"]
+    assert task.fn is deliver_tick and task.enabled_key == "NOTICE_DELIVERY_ENABLED"
+    assert not worker._enabled(app, task)  # the test app never starts it by itself
+    monkeypatch.setitem(app.config, "NOTICE_DELIVERY_ENABLED", True)
+    assert worker._enabled(app, task)
+    notice_for()
+    smtp.start()
+    deliver_tick(app)  # what the worker's thread calls, outside any app context
+    assert len(smtp.messages) == 1
+    assert [r.state for r in rows()] == ["sent"]
