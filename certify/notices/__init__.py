@@ -56,10 +56,12 @@ def _unread_for_current_user() -> int:
 
 
 def _announce_unread(_app, user, **_extra) -> None:
-    from flask import flash
+    from flask import flash, has_request_context, request
 
     from .operations import unread_count
 
+    if not has_request_context() or request.path.startswith("/api/"):  # pages only: the API has no flashes
+        return
     n = unread_count(user)
     if n:
         flash(f"您有 {n} 条未读通知，请到「通知」查看。", "info")
