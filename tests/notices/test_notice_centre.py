@@ -84,3 +84,15 @@ def test_candidates_and_panelists_do_not_see_delivery_pages(client, login_as):
     assert client.get("/notices/deliveries").status_code == 403
     assert client.get("/notices/contacts").status_code == 403
     assert client.get("/notices/").status_code == 200
+
+
+def test_cli_sets_a_contact(app, make_round, make_candidate):
+    cand = make_candidate(make_round())
+    runner = app.test_cli_runner()
+    bad = runner.invoke(args=["notices", "contact", cand.ticket, "--email", "nope"])
+    assert bad.exit_code != 0 and "电子邮箱格式不正确" in bad.output
+    assert runner.invoke(args=["notices", "contact", "nobody"]).exit_code != 0
+    ok = runner.invoke(args=["notices", "contact", cand.ticket, "--email", "c@example.org", "--mobile", "13800000005"])
+    assert ok.exit_code == 0, ok.output
+    db.session.expire_all()
+    assert ops.contacts([cand.user_id]) == {cand.user_id: ("c@example.org", "13800000005")}
