@@ -109,6 +109,7 @@ def load_config(instance_path: Path) -> dict:
         # notices (certify/notices): the delivery outbox, e-mail over SMTP, SMS through a gateway
         "NOTICE_DELIVERY_ENABLED": _flag("NOTICE_DELIVERY_ENABLED", True),
         "NOTICE_DELIVERY_INTERVAL_SECONDS": _int("NOTICE_DELIVERY_INTERVAL_SECONDS", 10),
+        "NOTICE_DELIVERY_BATCH": _int("NOTICE_DELIVERY_BATCH", 500),
         "NOTICE_CHANNELS": os.environ.get("NOTICE_CHANNELS", "email,sms"),
         "NOTICE_MAX_ATTEMPTS": _int("NOTICE_MAX_ATTEMPTS", 8),
         "NOTICE_RETRY_BASE_SECONDS": _int("NOTICE_RETRY_BASE_SECONDS", 60),

@@ -220,10 +220,11 @@ def deliver_due(*, holder: str | None = None, limit: int = 50, now=None) -> dict
 
 
 def deliver_tick(app) -> None:
-    """The worker's periodic task (``NOTICE_DELIVERY_INTERVAL_SECONDS``)."""
+    """The worker's periodic task (every ``NOTICE_DELIVERY_INTERVAL_SECONDS``, at most ``NOTICE_DELIVERY_BATCH`` rows;
+    each row is leased just before it is sent, so a long pass never holds rows it has not reached)."""
     with app.app_context():
         try:
-            counts = deliver_due()
+            counts = deliver_due(limit=int(app.config.get("NOTICE_DELIVERY_BATCH") or 500))
             if counts["sent"] or counts["retry"] or counts["failed"]:
                 app.logger.info("notices: %s", counts)
         finally:
