@@ -16,6 +16,7 @@ def area():
     from .practice import demo_practice
     from .practice_routes import bp as practice_bp
     from .practice_routes import device_bp
+    from .session_notices import slip_rows
 
     return Area(
         name="exam",
@@ -24,6 +25,7 @@ def area():
         exports={"items": write_items_export, "exam": export_exam},
         demo_steps=[Step(50, "exam.sessions", demo_exam_sessions), Step(55, "exam.practice", demo_practice)],
         candidate_panels=[Step(20, "exam.sessions", candidate.candidate_panel)],
+        slip_rows=[Step(20, "exam.sessions", slip_rows)],
         nav=[nav([SECRETARIAT, SUPERVISOR], "试题分析", "exam_analysis.index"),
              nav([CANDIDATE], "我的考试", "exam.my_sessions"),
              nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index"),

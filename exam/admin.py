@@ -217,7 +217,8 @@ def _session_data(form: SessionForm) -> dict:
             "opens_at": from_local(form.opens_at.data, tz), "closes_at": from_local(form.closes_at.data, tz),
             "duration_minutes": form.duration_minutes.data, "late_entry_minutes": form.late_entry_minutes.data,
             "instructions": form.instructions.data or "", "assign_all": bool(form.assign_all.data),
-            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
+            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data,
+            "place": form.place.data or ""}
 
 
 @bp.route("/schemes/<id:scheme_id>/sessions/new", methods=["GET", "POST"])

@@ -113,6 +113,7 @@ class ExamSession(db.Model):
     duration_minutes: Mapped[int]
     late_entry_minutes: Mapped[int] = mapped_column(default=30)
     instructions: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(200), default="")  # 考试地点 (empty: online, anywhere)
     assign_all: Mapped[bool] = mapped_column(default=True)  # every candidate of the scheme's level
     seed: Mapped[int] = mapped_column(default=0)  # paper draws derive from it (reproducible)
     papers_generated_at: Mapped[datetime | None]

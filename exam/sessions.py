@@ -27,10 +27,11 @@ from .models import (
 )
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, session_phase
+from .session_notices import ANNOUNCED_FIELDS, announce_scores, announce_session
 
 MAX_EXTRA_MINUTES = 600
 FIELDS = ("name", "blueprint_id", "opens_at", "closes_at", "duration_minutes", "late_entry_minutes",
-          "instructions", "assign_all", "event_warning_threshold", "seed")
+          "instructions", "assign_all", "event_warning_threshold", "seed", "place")
 
 
 def new_seed() -> int:
@@ -117,6 +118,7 @@ def _normalise(data: dict) -> dict:
     out = dict(data)
     out["name"] = (data.get("name") or "").strip()[:200]
     out["instructions"] = (data.get("instructions") or "").strip()
+    out["place"] = (data.get("place") or "").strip()[:200]
     out["assign_all"] = bool(data.get("assign_all", True))
     if out.get("late_entry_minutes") is None:
         out["late_entry_minutes"] = 30
@@ -160,6 +162,7 @@ def create_session(rnd: Round, scheme: Scheme | None, *, candidate_ids=(), **dat
           candidates=len(ids))
     if ids:
         generate_papers(session, reason="创建场次时自动生成")
+    announce_session(session)
     return session
 
 
@@ -206,6 +209,10 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
     needs_papers = draw_changed or added or removed or any(a.paper_id is None for a in session.assignments)
     if (ids or removed) and needs_papers and not started:
         generate_papers(session, reason="修改场次后自动重新生成")
+    if any(f in changed for f in ANNOUNCED_FIELDS):
+        announce_session(session, changed=True)  # everyone assigned now, the added ones included
+    elif added:
+        announce_session(session, candidate_ids=added)
     return session
 
 
@@ -232,6 +239,7 @@ def release_scores(session: ExamSession, *, now: datetime | None = None) -> None
     session.scores_released_at = now
     db.session.flush()
     audit("exam.session.release_scores", target=session, round_id=session.round_id)
+    announce_scores(session)
 
 
 def attempt_counts(session: ExamSession) -> dict[str, int]:

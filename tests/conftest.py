@@ -45,6 +45,9 @@ def app(database_url, tmp_path_factory):
         "EXAM_SAVE_RATE_LIMIT": "1000000 per minute", "EXAM_FLAG_RATE_LIMIT": "1000000 per minute",
         "EXAM_EVENT_RATE_LIMIT": "1000000 per minute", "SOCKET_EVENT_RATE_LIMIT": "1000000 per minute",
         "EXAM_SWEEPER_ENABLED": False,
+        # notices: no worker thread and never a real mail server or SMS gateway (delivery tests set their own)
+        "NOTICE_DELIVERY_ENABLED": False, "NOTICE_EMAIL_BACKEND": "console", "SMTP_HOST": "",
+        "NOTICE_SMS_BACKEND": "console", "SMS_HTTP_URL": "",
         "SERVER_NAME": None,
         "UOW_STRICT_READS": True,  # a GET that writes is a bug: fail the test that does it
     })

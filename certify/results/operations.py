@@ -357,7 +357,20 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
     audit("results.publish", target=rnd, round_id=rnd.id, actor=actor, reason=(reason or "").strip(),
           start=start.isoformat(),
           end=end.isoformat(), working_days=working_days, before=before)
+    _announce_publicity(rnd, period)
     return period
+
+
+def _announce_publicity(rnd: Round, period: PublicityPeriod) -> None:
+    """Every candidate of the round: their result is out and the publicity period runs (certify.notices)."""
+    from certify.notices import operations as notices
+    from certify.notices.services import texts
+    from certify.notices.services.delivery import PUBLICITY
+
+    user_ids = db.session.scalars(db.select(Candidate.user_id).where(Candidate.round_id == rnd.id,
+                                                                     Candidate.user_id.is_not(None)))
+    title, body = texts.publicity_notice(rnd.title, period.start_date.isoformat(), period.end_date.isoformat())
+    notices.notify(list(user_ids), PUBLICITY, title, body, round_id=rnd.id)
 
 
 def released_entry(candidate: Candidate) -> ResultEntry | None:
