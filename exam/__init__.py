@@ -9,6 +9,7 @@ def area():
     from .admin import bp as admin_bp
     from .analysis import write_items_export
     from .analysis_routes import bp as analysis_bp
+    from .cli import COMMANDS
     from .delivery_setup import setup_delivery
     from .demo import demo_exam_sessions
     from .events import NAMESPACE, ExamNamespace
@@ -18,6 +19,7 @@ def area():
         name="exam",
         blueprints=[analysis_bp, api.bp, candidate.bp, monitor.bp, errata.bp, admin_bp],
         namespaces=[ExamNamespace(NAMESPACE)],
+        cli_commands=COMMANDS,
         exports={"items": write_items_export, "exam": export_exam},
         demo_steps=[Step(50, "exam.sessions", demo_exam_sessions)],
         candidate_panels=[Step(20, "exam.sessions", candidate.candidate_panel)],
