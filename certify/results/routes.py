@@ -361,7 +361,8 @@ def complaints(rnd: Round):
             back = url_for("results.complaints", rnd=rnd)
             with refusals_go_to(back):
                 complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
-                                                 complainant=form.complainant.data, actor=current_user)
+                                                 complainant=form.complainant.data, actor=current_user,
+                                                 late_reason=form.late_reason.data or "")
             flash(f"已登记投诉 #{complaint.id}", "success")
             return redirect(back)
     # the list shows each one's candidate: load them with the complaints
