@@ -46,6 +46,7 @@ class Area:
     demo_steps: Sequence[Step] = ()
     nav: Sequence[NavEntry] = ()
     candidate_panels: Sequence[Step] = ()  # fn(candidate) -> html | None
+    staff_panels: Sequence[Step] = ()  # fn(user) -> html | None: what is next, on the staff home page (/home)
     home: Mapping[str, str] = field(default_factory=dict)  # role -> endpoint of that role's home page
     setup: Callable[[Any], None] | None = None  # anything else the area needs at start-up (listeners, threads)
 
@@ -72,6 +73,7 @@ class InstalledAreas:
             return ({("area", area.name)} | {("export", k) for k in area.exports}
                     | {("demo step", s.name) for s in area.demo_steps}
                     | {("candidate panel", p.name) for p in area.candidate_panels}
+                    | {("staff panel", p.name) for p in area.staff_panels}
                     | {("home of", r) for r in area.home})
 
         taken = set().union(*(claims(a) for a in self.areas)) if self.areas else set()
@@ -90,6 +92,10 @@ class InstalledAreas:
     @property
     def candidate_panels(self) -> list[Step]:
         return sorted((p for a in self.areas for p in a.candidate_panels), key=lambda p: p.order)
+
+    @property
+    def staff_panels(self) -> list[Step]:
+        return sorted((p for a in self.areas for p in a.staff_panels), key=lambda p: p.order)
 
     @property
     def home(self) -> dict[str, str]:

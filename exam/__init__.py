@@ -14,6 +14,7 @@ def area():
     from .demo import demo_exam_sessions
     from .events import NAMESPACE, ExamNamespace
     from .exports import export_exam
+    from .home_panel import sessions_today
 
     return Area(
         name="exam",
@@ -23,6 +24,7 @@ def area():
         exports={"items": write_items_export, "exam": export_exam},
         demo_steps=[Step(50, "exam.sessions", demo_exam_sessions)],
         candidate_panels=[Step(20, "exam.sessions", candidate.candidate_panel)],
+        staff_panels=[Step(10, "exam.today", sessions_today)],
         nav=[nav([SECRETARIAT, SUPERVISOR], "试题分析", "exam_analysis.index"),
              nav([CANDIDATE], "我的考试", "exam.my_sessions"),
              nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index"),
