@@ -3,7 +3,8 @@
 Each area package (``question_bank``, ``exam``, ``defense``, ``certify.results``, and the core itself in
 ``certify.core_area``) has a function ``area() -> Area`` naming its blueprints, Socket.IO namespaces, CLI
 commands, exports (``certify export KIND``), demo steps (``certify demo``), navigation entries, candidate
-home-page panels and the home page of the roles it serves. ``install_areas`` registers them on the app and keeps
+home-page panels, staff home-page panels (``/home``: what is next for the secretariat, supervisors and panelists)
+and the home page of the roles it serves. ``install_areas`` registers them on the app and keeps
 the declarations in ``app.extensions``; ``certify.registry`` answers the questions the core asks of them
 (which export, which demo steps, which nav entries…). Nothing is kept in module globals, so two apps (tests) do
 not see each other's registrations.
