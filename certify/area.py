@@ -3,7 +3,8 @@
 Each area package (``question_bank``, ``exam``, ``defense``, ``certify.results``, and the core itself in
 ``certify.core_area``) has a function ``area() -> Area`` naming its blueprints, Socket.IO namespaces, CLI
 commands, exports (``certify export KIND``), demo steps (``certify demo``), navigation entries, candidate
-home-page panels and the home page of the roles it serves. ``install_areas`` registers them on the app and keeps
+home-page panels, staff home-page panels (``/home``: what is next for the secretariat, supervisors and panelists)
+and the home page of the roles it serves. ``install_areas`` registers them on the app and keeps
 the declarations in ``app.extensions``; ``certify.registry`` answers the questions the core asks of them
 (which export, which demo steps, which nav entries…). Nothing is kept in module globals, so two apps (tests) do
 not see each other's registrations.
@@ -47,6 +48,7 @@ class Area:
     nav: Sequence[NavEntry] = ()
     candidate_panels: Sequence[Step] = ()  # fn(candidate) -> html | None
     slip_rows: Sequence[Step] = ()  # fn(candidate) -> [(label, text)]: lines of the admission slip (准考证)
+    staff_panels: Sequence[Step] = ()  # fn(user) -> html | None: what is next, on the staff home page (/home)
     home: Mapping[str, str] = field(default_factory=dict)  # role -> endpoint of that role's home page
     setup: Callable[[Any], None] | None = None  # anything else the area needs at start-up (listeners, threads)
 
@@ -74,6 +76,7 @@ class InstalledAreas:
                     | {("demo step", s.name) for s in area.demo_steps}
                     | {("candidate panel", p.name) for p in area.candidate_panels}
                     | {("slip rows", p.name) for p in area.slip_rows}
+                    | {("staff panel", p.name) for p in area.staff_panels}
                     | {("home of", r) for r in area.home})
 
         taken = set().union(*(claims(a) for a in self.areas)) if self.areas else set()
@@ -96,6 +99,10 @@ class InstalledAreas:
     @property
     def slip_rows(self) -> list[Step]:
         return sorted((p for a in self.areas for p in a.slip_rows), key=lambda p: p.order)
+
+    @property
+    def staff_panels(self) -> list[Step]:
+        return sorted((p for a in self.areas for p in a.staff_panels), key=lambda p: p.order)
 
     @property
     def home(self) -> dict[str, str]:

@@ -40,6 +40,12 @@ def slip_rows(candidate, app=None) -> list[tuple[str, str]]:
     return rows
 
 
+def staff_panels(app=None) -> list[Step]:
+    """(order, name, fn(user) -> html | None): the sections of the staff home page (secretariat, supervisor,
+    panelist), in order; a section returns None for a role it does not serve."""
+    return installed(app).staff_panels
+
+
 def home_endpoint(role: str, app=None) -> str | None:
     """The endpoint a role's home page redirects to (None: the generic home page)."""
     return installed(app).home.get(role)

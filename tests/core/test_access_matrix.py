@@ -112,3 +112,12 @@ def test_the_matrix_expectations_follow_the_declarations():
     assert _expected(complaint_view, "supervisor", "POST", "/x") == "any"
     assert _expected(staff_view, "anonymous", "GET", "/api/x") == "401-json"
     assert _expected(staff_view, "anonymous", "POST", "/x") == "login"
+
+
+def test_new_pages_are_declared_for_their_roles(app):
+    """The staff home (/home) and the defense list pages, declared here as the matrix above walks them."""
+    expected = {"core.staff_home": {"secretariat", "supervisor", "panelist"},
+                "defense_room.cases": {"secretariat", "supervisor"},
+                "defense_room.quality": {"secretariat", "supervisor"}}
+    for endpoint, roles in expected.items():
+        assert set(allowed_roles(app.view_functions[endpoint])) == roles, endpoint

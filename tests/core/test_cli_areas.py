@@ -23,9 +23,11 @@ def test_every_area_is_installed_in_order_and_its_entries_resolve(app):
     for role, entries in installed.nav.items():
         for _label, endpoint in entries:
             assert endpoint in app.view_functions, (role, endpoint)
-    for role in ("secretariat", "supervisor", "candidate"):
+    for role in ("secretariat", "supervisor", "candidate", "panelist"):
         assert registry.home_endpoint(role, app) in app.view_functions
-    assert registry.home_endpoint("panelist", app) is None
+    assert [p.name for p in registry.staff_panels(app)] == ["exam.today", "defense.live", "defense.next_slot",
+                                                            "question_bank.imports", "results.complaints",
+                                                            "jobs.pending"]
     assert {"import-bank", "results", "schedule", "exam-sweep", "create-round", "notices"} <= set(app.cli.commands)
 
 
