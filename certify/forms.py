@@ -129,6 +129,12 @@ class RoundSettingsForm(FlaskForm):
     mc_policy = SelectField("多选题计分规则", choices=labelled(MC_POLICIES.items()))
     publicity_working_days = WholeField("公示期（工作日）", validators=[
         InputRequired(message="请输入公示工作日"), NumberRange(1, 30, message="公示工作日须在 1 到 30 之间")])
+    publicity_issuer = StringField("公示发布单位", validators=[
+        Optional(), Length(max=200, message="公示发布单位最多 200 个字符")],
+        description="印在公示名单上，如「重庆市科学技术协会」")
+    publicity_contact = StringField("投诉受理方式", validators=[
+        Optional(), Length(max=300, message="投诉受理方式最多 300 个字符")],
+        description="公示期内及公示后受理异议的部门、电话或地址")
     submit = SubmitField("保存轮次设置")
 
 

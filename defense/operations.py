@@ -740,6 +740,10 @@ def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: dat
           reason=reason or "", actor=actor, candidate_id=candidate.id, candidate=candidate.name,
           from_panel_id=before["panel_id"] if before else None, from_start=before["start_at"] if before else None,
           to_panel_id=panel.id, to_start=a.start_at, published=published)
+    if published:
+        from .schedule_notices import announce_assignment
+
+        announce_assignment(a, changed=True)
     return a
 
 
@@ -796,6 +800,9 @@ def publish_schedule(rnd: Round, actor: User | None = None, reason: str = "") ->
     ensure_round_cases(rnd)  # every scheduled candidate gets its case and sheets now, not when a page is read
     audit("defense.schedule_publish", target=s, round_id=rnd.id, actor=actor, reason=reason,
           candidates=plan["candidates"], panels=len(plan["panels"]))
+    from .schedule_notices import announce_schedule
+
+    announce_schedule(rnd, assignments)
     return s
 
 

@@ -107,15 +107,29 @@ def finalise(panel_id: int, case_id: int):
     return redirect(back)
 
 
+def _has_defense(rnd: Round) -> bool:
+    return any(s.has_defense for s in rnd.schemes)
+
+
+def _defense_round() -> tuple[Round | None, bool, dict]:
+    """The round a defense list page shows (``?round=``, else the newest with a defense), whether its schemes have
+    no defense at all (the page then says so instead of showing an empty list), and the picker's rounds."""
+    rnd = round_from_query(prefer=_has_defense)
+    rounds = rounds_newest_first()
+    picker = {"rounds": rounds, "defense_rounds": [r for r in rounds if _has_defense(r)]}
+    return rnd, rnd is not None and not _has_defense(rnd), picker
+
+
 @bp.route("/cases")
 @allow(SECRETARIAT, SUPERVISOR)
 def cases():
-    rnd = round_from_query()
-    rows = ops.round_cases(rnd) if rnd else []
-    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if rnd \
+    rnd, no_defense, picker = _defense_round()
+    shown = rnd is not None and not no_defense
+    rows = ops.round_cases(rnd) if shown else []
+    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if shown \
         else {}
-    return render_template("defense/room_cases.html", rnd=rnd, rounds=rounds_newest_first(), cases=rows, panels=panels,
-                           labels=CASE_STATE_LABELS)
+    return render_template("defense/room_cases.html", rnd=rnd, cases=rows, panels=panels, labels=CASE_STATE_LABELS,
+                           no_defense=no_defense, **picker)
 
 
 @bp.route("/cases/<int:case_id>/reopen", methods=["POST"])
@@ -138,9 +152,9 @@ def reopen_case(case_id: int):
 @bp.route("/quality")
 @allow(SECRETARIAT, SUPERVISOR)
 def quality():
-    rnd = round_from_query()
-    report = panel_quality(rnd) if rnd else []
-    return render_template("defense/quality.html", rnd=rnd, rounds=rounds_newest_first(), report=report)
+    rnd, no_defense, picker = _defense_round()
+    report = panel_quality(rnd) if rnd is not None and not no_defense else []
+    return render_template("defense/quality.html", rnd=rnd, report=report, no_defense=no_defense, **picker)
 
 
 @bp.route("/export/<round_code>.<fmt>")

@@ -23,7 +23,7 @@ from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
 from .forms import BlueprintForm, ExtraTimeForm, MakeupForm, SessionForm
-from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession
+from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession, real_sessions
 from .models import Blueprint as ExamBlueprint
 from .papers import ExamAdminError
 from .services.assembly import TYPE_LABELS
@@ -85,7 +85,7 @@ def sessions():
             blueprints = list(db.session.scalars(db.select(ExamBlueprint).filter_by(scheme_id=scheme.id)
                                                  .order_by(ExamBlueprint.id)))
             rows = []
-            for s in db.session.scalars(db.select(ExamSession).filter_by(scheme_id=scheme.id)
+            for s in db.session.scalars(real_sessions().filter_by(scheme_id=scheme.id)
                                         .order_by(ExamSession.opens_at, ExamSession.id)):
                 rows.append({"session": s, "phase": PHASE_LABELS[session_phase(now, s.opens_at, s.closes_at)],
                              "counts": paper_ops.paper_counts(s), "attempts": session_ops.attempt_counts(s)})
@@ -218,7 +218,8 @@ def _session_data(form: SessionForm) -> dict:
             "opens_at": from_local(form.opens_at.data, tz), "closes_at": from_local(form.closes_at.data, tz),
             "duration_minutes": form.duration_minutes.data, "late_entry_minutes": form.late_entry_minutes.data,
             "instructions": form.instructions.data or "", "assign_all": bool(form.assign_all.data),
-            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
+            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data,
+            "place": form.place.data or ""}
 
 
 @bp.route("/schemes/<id:scheme_id>/sessions/new", methods=["GET", "POST"])

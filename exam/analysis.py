@@ -26,7 +26,17 @@ from certify.models import Round
 from certify.tabular import Sheet
 from question_bank.models import TYPE_LABELS, Item, ItemVersion
 
-from .models import CLOSED_STATES, IN_PROGRESS, Answer, Attempt, ExamSession, KeyErratum, PaperItem
+from .models import (
+    CLOSED_STATES,
+    IN_PROGRESS,
+    Answer,
+    Attempt,
+    ExamSession,
+    KeyErratum,
+    PaperItem,
+    real_attempts,
+    real_sessions,
+)
 from .services.item_analysis import (
     FACILITY_HIGH,
     FACILITY_LOW,
@@ -121,7 +131,7 @@ def build_session_data(session: ExamSession) -> SessionData:
     Rows are read as plain tuples and the matrices are filled with numpy index arrays: a large session has
     hundreds of thousands of answers."""
     attempts_all = list(db.session.execute(
-        db.select(Attempt.id, Attempt.candidate_id, Attempt.paper_id, Attempt.state, Attempt.graded_at)
+        real_attempts(Attempt.id, Attempt.candidate_id, Attempt.paper_id, Attempt.state, Attempt.graded_at)
         .filter_by(session_id=session.id).order_by(Attempt.id)))
     in_progress = sum(1 for a in attempts_all if a.state == IN_PROGRESS)
     closed = [a for a in attempts_all if a.state in CLOSED_STATES]
@@ -422,7 +432,7 @@ def report_sheets(reports: list[SessionReport]) -> list[Sheet]:
 
 
 def round_sessions(rnd: Round) -> list[ExamSession]:
-    return list(db.session.execute(db.select(ExamSession).filter_by(round_id=rnd.id)
+    return list(db.session.execute(real_sessions().filter_by(round_id=rnd.id)
                                    .order_by(ExamSession.opens_at, ExamSession.id)).scalars())
 
 

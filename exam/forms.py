@@ -77,6 +77,8 @@ class SessionForm(FlaskForm):
     late_entry_minutes = IntegerField("开考后允许入场（分钟）", default=30,
                                       validators=[InputRequired(message="请填写迟到入场时限"),
                                                   NumberRange(0, 1440, message="须在 0–1440 分钟之间")])
+    place = StringField("考试地点", validators=[Length(max=200, message="考试地点最多 200 个字符")],
+                        description="考场名称与地址；线上考试可留空（准考证和通知显示「线上」）")
     instructions = TextAreaField("考试须知", validators=[Length(max=5000)])
     event_warning_threshold = IntegerField("异常行为提醒阈值（次，可留空）", validators=[Optional(),
                                            NumberRange(1, 1000, message="须为 1–1000 之间的整数")])

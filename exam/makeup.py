@@ -35,7 +35,7 @@ def later_sessions(scheme_id: int, after: ExamSession, candidate_ids) -> dict[in
         select(SessionCandidate.candidate_id, ExamSession)
         .join(ExamSession, ExamSession.id == SessionCandidate.session_id)
         .where(ExamSession.scheme_id == scheme_id, ExamSession.id != after.id, ExamSession.opens_at > after.opens_at,
-               SessionCandidate.candidate_id.in_(ids))
+               ExamSession.practice.is_(False), SessionCandidate.candidate_id.in_(ids))
         .order_by(ExamSession.opens_at, ExamSession.id)).all()
     return {cid: session for cid, session in rows}
 
@@ -43,12 +43,12 @@ def later_sessions(scheme_id: int, after: ExamSession, candidate_ids) -> dict[in
 def makeup_of(session: ExamSession) -> ExamSession | None:
     """The earlier session of the same scheme whose candidates this session re-examines, if it is a make-up."""
     ids = [a.candidate_id for a in session.assignments]
-    if not ids:
+    if not ids or session.practice:
         return None
     return db.session.execute(
         select(ExamSession).join(SessionCandidate, SessionCandidate.session_id == ExamSession.id)
         .where(ExamSession.scheme_id == session.scheme_id, ExamSession.opens_at < session.opens_at,
-               SessionCandidate.candidate_id.in_(ids))
+               ExamSession.practice.is_(False), SessionCandidate.candidate_id.in_(ids))
         .order_by(ExamSession.opens_at.desc(), ExamSession.id.desc()).limit(1)).scalar_one_or_none()
 
 
@@ -83,6 +83,8 @@ def create_makeup(original: ExamSession, *, candidate_ids, opens_at: datetime | 
     is given and every candidate is 缺考 or interrupted there and has no make-up yet. Audited with the reason."""
     now = now or utcnow()
     errors = []
+    if original.practice:
+        raise ExamAdminError("模拟练习场次不安排补考")
     if session_phase(now, original.opens_at, original.closes_at) != CLOSED:
         errors.append("原场次尚未结束，结束后才能安排补考")
     reason = (reason or "").strip()

@@ -1,5 +1,6 @@
-"""``certify makeup``: a make-up session (补考) from the command line, through ``exam.makeup.create_makeup`` (the
-same rules as the secretariat's page). Without ``--yes`` it lists who would sit the make-up and writes nothing."""
+"""``certify session makeup``: a make-up session (补考) from the command line, through
+``exam.makeup.create_makeup`` (the same rules as the secretariat's page). Without ``--yes`` it lists who would sit
+the make-up and writes nothing."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,7 +26,7 @@ def _local_time(value: str | None, option: str) -> datetime | None:
     fail(f"选项 {option} 的值「{value}」无效：时间格式应为 YYYY-MM-DD HH:MM（{display_timezone()} 时间）")
 
 
-@click.command("makeup", help="为已结束场次中缺考或作答中断的考生安排补考：certify makeup --session ID "
+@click.command("makeup", help="为已结束场次中缺考或作答中断的考生安排补考：certify session makeup --session ID "
                               "--candidates 准考证号,… --opens 'YYYY-MM-DD HH:MM' --closes … --reason 理由 --yes"
                               "（不加 --yes 只列出将补考的考生）。")
 @click.option("--session", "session_id", type=int, required=True, help="原场次编号")

@@ -15,13 +15,23 @@ from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 
 from . import operations as ops
-from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
+from .models import (
+    IN_PROGRESS,
+    Attempt,
+    Blueprint,
+    ExamSession,
+    Paper,
+    SessionCandidate,
+    is_real_session,
+    real_sessions,
+)
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, session_phase
+from .session_notices import ANNOUNCED_FIELDS, announce_scores, announce_session
 
 MAX_EXTRA_MINUTES = 600
 FIELDS = ("name", "blueprint_id", "opens_at", "closes_at", "duration_minutes", "late_entry_minutes",
-          "instructions", "assign_all", "event_warning_threshold", "seed")
+          "instructions", "assign_all", "event_warning_threshold", "seed", "place")
 
 
 def new_seed() -> int:
@@ -91,7 +101,7 @@ def _candidate_ids(rnd: Round, scheme: Scheme, assign_all: bool, chosen, session
                 ids.append(cid)
     # one exam session per candidate and scheme: grading writes one exam component per candidate
     others = select(SessionCandidate.candidate_id, ExamSession.name).join(ExamSession).where(
-        ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids))
+        ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids), is_real_session())
     if session is not None and session.id is not None:
         # a candidate already in this session keeps their place: a make-up (exam/makeup.py) and the session it
         # re-examines share candidates by design
@@ -111,6 +121,7 @@ def _normalise(data: dict) -> dict:
     out = dict(data)
     out["name"] = (data.get("name") or "").strip()[:200]
     out["instructions"] = (data.get("instructions") or "").strip()
+    out["place"] = (data.get("place") or "").strip()[:200]
     out["assign_all"] = bool(data.get("assign_all", True))
     if out.get("late_entry_minutes") is None:
         out["late_entry_minutes"] = 30
@@ -154,6 +165,7 @@ def create_session(rnd: Round, scheme: Scheme | None, *, candidate_ids=(), **dat
           candidates=len(ids))
     if ids:
         generate_papers(session, reason="创建场次时自动生成")
+    announce_session(session)
     return session
 
 
@@ -200,6 +212,10 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
     needs_papers = draw_changed or added or removed or any(a.paper_id is None for a in session.assignments)
     if (ids or removed) and needs_papers and not started:
         generate_papers(session, reason="修改场次后自动重新生成")
+    if any(f in changed for f in ANNOUNCED_FIELDS):
+        announce_session(session, changed=True)  # everyone assigned now, the added ones included
+    elif added:
+        announce_session(session, candidate_ids=added)
     return session
 
 
@@ -242,6 +258,7 @@ def release_scores(session: ExamSession, *, now: datetime | None = None, reason:
     db.session.flush()
     audit("exam.session.release_scores", target=session, round_id=session.round_id, reason=reason, actor=actor,
           **plan)
+    announce_scores(session)
 
 
 def attempt_counts(session: ExamSession) -> dict[str, int]:
@@ -261,5 +278,5 @@ def roster(session: ExamSession) -> list[dict]:
 
 
 def sessions_of_round(rnd: Round) -> list[ExamSession]:
-    return list(db.session.scalars(select(ExamSession).filter_by(round_id=rnd.id)
+    return list(db.session.scalars(real_sessions().filter_by(round_id=rnd.id)
                                    .order_by(ExamSession.opens_at, ExamSession.id)))

@@ -62,6 +62,8 @@ class ComplaintForm(FlaskForm):
     candidate = StringField("被投诉考生（准考证号或证件号）", validators=[DataRequired(message="请填写考生")])
     complainant = StringField("投诉人（可空）", validators=[Optional(), Length(max=100)])
     content = TextAreaField("投诉内容", validators=[DataRequired(message="请填写投诉内容"), Length(max=4000)])
+    late_reason = StringField("公示期后登记的理由（公示期结束后必填，记入审计日志）",
+                              validators=[Optional(), Length(max=500)])
     submit = SubmitField("登记投诉")
 
 

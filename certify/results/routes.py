@@ -352,7 +352,8 @@ def complaints(rnd: Round):
             back = url_for("results.complaints", rnd=rnd)
             with refusals_go_to(back):
                 complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
-                                                 complainant=form.complainant.data, actor=current_user)
+                                                 complainant=form.complainant.data, actor=current_user,
+                                                 late_reason=form.late_reason.data or "")
             flash(f"已登记投诉 #{complaint.id}", "success")
             return redirect(back)
     # the list shows each one's candidate: load them with the complaints
@@ -386,6 +387,21 @@ def _panel_context(candidate: Candidate) -> dict:
     return {"candidate": candidate, "entry": entry, "scheme": candidate.scheme,
             "period": ops.publication_for(candidate.round) if entry else None,
             "OUTCOME_LABELS": OUTCOME_LABELS, "COMPONENT_LABELS": COMPONENT_LABELS}
+
+
+def complaints_panel(user) -> str | None:
+    """Staff home: complaints waiting for the supervision committee's decision, per round."""
+    from certify.staff_home import staff_panel
+
+    if user.role not in STAFF:
+        return None
+    rows = db.session.execute(
+        db.select(Round.code, db.func.count(Complaint.id), db.func.min(Complaint.lodged_on))
+        .join(Round, Round.id == Complaint.round_id).where(Complaint.status == OPEN)
+        .group_by(Round.code).order_by(Round.code)).all()
+    return staff_panel("complaints", "待处理的投诉",
+                       [(f"{code}：{n} 件待处理", url_for("results.complaints", rnd=code), f"最早登记于 {first}")
+                        for code, n, first in rows], empty="没有待处理的投诉。")
 
 
 def candidate_panel(candidate: Candidate) -> str | None:

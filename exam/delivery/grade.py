@@ -55,7 +55,7 @@ def _superseded(attempt: Attempt) -> bool:
     return db.session.execute(
         select(SessionCandidate.id).join(ExamSession, ExamSession.id == SessionCandidate.session_id)
         .where(SessionCandidate.candidate_id == attempt.candidate_id, ExamSession.scheme_id == this.c.scheme_id,
-               ExamSession.opens_at > this.c.opens_at).limit(1)).first() is not None
+               ExamSession.opens_at > this.c.opens_at, ExamSession.practice.is_(False)).limit(1)).first() is not None
 
 
 def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *, reason: str = "",
@@ -70,7 +70,10 @@ def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *,
         row.points = points
     attempt.score = result.score
     attempt.graded_at = now
-    if _superseded(attempt):  # a make-up's grade is the one results use (exam/makeup.py)
+    session = attempt.session or db.session.get(ExamSession, attempt.session_id)
+    # a practice paper is scored for the candidate only, never for results; a make-up's grade is the one results
+    # use (exam/makeup.py)
+    if session.practice or _superseded(attempt):
         return
     record_component(attempt.candidate, EXAM, result.score, source=f"exam_session:{attempt.session_id}",
                      reason=reason, actor=actor)

@@ -57,9 +57,9 @@ def received_states(client):
 
 
 def test_unauthenticated_socket_is_refused(app, restore_socketio):
-    from certify.extensions import socketio
+    from tests.conftest import socket_client
 
-    client = socketio.test_client(app, namespace=NS, flask_test_client=app.test_client())
+    client = socket_client(app, NS, app.test_client())  # a valid CSRF token of an anonymous page: still refused
     assert not client.is_connected(NS)
 
 

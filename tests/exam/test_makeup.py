@@ -178,7 +178,7 @@ def test_cli_lists_then_creates_the_makeup(app, closed_a):
     a = closed_a
     c1, c2, c3 = a.candidates_made
     opens = to_local(a.closes_at + timedelta(days=1), display_timezone())
-    args = ["makeup", "--session", str(a.id), "--candidates", f"{c3.ticket},{c2.ticket}",
+    args = ["session", "makeup", "--session", str(a.id), "--candidates", f"{c3.ticket},{c2.ticket}",
             "--opens", opens.strftime("%Y-%m-%d %H:%M"), "--closes", (opens + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")]
     runner = app.test_cli_runner()
     with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
@@ -188,9 +188,9 @@ def test_cli_lists_then_creates_the_makeup(app, closed_a):
         assert db.session.scalar(db.select(db.func.count(ExamSession.id))) == 1
         result = runner.invoke(args=[*args, "--yes"])  # no reason: refused, non-zero
         assert result.exit_code != 0 and "请填写补考理由" in result.output
-        result = runner.invoke(args=[*args[:4], c1.ticket, *args[5:], "--yes", "--reason", "停电"])
+        result = runner.invoke(args=[*args[:5], c1.ticket, *args[6:], "--yes", "--reason", "停电"])
         assert result.exit_code != 0 and "已正常交卷" in result.output
-        result = runner.invoke(args=[*args[:4], "X999", *args[5:]])
+        result = runner.invoke(args=[*args[:5], "X999", *args[6:]])
         assert result.exit_code != 0 and "X999 不在场次" in result.output
         result = runner.invoke(args=[*args, "--yes", "--reason", "考点停电"])
         assert result.exit_code == 0, result.output

@@ -103,7 +103,7 @@ function caseDetail(c) {
     const cell = h('td');
     if (m.status === 'submitted' && 'total' in m && !c.locked) {
       const key = `reopen-${c.id}-${m.sheet_id}`;
-      cell.append(draftInput(key, { placeholder: '退回理由', dataset: { reopenReason: m.sheet_id } }),
+      cell.append(draftInput(key, { placeholder: '退回理由', 'aria-label': '退回理由', dataset: { reopenReason: m.sheet_id } }),
         h('button', { type: 'button', class: 'small', dataset: { action: 'reopen_sheet', sheet: m.sheet_id }, onclick: () => chair('reopen_sheet', { sheet_id: m.sheet_id, reason: drafts[key] || '' }).then((a) => { if (a.ok) drafts[key] = ''; }) }, '退回重评'));
     }
     if (m.reopened_count) cell.prepend(h('span', { class: 'tag warn' }, `已退回 ${m.reopened_count} 次 `));
@@ -119,7 +119,7 @@ function caseDetail(c) {
     if (agg.resolved) aggBox.append(h('p', { class: 'tag ok' }, `已确认（resolved）：${agg.chair_comment}`));
     if (c.state === 'flagged') {
       const key = `confirm-${c.id}`;
-      aggBox.append(h('div', { class: 'actions' }, draftInput(key, { placeholder: '确认意见（必填）', dataset: { confirmComment: c.id } }),
+      aggBox.append(h('div', { class: 'actions' }, draftInput(key, { placeholder: '确认意见（必填）', 'aria-label': '确认分差的意见（必填）', dataset: { confirmComment: c.id } }),
         h('button', { type: 'button', class: 'small', dataset: { action: 'confirm', case: c.id }, onclick: () => chair('confirm', { case_id: c.id, comment: drafts[key] || '' }) }, '确认分差并保留评分')));
     }
     if (c.state === 'scoring' && agg.score !== null) {
