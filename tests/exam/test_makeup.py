@@ -222,3 +222,28 @@ def test_makeup_window_can_be_edited_and_its_candidates_stay(closed_a):
         assert b.opens_at == opens + timedelta(hours=1)
         with pytest.raises(ExamAdminError, match="已安排在本级别的其他场次"):
             update_session(b, candidate_ids=[c3.id, c1.id], **fields)
+
+
+def test_practice_sessions_have_no_makeup_and_never_supersede(closed_a):
+    """A practice session (模拟练习) is never the original of a make-up, and a later practice session of the same
+    level does not count as a make-up: the candidate's real grade stays recorded."""
+    from exam.delivery.grade import _superseded, _write_grade, compute_grade
+
+    a = closed_a
+    c1, c2, c3 = a.candidates_made
+    opens = a.closes_at + timedelta(days=1)
+    with time_machine.travel(a.closes_at + timedelta(hours=1), tick=False):
+        b = create_makeup(a, candidate_ids=[c2.id], reason="停电", opens_at=opens, closes_at=opens + timedelta(hours=3))
+        db.session.commit()
+    attempt_a2 = db.session.execute(db.select(Attempt).filter_by(session_id=a.id, candidate_id=c2.id)).scalar_one()
+    assert _superseded(attempt_a2) and makeup_of(b).id == a.id
+    b.practice = True  # the same shape, but practice: neither a make-up nor superseding
+    db.session.commit()
+    assert not _superseded(attempt_a2) and makeup_of(b) is None
+    _write_grade(attempt_a2, compute_grade(attempt_a2), opens)
+    db.session.commit()
+    assert exam_component(c2).source == f"exam_session:{a.id}"
+    with time_machine.travel(opens + timedelta(hours=4), tick=False):
+        with pytest.raises(ExamAdminError, match="模拟练习场次不安排补考"):
+            create_makeup(db.session.get(ExamSession, b.id), candidate_ids=[c2.id], reason="x",
+                          opens_at=opens + timedelta(days=1), closes_at=opens + timedelta(days=1, hours=3))
