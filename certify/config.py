@@ -111,6 +111,8 @@ def load_config(instance_path: Path) -> dict:
         "EXAM_SWEEP_INTERVAL_SECONDS": int(os.environ.get("EXAM_SWEEP_INTERVAL_SECONDS", "5")),
         "EXAM_SWEEPER_ENABLED": os.environ.get("EXAM_SWEEPER_ENABLED", "1") == "1",
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
+        # 写回题库难度: only items with at least this many attempts in the session are written back
+        "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),
         # notices (certify/notices): the delivery outbox, e-mail over SMTP, SMS through a gateway
         "NOTICE_DELIVERY_ENABLED": _flag("NOTICE_DELIVERY_ENABLED", True),
         "NOTICE_DELIVERY_INTERVAL_SECONDS": _int("NOTICE_DELIVERY_INTERVAL_SECONDS", 10),

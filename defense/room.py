@@ -12,8 +12,9 @@ from certify.access import allow
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.extensions import db
+from certify.forms import ConfirmActionForm
 from certify.models import Round
-from certify.web import round_from_query, rounds_newest_first
+from certify.web import refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
 
 from . import scoring_operations as ops
 from .models import Panel
@@ -62,6 +63,48 @@ def sheet(panel_id: int, case_id: int):
     rubric = ops.rubric_for_read(panel.round_id)
     return render_template("defense/sheet.html", panel=panel, member=member, case=case, rubric=rubric,
                            rubric_view=ops.rubric_view(rubric))
+
+
+def _chair_case(panel_id: int, case_id: int):
+    panel, member = _member_or_403(panel_id)
+    if not member.is_chair:
+        abort(403)  # only the chair locks a score
+    case = db.session.get(DefenseCase, case_id)
+    if case is None or case.panel_id != panel.id:
+        abort(404)
+    return panel, case
+
+
+@bp.route("/room/<int:panel_id>/finalise/<int:case_id>")
+@allow(PANELIST)
+def finalise_page(panel_id: int, case_id: int):
+    """Step one of 确定成绩（锁定）: each member's total, which count, the score to be locked, the box and a reason."""
+    panel, case = _chair_case(panel_id, case_id)
+    back = url_for("defense_room.room", panel_id=panel.id)
+    try:
+        plan = ops.finalise_plan(case)
+    except ops.ScoringError as err:
+        flash(err.message, "error")
+        return redirect(back)
+    return render_template("defense/finalise.html", panel=panel, case=case, plan=plan, back=back,
+                           labels=CASE_STATE_LABELS, form=ConfirmActionForm(formdata=None))
+
+
+@bp.route("/room/<int:panel_id>/finalise/<int:case_id>", methods=["POST"])
+@allow(PANELIST)
+def finalise(panel_id: int, case_id: int):
+    panel, case = _chair_case(panel_id, case_id)
+    back = url_for("defense_room.room", panel_id=panel.id)
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    with refusals_go_to(back):
+        ops.finalise_plan(case)
+    reason = require_confirmation(form, url_for("defense_room.finalise_page", panel_id=panel.id, case_id=case.id))
+    with refusals_go_to(back):
+        ops.finalise(case, current_user, reason)
+    flash(f"已确定 {case.candidate.name} 的答辩成绩：{case.score} 分（已锁定）", "success")
+    return redirect(back)
 
 
 def _has_defense(rnd: Round) -> bool:

@@ -258,7 +258,7 @@ def _candidate_ids(rnd, scheme, tickets: str) -> list[int]:
     return [found[t] for t in wanted]
 
 
-@click.group("session", help="笔试场次：create 新建（为考生生成试卷）· release 发布成绩。")
+@click.group("session", help="笔试场次：create 新建（为考生生成试卷）· release 发布成绩 · makeup 安排补考。")
 def session_group():
     pass
 
@@ -341,4 +341,11 @@ def session_release_command(round_code, session_ref):
     click.echo(f"已发布场次 {session.id}「{session.name}」的成绩，考生现在可以查看")
 
 
+def _add_makeup() -> None:
+    from .makeup_cli import makeup_command
+
+    session_group.add_command(makeup_command)  # certify session makeup (exam/makeup_cli.py)
+
+
+_add_makeup()
 COMMANDS = (blueprint_group, session_group)

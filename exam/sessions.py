@@ -103,7 +103,10 @@ def _candidate_ids(rnd: Round, scheme: Scheme, assign_all: bool, chosen, session
     others = select(SessionCandidate.candidate_id, ExamSession.name).join(ExamSession).where(
         ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids), is_real_session())
     if session is not None and session.id is not None:
-        others = others.where(ExamSession.id != session.id)
+        # a candidate already in this session keeps their place: a make-up (exam/makeup.py) and the session it
+        # re-examines share candidates by design
+        kept = select(SessionCandidate.candidate_id).where(SessionCandidate.session_id == session.id)
+        others = others.where(ExamSession.id != session.id, SessionCandidate.candidate_id.not_in(kept))
     clashes = db.session.execute(others).all()
     if clashes:
         names = {c.candidate_id: c.name for c in clashes}
@@ -229,16 +232,32 @@ def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, rea
         raise ExamAdminError(err.messages, code=err.code, status=err.status, keep_changes=err.keep_changes) from None
 
 
-def release_scores(session: ExamSession, *, now: datetime | None = None) -> None:
-    """Let candidates see their exam scores (once the session has closed)."""
+def release_plan(session: ExamSession, *, now: datetime | None = None) -> dict:
+    """Step one of 发布成绩 (writes nothing): how many candidates will see a score, how many are ungraded or
+    absent. Refused once released or before the window has closed."""
     now = now or utcnow()
     if session.scores_released_at is not None:
         raise ExamAdminError("本场次成绩已发布")
     if session_phase(now, session.opens_at, session.closes_at) != CLOSED:
         raise ExamAdminError("考试时间窗口尚未结束，结束后才能发布成绩")
+    assigned = db.session.scalar(select(func.count()).select_from(SessionCandidate)
+                                 .where(SessionCandidate.session_id == session.id)) or 0
+    attempts = db.session.execute(select(Attempt.graded_at.is_not(None), Attempt.state)
+                                  .where(Attempt.session_id == session.id)).all()
+    graded = sum(1 for is_graded, _ in attempts if is_graded)
+    return {"assigned": assigned, "graded": graded, "ungraded": len(attempts) - graded,
+            "in_progress": sum(1 for _, state in attempts if state == IN_PROGRESS),
+            "absent": max(assigned - len(attempts), 0)}
+
+
+def release_scores(session: ExamSession, *, now: datetime | None = None, reason: str = "", actor=None) -> None:
+    """Let candidates see their exam scores (once the session has closed); audited with the reason."""
+    now = now or utcnow()
+    plan = release_plan(session, now=now)
     session.scores_released_at = now
     db.session.flush()
-    audit("exam.session.release_scores", target=session, round_id=session.round_id)
+    audit("exam.session.release_scores", target=session, round_id=session.round_id, reason=reason, actor=actor,
+          **plan)
     announce_scores(session)
 
 

@@ -123,7 +123,8 @@ function caseDetail(c) {
         h('button', { type: 'button', class: 'small', dataset: { action: 'confirm', case: c.id }, onclick: () => chair('confirm', { case_id: c.id, comment: drafts[key] || '' }) }, '确认分差并保留评分')));
     }
     if (c.state === 'scoring' && agg.score !== null) {
-      aggBox.append(h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', dataset: { action: 'finalise', case: c.id }, onclick: () => chair('finalise', { case_id: c.id }) }, '确定成绩（锁定）')));
+      // irreversible: the confirmation page (templates/_confirm.html) states the score to be locked and asks for a reason
+      aggBox.append(h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: `/defense/room/${panelId}/finalise/${c.id}`, dataset: { action: 'finalise', case: c.id } }, '确定成绩（锁定）…')));
     }
     box.append(aggBox);
   } else if (c.all_in === false && ['scoring', 'flagged'].includes(c.state)) {
