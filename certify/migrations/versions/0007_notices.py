@@ -1,7 +1,7 @@
 """notices: the notice centre, its delivery outbox and contacts; the exam session's place
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 
 ``notices``: one per person and event (kind, title, body, read_at). ``notice_deliveries``: the outbox, one row

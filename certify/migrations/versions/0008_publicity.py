@@ -1,7 +1,7 @@
 """publicity notice: the round's issuing body and complaint contact
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 
 ``rounds.publicity_issuer`` (公示发布单位) and ``rounds.publicity_contact`` (投诉受理方式), edited on the round
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0009'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
