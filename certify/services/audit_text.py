@@ -33,6 +33,9 @@ ACTION_LABELS = {
     "exam.attempt.auto_submitted": "到时自动交卷", "exam.attempt.force_submitted": "强制交卷",
     "exam.attempt.reopen": "重新开放作答", "exam.attempt.regrade": "重新评分", "exam.add_time": "延长考试时间",
     "exam.erratum": "试题勘误", "exam.item_facility_stored": "保存试题难度",
+    "exam.session.makeup": "安排补考", "exam.practice.items": "设置模拟练习题", "exam.device_check": "设备检测",
+    # notices
+    "notices.contact": "修改通知联系方式", "notices.retry": "重新发送通知",
     # defense: setup and schedule
     "defense.panelist_create": "新增评审专家", "defense.panelist_update": "修改评审专家",
     "defense.panelist_delete": "删除评审专家", "defense.import_panelists": "导入评审专家",
