@@ -9,7 +9,6 @@ def area():
     from .admin import bp as admin_bp
     from .analysis import write_items_export
     from .analysis_routes import bp as analysis_bp
-    from .delivery_setup import setup_delivery
     from .demo import demo_exam_sessions
     from .events import NAMESPACE, ExamNamespace
     from .exports import export_exam
@@ -25,5 +24,14 @@ def area():
              nav([CANDIDATE], "我的考试", "exam.my_sessions"),
              nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index"),
              nav((SECRETARIAT, SUPERVISOR), "笔试", "exam_admin.sessions")],
-        setup=setup_delivery,  # listeners, the exam-sweep command, the sweeper thread
+        setup=_setup,
     )
+
+
+def _setup(app) -> None:
+    from .delivery_setup import setup_delivery
+    from .paper_job import register, register_cli
+
+    setup_delivery(app)  # listeners, the exam-sweep command, the sweeper thread
+    register()  # paper generation as a background job kind
+    register_cli(app)

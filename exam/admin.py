@@ -18,6 +18,7 @@ from certify.forms import labelled
 from certify.models import Candidate, Round, Scheme
 from certify.web import round_from_query, rounds_newest_first
 
+from . import paper_job
 from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
@@ -229,14 +230,18 @@ def new_session(scheme_id: int):
         return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
     form, candidates = _session_form(scheme)
     if form.validate_on_submit():
+        hook, queued = paper_job.papers_now_or_queued(current_user._get_current_object())
         try:
             with _refusable():
-                session = session_ops.create_session(scheme.round, scheme,
-                                                     candidate_ids=form.candidate_ids.data or [], **_session_data(form))
+                session = session_ops.create_session(scheme.round, scheme, candidate_ids=form.candidate_ids.data or [],
+                                                     papers=hook, **_session_data(form))
         except ExamAdminError as err:
             _flash_errors(err)
         else:
-            flash(f"已创建场次「{session.name}」，已为 {len(session.assignments)} 名考生生成试卷", "success")
+            if queued:
+                flash(f"已创建场次「{session.name}」，{len(session.assignments)} 名考生的试卷正在后台生成", "success")
+            else:
+                flash(f"已创建场次「{session.name}」，已为 {len(session.assignments)} 名考生生成试卷", "success")
             return redirect(url_for("exam_admin.session_detail", session_id=session.id))
     status = 400 if request.method == "POST" else 200
     return render_template("exam/admin/session_form.html", form=form, scheme=scheme, session=None,
@@ -249,14 +254,15 @@ def edit_session(session_id: int):
     session = _get(ExamSession, session_id)
     form, candidates = _session_form(session.scheme, session)
     if form.validate_on_submit():
+        hook, queued = paper_job.papers_now_or_queued(current_user._get_current_object())
         try:
             with _refusable():
-                session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [],
+                session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [], papers=hook,
                                            **_session_data(form))
         except ExamAdminError as err:
             _flash_errors(err)
         else:
-            flash("场次已保存", "success")
+            flash("场次已保存，试卷正在后台重新生成" if queued else "场次已保存", "success")
             return redirect(url_for("exam_admin.session_detail", session_id=session.id))
     status = 400 if request.method == "POST" else 200
     return render_template("exam/admin/session_form.html", form=form, scheme=session.scheme, session=session,
@@ -275,6 +281,7 @@ def session_detail(session_id: int):
         attempts=session_ops.attempt_counts(session), roster=session_ops.roster(session),
         state_labels=ATTEMPT_STATE_LABELS, started=paper_ops.session_has_attempts(session),
         extra_form=ExtraTimeForm(), modes=PAPER_MODES,
+        paper_job=paper_job.latest_paper_job(session.id),
         monitor_url=_link("exam_monitor.session_monitor", session_id=session.id),
         analysis_url=_link("exam_analysis.session_report", session_id=session.id))
 
@@ -283,8 +290,15 @@ def session_detail(session_id: int):
 @allow(SECRETARIAT)
 def generate(session_id: int):
     session = _get(ExamSession, session_id)
+    reason = "秘书处手动重新生成"
     with _back_to(url_for("exam_admin.session_detail", session_id=session_id)):
-        made = paper_ops.generate_papers(session, reason="秘书处手动重新生成")
+        if len(session.assignments) > paper_job.job_threshold():
+            if paper_ops.session_has_attempts(session):
+                raise ExamAdminError("本场次已有考生开始作答，不能再重新生成试卷")
+            paper_job.enqueue_papers(session, reason=reason, created_by=current_user._get_current_object())
+            flash("试卷正在后台生成，本页显示进度", "success")
+            return redirect(url_for("exam_admin.session_detail", session_id=session_id))
+        made = paper_ops.generate_papers(session, reason=reason)
     flash(f"已为 {made} 名考生生成试卷", "success")
     return redirect(url_for("exam_admin.session_detail", session_id=session_id))
 
