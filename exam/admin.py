@@ -129,10 +129,11 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
             form.rows.append_entry()
         return _blueprint_page(form, scheme, blueprint)
     if form.validate_on_submit():
+        hook, _queued = paper_job.papers_now_or_queued(current_user._get_current_object())
         try:
             with _refusable():
                 blueprint = paper_ops.save_blueprint(scheme, name=form.name.data, mode=form.mode.data,
-                                                     rows=_blueprint_rows(form), blueprint=blueprint)
+                                                     rows=_blueprint_rows(form), blueprint=blueprint, papers=hook)
                 problems = paper_ops.check_against_bank(blueprint)
         except ExamAdminError as err:
             _flash_errors(err)

@@ -125,8 +125,9 @@ def _blueprint_in_use(blueprint: Blueprint) -> bool:
 
 
 def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
-                   blueprint: Blueprint | None = None) -> Blueprint:
-    """Create or replace a blueprint's rows. Rows: dicts of category, type, difficulty_min/max, count, points."""
+                   blueprint: Blueprint | None = None, papers=None) -> Blueprint:
+    """Create or replace a blueprint's rows. Rows: dicts of category, type, difficulty_min/max, count, points.
+    Sessions drawing from it get new papers, at once or through ``papers(session, reason)`` (``exam.paper_job``)."""
     errors = []
     if not scheme.has_exam:
         errors.append(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立组卷方案")
@@ -168,7 +169,11 @@ def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
           round_id=scheme.round_id, before=before,
           after={"name": name, "mode": mode, "rows": _rows_detail(blueprint)})
     for session in dependents:
-        generate_papers(session, reason=f"组卷方案「{name}」修改后自动重新生成")
+        reason = f"组卷方案「{name}」修改后自动重新生成"
+        if papers is None:
+            generate_papers(session, reason=reason)
+        else:
+            papers(session, reason)
     return blueprint
 
 

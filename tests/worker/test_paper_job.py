@@ -160,3 +160,22 @@ def test_cli_runs_the_same_job_in_the_foreground(app, make_exam_session):
     assert _papers(session.id) == 3
     missing = app.test_cli_runner().invoke(args=["exam-papers", "--session", "999999"])
     assert missing.exit_code != 0 and "不存在" in missing.output
+
+
+def test_editing_a_large_sessions_blueprint_on_the_page_queues_its_papers(client, login_as, make_exam_session,
+                                                                          job_threshold):
+    from tests.exam.test_blueprints import _form
+
+    session = make_exam_session(candidates=3)
+    bp = session.blueprint
+    spec = [dict(r, difficulty_min=1, difficulty_max=5) for r in DEMO_ROWS]
+    spec[5] = dict(spec[5], count=10, points=2)  # 10 true/false × 2 instead of 20 × 1
+    login_as("secretariat")
+    resp = client.post(f"/exam/admin/blueprints/{bp.id}", data=_form(name=bp.name, spec=spec))
+    assert resp.status_code == 302
+    job = _only_job()
+    assert job.state == QUEUED and job.args["session_id"] == session.id
+    assert queue.run_pending() == [job.id]
+    db.session.expire_all()
+    sc = session.assignments[0]
+    assert db.session.execute(select(func.count()).select_from(PaperItem).filter_by(paper_id=sc.paper_id)).scalar() == 50
