@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # not imported at run time here: see create_app
 __all__ = ["create_app"]
 
 # Each area declares its blueprints, socket namespaces, CLI commands, exports, demo steps… in ``area()``.
-AREAS = ("certify.core_area", "certify.jobs", "question_bank", "exam", "defense", "certify.results")
+AREAS = ("certify.core_area", "certify.jobs", "certify.notices", "question_bank", "exam", "defense", "certify.results")
 
 
 def _package_dir(name: str) -> str:

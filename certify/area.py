@@ -3,7 +3,8 @@
 Each area package (``question_bank``, ``exam``, ``defense``, ``certify.results``, and the core itself in
 ``certify.core_area``) has a function ``area() -> Area`` naming its blueprints, Socket.IO namespaces, CLI
 commands, exports (``certify export KIND``), demo steps (``certify demo``), navigation entries, candidate
-home-page panels and the home page of the roles it serves. ``install_areas`` registers them on the app and keeps
+home-page panels, staff home-page panels (``/home``: what is next for the secretariat, supervisors and panelists)
+and the home page of the roles it serves. ``install_areas`` registers them on the app and keeps
 the declarations in ``app.extensions``; ``certify.registry`` answers the questions the core asks of them
 (which export, which demo steps, which nav entries…). Nothing is kept in module globals, so two apps (tests) do
 not see each other's registrations.
@@ -46,6 +47,8 @@ class Area:
     demo_steps: Sequence[Step] = ()
     nav: Sequence[NavEntry] = ()
     candidate_panels: Sequence[Step] = ()  # fn(candidate) -> html | None
+    slip_rows: Sequence[Step] = ()  # fn(candidate) -> [(label, text)]: lines of the admission slip (准考证)
+    staff_panels: Sequence[Step] = ()  # fn(user) -> html | None: what is next, on the staff home page (/home)
     home: Mapping[str, str] = field(default_factory=dict)  # role -> endpoint of that role's home page
     setup: Callable[[Any], None] | None = None  # anything else the area needs at start-up (listeners, threads)
 
@@ -72,6 +75,8 @@ class InstalledAreas:
             return ({("area", area.name)} | {("export", k) for k in area.exports}
                     | {("demo step", s.name) for s in area.demo_steps}
                     | {("candidate panel", p.name) for p in area.candidate_panels}
+                    | {("slip rows", p.name) for p in area.slip_rows}
+                    | {("staff panel", p.name) for p in area.staff_panels}
                     | {("home of", r) for r in area.home})
 
         taken = set().union(*(claims(a) for a in self.areas)) if self.areas else set()
@@ -90,6 +95,14 @@ class InstalledAreas:
     @property
     def candidate_panels(self) -> list[Step]:
         return sorted((p for a in self.areas for p in a.candidate_panels), key=lambda p: p.order)
+
+    @property
+    def slip_rows(self) -> list[Step]:
+        return sorted((p for a in self.areas for p in a.slip_rows), key=lambda p: p.order)
+
+    @property
+    def staff_panels(self) -> list[Step]:
+        return sorted((p for a in self.areas for p in a.staff_panels), key=lambda p: p.order)
 
     @property
     def home(self) -> dict[str, str]:
@@ -133,6 +146,14 @@ def install_areas(app, modules: Iterable[str]) -> None:
         install_area(app, importlib.import_module(module).area())
     installed: InstalledAreas = app.extensions[EXTENSION]
     app.jinja_env.globals["NAV"] = _LiveNav(installed)
+    app.jinja_env.globals["slip_rows"] = _slip_rows
+
+
+def _slip_rows(candidate) -> list[tuple[str, str]]:
+    """``slip_rows(candidate)`` in templates: the admission slip's lines from the installed areas."""
+    from .registry import slip_rows
+
+    return slip_rows(candidate)
 
 
 class _LiveNav:

@@ -101,6 +101,11 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # write limits (certify.rate_limits): per attempt (and user) for the candidate API, per Socket.IO connection
+        "EXAM_SAVE_RATE_LIMIT": os.environ.get("EXAM_SAVE_RATE_LIMIT", "120 per minute"),
+        "EXAM_FLAG_RATE_LIMIT": os.environ.get("EXAM_FLAG_RATE_LIMIT", "120 per minute"),
+        "EXAM_EVENT_RATE_LIMIT": os.environ.get("EXAM_EVENT_RATE_LIMIT", "60 per minute"),
+        "SOCKET_EVENT_RATE_LIMIT": os.environ.get("SOCKET_EVENT_RATE_LIMIT", "300 per minute"),
         # exam timing defaults (DOMAIN.md); seconds unless noted
         "EXAM_SAVE_GRACE_SECONDS": int(os.environ.get("EXAM_SAVE_GRACE_SECONDS", "5")),
         "EXAM_SWEEP_INTERVAL_SECONDS": int(os.environ.get("EXAM_SWEEP_INTERVAL_SECONDS", "5")),
@@ -108,6 +113,32 @@ def load_config(instance_path: Path) -> dict:
         # Sessions with more candidates get their papers from the worker (job exam.papers), not inside the POST.
         "EXAM_PAPER_JOB_MIN": int(os.environ.get("EXAM_PAPER_JOB_MIN", "300")),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
+        # 写回题库难度: only items with at least this many attempts in the session are written back
+        "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),
+        # notices (certify/notices): the delivery outbox, e-mail over SMTP, SMS through a gateway
+        "NOTICE_DELIVERY_ENABLED": _flag("NOTICE_DELIVERY_ENABLED", True),
+        "NOTICE_DELIVERY_INTERVAL_SECONDS": _int("NOTICE_DELIVERY_INTERVAL_SECONDS", 10),
+        "NOTICE_DELIVERY_BATCH": _int("NOTICE_DELIVERY_BATCH", 500),
+        "NOTICE_CHANNELS": os.environ.get("NOTICE_CHANNELS", "email,sms"),
+        "NOTICE_MAX_ATTEMPTS": _int("NOTICE_MAX_ATTEMPTS", 8),
+        "NOTICE_RETRY_BASE_SECONDS": _int("NOTICE_RETRY_BASE_SECONDS", 60),
+        "NOTICE_RETRY_CAP_SECONDS": _int("NOTICE_RETRY_CAP_SECONDS", 6 * 3600),
+        "NOTICE_LEASE_SECONDS": _int("NOTICE_LEASE_SECONDS", 300),
+        "NOTICE_EMAIL_BACKEND": (os.environ.get("NOTICE_EMAIL_BACKEND")
+                                 or ("smtp" if os.environ.get("SMTP_HOST") else "console")).lower(),
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_SECURITY": (os.environ.get("SMTP_SECURITY") or "none").lower(),  # none | starttls | ssl
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 20),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "noreply@localhost"),
+        "NOTICE_SMS_BACKEND": (os.environ.get("NOTICE_SMS_BACKEND") or "console").lower(),  # http | console | off
+        "SMS_HTTP_URL": os.environ.get("SMS_HTTP_URL", ""),
+        "SMS_HTTP_TOKEN": os.environ.get("SMS_HTTP_TOKEN", ""),
+        "SMS_HTTP_TIMEOUT": _int("SMS_HTTP_TIMEOUT", 15),
+        "SMS_FILE": os.environ.get("SMS_FILE", ""),
+        "NOTICE_CONSOLE_FILE": os.environ.get("NOTICE_CONSOLE_FILE", ""),
     }
 
 

@@ -7,13 +7,14 @@ def area():
     from .area import Area, Step, nav
     from .cli import CORE_COMMANDS
     from .demo_core import demo_accounts, demo_candidates
-    from .domain import CANDIDATE, SECRETARIAT, SUPERVISOR
+    from .domain import CANDIDATE, PANELIST, SECRETARIAT, SUPERVISOR
 
     return Area(
         name="core",
         blueprints=[views.bp, rounds_views.bp],
         cli_commands=CORE_COMMANDS,
-        home={SECRETARIAT: "rounds.index", SUPERVISOR: "rounds.index", CANDIDATE: "core.candidate_home"},
+        home={SECRETARIAT: "core.staff_home", SUPERVISOR: "core.staff_home", PANELIST: "core.staff_home",
+              CANDIDATE: "core.candidate_home"},
         nav=[nav([SECRETARIAT, SUPERVISOR], "认证轮次", "rounds.index"),
              nav([SECRETARIAT], "账号管理", "core.staff"),
              nav([CANDIDATE], "我的主页", "core.candidate_home"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -106,10 +106,18 @@ def _respond(status: int, message: str | None = None, code: str | None = None):
 def register_error_handlers(app):
     @app.errorhandler(DomainError)
     def domain_error(err: DomainError):
+        response = _domain_response(err)
+        retry_after = err.extra.get("retry_after")
+        if retry_after is not None:  # 429 (rate limits) and the like: the client is told when to come back
+            response = make_response(response)
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def _domain_response(err: DomainError):
         if wants_json():
             return json_error(err.status, err.code, err.message, **{k: v for k, v in err.to_json().items()
                                                                      if k not in ("code", "message")})
-        if request.method == "GET" or err.status in (403, 404):
+        if request.method == "GET" or err.status in (403, 404, 429):
             return _respond(err.status, err.message, err.code)
         for message in err.messages:
             flash(message, "error")

@@ -2,7 +2,17 @@ from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import DecimalField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from .domain import MC_POLICIES, REGIONS
@@ -44,6 +54,24 @@ class ConfirmForm(FlaskForm):
     reason = StringField("原因（记入审计日志，可选）",
                          validators=[Optional(), Length(max=200, message="原因最多 200 个字符")])
     submit = SubmitField("确认")
+
+
+class Acknowledgement:
+    """The second step of an irreversible or mass action (the one confirmation pattern, see ``templates/_confirm.html``
+    and ``certify.web.require_confirmation``): a ticked box and a reason for the audit trail. The view checks it after
+    the action's own refusals, so a refused action still says why it is refused."""
+
+    acknowledge = BooleanField("我已核对以上变更，确认执行（不可直接撤销）")
+    reason = TextAreaField("理由（记入审计日志）", validators=[Optional(), Length(max=1000)])
+
+    def acknowledged(self) -> bool:
+        return bool(self.acknowledge.data) and bool((self.reason.data or "").strip())
+
+
+class ConfirmActionForm(Acknowledgement, FlaskForm):
+    """An irreversible action with nothing to post but the confirmation itself."""
+
+    submit = SubmitField("确认执行")
 
 
 # ---------------------------------------------------------------- rounds, schemes, roster
@@ -101,6 +129,12 @@ class RoundSettingsForm(FlaskForm):
     mc_policy = SelectField("多选题计分规则", choices=labelled(MC_POLICIES.items()))
     publicity_working_days = WholeField("公示期（工作日）", validators=[
         InputRequired(message="请输入公示工作日"), NumberRange(1, 30, message="公示工作日须在 1 到 30 之间")])
+    publicity_issuer = StringField("公示发布单位", validators=[
+        Optional(), Length(max=200, message="公示发布单位最多 200 个字符")],
+        description="印在公示名单上，如「重庆市科学技术协会」")
+    publicity_contact = StringField("投诉受理方式", validators=[
+        Optional(), Length(max=300, message="投诉受理方式最多 300 个字符")],
+        description="公示期内及公示后受理异议的部门、电话或地址")
     submit = SubmitField("保存轮次设置")
 
 

@@ -71,6 +71,9 @@ class Round(db.Model):
     year: Mapped[int]
     mc_policy: Mapped[str] = mapped_column(String(20), default=MC_PARTIAL_HALF)
     publicity_working_days: Mapped[int] = mapped_column(default=5)
+    # the publicity notice (公示): who issues it and where complaints go (migration 0009)
+    publicity_issuer: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    publicity_contact: Mapped[str] = mapped_column(String(300), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     schemes: Mapped[list[Scheme]] = relationship(

@@ -31,6 +31,21 @@ def candidate_panels(app=None) -> list[Step]:
     return installed(app).candidate_panels
 
 
+def slip_rows(candidate, app=None) -> list[tuple[str, str]]:
+    """The lines other areas add to a candidate's admission slip (exam window and place, defense slot and place),
+    in area order."""
+    rows: list[tuple[str, str]] = []
+    for _order, _name, fn in installed(app).slip_rows:
+        rows.extend(fn(candidate) or ())
+    return rows
+
+
+def staff_panels(app=None) -> list[Step]:
+    """(order, name, fn(user) -> html | None): the sections of the staff home page (secretariat, supervisor,
+    panelist), in order; a section returns None for a role it does not serve."""
+    return installed(app).staff_panels
+
+
 def home_endpoint(role: str, app=None) -> str | None:
     """The endpoint a role's home page redirects to (None: the generic home page)."""
     return installed(app).home.get(role)

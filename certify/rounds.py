@@ -79,8 +79,10 @@ def update_scheme(scheme: Scheme, *, exam_weight: Decimal, defense_weight: Decim
                  "min_total": min_total})
 
 
-def update_round_settings(rnd: Round, *, name: str, mc_policy: str, publicity_working_days: int) -> None:
-    """Edit a round's title, multiple-choice policy and publicity days. The policy is frozen once scores exist."""
+def update_round_settings(rnd: Round, *, name: str, mc_policy: str, publicity_working_days: int,
+                          publicity_issuer: str | None = None, publicity_contact: str | None = None) -> None:
+    """Edit a round's title, multiple-choice policy and publicity settings (days, issuing body, complaint contact;
+    ``None`` keeps the stored value). The policy is frozen once scores exist."""
     from .domain import MC_POLICIES
 
     errors = []
@@ -93,11 +95,20 @@ def update_round_settings(rnd: Round, *, name: str, mc_policy: str, publicity_wo
         errors.append("本轮已有成绩，不能再修改多选题计分规则")
     if publicity_working_days is None or not (1 <= int(publicity_working_days) <= 30):
         errors.append(f"公示工作日须在 1 到 30 之间（现为 {publicity_working_days}）")
+    issuer = rnd.publicity_issuer if publicity_issuer is None else publicity_issuer.strip()
+    contact = rnd.publicity_contact if publicity_contact is None else publicity_contact.strip()
+    if len(issuer) > 200:
+        errors.append("公示发布单位过长（最多 200 个字符）")
+    if len(contact) > 300:
+        errors.append("投诉受理方式过长（最多 300 个字符）")
     if errors:
         raise RoundError(errors)
-    before = {"name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days}
-    after = {"name": name, "mc_policy": mc_policy, "publicity_working_days": int(publicity_working_days)}
+    before = {"name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days,
+              "publicity_issuer": rnd.publicity_issuer, "publicity_contact": rnd.publicity_contact}
+    after = {"name": name, "mc_policy": mc_policy, "publicity_working_days": int(publicity_working_days),
+             "publicity_issuer": issuer, "publicity_contact": contact}
     if before == after:
         return
     rnd.name, rnd.mc_policy, rnd.publicity_working_days = name, mc_policy, int(publicity_working_days)
+    rnd.publicity_issuer, rnd.publicity_contact = issuer, contact
     audit("round.update", target=rnd, round_id=rnd.id, before=before, after=after)

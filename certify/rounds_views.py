@@ -88,7 +88,8 @@ def _settings_form(rnd: Round, submitted: bool = False) -> RoundSettingsForm:
     if submitted:
         return RoundSettingsForm(prefix="r")
     return RoundSettingsForm(formdata=None, prefix="r", data={
-        "name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days})
+        "name": rnd.name, "mc_policy": rnd.mc_policy, "publicity_working_days": rnd.publicity_working_days,
+        "publicity_issuer": rnd.publicity_issuer, "publicity_contact": rnd.publicity_contact})
 
 
 def _render_detail(rnd: Round, *, settings_form=None, scheme_forms=None, status: int = 200):
@@ -117,7 +118,9 @@ def settings(rnd: Round):
     if form.validate_on_submit():
         try:
             update_round_settings(rnd, name=form.name.data or "", mc_policy=form.mc_policy.data,
-                                  publicity_working_days=form.publicity_working_days.data)
+                                  publicity_working_days=form.publicity_working_days.data,
+                                  publicity_issuer=form.publicity_issuer.data or "",
+                                  publicity_contact=form.publicity_contact.data or "")
         except RoundError as err:  # refused before anything was written
             form.mc_policy.errors.append(str(err))
         else:

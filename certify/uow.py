@@ -7,7 +7,10 @@
 - A GET/HEAD/OPTIONS request never writes: its transaction is rolled back, and a flush during it is a bug
   (``UOW_STRICT_READS`` turns it into an error, on in tests).
 - Socket.IO handlers of ``UnitOfWorkNamespace`` run inside the same wrapper and answer ``DomainError`` with an
-  acknowledgement ``{"ok": false, "code", "error"}``.
+  acknowledgement ``{"ok": false, "code", "error"}``. A connection is refused unless its ``auth`` payload carries
+  the page's CSRF token (``{"csrf_token": <meta csrf-token>}``, checked once at connect with Flask-WTF's
+  ``validate_csrf``), so no other site can drive a logged-in user's socket (``check_socket_csrf``). Every other
+  event counts against its connection's rate limit (``certify.rate_limits``, ack ``"rate_limited"`` over it).
 - Operations never commit; CLI commands use ``commit()`` below (commit + post-commit notices).
 
 Indico's ``RH.process`` is the model: one place decides when a transaction ends.
@@ -22,7 +25,7 @@ from flask import Flask, current_app, request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from . import realtime
+from . import rate_limits, realtime
 from .errors import DomainError
 from .extensions import db
 
@@ -104,11 +107,32 @@ class CertifyFlask(Flask):
             return super().dispatch_request()
 
 
+SOCKET_CSRF_REFUSED = "csrf_failed"
+
+
+def check_socket_csrf(auth) -> None:
+    """Refuse a Socket.IO connection whose ``auth`` lacks the page's CSRF token for this session (the same token
+    every form and API write carries). Raises ``ConnectionRefusedError`` (the client gets ``connect_error``)."""
+    from flask_wtf.csrf import validate_csrf
+    from socketio.exceptions import ConnectionRefusedError
+    from wtforms import ValidationError
+
+    message = "页面已过期，请刷新页面后重试"
+    token = auth.get("csrf_token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or len(token) > 512:
+        raise ConnectionRefusedError(message, {"code": SOCKET_CSRF_REFUSED})
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        raise ConnectionRefusedError(message, {"code": SOCKET_CSRF_REFUSED}) from None
+
+
 def _namespace_base():
     from flask_socketio import Namespace
 
     class UnitOfWorkNamespace(Namespace):
-        """A Socket.IO namespace whose every event runs inside the unit of work (connect included)."""
+        """A Socket.IO namespace whose every event runs inside the unit of work (connect included), and whose
+        connections carry the page's CSRF token (``check_socket_csrf``, before the namespace's own ``on_connect``)."""
 
         def trigger_event(self, event_name, *args):
             # The wrapper must run inside Flask-SocketIO's request context (``_handle_event`` pushes it, then calls
@@ -121,6 +145,10 @@ def _namespace_base():
             def in_unit_of_work(*handler_args):
                 # Called by Flask-SocketIO inside the app and request context, and before its error handler:
                 # the transaction ends (commit, or rollback / keep_changes) before a refusal becomes the ack.
+                if event_name == "connect":
+                    check_socket_csrf(handler_args[0] if handler_args else None)
+                elif event_name != "disconnect":  # every event a client sends counts against its connection's limit
+                    rate_limits.hit("socket_event", request.sid)  # RateLimited → ack {ok: false, "rate_limited"}
                 with unit_of_work():
                     return handler(*handler_args)
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from . import accounts
 from .access import AUTHENTICATED, PUBLIC, allow, json_error, wants_json
-from .domain import LEVELS, ROLE_LABELS, SECRETARIAT
+from .domain import LEVELS, PANELIST, ROLE_LABELS, SECRETARIAT, SUPERVISOR
 from .errors import DomainError
 from .extensions import db
 from .forms import ChangePasswordForm, ConfirmForm, LoginForm, StaffCreateForm
@@ -241,6 +241,29 @@ def issue_slips(rnd):
     pending = [c for c in people if c.user and c.user.must_change_password and c.user.is_active_account]
     return render_template("accounts/slips_confirm.html", rnd=rnd, level=level, people=people, pending=pending,
                            form=form)
+
+
+# ---------------------------------------------------------------- the staff home page
+
+@bp.route("/home")
+@allow(SECRETARIAT, SUPERVISOR, PANELIST)
+def staff_home():
+    """What is next for the secretariat, the supervisors (the same, read-only) and the panelists: every section the
+    areas register (sessions today, imports and jobs pending, complaints open, panels live; a panelist's next slot)."""
+    from .registry import staff_panels
+
+    panels = []
+    for _order, name, render in staff_panels():
+        try:
+            html = render(current_user)
+        except Exception:  # one area's broken section must not take the whole home page down
+            current_app.logger.exception("staff panel %s failed", name)
+            db.session.rollback()
+            panels.append((name, None, "该部分暂时无法显示，请稍后刷新"))
+            continue
+        if html:
+            panels.append((name, Markup(html), None))
+    return render_template("core/staff_home.html", panels=panels)
 
 
 # ---------------------------------------------------------------- the candidate's home page

@@ -1,6 +1,8 @@
 """Web plumbing shared by the core's and the areas' routes, one rule each:
 
 - ``refusals_go_to(url)``: the page a refused form goes back to (flash + redirect);
+- ``require_confirmation(form, again)``: an irreversible or mass POST without the ticked box and the reason is
+  refused (400, nothing applied) and sent back to its confirmation page (``templates/_confirm.html``);
 - the URL converters ``<round:rnd>`` (a ``Round`` by its code, 404 otherwise) and ``<id:…>`` (a database id);
 - query parameters: ``page_arg()`` and ``decimal_value()`` refuse bad values with a 400 and a message;
 - ``round_from_query(prefer)``: the round a list page shows (``?round=CODE``, else the newest preferred round).
@@ -29,6 +31,18 @@ def refusals_go_to(url: str):
         if err.redirect_to is None:
             err.redirect_to = url
         raise
+
+
+CONFIRMATION_MESSAGE = "请勾选确认并填写理由后再执行（未做任何更改）"
+
+
+def require_confirmation(form, again: str) -> str:
+    """The second step of an irreversible or mass action: refuse (400 ``confirmation_required``, nothing applied,
+    back to the confirmation page ``again``) unless ``form`` (a ``certify.forms.Acknowledgement``) has the ticked
+    box and a reason. Returns the reason, for the audit entry."""
+    if not form.acknowledged():
+        raise DomainError("confirmation_required", CONFIRMATION_MESSAGE, 400, redirect_to=again)
+    return form.reason.data.strip()
 
 
 # ---------------------------------------------------------------- the ``round`` URL converter

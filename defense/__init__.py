@@ -12,8 +12,10 @@ def area():
     from .admin import bp as admin_bp
     from .cli import COMMANDS
     from .events import NAMESPACE, DefenseNamespace
+    from .home_panel import next_slot, panels_live
     from .room import bp as room_bp
     from .schedule_job import register as register_schedule_job
+    from .schedule_notices import slip_rows
     from .schedule_reports import write_schedule_export
     from .schedule_setup import candidate_slot_panel, demo_panels
     from .scoring_reports import write_defense_export
@@ -27,6 +29,8 @@ def area():
         exports={"defense": write_defense_export, "schedule": write_schedule_export},
         demo_steps=[Step(40, "defense.panels", demo_panels), Step(60, "defense.rubric", demo_rubric)],
         candidate_panels=[Step(30, "defense.slot", candidate_slot_panel)],
+        slip_rows=[Step(30, "defense.slot", slip_rows)],
+        staff_panels=[Step(20, "defense.live", panels_live), Step(25, "defense.next_slot", next_slot)],
         nav=[nav([PANELIST], "答辩评分", "defense_room.my_panels"),
              nav([SECRETARIAT, SUPERVISOR], "答辩成绩", "defense_room.cases"),
              nav([SECRETARIAT, SUPERVISOR], "评审质量", "defense_room.quality"),

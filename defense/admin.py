@@ -16,10 +16,10 @@ from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
-from certify.forms import labelled
+from certify.forms import ConfirmActionForm, labelled
 from certify.models import Candidate, Round
 from certify.tabular import ImportFailed
-from certify.web import round_from_query, rounds_newest_first
+from certify.web import require_confirmation, round_from_query, rounds_newest_first
 
 from . import operations as ops
 from .forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm
@@ -158,14 +158,34 @@ def move(code: str):
     return redirect(url_for("defense_admin.schedule", code=code))
 
 
+@bp.route("/<code>/schedule/publish")
+@allow(SECRETARIAT)
+def publish_page(code: str):
+    """Step one of 发布答辩安排: how many candidates in which panels, who will see what, the box and a reason."""
+    rnd = _round(code)
+    back = url_for("defense_admin.schedule", code=code)
+    try:
+        plan = ops.publish_plan(rnd)
+    except DomainError as err:
+        for m in err.messages:
+            flash(m, "error")
+        return redirect(back)
+    return render_template("defense/admin_publish.html", rnd=rnd, plan=plan, back=back,
+                           form=ConfirmActionForm(formdata=None))
+
+
 @bp.route("/<code>/schedule/publish", methods=["POST"])
 @allow(SECRETARIAT)
 def publish(code: str):
     rnd = _round(code)
-    if not ActionForm().validate_on_submit():
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
         abort(400)
     with _refusals_to("defense_admin.schedule", code=code):
-        ops.publish_schedule(rnd, current_user)
+        ops.publish_plan(rnd)
+    reason = require_confirmation(form, url_for("defense_admin.publish_page", code=code))
+    with _refusals_to("defense_admin.schedule", code=code):
+        ops.publish_schedule(rnd, current_user, reason=reason)
     flash("答辩安排已发布：考生和评审专家现在可以看到各自的安排", "success")
     return redirect(url_for("defense_admin.schedule", code=code))
 

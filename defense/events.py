@@ -18,8 +18,10 @@ from flask_login import current_user
 from flask_socketio import join_room
 
 from certify.domain import PANELIST
+from certify.errors import DomainError
 from certify.extensions import db
 from certify.uow import UnitOfWorkNamespace
+from certify.web import CONFIRMATION_MESSAGE
 
 from . import scoring_operations as ops
 from .live import NAMESPACE, push_panel, queue_panel_push, user_room  # noqa: F401  (re-exported)
@@ -47,8 +49,17 @@ CHAIR_ACTIONS = {
     "stop_phase": lambda case, data: ops.stop_phase(case),
     "end": lambda case, data: ops.end_defense(case),
     "confirm": lambda case, data: ops.confirm_flags(case, data.get("comment", ""), current_user),
-    "finalise": lambda case, data: ops.finalise(case, current_user),
+    "finalise": lambda case, data: ops.finalise(case, current_user, _confirmed_reason(data)),
 }
+
+
+def _confirmed_reason(data: dict) -> str:
+    """确定成绩（锁定） is irreversible for the chair: the event carries the ticked box and a reason, as the
+    confirmation page (``defense_room.finalise_page``) posts them; refused otherwise (nothing changes)."""
+    reason = str(data.get("reason") or "").strip()
+    if not data.get("acknowledge") or not reason:
+        raise DomainError("confirmation_required", CONFIRMATION_MESSAGE, 400)
+    return reason
 
 
 class DefenseNamespace(UnitOfWorkNamespace):

@@ -740,6 +740,10 @@ def move_candidate(rnd: Round, candidate: Candidate, panel: Panel, start_at: dat
           reason=reason or "", actor=actor, candidate_id=candidate.id, candidate=candidate.name,
           from_panel_id=before["panel_id"] if before else None, from_start=before["start_at"] if before else None,
           to_panel_id=panel.id, to_start=a.start_at, published=published)
+    if published:
+        from .schedule_notices import announce_assignment
+
+        announce_assignment(a, changed=True)
     return a
 
 
@@ -753,8 +757,10 @@ def _renumber(rnd: Round) -> None:
             a.queue_position = i
 
 
-def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
-    s = get_schedule(rnd)
+def publish_plan(rnd: Round) -> dict:
+    """Step one of 发布答辩安排 (writes nothing): how many candidates in which panels, where and when. Refused
+    when already published, nothing is scheduled, a candidate is unscheduled or a used panel has no place."""
+    s = schedule_for_read(rnd)
     if s.status == "published":
         raise DefenseError("答辩安排已发布")
     assignments = round_assignments(rnd)
@@ -767,11 +773,24 @@ def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
         problems.append("以下考生尚未安排答辩：" + "、".join(f"{c.name}（{c.ticket}）" for c in missing[:20])
                         + (f" 等 {len(missing)} 人" if len(missing) > 20 else ""))
     used = {a.panel_id for a in assignments}
-    unplaced = [p.name for p in round_panels(rnd) if not p.room and not p.meeting_link and p.id in used]
+    panels = [p for p in round_panels(rnd) if p.id in used]
+    unplaced = [p.name for p in panels if not p.room and not p.meeting_link]
     if unplaced:
         problems.append(f"答辩组 {'、'.join(unplaced)} 尚未填写答辩地点或线上会议链接")
     if problems:
         raise DefenseError(*problems)
+    per_panel = []
+    for p in panels:
+        rows = [a for a in assignments if a.panel_id == p.id]
+        per_panel.append({"panel": p, "candidates": len(rows), "first": min(a.start_at for a in rows),
+                          "last": max(a.start_at for a in rows)})
+    return {"assignments": assignments, "candidates": len(assigned), "panels": per_panel,
+            "members": sum(len(p.members) for p in panels)}
+
+
+def publish_schedule(rnd: Round, actor: User | None = None, reason: str = "") -> DefenseSchedule:
+    plan = publish_plan(rnd)
+    s, assignments = get_schedule(rnd), plan["assignments"]
     s.status, s.published_at = "published", utcnow()
     for a in assignments:
         a.changed_after_publication = False
@@ -779,7 +798,11 @@ def publish_schedule(rnd: Round, actor: User | None = None) -> DefenseSchedule:
     from .scoring_operations import ensure_round_cases
 
     ensure_round_cases(rnd)  # every scheduled candidate gets its case and sheets now, not when a page is read
-    audit("defense.schedule_publish", target=s, round_id=rnd.id, actor=actor, candidates=len(assigned))
+    audit("defense.schedule_publish", target=s, round_id=rnd.id, actor=actor, reason=reason,
+          candidates=plan["candidates"], panels=len(plan["panels"]))
+    from .schedule_notices import announce_schedule
+
+    announce_schedule(rnd, assignments)
     return s
 
 

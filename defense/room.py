@@ -12,8 +12,9 @@ from certify.access import allow
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.extensions import db
+from certify.forms import ConfirmActionForm
 from certify.models import Round
-from certify.web import round_from_query, rounds_newest_first
+from certify.web import refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
 
 from . import scoring_operations as ops
 from .models import Panel
@@ -64,15 +65,71 @@ def sheet(panel_id: int, case_id: int):
                            rubric_view=ops.rubric_view(rubric))
 
 
+def _chair_case(panel_id: int, case_id: int):
+    panel, member = _member_or_403(panel_id)
+    if not member.is_chair:
+        abort(403)  # only the chair locks a score
+    case = db.session.get(DefenseCase, case_id)
+    if case is None or case.panel_id != panel.id:
+        abort(404)
+    return panel, case
+
+
+@bp.route("/room/<int:panel_id>/finalise/<int:case_id>")
+@allow(PANELIST)
+def finalise_page(panel_id: int, case_id: int):
+    """Step one of 确定成绩（锁定）: each member's total, which count, the score to be locked, the box and a reason."""
+    panel, case = _chair_case(panel_id, case_id)
+    back = url_for("defense_room.room", panel_id=panel.id)
+    try:
+        plan = ops.finalise_plan(case)
+    except ops.ScoringError as err:
+        flash(err.message, "error")
+        return redirect(back)
+    return render_template("defense/finalise.html", panel=panel, case=case, plan=plan, back=back,
+                           labels=CASE_STATE_LABELS, form=ConfirmActionForm(formdata=None))
+
+
+@bp.route("/room/<int:panel_id>/finalise/<int:case_id>", methods=["POST"])
+@allow(PANELIST)
+def finalise(panel_id: int, case_id: int):
+    panel, case = _chair_case(panel_id, case_id)
+    back = url_for("defense_room.room", panel_id=panel.id)
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    with refusals_go_to(back):
+        ops.finalise_plan(case)
+    reason = require_confirmation(form, url_for("defense_room.finalise_page", panel_id=panel.id, case_id=case.id))
+    with refusals_go_to(back):
+        ops.finalise(case, current_user, reason)
+    flash(f"已确定 {case.candidate.name} 的答辩成绩：{case.score} 分（已锁定）", "success")
+    return redirect(back)
+
+
+def _has_defense(rnd: Round) -> bool:
+    return any(s.has_defense for s in rnd.schemes)
+
+
+def _defense_round() -> tuple[Round | None, bool, dict]:
+    """The round a defense list page shows (``?round=``, else the newest with a defense), whether its schemes have
+    no defense at all (the page then says so instead of showing an empty list), and the picker's rounds."""
+    rnd = round_from_query(prefer=_has_defense)
+    rounds = rounds_newest_first()
+    picker = {"rounds": rounds, "defense_rounds": [r for r in rounds if _has_defense(r)]}
+    return rnd, rnd is not None and not _has_defense(rnd), picker
+
+
 @bp.route("/cases")
 @allow(SECRETARIAT, SUPERVISOR)
 def cases():
-    rnd = round_from_query()
-    rows = ops.round_cases(rnd) if rnd else []
-    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if rnd \
+    rnd, no_defense, picker = _defense_round()
+    shown = rnd is not None and not no_defense
+    rows = ops.round_cases(rnd) if shown else []
+    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if shown \
         else {}
-    return render_template("defense/room_cases.html", rnd=rnd, rounds=rounds_newest_first(), cases=rows, panels=panels,
-                           labels=CASE_STATE_LABELS)
+    return render_template("defense/room_cases.html", rnd=rnd, cases=rows, panels=panels, labels=CASE_STATE_LABELS,
+                           no_defense=no_defense, **picker)
 
 
 @bp.route("/cases/<int:case_id>/reopen", methods=["POST"])
@@ -95,9 +152,9 @@ def reopen_case(case_id: int):
 @bp.route("/quality")
 @allow(SECRETARIAT, SUPERVISOR)
 def quality():
-    rnd = round_from_query()
-    report = panel_quality(rnd) if rnd else []
-    return render_template("defense/quality.html", rnd=rnd, rounds=rounds_newest_first(), report=report)
+    rnd, no_defense, picker = _defense_round()
+    report = panel_quality(rnd) if rnd is not None and not no_defense else []
+    return render_template("defense/quality.html", rnd=rnd, report=report, no_defense=no_defense, **picker)
 
 
 @bp.route("/export/<round_code>.<fmt>")

@@ -545,23 +545,35 @@ def confirm_flags(case: DefenseCase, comment: str, actor: User | None = None) ->
     return case
 
 
-def finalise(case: DefenseCase, actor: User | None = None) -> DefenseCase:
-    """Lock the case and hand the aggregate to results (``record_component``)."""
+def finalise_plan(case: DefenseCase) -> dict:
+    """Step one of 确定成绩（锁定） (writes nothing): each member's sheet and total, which totals count, the score that
+    will be locked. Refused as ``finalise`` would be."""
     require(case, "finalise")
     sheets = _member_sheets(case)
+    names = _names(case)
     waiting = [s for s in sheets if s.status not in DONE_SHEET_STATUSES]
     if waiting:
-        names = _names(case)
         raise ScoringError("尚有专家未提交评分：" + "、".join(names.get(s.panelist_id, "?") for s in waiting))
     all_in, agg = case_aggregate(case)
     if agg.score is None:
         raise ScoringError(agg.error)
     if agg.flags and case.flags_resolved_at is None:
         raise ScoringError("评分存在较大分差，须由组长确认或退回重评后才能确定成绩")
+    rows = [{"name": names.get(s.panelist_id, "?"), "status": s.status, "total": s.total,
+             "counted": s.panelist_id in agg.counted,
+             "dropped": "最高分（去掉）" if s.panelist_id == agg.dropped_high else (
+                 "最低分（去掉）" if s.panelist_id == agg.dropped_low else "")} for s in sheets]
+    return {"aggregate": agg, "sheets": rows}
+
+
+def finalise(case: DefenseCase, actor: User | None = None, reason: str = "") -> DefenseCase:
+    """Lock the case and hand the aggregate to results (``record_component``); audited with the reason."""
+    agg = finalise_plan(case)["aggregate"]
     case.score, case.finalised_at = agg.score, utcnow()
     case.finalised_by_id = actor.id if actor else None
-    record_component(case.candidate, "defense", agg.score, source=f"defense:case {case.id}", actor=actor)
-    transition(case, "finalise", actor=actor, score=agg.score, counted=list(agg.counted),
+    record_component(case.candidate, "defense", agg.score, source=f"defense:case {case.id}", actor=actor,
+                     reason=reason)
+    transition(case, "finalise", actor=actor, reason=reason, score=agg.score, counted=list(agg.counted),
                dropped_high=agg.dropped_high, dropped_low=agg.dropped_low, flags=case.flags)
     db.session.flush()
     return case

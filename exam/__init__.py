@@ -9,21 +9,32 @@ def area():
     from .admin import bp as admin_bp
     from .analysis import write_items_export
     from .analysis_routes import bp as analysis_bp
+    from .cli import COMMANDS
     from .demo import demo_exam_sessions
     from .events import NAMESPACE, ExamNamespace
     from .exports import export_exam
+    from .home_panel import sessions_today
+    from .practice import demo_practice
+    from .practice_routes import bp as practice_bp
+    from .practice_routes import device_bp
+    from .session_notices import slip_rows
 
     return Area(
         name="exam",
-        blueprints=[analysis_bp, api.bp, candidate.bp, monitor.bp, errata.bp, admin_bp],
+        blueprints=[analysis_bp, api.bp, candidate.bp, monitor.bp, errata.bp, admin_bp, practice_bp, device_bp],
         namespaces=[ExamNamespace(NAMESPACE)],
+        cli_commands=COMMANDS,
         exports={"items": write_items_export, "exam": export_exam},
-        demo_steps=[Step(50, "exam.sessions", demo_exam_sessions)],
+        demo_steps=[Step(50, "exam.sessions", demo_exam_sessions), Step(55, "exam.practice", demo_practice)],
         candidate_panels=[Step(20, "exam.sessions", candidate.candidate_panel)],
+        slip_rows=[Step(20, "exam.sessions", slip_rows)],
+        staff_panels=[Step(10, "exam.today", sessions_today)],
         nav=[nav([SECRETARIAT, SUPERVISOR], "试题分析", "exam_analysis.index"),
              nav([CANDIDATE], "我的考试", "exam.my_sessions"),
              nav([SECRETARIAT, SUPERVISOR], "考试监控", "exam_monitor.index"),
-             nav((SECRETARIAT, SUPERVISOR), "笔试", "exam_admin.sessions")],
+             nav((SECRETARIAT, SUPERVISOR), "笔试", "exam_admin.sessions"),
+             nav((SECRETARIAT, SUPERVISOR), "模拟练习", "exam_practice.manage"),
+             nav((SECRETARIAT, SUPERVISOR), "设备检测", "exam_device.overview")],
         setup=_setup,
     )
 

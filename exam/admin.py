@@ -14,16 +14,17 @@ from certify.domain import SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
-from certify.forms import labelled
+from certify.forms import ConfirmActionForm, labelled
 from certify.models import Candidate, Round, Scheme
-from certify.web import round_from_query, rounds_newest_first
+from certify.web import require_confirmation, round_from_query, rounds_newest_first
 
+from . import makeup as makeup_ops
 from . import paper_job
 from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
-from .forms import BlueprintForm, ExtraTimeForm, SessionForm
-from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession
+from .forms import BlueprintForm, ExtraTimeForm, MakeupForm, SessionForm
+from .models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession, real_sessions
 from .models import Blueprint as ExamBlueprint
 from .papers import ExamAdminError
 from .services.assembly import TYPE_LABELS
@@ -85,7 +86,7 @@ def sessions():
             blueprints = list(db.session.scalars(db.select(ExamBlueprint).filter_by(scheme_id=scheme.id)
                                                  .order_by(ExamBlueprint.id)))
             rows = []
-            for s in db.session.scalars(db.select(ExamSession).filter_by(scheme_id=scheme.id)
+            for s in db.session.scalars(real_sessions().filter_by(scheme_id=scheme.id)
                                         .order_by(ExamSession.opens_at, ExamSession.id)):
                 rows.append({"session": s, "phase": PHASE_LABELS[session_phase(now, s.opens_at, s.closes_at)],
                              "counts": paper_ops.paper_counts(s), "attempts": session_ops.attempt_counts(s)})
@@ -219,7 +220,8 @@ def _session_data(form: SessionForm) -> dict:
             "opens_at": from_local(form.opens_at.data, tz), "closes_at": from_local(form.closes_at.data, tz),
             "duration_minutes": form.duration_minutes.data, "late_entry_minutes": form.late_entry_minutes.data,
             "instructions": form.instructions.data or "", "assign_all": bool(form.assign_all.data),
-            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data}
+            "event_warning_threshold": form.event_warning_threshold.data, "seed": form.seed.data,
+            "place": form.place.data or ""}
 
 
 @bp.route("/schemes/<id:scheme_id>/sessions/new", methods=["GET", "POST"])
@@ -284,24 +286,90 @@ def session_detail(session_id: int):
         extra_form=ExtraTimeForm(), modes=PAPER_MODES,
         paper_job=paper_job.latest_paper_job(session.id),
         monitor_url=_link("exam_monitor.session_monitor", session_id=session.id),
-        analysis_url=_link("exam_analysis.session_report", session_id=session.id))
+        analysis_url=_link("exam_analysis.session_report", session_id=session.id),
+        makeup_of=makeup_ops.makeup_of(session))
+
+
+def _regenerate_plan(session: ExamSession, back: str) -> dict:
+    with _back_to(back):
+        if paper_ops.session_has_attempts(session):
+            raise ExamAdminError("本场次已有考生开始作答，不能再重新生成试卷")
+        if session.blueprint is None:
+            raise ExamAdminError("本场次尚未选择组卷方案")
+    return paper_ops.paper_counts(session)
+
+
+@bp.route("/sessions/<id:session_id>/papers")
+@allow(SECRETARIAT)
+def generate_page(session_id: int):
+    """Step one of 重新生成试卷: the papers that will be discarded and drawn again, the box and a reason."""
+    session = _get(ExamSession, session_id)
+    back = url_for("exam_admin.session_detail", session_id=session_id)
+    try:
+        counts = _regenerate_plan(session, back)
+    except ExamAdminError as err:
+        _flash_errors(err)
+        return redirect(back)
+    return render_template("exam/admin/confirm_papers.html", session=session, counts=counts, back=back,
+                           modes=PAPER_MODES, form=ConfirmActionForm(formdata=None))
 
 
 @bp.route("/sessions/<id:session_id>/papers", methods=["POST"])
 @allow(SECRETARIAT)
 def generate(session_id: int):
+    """Generate the papers; once papers exist, regenerating them (each candidate's paper discarded and drawn
+    again) needs the confirmation of ``generate_page``."""
     session = _get(ExamSession, session_id)
-    reason = "秘书处手动重新生成"
-    with _back_to(url_for("exam_admin.session_detail", session_id=session_id)):
-        if len(session.assignments) > paper_job.job_threshold():
+    back = url_for("exam_admin.session_detail", session_id=session_id)
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    reason = "秘书处手动生成"
+    if session.papers_generated_at is not None or paper_ops.paper_counts(session)["with_paper"]:
+        _regenerate_plan(session, back)
+        reason = "秘书处手动重新生成：" + require_confirmation(
+            form, url_for("exam_admin.generate_page", session_id=session_id))
+    with _back_to(back):
+        if len(session.assignments) > paper_job.job_threshold():  # drawn by the worker, the page shows progress
             if paper_ops.session_has_attempts(session):
                 raise ExamAdminError("本场次已有考生开始作答，不能再重新生成试卷")
             paper_job.enqueue_papers(session, reason=reason, created_by=current_user._get_current_object())
             flash("试卷正在后台生成，本页显示进度", "success")
-            return redirect(url_for("exam_admin.session_detail", session_id=session_id))
+            return redirect(back)
         made = paper_ops.generate_papers(session, reason=reason)
     flash(f"已为 {made} 名考生生成试卷", "success")
-    return redirect(url_for("exam_admin.session_detail", session_id=session_id))
+    return redirect(back)
+
+
+@bp.route("/sessions/<id:session_id>/makeup", methods=["GET", "POST"])
+@allow(SECRETARIAT)
+def makeup(session_id: int):
+    """补考: named 缺考 or interrupted candidates of this closed session sit a session of their own (same blueprint,
+    own window, fresh papers); its grade replaces theirs here. Audited with the reason."""
+    session = _get(ExamSession, session_id)
+    rows = makeup_ops.makeup_rows(session)
+    form = MakeupForm()
+    form.candidate_ids.choices = labelled((r["candidate"].id, f"{r['candidate'].ticket} {r['candidate'].name}")
+                                          for r in rows if r["eligible"])
+    if request.method == "GET":
+        form.duration_minutes.data = session.duration_minutes
+    if form.validate_on_submit():
+        tz = display_timezone()
+        try:
+            with _refusable():
+                created = makeup_ops.create_makeup(
+                    session, candidate_ids=form.candidate_ids.data or [], name=form.name.data,
+                    opens_at=from_local(form.opens_at.data, tz), closes_at=from_local(form.closes_at.data, tz),
+                    duration_minutes=form.duration_minutes.data, reason=form.reason.data, actor=current_user)
+        except ExamAdminError as err:
+            _flash_errors(err)
+        else:
+            flash(f"已建立补考场次「{created.name}」，已为 {len(created.assignments)} 名考生重新组卷", "success")
+            return redirect(url_for("exam_admin.session_detail", session_id=created.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("exam/admin/makeup.html", session=session, rows=rows, form=form,
+                           eligible=sum(1 for r in rows if r["eligible"]),
+                           closed=session_phase(utcnow(), session.opens_at, session.closes_at) == "closed"), status
 
 
 @bp.route("/sessions/<id:session_id>/extra-time", methods=["POST"])
@@ -321,14 +389,36 @@ def extra_time(session_id: int):
     return redirect(url_for("exam_admin.session_detail", session_id=session_id) + "#candidates")
 
 
+@bp.route("/sessions/<id:session_id>/release")
+@allow(SECRETARIAT)
+def release_page(session_id: int):
+    """Step one of 发布成绩: who will see a score (graded, ungraded, absent), the box and a reason."""
+    session = _get(ExamSession, session_id)
+    back = url_for("exam_admin.session_detail", session_id=session_id)
+    try:
+        plan = session_ops.release_plan(session)
+    except ExamAdminError as err:
+        _flash_errors(err)
+        return redirect(back)
+    return render_template("exam/admin/confirm_release.html", session=session, plan=plan, back=back,
+                           form=ConfirmActionForm(formdata=None))
+
+
 @bp.route("/sessions/<id:session_id>/release", methods=["POST"])
 @allow(SECRETARIAT)
 def release(session_id: int):
     session = _get(ExamSession, session_id)
-    with _back_to(url_for("exam_admin.session_detail", session_id=session_id)):
-        session_ops.release_scores(session)
+    back = url_for("exam_admin.session_detail", session_id=session_id)
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    with _back_to(back):
+        session_ops.release_plan(session)
+    reason = require_confirmation(form, url_for("exam_admin.release_page", session_id=session_id))
+    with _back_to(back):
+        session_ops.release_scores(session, reason=reason, actor=current_user)
     flash("成绩已发布，考生现在可以查看本场次成绩", "success")
-    return redirect(url_for("exam_admin.session_detail", session_id=session_id))
+    return redirect(back)
 
 
 # ---------------------------------------------------------------- exports

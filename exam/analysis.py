@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+from flask import current_app
 
 from certify.audit import audit
 from certify.clock import utcnow
@@ -25,7 +26,17 @@ from certify.models import Round
 from certify.tabular import Sheet
 from question_bank.models import TYPE_LABELS, Item, ItemVersion
 
-from .models import CLOSED_STATES, IN_PROGRESS, Answer, Attempt, ExamSession, KeyErratum, PaperItem
+from .models import (
+    CLOSED_STATES,
+    IN_PROGRESS,
+    Answer,
+    Attempt,
+    ExamSession,
+    KeyErratum,
+    PaperItem,
+    real_attempts,
+    real_sessions,
+)
 from .services.item_analysis import (
     FACILITY_HIGH,
     FACILITY_LOW,
@@ -120,7 +131,7 @@ def build_session_data(session: ExamSession) -> SessionData:
     Rows are read as plain tuples and the matrices are filled with numpy index arrays: a large session has
     hundreds of thousands of answers."""
     attempts_all = list(db.session.execute(
-        db.select(Attempt.id, Attempt.candidate_id, Attempt.paper_id, Attempt.state, Attempt.graded_at)
+        real_attempts(Attempt.id, Attempt.candidate_id, Attempt.paper_id, Attempt.state, Attempt.graded_at)
         .filter_by(session_id=session.id).order_by(Attempt.id)))
     in_progress = sum(1 for a in attempts_all if a.state == IN_PROGRESS)
     closed = [a for a in attempts_all if a.state in CLOSED_STATES]
@@ -290,11 +301,41 @@ def session_report(session: ExamSession, cut_score: float | None = None) -> Sess
 
 # ---------------------------------------------------------------- state change
 
-def store_measured_facility(session: ExamSession) -> int:
-    """Write each item's measured facility (and n) on the bank's Item; audited. Returns how many items.
+DEFAULT_FACILITY_MIN_ATTEMPTS = 30
 
-    Refused while the session is still open or an attempt is in progress. Voided items and items nobody
-    answered keep their previous value. Never commits (the route or CLI does)."""
+
+@dataclass
+class FacilityChange:
+    item_id: int
+    code: str
+    stem: str
+    n: int
+    old: float | None
+    new: float | None  # None: skipped (see ``why``)
+    why: str = ""
+
+
+@dataclass
+class FacilityPlan:
+    """What 写回题库难度 would write: old -> new per item with enough attempts, and the items it skips."""
+
+    session: ExamSession
+    min_attempts: int
+    candidates: int
+    changes: list[FacilityChange] = field(default_factory=list)
+    skipped: list[FacilityChange] = field(default_factory=list)
+
+
+def facility_min_attempts() -> int:
+    """The configured minimum of attempts per item before its measured facility may be written back."""
+    return int(current_app.config.get("FACILITY_MIN_ATTEMPTS") or DEFAULT_FACILITY_MIN_ATTEMPTS)
+
+
+def facility_plan(session: ExamSession, min_attempts: int | None = None) -> FacilityPlan:
+    """Step one of 写回题库难度 (writes nothing): each item's old and measured facility. Refused while the session
+    is open or an attempt is in progress; voided items, items nobody answered and items with fewer than
+    ``min_attempts`` attempts are listed as skipped."""
+    min_attempts = facility_min_attempts() if min_attempts is None else min_attempts
     if utcnow() < session.closes_at:
         raise AnalysisError("场次尚未结束，不能把测得的难度写回题库")
     report = session_report(session)
@@ -302,20 +343,49 @@ def store_measured_facility(session: ExamSession) -> int:
         raise AnalysisError(f"仍有 {report.data.in_progress} 名考生在作答，不能写回题库难度")
     if not report.rows:
         raise AnalysisError("本场次没有已评分的答卷，无法测得难度")
-    stored = {}
     items = {i.id: i for i in db.session.execute(
         db.select(Item).where(Item.id.in_([r["info"].item_id for r in report.rows]))).scalars()}
+    plan = FacilityPlan(session, min_attempts, report.analysis.test.n)
     for row in report.rows:
         info, st = row["info"], row["stats"]
-        if info.void or st.facility is None or st.n == 0:
-            continue
         item = items[info.item_id]
-        item.facility = round(st.facility, 4)
-        item.facility_n = st.n
-        stored[info.code or str(info.item_id)] = item.facility
+        change = FacilityChange(info.item_id, info.code or str(info.item_id), info.stem, st.n, item.facility,
+                                None if st.facility is None else round(st.facility, 4))
+        if info.void:
+            change.why = "已作废"
+        elif st.facility is None or st.n == 0:
+            change.why = "无人作答"
+        elif st.n < min_attempts:
+            change.why = f"作答人数 {st.n} 少于 {min_attempts}"
+        if change.why:
+            change.new = None
+            plan.skipped.append(change)
+        else:
+            plan.changes.append(change)
+    return plan
+
+
+def store_measured_facility(session: ExamSession, *, reason: str = "", min_attempts: int | None = None,
+                            actor=None) -> int:
+    """Write the measured facility (and n) of each item of ``facility_plan`` on the bank's Item; audited with the
+    reason, old -> new per item and the skipped items. Returns how many items. Refused when no item has enough
+    attempts (nothing is rewritten). Never commits (the route or CLI does)."""
+    plan = facility_plan(session, min_attempts)
+    if not plan.changes:
+        raise AnalysisError(f"没有作答人数达到 {plan.min_attempts} 的题目，未写回任何难度"
+                            f"（{len(plan.skipped)} 道题因样本不足或已作废被跳过）")
+    items = {i.id: i for i in db.session.execute(
+        db.select(Item).where(Item.id.in_([c.item_id for c in plan.changes]))).scalars()}
+    stored = {}
+    for c in plan.changes:
+        item = items[c.item_id]
+        item.facility, item.facility_n = c.new, c.n
+        stored[c.code] = {"old": c.old, "new": c.new, "n": c.n}
     db.session.flush()
-    audit("exam.item_facility_stored", target=session, round_id=session.round_id,
-          items=len(stored), candidates=report.analysis.test.n, facility=stored)
+    audit("exam.item_facility_stored", target=session, round_id=session.round_id, reason=reason, actor=actor,
+          items=len(stored), candidates=plan.candidates, min_attempts=plan.min_attempts,
+          facility={code: v["new"] for code, v in stored.items()}, changes=stored,
+          skipped={c.code: c.why for c in plan.skipped})
     return len(stored)
 
 
@@ -362,7 +432,7 @@ def report_sheets(reports: list[SessionReport]) -> list[Sheet]:
 
 
 def round_sessions(rnd: Round) -> list[ExamSession]:
-    return list(db.session.execute(db.select(ExamSession).filter_by(round_id=rnd.id)
+    return list(db.session.execute(real_sessions().filter_by(round_id=rnd.id)
                                    .order_by(ExamSession.opens_at, ExamSession.id)).scalars())
 
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 
 from certify.access import allow
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.extensions import db
-from certify.web import round_from_query, rounds_newest_first
+from certify.forms import ConfirmActionForm
+from certify.web import refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
 
 from . import analysis
 from .models import CLOSED_STATES, Attempt, ExamSession
@@ -17,10 +17,6 @@ from .services.item_analysis import LETTERS
 bp = Blueprint("exam_analysis", __name__, url_prefix="/exam/analysis")
 
 CHART_W, CHART_H, CHART_PAD = 560, 220, 30
-
-
-class StoreFacilityForm(FlaskForm):
-    """CSRF only: the button that writes measured facility into the bank."""
 
 
 def _cut_from_request() -> tuple[float | None, str]:
@@ -98,7 +94,7 @@ def session_report(session_id: int):
     return render_template("exam/analysis/report.html", session=session, report=report, test=report.analysis.test,
                            letters=LETTERS, histogram=histogram_chart(report.analysis.test.histogram),
                            categories=category_chart(report.analysis.categories), erratum_link=erratum,
-                           detail_link=detail, form=StoreFacilityForm(), flag_labels=analysis.FLAG_LABELS)
+                           detail_link=detail, flag_labels=analysis.FLAG_LABELS)
 
 
 @bp.route("/session/<id:session_id>/items.xlsx")
@@ -110,19 +106,34 @@ def session_export(session_id: int):
     return send_table(f"试题分析-{session.name}", "xlsx", analysis.report_sheets([report]))
 
 
+@bp.route("/session/<id:session_id>/store-facility")
+@allow(SECRETARIAT)
+def store_facility_page(session_id: int):
+    """Step one of 写回题库难度: old -> new per item, the items skipped for too few attempts, the box and a reason."""
+    session = db.get_or_404(ExamSession, session_id)
+    back = url_for("exam_analysis.session_report", session_id=session.id)
+    try:
+        plan = analysis.facility_plan(session)
+    except analysis.AnalysisError as err:
+        flash(err.message, "error")
+        return redirect(back)
+    return render_template("exam/analysis/store_facility.html", session=session, plan=plan,
+                           form=ConfirmActionForm(formdata=None), back=back)
+
+
 @bp.route("/session/<id:session_id>/store-facility", methods=["POST"])
 @allow(SECRETARIAT)
 def store_facility(session_id: int):
     session = db.get_or_404(ExamSession, session_id)
-    form = StoreFacilityForm()
+    form = ConfirmActionForm()
+    back = url_for("exam_analysis.session_report", session_id=session.id)
     if not form.validate_on_submit():
         flash("表单已过期，请重试", "error")
-        return redirect(url_for("exam_analysis.session_report", session_id=session.id))
-    back = url_for("exam_analysis.session_report", session_id=session.id)
-    try:
-        count = analysis.store_measured_facility(session)
-    except analysis.AnalysisError as err:  # rolled back by the unit of work, flashed by the handler
-        err.redirect_to = back
-        raise
+        return redirect(back)
+    with refusals_go_to(back):
+        analysis.facility_plan(session)
+    reason = require_confirmation(form, url_for("exam_analysis.store_facility_page", session_id=session.id))
+    with refusals_go_to(back):  # rolled back by the unit of work, flashed by the handler
+        count = analysis.store_measured_facility(session, reason=reason)
     flash(f"已将 {count} 道题的实测难度写回题库（下次组卷将使用）", "success")
     return redirect(back)

@@ -19,7 +19,7 @@ from flask_login import current_user, login_user
 from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, ValidationError
 
-from certify import accounts
+from certify import accounts, rate_limits
 from certify.access import PUBLIC, allow
 from certify.clock import iso_utc, utcnow
 from certify.domain import CANDIDATE
@@ -215,6 +215,7 @@ def get_attempt(attempt_id):
 @bp.route("/exam/attempts/<id:attempt_id>/answers/<id:position>", methods=["PUT"])
 @allow(CANDIDATE)
 def save_answer(attempt_id, position):
+    rate_limits.hit("exam_save", attempt_id, current_user.id)  # 429 + Retry-After over the limit
     data = _body(schemas.SaveAnswerRequest)
     now = utcnow()
     result = ops.save_answer(attempt_id, token=_token(), position=position, response=data.response,
@@ -227,6 +228,7 @@ def save_answer(attempt_id, position):
 @bp.route("/exam/attempts/<id:attempt_id>/flags/<id:position>", methods=["PUT"])
 @allow(CANDIDATE)
 def flag_item(attempt_id, position):
+    rate_limits.hit("exam_flag", attempt_id, current_user.id)  # 429 + Retry-After over the limit
     data = _body(schemas.FlagRequest)
     return _reply(schemas.FlagResponse(**ops.flag_item(attempt_id, token=_token(), position=position,
                                                        flagged=data.flagged, user_id=current_user.id)))
@@ -235,6 +237,7 @@ def flag_item(attempt_id, position):
 @bp.route("/exam/attempts/<id:attempt_id>/events", methods=["POST"])
 @allow(CANDIDATE)
 def record_event(attempt_id):
+    rate_limits.hit("exam_event", attempt_id, current_user.id)  # 429 + Retry-After over the limit
     data = _body(schemas.EventRequest)
     return _reply(schemas.EventResponse(**ops.record_event(attempt_id, token=_token(), kind=data.kind,
                                                            detail=data.detail, user_id=current_user.id,

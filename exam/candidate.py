@@ -107,7 +107,7 @@ def result(session_id):
     entry = ops.entry_of(session, sc, attempt, now)
     if entry.action == "continue":
         return redirect(url_for("exam.room", session_id=session_id))
-    released = session.scores_released(now)
+    released = session.practice or session.scores_released(now)  # a practice score is shown at once
     return render_template("exam/candidate/result.html", candidate=candidate, session=session, attempt=attempt,
                            shown_state=entry.status if attempt is not None else None, released=released,
                            state_labels=ATTEMPT_STATE_LABELS)

@@ -20,7 +20,7 @@ from certify.domain import EXAM, MC_POLICIES
 from certify.extensions import db
 from certify.models import ComponentScore, Round
 
-from .models import PER_CANDIDATE, Attempt, Blueprint, ExamSession
+from .models import PER_CANDIDATE, Attempt, Blueprint, ExamSession, real_sessions
 from .papers import ExamAdminError, check_against_bank, save_blueprint
 from .sessions import FIELDS, create_session, update_session
 
@@ -79,7 +79,7 @@ class DemoError(CoreDemoError):
 
 def _demo_session(scheme) -> ExamSession | None:
     """The demo session of a scheme, whatever year its name carries."""
-    return db.session.execute(select(ExamSession).filter_by(scheme_id=scheme.id)
+    return db.session.execute(real_sessions().filter_by(scheme_id=scheme.id)
                               .where(ExamSession.name.like(f"%{scheme.level}笔试（演示）"))
                               .order_by(ExamSession.id)).scalars().first()
 

@@ -24,6 +24,8 @@ from .models import (
     Attempt,
     ExamSession,
     SessionCandidate,
+    real_attempts,
+    real_sessions,
 )
 
 BASE_HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "状态"]
@@ -57,14 +59,19 @@ def exam_rows(rnd: Round, *, full: bool, session: ExamSession | None = None) -> 
         query = query.join(SessionCandidate, SessionCandidate.candidate_id == Candidate.id).where(
             SessionCandidate.session_id == session.id)
     candidates = list(db.session.scalars(query.order_by(Candidate.ticket)))
-    sessions = {s.id: s for s in db.session.scalars(select(ExamSession).filter_by(round_id=rnd.id))}
+    sessions = {s.id: s for s in db.session.scalars(real_sessions().filter_by(round_id=rnd.id))}
     assigned = {}
-    for sc in db.session.execute(select(SessionCandidate.candidate_id, SessionCandidate.session_id)
-                                 .where(SessionCandidate.session_id.in_(list(sessions)))).all():
+    def latest_last(row):  # a make-up (exam/makeup.py) opens later: the candidate's latest session wins
+        return sessions[row.session_id].opens_at, row.session_id
+
+    for sc in sorted(db.session.execute(select(SessionCandidate.candidate_id, SessionCandidate.session_id)
+                                        .where(SessionCandidate.session_id.in_(list(sessions)))).all(),
+                     key=latest_last):
         if session is None or sc.session_id == session.id:
             assigned[sc.candidate_id] = sessions[sc.session_id]
     attempts = {}
-    for a in db.session.scalars(select(Attempt).where(Attempt.session_id.in_(list(sessions)))):
+    for a in sorted(db.session.scalars(real_attempts().where(Attempt.session_id.in_(list(sessions)))),
+                    key=latest_last):
         if session is None or a.session_id == session.id:
             attempts[a.candidate_id] = a
     ids = [a.id for a in attempts.values()]

@@ -77,6 +77,8 @@ class SessionForm(FlaskForm):
     late_entry_minutes = IntegerField("开考后允许入场（分钟）", default=30,
                                       validators=[InputRequired(message="请填写迟到入场时限"),
                                                   NumberRange(0, 1440, message="须在 0–1440 分钟之间")])
+    place = StringField("考试地点", validators=[Length(max=200, message="考试地点最多 200 个字符")],
+                        description="考场名称与地址；线上考试可留空（准考证和通知显示「线上」）")
     instructions = TextAreaField("考试须知", validators=[Length(max=5000)])
     event_warning_threshold = IntegerField("异常行为提醒阈值（次，可留空）", validators=[Optional(),
                                            NumberRange(1, 1000, message="须为 1–1000 之间的整数")])
@@ -93,3 +95,19 @@ class ExtraTimeForm(FlaskForm):
     minutes = IntegerField("延长（分钟）", validators=[InputRequired(message="请填写延长时间"),
                                                   NumberRange(0, 600, message="延长时间须在 0–600 分钟之间")])
     reason = StringField("理由", validators=[Length(max=500)])
+
+
+class MakeupForm(FlaskForm):
+    """A make-up session (补考) for named candidates of a closed session (``exam.makeup.create_makeup``)."""
+
+    candidate_ids = MultiCheckboxField("补考考生", coerce=int, choices=[], validate_choice=False)
+    name = StringField("补考场次名称（可空：原场次名称加「（补考）」）", validators=[Optional(), Length(max=200)])
+    opens_at = DateTimeLocalField("开考时间（北京时间）", format=DATETIME_FORMAT,
+                                  validators=[DataRequired(message="请填写开考时间")])
+    closes_at = DateTimeLocalField("结束时间（北京时间）", format=DATETIME_FORMAT,
+                                   validators=[DataRequired(message="请填写结束时间")])
+    duration_minutes = IntegerField("考试时长（分钟）", validators=[
+        InputRequired(message="请填写考试时长"), NumberRange(1, 1440, message="考试时长须在 1–1440 分钟之间")])
+    reason = TextAreaField("补考理由（记入审计日志）", validators=[DataRequired(message="请填写补考理由"),
+                                                           Length(max=1000)])
+    submit = SubmitField("建立补考场次（同一组卷方案，重新组卷）")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, Select, String, Text, UniqueConstraint, false
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from certify.clock import utcnow
@@ -112,6 +113,7 @@ class ExamSession(db.Model):
     duration_minutes: Mapped[int]
     late_entry_minutes: Mapped[int] = mapped_column(default=30)
     instructions: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(200), default="")  # 考试地点 (empty: online, anywhere)
     assign_all: Mapped[bool] = mapped_column(default=True)  # every candidate of the scheme's level
     seed: Mapped[int] = mapped_column(default=0)  # paper draws derive from it (reproducible)
     papers_generated_at: Mapped[datetime | None]
@@ -119,6 +121,9 @@ class ExamSession(db.Model):
     scores_released_at: Mapped[datetime | None]
     # Set by the sweeper once, after the close, when assigned candidates who never started were recorded absent.
     absentees_recorded_at: Mapped[datetime | None]
+    # A practice session (模拟练习): one per round and level, a fixed paper of secretariat-chosen items, taken in
+    # the same room; ungraded for results and never counted (``real_sessions`` / ``real_attempts`` below).
+    practice: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     scheme: Mapped[Scheme] = relationship()
@@ -268,3 +273,62 @@ class KeyErratum(db.Model):
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     applied_by: Mapped[User | None] = relationship()
+
+
+# --------------------------------------------------------------------------------------- practice vs. real
+# The one rule every consumer of sessions and attempts (lists, monitor, absentees, exports, statistics, item
+# analysis, difficulty write-back, the candidate's exam list) applies: practice sessions and their attempts are
+# never counted. Use these instead of a bare ``select(ExamSession)`` / ``select(Attempt)``.
+
+def is_real_session():
+    """The WHERE clause of a real (not practice) session, for queries that already join ``ExamSession``."""
+    return ExamSession.practice.is_(False)
+
+
+def real_session_ids() -> Select:
+    """A subquery of the ids of real sessions (for ``.in_``)."""
+    return sa_select(ExamSession.id).where(is_real_session())
+
+
+def real_sessions() -> Select:
+    """``select(ExamSession)`` of real sessions only."""
+    return sa_select(ExamSession).where(is_real_session())
+
+
+def is_real_attempt():
+    """The WHERE clause of an attempt of a real session."""
+    return Attempt.session_id.in_(real_session_ids())
+
+
+def real_attempts(*columns) -> Select:
+    """``select(Attempt)`` (or of ``columns``) of real sessions' attempts only."""
+    return (sa_select(*columns) if columns else sa_select(Attempt)).where(is_real_attempt())
+
+
+DEVICE_VERDICTS = {"pass": "通过", "warn": "基本可用", "fail": "未通过"}
+
+
+class DeviceCheck(db.Model):
+    """A candidate's device check (设备检测): what the browser measured and the verdict of
+    ``services.device_check``; every run is kept, the newest counts."""
+
+    __tablename__ = "exam_device_checks"
+    __table_args__ = (CheckConstraint(sql_in("verdict", DEVICE_VERDICTS), name="verdict"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    browser: Mapped[str] = mapped_column(String(60), default="")
+    browser_version: Mapped[int | None]
+    clock_offset_ms: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    websocket_ok: Mapped[bool] = mapped_column(default=False)
+    storage_ok: Mapped[bool] = mapped_column(default=False)
+    screen_width: Mapped[int | None]
+    screen_height: Mapped[int | None]
+    verdict: Mapped[str] = mapped_column(String(10))
+    # the failing / warning checks: [{"check": "clock", "level": "fail", "advice": "…"}]
+    problems: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    candidate: Mapped[Candidate] = relationship()

@@ -21,7 +21,16 @@ from certify.extensions import db
 from certify.models import Candidate
 
 from . import operations as ops
-from .models import EVENT_KINDS, EVENT_LABELS, Attempt, AttemptEvent, ExamSession, SessionCandidate
+from .models import (
+    EVENT_KINDS,
+    EVENT_LABELS,
+    Attempt,
+    AttemptEvent,
+    ExamSession,
+    SessionCandidate,
+    real_attempts,
+    real_sessions,
+)
 from .services import event_display
 
 bp = Blueprint("exam_monitor", __name__, url_prefix="/exam/monitor")
@@ -42,7 +51,7 @@ def session_rows(session: ExamSession, now=None) -> list[dict]:
         select(SessionCandidate, Candidate).join(Candidate, Candidate.id == SessionCandidate.candidate_id)
         .where(SessionCandidate.session_id == session.id).order_by(Candidate.ticket)))
     attempts = {a.candidate_id: a
-                for a in db.session.execute(select(Attempt).filter_by(session_id=session.id)).scalars()}
+                for a in db.session.execute(real_attempts().filter_by(session_id=session.id)).scalars()}
     counts = ops.event_counts([a.id for a in attempts.values()])
     rows = []
     for sc, cand in pairs:
@@ -56,10 +65,11 @@ def session_rows(session: ExamSession, now=None) -> list[dict]:
 @bp.route("/")
 @allow(SECRETARIAT, SUPERVISOR)
 def index():
-    sessions = list(db.session.execute(select(ExamSession).order_by(ExamSession.opens_at.desc())).scalars())
+    sessions = list(db.session.execute(real_sessions().order_by(ExamSession.opens_at.desc())).scalars())
     assigned = dict(db.session.execute(select(SessionCandidate.session_id, func.count())
                                        .group_by(SessionCandidate.session_id)).all())
-    started = dict(db.session.execute(select(Attempt.session_id, func.count()).group_by(Attempt.session_id)).all())
+    started = dict(db.session.execute(real_attempts(Attempt.session_id, func.count())
+                                      .group_by(Attempt.session_id)).all())
     return render_template("exam/monitor/index.html", sessions=sessions, assigned=assigned, started=started,
                            now=utcnow())
 

@@ -64,6 +64,8 @@ EXAM_TAB = {"name": "X-Exam-Tab", "in": "header", "required": False,
 AUTH = ((401, ("unauthenticated",)), (403, ("not_candidate", "password_change_required", "forbidden")))
 WRITE = ((400, ("csrf_failed", "invalid_json")), (415, ("unsupported_media_type",)))
 UNAVAILABLE = ((503, ("unavailable",)),)
+RATE_LIMITED = ((429, ("rate_limited",)),)  # the candidate write limits (certify.rate_limits), per attempt
+RETRY_AFTER = {"Retry-After": {"description": "几秒后可以再试", "schema": {"type": "integer", "minimum": 1}}}
 
 
 @dataclass(frozen=True)
@@ -115,18 +117,18 @@ OPERATIONS = (
               "保存一题的答案（按 seq 防止旧请求覆盖新答案）", s.SaveAnswerResponse,
               _merge(WRITE, ((400, ("invalid_position", "invalid_seq", "invalid_response")),), AUTH,
                      ((404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed"))),
-                     UNAVAILABLE),
+                     RATE_LIMITED, UNAVAILABLE),
               request=s.SaveAnswerRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF)),
     Operation("/api/exam/attempts/{attempt_id}/flags/{position}", "put", "flagItem", "标记或取消标记一题",
               s.FlagResponse,
               _merge(WRITE, ((400, ("invalid_position",)),), AUTH,
                      ((404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed"))),
-                     UNAVAILABLE),
+                     RATE_LIMITED, UNAVAILABLE),
               request=s.FlagRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF)),
     Operation("/api/exam/attempts/{attempt_id}/events", "post", "recordEvent",
               "记录诚信事件（失焦、页面隐藏、复制、粘贴、退出全屏）", s.EventResponse,
               _merge(WRITE, ((400, ("invalid_event", "event_too_large")),), AUTH,
-                     ((404, ("not_found",)), (409, ("taken_over", "attempt_closed"))), UNAVAILABLE),
+                     ((404, ("not_found",)), (409, ("taken_over", "attempt_closed"))), RATE_LIMITED, UNAVAILABLE),
               request=s.EventRequest, parameters=(ATTEMPT_ID, TOKEN, CSRF)),
     Operation("/api/exam/attempts/{attempt_id}/submit", "post", "submitAttempt",
               "交卷（截止时间后调用记为到时自动交卷）", s.Attempt,
@@ -152,6 +154,8 @@ def _responses(op: Operation) -> dict:
         only = {"properties": {"error": {"properties": {"code": {"enum": list(codes)}}}}}
         out[str(status)] = {"description": "；".join(f"{c}：{ERROR_CODES[c]}" for c in codes),
                             "content": _json({"allOf": [_ref(s.Error), only]})}
+        if status in (429, 503):
+            out[str(status)]["headers"] = RETRY_AFTER
     return out
 
 

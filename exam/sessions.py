@@ -15,13 +15,23 @@ from certify.extensions import db
 from certify.models import Candidate, Round, Scheme
 
 from . import operations as ops
-from .models import IN_PROGRESS, Attempt, Blueprint, ExamSession, Paper, SessionCandidate
+from .models import (
+    IN_PROGRESS,
+    Attempt,
+    Blueprint,
+    ExamSession,
+    Paper,
+    SessionCandidate,
+    is_real_session,
+    real_sessions,
+)
 from .papers import ExamAdminError, generate_papers, session_has_attempts
 from .services.timing import CLOSED, session_phase
+from .session_notices import ANNOUNCED_FIELDS, announce_scores, announce_session
 
 MAX_EXTRA_MINUTES = 600
 FIELDS = ("name", "blueprint_id", "opens_at", "closes_at", "duration_minutes", "late_entry_minutes",
-          "instructions", "assign_all", "event_warning_threshold", "seed")
+          "instructions", "assign_all", "event_warning_threshold", "seed", "place")
 
 
 def new_seed() -> int:
@@ -91,9 +101,12 @@ def _candidate_ids(rnd: Round, scheme: Scheme, assign_all: bool, chosen, session
                 ids.append(cid)
     # one exam session per candidate and scheme: grading writes one exam component per candidate
     others = select(SessionCandidate.candidate_id, ExamSession.name).join(ExamSession).where(
-        ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids))
+        ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids), is_real_session())
     if session is not None and session.id is not None:
-        others = others.where(ExamSession.id != session.id)
+        # a candidate already in this session keeps their place: a make-up (exam/makeup.py) and the session it
+        # re-examines share candidates by design
+        kept = select(SessionCandidate.candidate_id).where(SessionCandidate.session_id == session.id)
+        others = others.where(ExamSession.id != session.id, SessionCandidate.candidate_id.not_in(kept))
     clashes = db.session.execute(others).all()
     if clashes:
         names = {c.candidate_id: c.name for c in clashes}
@@ -108,6 +121,7 @@ def _normalise(data: dict) -> dict:
     out = dict(data)
     out["name"] = (data.get("name") or "").strip()[:200]
     out["instructions"] = (data.get("instructions") or "").strip()
+    out["place"] = (data.get("place") or "").strip()[:200]
     out["assign_all"] = bool(data.get("assign_all", True))
     if out.get("late_entry_minutes") is None:
         out["late_entry_minutes"] = 30
@@ -157,6 +171,7 @@ def create_session(rnd: Round, scheme: Scheme | None, *, candidate_ids=(), paper
           candidates=len(ids))
     if ids:
         papers(session, "创建场次时自动生成")
+    announce_session(session)
     return session
 
 
@@ -203,6 +218,10 @@ def update_session(session: ExamSession, *, candidate_ids=(), papers=_generate_n
     needs_papers = draw_changed or added or removed or any(a.paper_id is None for a in session.assignments)
     if (ids or removed) and needs_papers and not started:
         papers(session, "修改场次后自动重新生成")
+    if any(f in changed for f in ANNOUNCED_FIELDS):
+        announce_session(session, changed=True)  # everyone assigned now, the added ones included
+    elif added:
+        announce_session(session, candidate_ids=added)
     return session
 
 
@@ -219,16 +238,33 @@ def set_extra_time(session: ExamSession, candidate_id: int, minutes: int, *, rea
         raise ExamAdminError(err.messages, code=err.code, status=err.status, keep_changes=err.keep_changes) from None
 
 
-def release_scores(session: ExamSession, *, now: datetime | None = None) -> None:
-    """Let candidates see their exam scores (once the session has closed)."""
+def release_plan(session: ExamSession, *, now: datetime | None = None) -> dict:
+    """Step one of 发布成绩 (writes nothing): how many candidates will see a score, how many are ungraded or
+    absent. Refused once released or before the window has closed."""
     now = now or utcnow()
     if session.scores_released_at is not None:
         raise ExamAdminError("本场次成绩已发布")
     if session_phase(now, session.opens_at, session.closes_at) != CLOSED:
         raise ExamAdminError("考试时间窗口尚未结束，结束后才能发布成绩")
+    assigned = db.session.scalar(select(func.count()).select_from(SessionCandidate)
+                                 .where(SessionCandidate.session_id == session.id)) or 0
+    attempts = db.session.execute(select(Attempt.graded_at.is_not(None), Attempt.state)
+                                  .where(Attempt.session_id == session.id)).all()
+    graded = sum(1 for is_graded, _ in attempts if is_graded)
+    return {"assigned": assigned, "graded": graded, "ungraded": len(attempts) - graded,
+            "in_progress": sum(1 for _, state in attempts if state == IN_PROGRESS),
+            "absent": max(assigned - len(attempts), 0)}
+
+
+def release_scores(session: ExamSession, *, now: datetime | None = None, reason: str = "", actor=None) -> None:
+    """Let candidates see their exam scores (once the session has closed); audited with the reason."""
+    now = now or utcnow()
+    plan = release_plan(session, now=now)
     session.scores_released_at = now
     db.session.flush()
-    audit("exam.session.release_scores", target=session, round_id=session.round_id)
+    audit("exam.session.release_scores", target=session, round_id=session.round_id, reason=reason, actor=actor,
+          **plan)
+    announce_scores(session)
 
 
 def attempt_counts(session: ExamSession) -> dict[str, int]:
@@ -248,5 +284,5 @@ def roster(session: ExamSession) -> list[dict]:
 
 
 def sessions_of_round(rnd: Round) -> list[ExamSession]:
-    return list(db.session.scalars(select(ExamSession).filter_by(round_id=rnd.id)
+    return list(db.session.scalars(real_sessions().filter_by(round_id=rnd.id)
                                    .order_by(ExamSession.opens_at, ExamSession.id)))

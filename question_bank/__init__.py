@@ -10,6 +10,28 @@ def demo_step(context: dict) -> None:
                      f"（新增 {s['added']}，更新 {s['updated']}，未变 {s['unchanged']}）")
 
 
+def staff_panel(user):
+    """Staff home: bank files uploaded and waiting for the secretariat's confirmation."""
+    from datetime import UTC, datetime
+
+    from flask import current_app, url_for
+
+    from certify.clock import to_local
+    from certify.domain import SECRETARIAT, SUPERVISOR
+    from certify.staff_home import staff_panel as render
+
+    from .staging import pending
+
+    if user.role not in (SECRETARIAT, SUPERVISOR):
+        return None
+    rows = []
+    for token, filename, staged_at in pending(current_app.instance_path):
+        when = to_local(datetime.fromtimestamp(staged_at, UTC).replace(tzinfo=None))
+        url = url_for("bank.import_preview", token=token) if user.role == SECRETARIAT else None
+        rows.append((f"{filename}（题库导入，待确认）", url, f"上传于 {when:%m-%d %H:%M}"))
+    return render("bank-imports", "待确认的导入", rows, empty="没有待确认的题库导入。")
+
+
 def area():
     from certify.area import Area, Step, nav
     from certify.domain import SECRETARIAT, SUPERVISOR
@@ -20,4 +42,5 @@ def area():
 
     return Area(name="question_bank", blueprints=[bp], cli_commands=COMMANDS,
                 nav=[nav((SECRETARIAT, SUPERVISOR), "题库", "bank.index")],
-                demo_steps=[Step(30, "question_bank.demo", demo_step)])
+                demo_steps=[Step(30, "question_bank.demo", demo_step)],
+                staff_panels=[Step(30, "question_bank.imports", staff_panel)])

@@ -52,6 +52,27 @@ def discard(instance_path: str, token: str) -> None:
         (folder / f"bank-{token}{suffix}").unlink(missing_ok=True)
 
 
+def pending(instance_path: str) -> list[tuple[str, str, float]]:
+    """Uploaded files not yet confirmed nor discarded (younger than ``MAX_AGE_SECONDS``): (token, original file
+    name, upload time as a POSIX timestamp), oldest first. Nothing is created or swept (a page's read)."""
+    folder = Path(instance_path) / "uploads"
+    if not folder.is_dir():
+        return []
+    cutoff, out = time.time() - MAX_AGE_SECONDS, []
+    for meta_path in folder.glob("bank-*.json"):
+        try:
+            staged_at = meta_path.stat().st_mtime
+            if staged_at < cutoff:
+                continue
+            filename = str(json.loads(meta_path.read_text(encoding="utf-8"))["filename"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        token = meta_path.name[len("bank-"):-len(".json")]
+        if _TOKEN.match(token) and (folder / f"bank-{token}.bin").exists():
+            out.append((token, filename, staged_at))
+    return sorted(out, key=lambda t: t[2])
+
+
 def safe_filename(name: str) -> str:
     """Keep the user's (often Chinese) file name for messages; only its last path part, bounded, without
     control characters (a NUL in a name must not reach the audit trail)."""

@@ -40,7 +40,14 @@ def app(database_url, tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "WTF_CSRF_ENABLED": False,
         "LOGIN_RATE_LIMIT": "10000 per minute",
+        # tests hammer one attempt far faster than a person (tests/exam/test_concurrency.py); the limits have their
+        # own tests (tests/core/test_rate_limits.py), which set them per test
+        "EXAM_SAVE_RATE_LIMIT": "1000000 per minute", "EXAM_FLAG_RATE_LIMIT": "1000000 per minute",
+        "EXAM_EVENT_RATE_LIMIT": "1000000 per minute", "SOCKET_EVENT_RATE_LIMIT": "1000000 per minute",
         "EXAM_SWEEPER_ENABLED": False,
+        # notices: no worker thread and never a real mail server or SMS gateway (delivery tests set their own)
+        "NOTICE_DELIVERY_ENABLED": False, "NOTICE_EMAIL_BACKEND": "console", "SMTP_HOST": "",
+        "NOTICE_SMS_BACKEND": "console", "SMS_HTTP_URL": "",
         "SERVER_NAME": None,
         "UOW_STRICT_READS": True,  # a GET that writes is a bug: fail the test that does it
     })
@@ -176,6 +183,25 @@ def csrf_token_from(html: str) -> str:
         r'<meta name="csrf-token" content="([^"]+)"', html)
     assert match, "no CSRF token in page"
     return match.group(1)
+
+
+def socket_auth(flask_client) -> dict:
+    """The Socket.IO ``auth`` payload a page sends at connect: its CSRF token (meta tag) for this client's session."""
+    from flask import g, has_app_context
+
+    if has_app_context():  # Flask-WTF caches the token on ``g``, which an outer app context (``ctx``) keeps
+        g.pop("csrf_token", None)
+    page = flask_client.get("/", follow_redirects=True)
+    return {"csrf_token": csrf_token_from(page.get_data(as_text=True))}
+
+
+def socket_client(app, namespace: str, flask_client):
+    """A Flask-SocketIO test client on ``namespace`` sharing ``flask_client``'s session, connecting as a page does
+    (with its CSRF token)."""
+    from certify.extensions import socketio
+
+    return socketio.test_client(app, namespace=namespace, flask_test_client=flask_client,
+                                auth=socket_auth(flask_client))
 
 
 DATA_DIR = Path(__file__).parent / "data"

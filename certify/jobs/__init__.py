@@ -17,8 +17,33 @@ operation that enqueues it (a job queued in a rolled-back request never runs).
 from __future__ import annotations
 
 
+def staff_panel(user):
+    """Staff home: background jobs queued or running, and those that failed in the last 24 hours."""
+    from datetime import timedelta
+
+    from flask import url_for
+
+    from certify.clock import utcnow
+    from certify.domain import SECRETARIAT, SUPERVISOR
+    from certify.extensions import db
+    from certify.staff_home import staff_panel as render
+
+    from .models import ACTIVE_STATES, FAILED, STATE_LABELS, Job
+    from .views import percent
+
+    if user.role not in (SECRETARIAT, SUPERVISOR):
+        return None
+    jobs = db.session.execute(db.select(Job).where(
+        Job.state.in_(ACTIVE_STATES) | ((Job.state == FAILED) & (Job.finished_at >= utcnow() - timedelta(days=1))))
+        .order_by(Job.id).limit(50)).scalars().all()
+    rows = [(job.title or job.kind, url_for("jobs.show", job_id=job.id),
+             STATE_LABELS[job.state] + (f" {percent(job)}%" if job.state != FAILED else "")) for job in jobs]
+    return render("jobs", "后台任务", rows, empty="没有排队、运行中或近一天失败的后台任务。",
+                  more_url=url_for("jobs.index"), more_label="全部后台任务")
+
+
 def area():
-    from certify.area import Area, nav
+    from certify.area import Area, Step, nav
     from certify.domain import SECRETARIAT, SUPERVISOR
 
     from . import models  # noqa: F401  (registers the tables)
@@ -26,7 +51,8 @@ def area():
     from .views import bp
 
     return Area(name="jobs", blueprints=[bp], cli_commands=[job_group], setup=_setup,
-                nav=[nav([SECRETARIAT, SUPERVISOR], "后台任务", "jobs.index")])
+                nav=[nav([SECRETARIAT, SUPERVISOR], "后台任务", "jobs.index")],
+                staff_panels=[Step(40, "jobs.pending", staff_panel)])
 
 
 def _setup(app) -> None:

@@ -10,7 +10,7 @@ def area():
     from .cli import COMMANDS
     from .demo import demo_records
     from .exports import export_publicity, export_results
-    from .routes import bp, candidate_panel
+    from .routes import bp, candidate_panel, complaints_panel
 
     return Area(
         name="results",
@@ -19,6 +19,7 @@ def area():
         exports={"results": export_results, "publicity": export_publicity},
         demo_steps=[Step(80, "results.demo", demo_records)],
         candidate_panels=[Step(40, "results", candidate_panel)],
+        staff_panels=[Step(35, "results.complaints", complaints_panel)],
         nav=[nav((SECRETARIAT, SUPERVISOR), "成绩", "results.index"),
              nav((SECRETARIAT, SUPERVISOR), "审计日志", "audit.index"),
              nav((CANDIDATE,), "我的成绩", "results.mine")],

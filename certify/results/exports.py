@@ -1,4 +1,7 @@
-"""Results exports: 成绩汇总 (DOMAIN.md columns exactly) and the publicity list (公示, no ID number)."""
+"""Results exports: 成绩汇总 (DOMAIN.md columns exactly) and the publicity list (公示, no ID number).
+
+The publicity list names only those proposed for certification (认定 after complaints: a revoked certification,
+during or after the publicity period, drops out), with name, work unit and level, as the notice publishes them."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -7,12 +10,12 @@ from certify.domain import half_up, mask_id_number
 from certify.models import Round
 from certify.tabular import Sheet, write_file
 
-from .models import OUTCOME_LABELS
+from .models import CERTIFIED, OUTCOME_LABELS
 from .operations import Computation, ResultsError, current, frozen, levels_with_candidates, result_set_for
 
 RESULT_HEADERS = ["准考证号", "姓名", "证件号", "工作单位", "认证级别", "笔试成绩", "答辩成绩", "业绩成果得分", "总分",
                   "排名", "认证结果"]
-PUBLICITY_HEADERS = ["序号", "姓名", "工作单位", "认证级别", "认证结果"]
+PUBLICITY_HEADERS = ["序号", "姓名", "工作单位", "认证级别"]
 NUMERIC = {5: "0.00", 6: "0.00", 7: "0.00", 8: "0.00"}
 
 
@@ -41,23 +44,24 @@ def results_sheet(rnd: Round, *, masked: bool) -> Sheet:
 
 
 def publicity_rows(rnd: Round) -> list[list]:
-    """The confirmed levels only, from their frozen entries (no live computation of the others)."""
-    rows = []
+    """The confirmed levels only, from their frozen entries (no live computation of the others); of those, only
+    the candidates proposed for certification (not 未认定, 缺考 or revoked). Raises when no level is confirmed."""
+    rows, confirmed = [], False
     for level in levels_with_candidates(rnd):
         rs = result_set_for(rnd, level)
         if rs is None or not rs.confirmed:
             continue
+        confirmed = True
         for ln in frozen(rs).lines:
-            rows.append([len(rows) + 1, ln.candidate.name, ln.candidate.work_unit, ln.candidate.level,
-                         OUTCOME_LABELS[ln.final_outcome]])
+            if ln.final_outcome == CERTIFIED:
+                rows.append([len(rows) + 1, ln.candidate.name, ln.candidate.work_unit, ln.candidate.level])
+    if not confirmed:
+        raise ResultsError(f"{rnd.code} 尚无已确认的成绩，无法生成公示名单")
     return rows
 
 
 def publicity_sheet(rnd: Round) -> Sheet:
-    rows = publicity_rows(rnd)  # every level has candidates, so a confirmed level gives at least one row
-    if not rows:
-        raise ResultsError(f"{rnd.code} 尚无已确认的成绩，无法生成公示名单")
-    return Sheet("公示名单", PUBLICITY_HEADERS, rows)
+    return Sheet("公示名单", PUBLICITY_HEADERS, publicity_rows(rnd))
 
 
 def export_results(rnd: Round, path: str) -> None:

@@ -1,7 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    BooleanField,
     DateField,
     DecimalField,
     HiddenField,
@@ -13,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from certify.forms import labelled
+from certify.forms import Acknowledgement, labelled
 
 
 class RecordsImportForm(FlaskForm):
@@ -31,17 +30,6 @@ class ComputeForm(FlaskForm):
     min_total = DecimalField("最低总分（可空）", places=None, validators=[Optional(), NumberRange(
         min=0, max=100, message="最低总分须在 0 到 100 之间")])
     submit = SubmitField("预览")
-
-
-class Acknowledgement:
-    """The second step of an irreversible action: a ticked box and a reason (checked by the view after the
-    action's own refusals, so a refused action still says why it is refused)."""
-
-    acknowledge = BooleanField("我已核对以上变更，确认执行（不可直接撤销）")
-    reason = TextAreaField("理由（记入审计日志）", validators=[Optional(), Length(max=1000)])
-
-    def acknowledged(self) -> bool:
-        return bool(self.acknowledge.data) and bool((self.reason.data or "").strip())
 
 
 class ConfirmForm(Acknowledgement, FlaskForm):
@@ -74,6 +62,8 @@ class ComplaintForm(FlaskForm):
     candidate = StringField("被投诉考生（准考证号或证件号）", validators=[DataRequired(message="请填写考生")])
     complainant = StringField("投诉人（可空）", validators=[Optional(), Length(max=100)])
     content = TextAreaField("投诉内容", validators=[DataRequired(message="请填写投诉内容"), Length(max=4000)])
+    late_reason = StringField("公示期后登记的理由（公示期结束后必填，记入审计日志）",
+                              validators=[Optional(), Length(max=500)])
     submit = SubmitField("登记投诉")
 
 

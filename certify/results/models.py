@@ -132,6 +132,8 @@ class Complaint(db.Model):
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default=OPEN)
     outcome_note: Mapped[str] = mapped_column(Text, default="")
+    # why a complaint is recorded after the publicity period ended (e.g. a later disciplinary finding); migration 0009
+    late_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -357,7 +357,20 @@ def publish(rnd: Round, start: date, working_days: int | None = None, *, actor=N
     audit("results.publish", target=rnd, round_id=rnd.id, actor=actor, reason=(reason or "").strip(),
           start=start.isoformat(),
           end=end.isoformat(), working_days=working_days, before=before)
+    _announce_publicity(rnd, period)
     return period
+
+
+def _announce_publicity(rnd: Round, period: PublicityPeriod) -> None:
+    """Every candidate of the round: their result is out and the publicity period runs (certify.notices)."""
+    from certify.notices import operations as notices
+    from certify.notices.services import texts
+    from certify.notices.services.delivery import PUBLICITY
+
+    user_ids = db.session.scalars(db.select(Candidate.user_id).where(Candidate.round_id == rnd.id,
+                                                                     Candidate.user_id.is_not(None)))
+    title, body = texts.publicity_notice(rnd.title, period.start_date.isoformat(), period.end_date.isoformat())
+    notices.notify(list(user_ids), PUBLICITY, title, body, round_id=rnd.id)
 
 
 def released_entry(candidate: Candidate) -> ResultEntry | None:
@@ -386,14 +399,20 @@ def find_candidate(rnd: Round, key: str) -> Candidate | None:
 
 
 def record_complaint(rnd: Round, candidate_key: str, content: str, *, complainant: str = "", actor=None,
-                     today: date | None = None) -> Complaint:
-    """A supervisor records a complaint lodged during the publicity period."""
+                     today: date | None = None, late_reason: str = "") -> Complaint:
+    """A supervisor records a complaint lodged during the publicity period, or after it with a reason (a later
+    finding, e.g. discipline: deciding it upheld still revokes the certification, and the exports show it)."""
     today = today or local_today()
     period = publication_for(rnd)
     if period is None:
         raise ResultsError("本轮成绩尚未公示，不能登记投诉")
-    if not in_period(today, period.start_date, period.end_date):
-        raise ResultsError(f"投诉只能在公示期内登记（{period.start_date} 至 {period.end_date}）")
+    if today < period.start_date:
+        raise ResultsError(f"公示期尚未开始（{period.start_date} 至 {period.end_date}），不能登记投诉")
+    late_reason = (late_reason or "").strip()
+    late = not in_period(today, period.start_date, period.end_date)
+    if late and not late_reason:
+        raise ResultsError(f"公示期（{period.start_date} 至 {period.end_date}）已结束：公示期后登记投诉须填写理由"
+                           "（将记入审计日志）", code="late_reason_required")
     content = (content or "").strip()
     if not content:
         raise ResultsError("请填写投诉内容")
@@ -404,11 +423,12 @@ def record_complaint(rnd: Round, candidate_key: str, content: str, *, complainan
         raise ResultsError(f"考生 {candidate.name} 的成绩未确认")
     complaint = Complaint(round_id=rnd.id, candidate_id=candidate.id, lodged_on=today,
                           complainant=(complainant or "").strip()[:100], content=content,
-                          recorded_by_id=actor.id if actor else None)
+                          recorded_by_id=actor.id if actor else None, late_reason=late_reason if late else "")
     db.session.add(complaint)
     db.session.flush()
     audit("results.complaint", target=complaint, round_id=rnd.id, actor=actor, candidate=candidate.ticket,
-          complainant=complaint.complainant, content=content)
+          complainant=complaint.complainant, content=content, after_publicity=late,
+          reason=late_reason if late else "")
     return complaint
 
 
@@ -430,8 +450,10 @@ def decide_complaint(complaint: Complaint, status: str, note: str, *, actor=None
         entry = _entry_of(candidate)
         if entry is not None and entry.outcome == CERTIFIED and not entry.revoked:
             entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{note}"
+            period = publication_for(candidate.round)
             audit("results.revoke", target=candidate, round_id=complaint.round_id, actor=actor, reason=note,
-                  complaint=complaint.id, level=candidate.level, total=entry.total, rank=entry.rank)
+                  complaint=complaint.id, level=candidate.level, total=entry.total, rank=entry.rank,
+                  after_publicity=period is not None and local_today() > period.end_date)
     db.session.flush()
     return complaint
 

@@ -12,12 +12,11 @@ from sqlalchemy.orm import selectinload
 from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.downloads import send_table
-from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed
-from certify.web import BadParameter, decimal_value, refusals_go_to
+from certify.web import BadParameter, decimal_value, refusals_go_to, require_confirmation
 
 from . import exports
 from . import operations as ops
@@ -39,14 +38,6 @@ from .services.formatting import ratio_percent, weight_percent
 bp = Blueprint("results", __name__, url_prefix="/results")
 bp.add_app_template_filter(ratio_percent, "ratio_pct")
 bp.add_app_template_filter(weight_percent, "weight_pct")
-
-ACK_MESSAGE = "请勾选确认并填写理由后再执行（未做任何更改）"
-
-
-def _require_acknowledgement(form, again: str) -> None:
-    """Refuse (400, nothing applied) an irreversible POST that lacks the ticked box and the reason."""
-    if not form.acknowledged():
-        raise DomainError("confirmation_required", ACK_MESSAGE, 400, redirect_to=again)
 
 STAFF = (SECRETARIAT, SUPERVISOR)
 
@@ -220,7 +211,7 @@ def confirm(rnd: Round):
     level, back, ratio, min_total = _confirm_parameters(rnd, form)
     with refusals_go_to(back):
         ops.confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=True)
-    _require_acknowledgement(form, url_for("results.confirm_page", rnd=rnd, level=level, ratio=str(ratio),
+    require_confirmation(form, url_for("results.confirm_page", rnd=rnd, level=level, ratio=str(ratio),
                                            min_total="" if min_total is None else str(min_total)))
     with refusals_go_to(back):
         ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user,
@@ -255,7 +246,7 @@ def mark_absent(rnd: Round):
         abort(400)
     level = _level(rnd, form.level.data)
     back = url_for("results.preview", rnd=rnd, level=level)
-    _require_acknowledgement(form, url_for("results.absent_page", rnd=rnd, level=level))
+    require_confirmation(form, url_for("results.absent_page", rnd=rnd, level=level))
     with refusals_go_to(back):
         plan = ops.mark_absent(rnd, level, form.reason.data, actor=current_user)
     flash(f"已将 {len(plan)} 名考生尚缺的成分记为缺考", "success")
@@ -341,7 +332,7 @@ def publish(rnd: Round):
     back = url_for("results.round_view", rnd=rnd)
     with refusals_go_to(back):
         ops.publish_plan(rnd, form.start_date.data, form.working_days.data)
-    _require_acknowledgement(form, url_for("results.publish_page", rnd=rnd, start_date=form.start_date.data.isoformat(),
+    require_confirmation(form, url_for("results.publish_page", rnd=rnd, start_date=form.start_date.data.isoformat(),
                                            working_days=form.working_days.data))
     with refusals_go_to(back):
         period = ops.publish(rnd, form.start_date.data, form.working_days.data, actor=current_user,
@@ -361,7 +352,8 @@ def complaints(rnd: Round):
             back = url_for("results.complaints", rnd=rnd)
             with refusals_go_to(back):
                 complaint = ops.record_complaint(rnd, form.candidate.data, form.content.data,
-                                                 complainant=form.complainant.data, actor=current_user)
+                                                 complainant=form.complainant.data, actor=current_user,
+                                                 late_reason=form.late_reason.data or "")
             flash(f"已登记投诉 #{complaint.id}", "success")
             return redirect(back)
     # the list shows each one's candidate: load them with the complaints
@@ -395,6 +387,21 @@ def _panel_context(candidate: Candidate) -> dict:
     return {"candidate": candidate, "entry": entry, "scheme": candidate.scheme,
             "period": ops.publication_for(candidate.round) if entry else None,
             "OUTCOME_LABELS": OUTCOME_LABELS, "COMPONENT_LABELS": COMPONENT_LABELS}
+
+
+def complaints_panel(user) -> str | None:
+    """Staff home: complaints waiting for the supervision committee's decision, per round."""
+    from certify.staff_home import staff_panel
+
+    if user.role not in STAFF:
+        return None
+    rows = db.session.execute(
+        db.select(Round.code, db.func.count(Complaint.id), db.func.min(Complaint.lodged_on))
+        .join(Round, Round.id == Complaint.round_id).where(Complaint.status == OPEN)
+        .group_by(Round.code).order_by(Round.code)).all()
+    return staff_panel("complaints", "待处理的投诉",
+                       [(f"{code}：{n} 件待处理", url_for("results.complaints", rnd=code), f"最早登记于 {first}")
+                        for code, n, first in rows], empty="没有待处理的投诉。")
 
 
 def candidate_panel(candidate: Candidate) -> str | None:

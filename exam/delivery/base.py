@@ -23,7 +23,7 @@ from certify.errors import DomainError
 from certify.extensions import db
 from certify.models import Candidate
 
-from ..models import IN_PROGRESS, Attempt, ExamSession, SessionCandidate
+from ..models import IN_PROGRESS, Attempt, ExamSession, SessionCandidate, is_real_session
 from ..services import timing
 
 BROWSER_EVENT_KINDS = ("blur", "hidden", "copy", "paste", "fullscreen_exit")
@@ -72,7 +72,8 @@ def candidate_of(user) -> Candidate | None:
 
 def assignments_of(candidate: Candidate) -> list[SessionCandidate]:
     return list(db.session.execute(
-        select(SessionCandidate).join(ExamSession).where(SessionCandidate.candidate_id == candidate.id)
+        select(SessionCandidate).join(ExamSession).where(SessionCandidate.candidate_id == candidate.id,
+                                                          is_real_session())
         .order_by(ExamSession.opens_at)).scalars())
 
 

@@ -12,7 +12,7 @@ from certify.models import Round
 from certify.scores import record_component
 from question_bank.models import ItemVersion
 
-from ..models import Answer, Attempt, ExamSession, KeyErratum, PaperItem
+from ..models import Answer, Attempt, ExamSession, KeyErratum, PaperItem, SessionCandidate
 from ..services import grading
 
 
@@ -48,6 +48,16 @@ def compute_grade(attempt: Attempt, errata=None, policy: str | None = None) -> g
     return grading.grade_paper(items, responses, policy or _policy(attempt.session_id))
 
 
+def _superseded(attempt: Attempt) -> bool:
+    """True when the candidate sits a later session of the same scheme (a make-up, ``exam/makeup.py``): grading
+    this attempt (again, e.g. after an erratum) must not overwrite the component that session records."""
+    this = select(ExamSession.scheme_id, ExamSession.opens_at).where(ExamSession.id == attempt.session_id).subquery()
+    return db.session.execute(
+        select(SessionCandidate.id).join(ExamSession, ExamSession.id == SessionCandidate.session_id)
+        .where(SessionCandidate.candidate_id == attempt.candidate_id, ExamSession.scheme_id == this.c.scheme_id,
+               ExamSession.opens_at > this.c.opens_at, ExamSession.practice.is_(False)).limit(1)).first() is not None
+
+
 def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *, reason: str = "",
                  actor=None) -> None:
     answers = {a.position: a for a in db.session.execute(select(Answer).filter_by(attempt_id=attempt.id)).scalars()}
@@ -60,5 +70,10 @@ def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *,
         row.points = points
     attempt.score = result.score
     attempt.graded_at = now
+    session = attempt.session or db.session.get(ExamSession, attempt.session_id)
+    # a practice paper is scored for the candidate only, never for results; a make-up's grade is the one results
+    # use (exam/makeup.py)
+    if session.practice or _superseded(attempt):
+        return
     record_component(attempt.candidate, EXAM, result.score, source=f"exam_session:{attempt.session_id}",
                      reason=reason, actor=actor)

@@ -24,6 +24,7 @@ from ..models import (
     Attempt,
     ExamSession,
     SessionCandidate,
+    is_real_session,
 )
 from ..services import attempt_state, timing
 from ..services.attempt_state import Action, AttemptState
@@ -200,7 +201,7 @@ def record_absentees(*, now: datetime | None = None) -> dict[int, int]:
     now = now or utcnow()
     table = ExamSession.__table__
     claimed = [row[0] for row in db.session.execute(
-        update(table).where(table.c.closes_at <= now, table.c.absentees_recorded_at.is_(None))
+        update(table).where(table.c.closes_at <= now, table.c.absentees_recorded_at.is_(None), is_real_session())
         .values(absentees_recorded_at=now).returning(table.c.id))]
     out = {}
     for session_id in claimed:

@@ -3,6 +3,9 @@
 Matching: a row with 编号 is the item with that code (a new item when no item has it). A row without 编号
 is the item whose normalised stem is the same (a new item when none is; an error when several are, since
 nothing says which one is meant). Content equal to the current version is unchanged and makes no version.
+
+A new item whose stem is a near duplicate of an existing item's, or of an earlier new row's (``similarity``:
+normalised similarity at or above the threshold, not equal), gets a warning naming the closest one.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from certify.tabular import RowError
 
 from .parsing import ItemData, ParsedFile, diff
+from .similarity import NEAR_DUPLICATE_THRESHOLD, near_duplicates
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,38 @@ class ImportPlan:
                 "rejected": len(self.rejected_rows), "errors": len(self.errors), "warnings": len(self.warnings)}
 
 
-def plan_import(parsed: ParsedFile, existing: list[Existing], file: str = "", sheet: str = "") -> ImportPlan:
+def _short(stem: str, limit: int = 40) -> str:
+    stem = " ".join(stem.split())
+    return stem if len(stem) <= limit else stem[:limit] + "…"
+
+
+def _near_duplicate_warnings(plan: ImportPlan, existing: list[Existing], threshold, file: str,
+                             sheet: str) -> None:
+    """A warning on each new row whose stem is close to an existing item's or an earlier new row's."""
+    added = plan.added
+    if not added:
+        return
+    stems = [p.item.stem for p in added]
+    best: dict[int, list] = {}
+    for m in near_duplicates(stems, [e.data.stem for e in existing], threshold):
+        best.setdefault(m.query, []).append(("bank", m))
+    for m in near_duplicates(stems, stems, threshold, same_list=True):
+        best.setdefault(m.query, []).append(("file", m))
+    for i, found in best.items():
+        found.sort(key=lambda km: (-km[1].similarity, km[0], km[1].other))
+        kind, m = found[0]
+        if kind == "bank":
+            other = existing[m.other]
+            text = f"题干与题库中已有题目 {other.code} 相似（相似度 {m.percent}%）：「{_short(other.data.stem)}」"
+        else:
+            earlier = added[m.other]
+            text = f"题干与第 {earlier.row} 行相似（相似度 {m.percent}%）：「{_short(earlier.item.stem)}」"
+        more = f"，另有 {len(found) - 1} 道相似题目" if len(found) > 1 else ""
+        plan.warnings.append(RowError(added[i].row, "题干", f"{text}{more}；如为重复题目请勿导入", file, sheet))
+
+
+def plan_import(parsed: ParsedFile, existing: list[Existing], file: str = "", sheet: str = "", *,
+                near_threshold=NEAR_DUPLICATE_THRESHOLD) -> ImportPlan:
     plan = ImportPlan(file=file, errors=list(parsed.errors), warnings=list(parsed.warnings))
     by_code = {e.code: e for e in existing}
     by_stem: dict[str, list[Existing]] = {}
@@ -98,6 +133,7 @@ def plan_import(parsed: ParsedFile, existing: list[Existing], file: str = "", sh
         planned = Planned(row, item, code=match.code, existing_id=match.id, changes=changes,
                           retired=match.status != "active")
         (plan.updated if changes else plan.unchanged).append(planned)
+    _near_duplicate_warnings(plan, existing, near_threshold, file, sheet)
     plan.errors.sort(key=lambda e: (e.row or 0))
     plan.warnings.sort(key=lambda e: (e.row or 0))
     return plan

@@ -112,3 +112,28 @@ def test_the_matrix_expectations_follow_the_declarations():
     assert _expected(complaint_view, "supervisor", "POST", "/x") == "any"
     assert _expected(staff_view, "anonymous", "GET", "/api/x") == "401-json"
     assert _expected(staff_view, "anonymous", "POST", "/x") == "login"
+
+
+def test_new_pages_are_declared_for_their_roles(app):
+    """The staff home (/home) and the defense list pages, declared here as the matrix above walks them."""
+    expected = {"core.staff_home": {"secretariat", "supervisor", "panelist"},
+                "defense_room.cases": {"secretariat", "supervisor"},
+                "defense_room.quality": {"secretariat", "supervisor"}}
+    for endpoint, roles in expected.items():
+        assert set(allowed_roles(app.view_functions[endpoint])) == roles, endpoint
+
+
+def test_confirmation_and_makeup_pages_are_declared_for_their_roles(app):
+    """The confirmation pages of irreversible actions (templates/_confirm.html) and the make-up (补考) page: the
+    secretariat's, except the defense chair's 确定成绩（锁定） (a panelist; the view also checks the chair)."""
+    secretariat = {"secretariat"}
+    expected = {"exam_analysis.store_facility_page": secretariat, "exam_analysis.store_facility": secretariat,
+                "exam_admin.generate_page": secretariat, "exam_admin.generate": secretariat,
+                "exam_admin.release_page": secretariat, "exam_admin.release": secretariat,
+                "exam_admin.makeup": secretariat,
+                "defense_admin.publish_page": secretariat, "defense_admin.publish": secretariat,
+                "defense_room.finalise_page": {"panelist"}, "defense_room.finalise": {"panelist"},
+                "results.confirm_page": secretariat, "results.absent_page": secretariat,
+                "results.publish_page": secretariat}
+    for endpoint, roles in expected.items():
+        assert set(allowed_roles(app.view_functions[endpoint])) == roles, endpoint

@@ -13,18 +13,22 @@ from certify.cli import export_command
 
 def test_every_area_is_installed_in_order_and_its_entries_resolve(app):
     installed = registry.installed(app)
-    assert [a.name for a in installed.areas] == ["core", "jobs", "question_bank", "exam", "defense", "results"]
+    assert [a.name for a in installed.areas] == ["core", "jobs", "notices", "question_bank", "exam", "defense",
+                                                   "results"]
     assert sorted(registry.exports(app)) == ["defense", "exam", "items", "publicity", "results", "schedule"]
     steps = registry.demo_steps(app)
     assert [s.order for s in steps] == sorted(s.order for s in steps) and steps[0].name == "core.accounts"
     assert [p.name for p in registry.candidate_panels(app)] == ["exam.sessions", "defense.slot", "results"]
+    assert [p.name for p in installed.slip_rows] == ["exam.sessions", "defense.slot"]
     for role, entries in installed.nav.items():
         for _label, endpoint in entries:
             assert endpoint in app.view_functions, (role, endpoint)
-    for role in ("secretariat", "supervisor", "candidate"):
+    for role in ("secretariat", "supervisor", "candidate", "panelist"):
         assert registry.home_endpoint(role, app) in app.view_functions
-    assert registry.home_endpoint("panelist", app) is None
-    assert {"import-bank", "results", "schedule", "exam-sweep", "create-round"} <= set(app.cli.commands)
+    assert [p.name for p in registry.staff_panels(app)] == ["exam.today", "defense.live", "defense.next_slot",
+                                                            "question_bank.imports", "results.complaints",
+                                                            "jobs.pending"]
+    assert {"import-bank", "results", "schedule", "exam-sweep", "create-round", "notices"} <= set(app.cli.commands)
 
 
 def test_two_areas_may_not_claim_the_same_thing():

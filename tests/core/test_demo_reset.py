@@ -81,7 +81,7 @@ def _demo_state():
 
     cq = db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one()
     jl = db.session.execute(db.select(Round).filter_by(code="demo-jl")).scalar_one()
-    sessions = db.session.execute(db.select(ExamSession).filter_by(round_id=cq.id)
+    sessions = db.session.execute(db.select(ExamSession).filter_by(round_id=cq.id, practice=False)
                                   .order_by(ExamSession.id)).scalars().all()
     days = [d.day for d in dops.round_days(cq)]
     slots = {a.candidate_id: (a.panel_id, a.start_at) for a in dops.round_assignments(cq)}
@@ -113,6 +113,8 @@ def test_demo_lives_in_the_present_and_reset_renews_it_the_next_day(app, runner,
         cq, jl, sessions, days, slots = _demo_state()
         assert (cq.year, jl.year) == (2025, 2025) and cq.name.startswith("2025年")
         assert sorted(s.name for s in sessions) == ["2025年中级笔试（演示）", "2025年初级笔试（演示）"]
+        from exam import practice
+        assert [len(practice.chosen_item_ids(practice.practice_session(cq.id, s.scheme_id))) for s in sessions] == [7, 7]
         now = datetime(2025, 12, 30, 2, 20)
         for s in sessions:
             assert s.opens_at <= now < s.opens_at + timedelta(minutes=s.late_entry_minutes) <= s.closes_at

@@ -7,11 +7,12 @@ from certify.models import AuditEntry, Round
 from certify.scores import record_component
 
 
-def test_secretariat_home_is_the_rounds_list(client, login_as, make_round):
+def test_secretariat_reaches_the_rounds_list_from_the_home_page(client, login_as, make_round):
     make_round()
     login_as("secretariat")
     resp = client.get("/")
-    assert resp.headers["Location"].endswith("/rounds/")
+    assert resp.headers["Location"].endswith("/home")  # the staff home (what is next), tests/core/test_staff_home.py
+    assert 'href="/rounds/"' in client.get("/home").get_data(as_text=True)
     html = client.get("/rounds/").get_data(as_text=True)
     assert "2024-cq" in html and "新建轮次" in html
 
@@ -19,7 +20,7 @@ def test_secretariat_home_is_the_rounds_list(client, login_as, make_round):
 def test_supervisor_sees_rounds_read_only(client, login_as, make_round):
     rnd = make_round()
     login_as("supervisor")
-    assert client.get("/").headers["Location"].endswith("/rounds/")
+    assert client.get("/").headers["Location"].endswith("/home")
     for url in ("/rounds/", f"/rounds/{rnd.code}", f"/rounds/{rnd.code}/roster"):
         html = client.get(url).get_data(as_text=True)
         assert "<form method=\"post\" action=\"/rounds" not in html and 'enctype="multipart/form-data"' not in html

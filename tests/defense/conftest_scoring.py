@@ -13,7 +13,7 @@ from certify.extensions import db
 from certify.models import Candidate, Round, User
 from certify.rounds import create_round
 from defense.models import DefenseAssignment, Panel, Panelist, PanelMember
-from tests.conftest import TEST_PASSWORD, login
+from tests.conftest import TEST_PASSWORD, login, socket_client
 
 # Valid mainland ID numbers are not needed here (the roster import checks them); any 18 characters will do.
 ID_BASE = "50010119800101"
@@ -100,15 +100,13 @@ def restore_socketio(app):
 @pytest.fixture
 def sio_clients(app, restore_socketio):
     """Factory: a Flask-SocketIO test client on /defense for a username (logged in through a Flask client)."""
-    from certify.extensions import socketio
-
     made = []
 
     def make(username: str, join_panel: int | None = None):
         flask_client = app.test_client()
         resp = login(flask_client, username)
         assert resp.status_code == 302
-        client = socketio.test_client(app, namespace="/defense", flask_test_client=flask_client)
+        client = socket_client(app, "/defense", flask_client)
         assert client.is_connected("/defense")
         made.append(client)
         if join_panel is not None:

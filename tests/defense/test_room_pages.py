@@ -157,3 +157,43 @@ def test_demo_step_creates_the_default_rubric(app, ctx):
     assert rubric.spread_threshold == Decimal("20") and rubric.max_total == Decimal("100")
     # No defense score is invented by the demo (other areas' demo steps may record their own components).
     assert db.session.execute(db.select(ComponentScore).filter_by(component="defense")).first() is None
+
+
+def test_chair_locks_a_score_through_the_confirmation_page(app, client, scoring_panel):
+    """确定成绩（锁定）: a page with each member's total, which count and the score to lock; the POST without the box
+    and a reason is refused and changes nothing; members other than the chair get 403."""
+    setup = scoring_panel(members=3)
+    panel = setup.panel
+    case = ops.ensure_cases(panel)[0]
+    ops.check_in(case)
+    ops.call_next(panel)
+    rubric = ops.get_rubric(panel.round_id)
+    ids = [str(c.id) for c in rubric.criteria]
+    for sheet, total in zip(sorted(case.sheets, key=lambda s: s.id), (25, 26, 27)):
+        ops.submit_sheet(sheet, dict(zip(ids, [str(total), "0", "0"])), sheet.version)
+    ops.end_defense(case)
+    db.session.commit()
+    path = f"/defense/room/{panel.id}/finalise/{case.id}"
+    member = app.test_client()
+    login(member, setup.users[1].username)
+    assert member.get(path).status_code == 403 and member.post(path).status_code == 403  # not the chair
+    login(client, setup.chair.username)
+    page = client.get(path).get_data(as_text=True)
+    assert 'id="f-score">26.0000<' in page and page.count("计入") >= 3 and 'name="acknowledge"' in page
+    for data in ({}, {"acknowledge": "y"}, {"reason": "合议无异议"}):
+        resp = client.post(path, data=data, headers={"Accept": "application/json"})
+        assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "confirmation_required"
+    db.session.expire_all()
+    assert db.session.get(DefenseCase, case.id).state == "scoring"
+    resp = client.post(path, data={"acknowledge": "y", "reason": "合议无异议"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/defense/room/{panel.id}")
+    db.session.expire_all()
+    locked = db.session.get(DefenseCase, case.id)
+    assert locked.state == "finalised" and locked.score == Decimal("26")
+    from certify.models import AuditEntry
+
+    entry = db.session.execute(db.select(AuditEntry).filter_by(action="defense.finalise")).scalar_one()
+    assert entry.reason == "合议无异议"
+    row = db.session.execute(db.select(ComponentScore).filter_by(candidate_id=case.candidate_id)).scalar_one()
+    assert row.score == Decimal("26")
+    assert client.get(path).status_code == 302  # already locked: back to the room with the reason

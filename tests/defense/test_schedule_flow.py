@@ -456,10 +456,20 @@ def test_refused_post_goes_back_with_reasons_and_publication_creates_the_cases(c
     db.session.commit()
     assert db.session.execute(db.select(DefenseCase)).first() is None
     assert client.get(f"/defense/admin/{rnd.code}/schedule").status_code == 200  # reading creates nothing
-    resp = client.post(f"/defense/admin/{rnd.code}/schedule/publish")
+    page = client.get(f"/defense/admin/{rnd.code}/schedule/publish").get_data(as_text=True)
+    assert f'id="d-candidates">{len(cands)}<' in page and 'name="acknowledge"' in page
+    for data in ({}, {"acknowledge": "y"}, {"reason": "按期发布"}):  # not confirmed: refused, nothing published
+        resp = client.post(f"/defense/admin/{rnd.code}/schedule/publish", data=data,
+                           headers={"Accept": "application/json"})
+        assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "confirmation_required"
+    db.session.expire_all()
+    assert not ops.is_published(rnd) and db.session.execute(db.select(DefenseCase)).first() is None
+    resp = client.post(f"/defense/admin/{rnd.code}/schedule/publish", data={"acknowledge": "y", "reason": "按期发布"})
     assert resp.status_code == 302
     db.session.expire_all()
     assert ops.is_published(rnd)
+    entry = db.session.execute(db.select(AuditEntry).filter_by(action="defense.schedule_publish")).scalar_one()
+    assert entry.reason == "按期发布" and entry.detail["candidates"] == len(cands)
     cases = db.session.execute(db.select(DefenseCase)).scalars().all()
     assert {c.assignment_id for c in cases} == {a.id for a in ops.round_assignments(rnd)}
     panels = {p.id: p for p in ops.round_panels(rnd)}

@@ -48,7 +48,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def login_cookie(base: str, username: str) -> str:
+def login_session(base: str, username: str):
+    """A requests.Session logged in through the login page (as a browser does)."""
     import requests
 
     session = requests.Session()
@@ -57,7 +58,20 @@ def login_cookie(base: str, username: str) -> str:
     resp = session.post(f"{base}/login", data={"username": username, "password": "test-pass-123",
                                                "csrf_token": token}, allow_redirects=False, timeout=5)
     assert resp.status_code == 302, resp.text[:300]
-    return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    return session
+
+
+def login_cookie(base: str, username: str) -> str:
+    return "; ".join(f"{k}={v}" for k, v in login_session(base, username).cookies.items())
+
+
+def socket_login(base: str, username: str) -> dict:
+    """Keyword arguments for ``socketio.Client.connect``: the session cookie of ``username`` and, in ``auth``, the
+    page's CSRF token (what a browser page sends at connect)."""
+    session = login_session(base, username)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', session.get(f"{base}/", timeout=5).text).group(1)
+    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())  # after the page: it may refresh the session
+    return {"headers": {"Cookie": cookie}, "auth": {"csrf_token": token}}
 
 
 def wait_up(base: str, proc) -> None:
@@ -107,13 +121,12 @@ def test_chair_on_one_process_sees_submission_made_on_another(tmp_path):
 
         chair = socketio.Client()
         chair.on("state", on_state, namespace="/defense")
-        chair.connect(bases[0], namespaces=["/defense"], headers={"Cookie": login_cookie(bases[0], "p0")},
-                      transports=["websocket"])
+        chair.connect(bases[0], namespaces=["/defense"], **socket_login(bases[0], "p0"), transports=["websocket"])
         clients.append(chair)
         assert chair.call("join", {"panel_id": ids["panel_id"]}, namespace="/defense", timeout=10)["ok"]
 
         panelist = socketio.Client()
-        panelist.connect(bases[1], namespaces=["/defense"], headers={"Cookie": login_cookie(bases[1], "p1")},
+        panelist.connect(bases[1], namespaces=["/defense"], **socket_login(bases[1], "p1"),
                          transports=["websocket"])
         clients.append(panelist)
         joined = panelist.call("join", {"panel_id": ids["panel_id"]}, namespace="/defense", timeout=10)

@@ -30,6 +30,9 @@ def points(state, *values):
     return dict(zip(ids, [str(v) for v in values]))
 
 
+CONFIRMED = {"acknowledge": True, "reason": "合议无异议"}
+
+
 def chair_do(client, panel_id, action, **extra):
     return emit(client, "chair", {"panel_id": panel_id, "action": action, **extra})
 
@@ -54,9 +57,9 @@ def received_states(client):
 
 
 def test_unauthenticated_socket_is_refused(app, restore_socketio):
-    from certify.extensions import socketio
+    from tests.conftest import socket_client
 
-    client = socketio.test_client(app, namespace=NS, flask_test_client=app.test_client())
+    client = socket_client(app, NS, app.test_client())  # a valid CSRF token of an anonymous page: still refused
     assert not client.is_connected(NS)
 
 
@@ -119,7 +122,7 @@ def test_discrepancy_flag_blocks_finalising_until_reopen_keeps_original_and_revi
     kinds = {f["kind"]: f for f in view["aggregate"]["flags"]}
     assert "spread" in kinds and "专家p2" in kinds["spread"]["message"] and "60" in kinds["spread"]["message"]
     assert kinds["outlier"]["panelists"] == [str(setup.panelists[2].id)]  # 60 vs median(85, 88) = 86.5
-    refused = chair_do(chair, pid, "finalise", case_id=case_id)
+    refused = chair_do(chair, pid, "finalise", case_id=case_id, **CONFIRMED)
     assert not refused["ok"] and "分差" in refused["error"]
     # a reason is required to reopen; then B's sheet goes back with it
     sheet_b = next(m for m in view["members"] if m["name"] == "专家p2")["sheet_id"]
@@ -130,7 +133,11 @@ def test_discrepancy_flag_blocks_finalising_until_reopen_keeps_original_and_revi
     _all_submit([b], pid, case_id, ["80"])
     view = case_in(get_state(chair, pid), case_id)
     assert view["state"] == "scoring" and view["aggregate"]["flags"] == []
-    assert chair_do(chair, pid, "finalise", case_id=case_id)["ok"]
+    for unconfirmed in ({}, {"acknowledge": True}, {"reason": "合议无异议"}, {"acknowledge": True, "reason": " "}):
+        refused = chair_do(chair, pid, "finalise", case_id=case_id, **unconfirmed)  # irreversible: box and reason
+        assert not refused["ok"] and refused["code"] == "confirmation_required"
+    assert case_in(get_state(chair, pid), case_id)["state"] == "scoring"
+    assert chair_do(chair, pid, "finalise", case_id=case_id, **CONFIRMED)["ok"]
     db.session.expire_all()
     sheet = db.session.get(ScoreSheet, sheet_b)
     assert [(r.revision, r.total) for r in sheet.revisions] == [(1, Decimal("60")), (2, Decimal("80"))]
@@ -153,7 +160,7 @@ def test_flag_confirmed_with_comment_then_finalise_locks_everything(scoring_pane
     assert chair_do(chair, pid, "confirm", case_id=case_id, comment="经合议，分差源于答辩表现的不同侧重，维持评分")["ok"]
     view = case_in(get_state(chair, pid), case_id)
     assert view["aggregate"]["resolved"] and view["state"] == "scoring"
-    assert chair_do(chair, pid, "finalise", case_id=case_id)["ok"]
+    assert chair_do(chair, pid, "finalise", case_id=case_id, **CONFIRMED)["ok"]
     db.session.expire_all()
     case = db.session.get(DefenseCase, case_id)
     assert case.state == "finalised" and case.score == Decimal("77.6667") and case.chair_comment.startswith("经合议")
@@ -161,7 +168,7 @@ def test_flag_confirmed_with_comment_then_finalise_locks_everything(scoring_pane
     mine = case_in(get_state(a, pid), case_id)["my_sheet"]
     assert not emit(a, "save_draft", {"sheet_id": mine["id"], "scores": {}, "version": mine["version"]})["ok"]
     assert not chair_do(chair, pid, "reopen_sheet", sheet_id=mine["id"], reason="x")["ok"]
-    assert not chair_do(chair, pid, "finalise", case_id=case_id)["ok"]
+    assert not chair_do(chair, pid, "finalise", case_id=case_id, **CONFIRMED)["ok"]
     for view in (case_in(get_state(x, pid), case_id) for x in (a, b)):
         assert view["score"] == "77.67"
     # only the secretariat reopens a finalised case, with a reason; the component score is withdrawn meanwhile
@@ -193,7 +200,7 @@ def test_recusal_aggregate_uses_the_others_with_a_minimum_of_three(scoring_panel
     assert chair_do(clients[0], pid, "end", case_id=case_id)["ok"]
     view = case_in(get_state(clients[0], pid), case_id)
     assert view["aggregate"]["score"] == "82"
-    assert chair_do(clients[0], pid, "finalise", case_id=case_id)["ok"]
+    assert chair_do(clients[0], pid, "finalise", case_id=case_id, **CONFIRMED)["ok"]
     # second candidate: two recuse → only two scorers → no score, finalising refused
     second = get_state(clients[0], pid)["cases"][1]["id"]
     assert chair_do(clients[0], pid, "check_in", case_id=second)["ok"]
@@ -203,7 +210,7 @@ def test_recusal_aggregate_uses_the_others_with_a_minimum_of_three(scoring_panel
         assert emit(client, "recuse", {"sheet_id": mine["id"], "reason": "利益相关"})["ok"]
     _all_submit(clients[:2], pid, second, ["70", "72"])
     assert chair_do(clients[0], pid, "end", case_id=second)["ok"]
-    refused = chair_do(clients[0], pid, "finalise", case_id=second)
+    refused = chair_do(clients[0], pid, "finalise", case_id=second, **CONFIRMED)
     assert not refused["ok"] and "不足 3 人" in refused["error"]
 
 

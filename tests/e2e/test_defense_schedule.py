@@ -26,8 +26,18 @@ def test_secretariat_schedules_in_the_browser_and_the_candidate_sees_the_slot(pa
     page.wait_for_selector("#job[data-state='done']", timeout=30_000)  # polled, then reloaded when finished
     assert "已为 6 名考生排定答辩" in page.inner_text("#job-message")
     assert page.locator("section.schedule-panel tbody tr").count() == 6
-    page.click("text=发布答辩安排")
+    # 发布答辩安排 is a confirmation page (the one pattern, templates/_confirm.html), not a JS alert
+    page.click("text=发布答辩安排…")
+    page.wait_for_selector("#publish-what")
+    assert page.inner_text("#d-candidates") == "6" and page.locator("#publish-panels tbody tr").count() == 2
+    page.click("form.confirm-form [type=submit]")  # the box and the reason are required: the browser does not send the form
+    assert page.url.endswith(f"/defense/admin/{rnd.code}/schedule/publish") and not ops.is_published(rnd)
+    page.check("input[name=acknowledge]")
+    page.fill("textarea[name=reason]", "专家组已确认时间")
+    page.click("form.confirm-form [type=submit]")
     page.wait_for_selector("text=答辩安排已发布")
+    db.session.expire_all()
+    assert ops.is_published(rnd)
 
     cand_page = new_context().new_page()
     browser_login(cand_page, cands[0].ticket, TEST_PASSWORD)

@@ -54,7 +54,7 @@ def test_secretariat_confirms_and_candidate_sees_result(page, new_context, make_
     path = tmp_path / "publicity.xlsx"
     info.value.save_as(path)
     ws = load_workbook(path).active
-    assert [c.value for c in ws[1]] == ["序号", "姓名", "工作单位", "认证级别", "认证结果"]
+    assert [c.value for c in ws[1]] == ["序号", "姓名", "工作单位", "认证级别"]
     assert [r[1].value for r in ws.iter_rows(min_row=2)][:3] == ["吉0", "吉1", "吉2"]
 
     cand_page = new_context().new_page()

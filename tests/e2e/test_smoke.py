@@ -22,6 +22,8 @@ def test_round_roster_slip_and_candidate_first_login(new_context, make_user, tmp
     staff = make_user(SECRETARIAT, display_name="秘书乙")
     page = new_context(viewport={"width": 1024, "height": 768}).new_page()  # a tablet in landscape
     browser_login(page, staff.username, TEST_PASSWORD)
+    page.wait_for_url("**/home")  # the staff home page; the rounds are one click away
+    page.click("main >> text=认证轮次")
     page.wait_for_url("**/rounds/")
 
     page.fill("input[name=code]", "e2e-cq")

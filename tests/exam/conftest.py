@@ -115,15 +115,14 @@ def make_exam_session(ctx, make_round, make_candidate, make_bank):
 def sockets(app, restore_socketio):
     """Socket.IO test clients on /exam, each logged in as ``username`` (its Flask client kept on ``flask_client``);
     disconnected afterwards."""
-    from certify.extensions import socketio
-    from tests.conftest import login
+    from tests.conftest import login, socket_client
 
     made = []
 
     def make(username):
         flask_client = app.test_client()
         assert login(flask_client, username).status_code == 302
-        client = socketio.test_client(app, namespace="/exam", flask_test_client=flask_client)
+        client = socket_client(app, "/exam", flask_client)
         assert client.is_connected("/exam")
         client.flask_client = flask_client
         made.append(client)

@@ -339,7 +339,10 @@ def test_store_facility_after_close_is_audited(client, make_user, exam_session):
     assert db.session.get(Item, s.versions[0].item_id).facility is None
     with time_machine.travel(CLOSES + timedelta(hours=1), tick=False):
         login(client, user.username)
-        html = client.post(f"/exam/analysis/session/{sid}/store-facility", follow_redirects=True).get_data(as_text=True)
+        page = client.get(f"/exam/analysis/session/{sid}/store-facility").get_data(as_text=True)
+        assert 'id="facility-changes"' in page and "Q1" in page and "已作废" in page
+        html = client.post(f"/exam/analysis/session/{sid}/store-facility", data={"acknowledge": "y", "reason": "首轮"},
+                           follow_redirects=True).get_data(as_text=True)
     assert "已将 3 道题的实测难度写回题库" in html
     db.session.expire_all()
     report = analysis.session_report(db.session.get(ExamSession, sid))
@@ -350,6 +353,61 @@ def test_store_facility_after_close_is_audited(client, make_user, exam_session):
     assert db.session.get(Item, s.versions[3].item_id).facility is None  # voided: not stored
     entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.item_facility_stored")).scalar_one()
     assert entry.round_id == s.round.id and entry.detail["items"] == 3 and "Q1" in entry.detail["facility"]
+    assert entry.reason == "首轮" and entry.detail["changes"]["Q1"]["old"] is None and entry.detail["min_attempts"] == 30
+    assert entry.detail["skipped"] == {"Q4": "已作废"}
+
+
+def test_store_facility_refused_without_confirmation(client, make_user, exam_session):
+    items, responses = simulated()
+    s = exam_session(items, responses)
+    user = make_user(SECRETARIAT)
+    sid = s.session.id
+    with time_machine.travel(CLOSES + timedelta(hours=1), tick=False):
+        login(client, user.username)
+        for data in ({}, {"reason": "首轮"}, {"acknowledge": "y"}, {"acknowledge": "y", "reason": "  "}):
+            resp = client.post(f"/exam/analysis/session/{sid}/store-facility", data=data,
+                               headers={"Accept": "application/json"})
+            assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "confirmation_required"
+        resp = client.post(f"/exam/analysis/session/{sid}/store-facility", data={"reason": "首轮"})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/session/{sid}/store-facility")
+    db.session.expire_all()
+    assert all(db.session.get(Item, v.item_id).facility is None for v in s.versions)
+    assert db.session.execute(db.select(AuditEntry).filter_by(action="exam.item_facility_stored")).first() is None
+
+
+def test_store_facility_needs_the_minimum_of_attempts_per_item(app, client, make_user, exam_session):
+    """One candidate answered 5 items: below the minimum (30 by default) for every item, nothing is rewritten."""
+    items = [(f"Q{k}", "single", "A") for k in range(5)]
+    s = exam_session(items, [["A", "B", "A", "", "A"]])
+    for v in s.versions:
+        db.session.get(Item, v.item_id).facility = 0.5
+    db.session.commit()
+    user = make_user(SECRETARIAT)
+    sid = s.session.id
+    with time_machine.travel(CLOSES + timedelta(hours=1), tick=False):
+        plan = analysis.facility_plan(s.session)
+        assert plan.min_attempts == 30 and plan.changes == []
+        assert [(c.code, c.n, c.old, c.why) for c in plan.skipped] == [
+            (f"Q{k}", 1, 0.5, "作答人数 1 少于 30") for k in range(5)]
+        login(client, user.username)
+        page = client.get(f"/exam/analysis/session/{sid}/store-facility").get_data(as_text=True)
+        assert 'id="facility-none"' in page and "作答人数 1 少于 30" in page and 'name="acknowledge"' not in page
+        html = client.post(f"/exam/analysis/session/{sid}/store-facility", data={"acknowledge": "y", "reason": "试"},
+                           follow_redirects=True).get_data(as_text=True)
+        assert "没有作答人数达到 30 的题目，未写回任何难度" in html
+        db.session.expire_all()
+        assert [db.session.get(Item, v.item_id).facility for v in s.versions] == [0.5] * 5
+        assert db.session.execute(db.select(AuditEntry).filter_by(action="exam.item_facility_stored")).first() is None
+        # the minimum is a setting: with 1, the five items are written, old -> new on the page first
+        app.config["FACILITY_MIN_ATTEMPTS"] = 1
+        try:
+            page = client.get(f"/exam/analysis/session/{sid}/store-facility").get_data(as_text=True)
+            assert 'id="facility-changes"' in page and "50.0%" in page and "100.0%" in page
+            client.post(f"/exam/analysis/session/{sid}/store-facility", data={"acknowledge": "y", "reason": "试"})
+        finally:
+            app.config["FACILITY_MIN_ATTEMPTS"] = 30
+    db.session.expire_all()
+    assert [db.session.get(Item, v.item_id).facility for v in s.versions] == [1.0, 0.0, 1.0, 0.0, 1.0]
 
 
 def test_store_facility_refused_while_someone_is_writing(ctx, exam_session):

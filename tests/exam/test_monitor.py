@@ -29,9 +29,9 @@ def candidate_start(app, cand, session):
 
 
 def test_unauthenticated_socket_is_refused(app, restore_socketio):
-    from certify.extensions import socketio
+    from tests.conftest import socket_client
 
-    client = socketio.test_client(app, namespace=NS, flask_test_client=app.test_client())
+    client = socket_client(app, NS, app.test_client())  # a valid CSRF token of an anonymous page: still refused
     assert not client.is_connected(NS)
 
 
@@ -190,7 +190,7 @@ def test_monitor_on_one_process_sees_a_save_made_on_another(tmp_path):
     import requests
     import socketio
 
-    from tests.defense.test_scoring_redis import SERVER, free_port, login_cookie, wait_up
+    from tests.defense.test_scoring_redis import SERVER, free_port, socket_login, wait_up
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "REDIS_URL": redis_url,
@@ -217,8 +217,7 @@ def test_monitor_on_one_process_sees_a_save_made_on_another(tmp_path):
 
         monitor = socketio.Client()
         monitor.on("progress", on_progress, namespace=NS)
-        monitor.connect(bases[0], namespaces=[NS], headers={"Cookie": login_cookie(bases[0], "mishu-h4")},
-                        transports=["websocket"])
+        monitor.connect(bases[0], namespaces=[NS], **socket_login(bases[0], "mishu-h4"), transports=["websocket"])
         assert monitor.call("join_session", {"session_id": ids["session_id"]}, namespace=NS, timeout=10)["ok"]
 
         http = requests.Session()

@@ -267,15 +267,49 @@ def test_detail_actions_extra_time_generate_release(client, login_as, make_exam_
     db.session.expire_all()
     sc = db.session.execute(db.select(SessionCandidate).filter_by(candidate_id=cand.id)).scalar_one()
     assert sc.extra_minutes == 20
-    resp = client.post(f"/exam/admin/sessions/{session.id}/papers", follow_redirects=True)
+    resp = client.post(f"/exam/admin/sessions/{session.id}/papers", data={"acknowledge": "y", "reason": "重抽"},
+                       follow_redirects=True)
     assert "已为 2 名考生生成试卷" in resp.get_data(as_text=True)
     resp = client.post(f"/exam/admin/sessions/{session.id}/release", follow_redirects=True)
     assert "尚未结束" in resp.get_data(as_text=True)
     with time_machine.travel(session.closes_at + timedelta(minutes=5), tick=False):
         page = client.get(f"/exam/admin/sessions/{session.id}").get_data(as_text=True)
         assert "发布成绩" in page and "缺考" in page
+        page = client.get(f"/exam/admin/sessions/{session.id}/release").get_data(as_text=True)
+        assert 'id="r-assigned">2<' in page and 'id="r-absent">2<' in page and 'name="acknowledge"' in page
         resp = client.post(f"/exam/admin/sessions/{session.id}/release", follow_redirects=True)
+        assert "请勾选确认并填写理由" in resp.get_data(as_text=True)
+        db.session.expire_all()
+        assert db.session.get(ExamSession, session.id).scores_released_at is None
+        resp = client.post(f"/exam/admin/sessions/{session.id}/release", data={"acknowledge": "y", "reason": "按期发布"},
+                           follow_redirects=True)
         assert "成绩已发布" in resp.get_data(as_text=True)
+    entry = db.session.execute(db.select(AuditEntry).filter_by(action="exam.session.release_scores")).scalar_one()
+    assert entry.reason == "按期发布" and entry.detail["absent"] == 2
+
+
+def test_regenerating_papers_needs_the_confirmation(client, login_as, make_exam_session):
+    session = make_exam_session(candidates=2)
+    login_as("secretariat")
+    before = sorted(db.session.scalars(db.select(Paper.id).filter_by(session_id=session.id)))
+    assert len(before) == 2
+    generated = db.session.scalar(db.select(db.func.count(AuditEntry.id)).filter_by(action="exam.papers.generate"))
+    page = client.get(f"/exam/admin/sessions/{session.id}").get_data(as_text=True)
+    assert f"/exam/admin/sessions/{session.id}/papers\">重新生成试卷" in page
+    page = client.get(f"/exam/admin/sessions/{session.id}/papers").get_data(as_text=True)
+    assert 'id="p-existing">2<' in page and 'id="p-assigned">2<' in page and 'name="reason"' in page
+    for data in ({}, {"acknowledge": "y"}, {"reason": "题库更新"}):
+        resp = client.post(f"/exam/admin/sessions/{session.id}/papers", data=data,
+                           headers={"Accept": "application/json"})
+        assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "confirmation_required"
+    assert db.session.scalar(db.select(db.func.count(AuditEntry.id)).filter_by(action="exam.papers.generate")) \
+        == generated
+    resp = client.post(f"/exam/admin/sessions/{session.id}/papers", data={"acknowledge": "y", "reason": "题库更新"},
+                       follow_redirects=True)
+    assert "已为 2 名考生生成试卷" in resp.get_data(as_text=True)
+    entries = db.session.execute(db.select(AuditEntry).filter_by(action="exam.papers.generate")
+                                 .order_by(AuditEntry.id)).scalars().all()
+    assert [e.reason for e in entries[generated:]] == ["秘书处手动重新生成：题库更新"]
 
 
 def test_supervisor_reads_sessions_and_changes_nothing(client, login_as, make_exam_session):

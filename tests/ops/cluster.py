@@ -140,6 +140,9 @@ class Deployment:
             "CERTIFY_SECURE_COOKIES": "0",  # plain HTTP on 127.0.0.1
             "CERTIFY_HSTS": "0",
             "EXAM_SWEEPER_ENABLED": "0",  # as in the certify-web@ unit: the sweeper belongs to certify worker
+            # load and fault tests save far faster than a person; the write limits have their own tests
+            "EXAM_SAVE_RATE_LIMIT": "1000000 per minute", "EXAM_FLAG_RATE_LIMIT": "1000000 per minute",
+            "EXAM_EVENT_RATE_LIMIT": "1000000 per minute", "SOCKET_EVENT_RATE_LIMIT": "1000000 per minute",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         })
@@ -219,3 +222,9 @@ def staff_login(base: str, username: str, password: str = PASSWORD):
 
 def cookie_header(session) -> str:
     return "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+
+
+def socket_auth(base: str, session) -> dict:
+    """The Socket.IO ``auth`` payload a page of ``session`` sends at connect (its CSRF token). Fetch it before taking
+    ``cookie_header``: the page may refresh the session cookie."""
+    return {"csrf_token": csrf_from(session.get(f"{base}/", timeout=10).text)}

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ops.cluster import PASSWORD, Deployment, ScratchDatabase, cookie_header, staff_login
+from tests.ops.cluster import PASSWORD, Deployment, ScratchDatabase, cookie_header, socket_auth, staff_login
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.redis]
 
@@ -176,7 +176,8 @@ class Listener:
         self.client = socketio.Client(reconnection=False)
         for name in events:
             self.client.on(name, self._handler(name), namespace=namespace)
-        self.client.connect(base, namespaces=[namespace], headers={"Cookie": cookie_header(self.http)},
+        auth = socket_auth(base, self.http)
+        self.client.connect(base, namespaces=[namespace], headers={"Cookie": cookie_header(self.http)}, auth=auth,
                             transports=["websocket"], wait_timeout=10)
 
     def _handler(self, name):

@@ -326,3 +326,15 @@ def test_versions_made_outside_the_bank_operations_are_searchable(ctx):
     db.session.commit()
     found = db.session.execute(ops.search_query(ops.Filters(q="乙选项"))).scalars().all()
     assert [i.code for i in found] == ["EXT-1"]
+
+
+def test_the_preview_flags_a_near_duplicate_stem_naming_the_existing_item(client, login_as, app):
+    with app.app_context():
+        ops.import_bank(csv_bytes([row(code="OLD-7", stem="下列哪一种行为符合青少年科技活动的安全规范？")]), "a.csv")
+        db.session.commit()
+    login_as("secretariat")
+    resp = client.post("/bank/import", data={"file": (io.BytesIO(xlsx_bytes(
+        [row(stem="下列哪一种行为不符合青少年科技活动的安全规范？")])), "题库.xlsx")}, content_type="multipart/form-data")
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="count-added">1<' in html and "题干与题库中已有题目 OLD-7 相似（相似度" in html
+    assert "符合青少年科技活动的安全规范？」" in html and "确认导入" in html  # a warning, not a refusal

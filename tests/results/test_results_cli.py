@@ -60,7 +60,8 @@ def test_jilin_round_end_to_end_from_the_cli(app, tmp_path):
     pub = tmp_path / "publicity.csv"
     run("export", "publicity", "--round", "2024-jl-cli", str(pub))
     text = pub.read_bytes().decode("utf-8-sig")
-    assert text.splitlines()[0] == "序号,姓名,工作单位,认证级别,认证结果" and ids[0] not in text
+    assert text.splitlines()[0] == "序号,姓名,工作单位,认证级别" and ids[0] not in text
+    assert len(text.splitlines()) == 4 and "吉林3" not in text  # only the 3 proposed for certification
     with app.app_context():
         rnd = db.session.execute(db.select(Round).filter_by(code="2024-jl-cli")).scalar_one()
         assert db.session.execute(db.select(db.func.count(Candidate.id)).filter_by(round_id=rnd.id)).scalar_one() == 6

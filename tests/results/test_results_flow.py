@@ -101,8 +101,11 @@ def test_publication_period_and_complaint_revokes(ctx, cq_mid, make_user):
     period = _publish(rnd, date(2024, 7, 3))
     assert period.end_date == date(2024, 7, 9)  # 5 working days, weekend skipped
     sup = make_user("supervisor")
-    with time_machine.travel(datetime(2024, 7, 10, 2, 0), tick=False):  # after the period (Beijing 10:00)
-        with pytest.raises(ops.ResultsError):
+    with time_machine.travel(datetime(2024, 7, 2, 2, 0), tick=False):  # before the period (Beijing 10:00)
+        with pytest.raises(ops.ResultsError, match="尚未开始"):
+            ops.record_complaint(rnd, c["b"].ticket, "业绩材料不实", actor=sup)
+    with time_machine.travel(datetime(2024, 7, 10, 2, 0), tick=False):  # after the period: only with a reason
+        with pytest.raises(ops.ResultsError, match="须填写理由"):
             ops.record_complaint(rnd, c["b"].ticket, "业绩材料不实", actor=sup)
     with time_machine.travel(datetime(2024, 7, 8, 2, 0), tick=False):
         complaint = ops.record_complaint(rnd, c["b"].ticket, "业绩材料不实", complainant="匿名", actor=sup)
@@ -285,9 +288,11 @@ def test_publicity_list_holds_confirmed_levels_only(ctx, cq_mid, scored):
     ops.confirm(rnd, "中级")
     db.session.commit()
     rows = publicity_sheet(rnd).rows
-    assert [r[0] for r in rows] == list(range(1, len(c) + 1))
-    assert {r[1] for r in rows} == {cand.name for cand in c.values()} and junior.name not in {r[1] for r in rows}
-    assert all(r[3] == "中级" for r in rows)
+    certified = {ln.candidate.name for ln in ops.current(rnd, "中级").lines if ln.final_outcome == CERTIFIED}
+    assert [r[0] for r in rows] == list(range(1, len(certified) + 1))
+    assert certified and certified < {cand.name for cand in c.values()}  # 未认定 and 缺考 are not listed
+    assert {r[1] for r in rows} == certified and junior.name not in {r[1] for r in rows}
+    assert all(r[3] == "中级" and len(r) == 4 for r in rows)
 
 
 def test_results_index_queries_do_not_grow_with_rounds(ctx, make_round, scored, client, make_user):

@@ -20,7 +20,7 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 export function connectPanel(panelId, { onState, onStatus }) {
-  const socket = window.io('/defense', { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 3000 });
+  const socket = window.io('/defense', { auth: { csrf_token: document.querySelector('meta[name="csrf-token"]').content }, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 3000 });
   const status = (kind, message) => onStatus && onStatus(kind, message);
 
   function join() {

@@ -103,7 +103,7 @@ function caseDetail(c) {
     const cell = h('td');
     if (m.status === 'submitted' && 'total' in m && !c.locked) {
       const key = `reopen-${c.id}-${m.sheet_id}`;
-      cell.append(draftInput(key, { placeholder: '退回理由', dataset: { reopenReason: m.sheet_id } }),
+      cell.append(draftInput(key, { placeholder: '退回理由', 'aria-label': '退回理由', dataset: { reopenReason: m.sheet_id } }),
         h('button', { type: 'button', class: 'small', dataset: { action: 'reopen_sheet', sheet: m.sheet_id }, onclick: () => chair('reopen_sheet', { sheet_id: m.sheet_id, reason: drafts[key] || '' }).then((a) => { if (a.ok) drafts[key] = ''; }) }, '退回重评'));
     }
     if (m.reopened_count) cell.prepend(h('span', { class: 'tag warn' }, `已退回 ${m.reopened_count} 次 `));
@@ -119,11 +119,12 @@ function caseDetail(c) {
     if (agg.resolved) aggBox.append(h('p', { class: 'tag ok' }, `已确认（resolved）：${agg.chair_comment}`));
     if (c.state === 'flagged') {
       const key = `confirm-${c.id}`;
-      aggBox.append(h('div', { class: 'actions' }, draftInput(key, { placeholder: '确认意见（必填）', dataset: { confirmComment: c.id } }),
+      aggBox.append(h('div', { class: 'actions' }, draftInput(key, { placeholder: '确认意见（必填）', 'aria-label': '确认分差的意见（必填）', dataset: { confirmComment: c.id } }),
         h('button', { type: 'button', class: 'small', dataset: { action: 'confirm', case: c.id }, onclick: () => chair('confirm', { case_id: c.id, comment: drafts[key] || '' }) }, '确认分差并保留评分')));
     }
     if (c.state === 'scoring' && agg.score !== null) {
-      aggBox.append(h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', dataset: { action: 'finalise', case: c.id }, onclick: () => chair('finalise', { case_id: c.id }) }, '确定成绩（锁定）')));
+      // irreversible: the confirmation page (templates/_confirm.html) states the score to be locked and asks for a reason
+      aggBox.append(h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: `/defense/room/${panelId}/finalise/${c.id}`, dataset: { action: 'finalise', case: c.id } }, '确定成绩（锁定）…')));
     }
     box.append(aggBox);
   } else if (c.all_in === false && ['scoring', 'flagged'].includes(c.state)) {

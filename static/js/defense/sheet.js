@@ -194,6 +194,8 @@ function handleAck(ack, sent) {
     notice = ack.error;
     server = ack.sheet;
     fillInputs(ack.sheet.scores || {});
+  } else if (ack.code === 'rate_limited') {
+    scheduleSave(1000 * (ack.retry_after || 1)); // too many saves on this connection: the draft waits, then goes
   } else if (ack.code === 'offline' || ack.code === 'timeout') {
     // keep the local draft; it is sent again on reconnect
   } else {

@@ -122,7 +122,7 @@ setInterval(() => {
 }, 1000);
 
 if (window.io) {
-  const socket = window.io('/exam', { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  const socket = window.io('/exam', { auth: { csrf_token: document.querySelector('meta[name="csrf-token"]').content }, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
   socket.on('connect', () => {
     socket.emit('join_session', { session_id: sessionId }, (ack) => {
       if (ack && ack.ok) { status('live', '实时更新中'); reload(); } else { status('down', (ack && ack.error) || '无法订阅实时更新'); }

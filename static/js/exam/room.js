@@ -9,6 +9,8 @@
 // attempt, another tab or device takes it over. While it holds the attempt the page sends a heartbeat over the
 // socket, so the server can tell when two tabs are live at once (a concurrent session).
 
+import { announcementText, minuteMark } from './announce.js';
+
 const root = document.getElementById('exam-room');
 const API = root.dataset.api;
 const sessionId = root.dataset.sessionId;
@@ -18,7 +20,7 @@ const DISPLAY = 'ABCDEFGH';
 
 const state = {
   attempt: null, items: [], index: 0, token: null, tokenTag: null, seq: 0,
-  offset: 0, deadlineMs: null, closed: false, takenOver: false,
+  offset: 0, deadlineMs: null, lastSeconds: null, closed: false, takenOver: false,
   queue: {}, failing: false, flushing: false, retryDelay: 1000, retryTimer: null,
   itemShownAt: performance.now(), pendingTime: {}, saveState: {}, events: [],
   sendingEvents: false, eventRetryDelay: 1000, eventRetryTimer: null, heartbeatTimer: null,
@@ -157,6 +159,9 @@ function renderClock() {
   clock.textContent = `剩余 ${hh > 0 ? `${hh}:` : ''}${String(mm).padStart(2, '0')}:${String(ss).padStart(2, '0')}`;
   clock.dataset.seconds = String(total);
   clock.classList.toggle('low', total <= 300);
+  const mark = minuteMark(state.lastSeconds, total);
+  if (mark !== null) $('exam-announce').textContent = announcementText(mark);
+  state.lastSeconds = total;
   if (ms <= 0) timeUp();
 }
 
@@ -181,6 +186,20 @@ function renderConnection() {
     banner('', '');
   }
   $('exam-progress').textContent = `已答 ${state.items.filter((i) => i.response.length).length} / ${state.items.length}`;
+  renderBarSave(n);
+}
+
+// the saved state in the sticky status bar: the whole paper, not just the item on screen
+function renderBarSave(unsent) {
+  const states = Object.values(state.saveState);
+  let kind = 'saved'; let text = '全部已保存';
+  if (unsent > 0 && (state.failing || !navigator.onLine)) { kind = 'unsent'; text = `${unsent} 项未发送`; }
+  else if (unsent > 0 || states.includes('saving')) { kind = 'saving'; text = '保存中…'; }
+  else if (states.includes('error')) { kind = 'error'; text = '有保存失败'; }
+  const el = $('exam-bar-save');
+  el.dataset.state = kind;
+  el.className = `exam-room-saved exam-room-save ${kind}`;
+  el.textContent = text;
 }
 
 // ---------------------------------------------------------------------------------------------- rendering
@@ -335,7 +354,10 @@ async function flush() {
       } catch (e) {
         r = null;
       }
-      if (!r || r.status >= 500 || r.status === 0) {
+      if (!r || r.status >= 500 || r.status === 0 || r.status === 429) {
+        // kept and sent again later; a 429 (too many saves) says after how many seconds
+        const wait = r && r.status === 429 && r.data && r.data.error && r.data.error.retry_after;
+        if (wait) state.retryDelay = Math.max(state.retryDelay, wait * 1000);
         state.failing = true;
         for (const e of Object.values(state.queue)) if (e.kind === 'answer') state.saveState[e.position] = 'unsent';
         renderItem();
@@ -555,7 +577,7 @@ function heartbeat(socket) {
 
 function connectSocket() {
   if (!window.io) return;
-  const socket = window.io('/exam', { reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  const socket = window.io('/exam', { auth: { csrf_token: csrf }, reconnection: true, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
   socket.on('connect', () => {
     socket.emit('join_attempt', { attempt_id: state.attempt.attempt_id });
     heartbeat(socket);

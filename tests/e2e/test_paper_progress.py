@@ -29,7 +29,10 @@ def test_session_page_shows_the_paper_jobs_progress_then_the_papers(page, app, m
 
     browser_login(page, "mishu-papers", TEST_PASSWORD)
     page.goto(f"/exam/admin/sessions/{session.id}")
-    page.click("text=重新生成试卷")
+    page.click("text=重新生成试卷")  # the confirmation page first: the box and a reason
+    page.check("input[name=acknowledge]")
+    page.fill("textarea[name=reason]", "题库已更新")
+    page.click("input[type=submit][name=submit], button[type=submit]:has-text('确认执行')")
     page.wait_for_selector("#job progress")
     assert "试卷正在后台生成" in page.inner_text("body")
     page.wait_for_selector("#job-rows:has-text('/ 3')", timeout=20_000)  # papers done / total, polled
