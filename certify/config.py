@@ -110,6 +110,8 @@ def load_config(instance_path: Path) -> dict:
         "EXAM_SAVE_GRACE_SECONDS": int(os.environ.get("EXAM_SAVE_GRACE_SECONDS", "5")),
         "EXAM_SWEEP_INTERVAL_SECONDS": int(os.environ.get("EXAM_SWEEP_INTERVAL_SECONDS", "5")),
         "EXAM_SWEEPER_ENABLED": os.environ.get("EXAM_SWEEPER_ENABLED", "1") == "1",
+        # Sessions with more candidates get their papers from the worker (job exam.papers), not inside the POST.
+        "EXAM_PAPER_JOB_MIN": int(os.environ.get("EXAM_PAPER_JOB_MIN", "300")),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         # 写回题库难度: only items with at least this many attempts in the session are written back
         "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),

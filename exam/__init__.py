@@ -10,7 +10,6 @@ def area():
     from .analysis import write_items_export
     from .analysis_routes import bp as analysis_bp
     from .cli import COMMANDS
-    from .delivery_setup import setup_delivery
     from .demo import demo_exam_sessions
     from .events import NAMESPACE, ExamNamespace
     from .exports import export_exam
@@ -36,5 +35,14 @@ def area():
              nav((SECRETARIAT, SUPERVISOR), "笔试", "exam_admin.sessions"),
              nav((SECRETARIAT, SUPERVISOR), "模拟练习", "exam_practice.manage"),
              nav((SECRETARIAT, SUPERVISOR), "设备检测", "exam_device.overview")],
-        setup=setup_delivery,  # listeners, the exam-sweep command, the sweeper thread
+        setup=_setup,
     )
+
+
+def _setup(app) -> None:
+    from .delivery_setup import setup_delivery
+    from .paper_job import register, register_cli
+
+    setup_delivery(app)  # listeners, the exam-sweep command, the sweeper thread
+    register()  # paper generation as a background job kind
+    register_cli(app)

@@ -19,6 +19,7 @@ from certify.models import Candidate, Round, Scheme
 from certify.web import require_confirmation, round_from_query, rounds_newest_first
 
 from . import makeup as makeup_ops
+from . import paper_job
 from . import papers as paper_ops
 from . import sessions as session_ops
 from .exports import exam_sheet
@@ -129,10 +130,11 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
             form.rows.append_entry()
         return _blueprint_page(form, scheme, blueprint)
     if form.validate_on_submit():
+        hook, _queued = paper_job.papers_now_or_queued(current_user._get_current_object())
         try:
             with _refusable():
                 blueprint = paper_ops.save_blueprint(scheme, name=form.name.data, mode=form.mode.data,
-                                                     rows=_blueprint_rows(form), blueprint=blueprint)
+                                                     rows=_blueprint_rows(form), blueprint=blueprint, papers=hook)
                 problems = paper_ops.check_against_bank(blueprint)
         except ExamAdminError as err:
             _flash_errors(err)
@@ -231,14 +233,18 @@ def new_session(scheme_id: int):
         return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
     form, candidates = _session_form(scheme)
     if form.validate_on_submit():
+        hook, queued = paper_job.papers_now_or_queued(current_user._get_current_object())
         try:
             with _refusable():
-                session = session_ops.create_session(scheme.round, scheme,
-                                                     candidate_ids=form.candidate_ids.data or [], **_session_data(form))
+                session = session_ops.create_session(scheme.round, scheme, candidate_ids=form.candidate_ids.data or [],
+                                                     papers=hook, **_session_data(form))
         except ExamAdminError as err:
             _flash_errors(err)
         else:
-            flash(f"已创建场次「{session.name}」，已为 {len(session.assignments)} 名考生生成试卷", "success")
+            if queued:
+                flash(f"已创建场次「{session.name}」，{len(session.assignments)} 名考生的试卷正在后台生成", "success")
+            else:
+                flash(f"已创建场次「{session.name}」，已为 {len(session.assignments)} 名考生生成试卷", "success")
             return redirect(url_for("exam_admin.session_detail", session_id=session.id))
     status = 400 if request.method == "POST" else 200
     return render_template("exam/admin/session_form.html", form=form, scheme=scheme, session=None,
@@ -251,14 +257,15 @@ def edit_session(session_id: int):
     session = _get(ExamSession, session_id)
     form, candidates = _session_form(session.scheme, session)
     if form.validate_on_submit():
+        hook, queued = paper_job.papers_now_or_queued(current_user._get_current_object())
         try:
             with _refusable():
-                session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [],
+                session_ops.update_session(session, candidate_ids=form.candidate_ids.data or [], papers=hook,
                                            **_session_data(form))
         except ExamAdminError as err:
             _flash_errors(err)
         else:
-            flash("场次已保存", "success")
+            flash("场次已保存，试卷正在后台重新生成" if queued else "场次已保存", "success")
             return redirect(url_for("exam_admin.session_detail", session_id=session.id))
     status = 400 if request.method == "POST" else 200
     return render_template("exam/admin/session_form.html", form=form, scheme=session.scheme, session=session,
@@ -277,6 +284,7 @@ def session_detail(session_id: int):
         attempts=session_ops.attempt_counts(session), roster=session_ops.roster(session),
         state_labels=ATTEMPT_STATE_LABELS, started=paper_ops.session_has_attempts(session),
         extra_form=ExtraTimeForm(), modes=PAPER_MODES,
+        paper_job=paper_job.latest_paper_job(session.id),
         monitor_url=_link("exam_monitor.session_monitor", session_id=session.id),
         analysis_url=_link("exam_analysis.session_report", session_id=session.id),
         makeup_of=makeup_ops.makeup_of(session))
@@ -322,6 +330,12 @@ def generate(session_id: int):
         reason = "秘书处手动重新生成：" + require_confirmation(
             form, url_for("exam_admin.generate_page", session_id=session_id))
     with _back_to(back):
+        if len(session.assignments) > paper_job.job_threshold():  # drawn by the worker, the page shows progress
+            if paper_ops.session_has_attempts(session):
+                raise ExamAdminError("本场次已有考生开始作答，不能再重新生成试卷")
+            paper_job.enqueue_papers(session, reason=reason, created_by=current_user._get_current_object())
+            flash("试卷正在后台生成，本页显示进度", "success")
+            return redirect(back)
         made = paper_ops.generate_papers(session, reason=reason)
     flash(f"已为 {made} 名考生生成试卷", "success")
     return redirect(back)

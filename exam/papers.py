@@ -2,9 +2,11 @@
 papers. Each function validates, flushes and audits; none commits (routes and the CLI commit at the edge)."""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from certify.audit import audit
 from certify.clock import utcnow
@@ -123,8 +125,9 @@ def _blueprint_in_use(blueprint: Blueprint) -> bool:
 
 
 def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
-                   blueprint: Blueprint | None = None) -> Blueprint:
-    """Create or replace a blueprint's rows. Rows: dicts of category, type, difficulty_min/max, count, points."""
+                   blueprint: Blueprint | None = None, papers=None) -> Blueprint:
+    """Create or replace a blueprint's rows. Rows: dicts of category, type, difficulty_min/max, count, points.
+    Sessions drawing from it get new papers, at once or through ``papers(session, reason)`` (``exam.paper_job``)."""
     errors = []
     if not scheme.has_exam:
         errors.append(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立组卷方案")
@@ -166,7 +169,11 @@ def save_blueprint(scheme: Scheme, *, name: str, mode: str, rows: list[dict],
           round_id=scheme.round_id, before=before,
           after={"name": name, "mode": mode, "rows": _rows_detail(blueprint)})
     for session in dependents:
-        generate_papers(session, reason=f"组卷方案「{name}」修改后自动重新生成")
+        reason = f"组卷方案「{name}」修改后自动重新生成"
+        if papers is None:
+            generate_papers(session, reason=reason)
+        else:
+            papers(session, reason)
     return blueprint
 
 
@@ -191,10 +198,17 @@ def session_has_attempts(session: ExamSession) -> bool:
     return db.session.execute(select(Attempt.id).filter_by(session_id=session.id).limit(1)).first() is not None
 
 
-def generate_papers(session: ExamSession, *, reason: str = "") -> int:
+PAPER_CHUNK = 1000  # papers per multi-row write (and per progress report of the paper job)
+DRAWING, WRITING = "抽题组卷", "写入试卷"  # the phases reported to ``progress``
+
+
+def generate_papers(session: ExamSession, *, reason: str = "",
+                    progress: Callable[[int, int, str], None] | None = None) -> int:
     """(Re)generate one paper per assigned candidate; refused once any attempt exists. Returns papers made.
 
-    Bulk: papers, paper items and the assignment links are written with a few multi-row statements."""
+    Bulk: papers, paper items and the assignment links are written with multi-row statements, ``PAPER_CHUNK``
+    papers at a time. ``progress(done, total, phase)`` is called after the draw and after each chunk (the paper
+    job commits there and may stop: ``exam.paper_job``)."""
     if session_has_attempts(session):
         raise ExamAdminError("本场次已有考生开始作答，不能再重新生成试卷")
     blueprint = session.blueprint
@@ -207,30 +221,40 @@ def generate_papers(session: ExamSession, *, reason: str = "") -> int:
     if problems:
         raise ExamAdminError([f"组卷方案「{blueprint.name}」无法从题库组卷：{p}" for p in problems])
     assignments = db.session.execute(
-        select(SessionCandidate.id, SessionCandidate.candidate_id).filter_by(session_id=session.id)).all()
+        select(SessionCandidate.id, SessionCandidate.candidate_id).filter_by(session_id=session.id)
+        .order_by(SessionCandidate.id)).all()
+    if progress is not None:
+        progress(0, len(assignments), DRAWING)
     try:
         drawn = assemble_session(strata, bank, level, blueprint.mode, session.seed,
                                  [a.candidate_id for a in assignments])
     except AssemblyError as err:  # pragma: no cover - check_blueprint above refuses first
         raise ExamAdminError(str(err)) from err
     _delete_papers(session)
+    session.papers_generated_at = None
+    db.session.flush()
+    total = len(assignments)
+    if progress is not None:
+        progress(0, total, WRITING)
     now = utcnow()
     made = 0
-    if assignments:
-        order = [a.candidate_id for a in assignments]
-        paper_rows = [{"session_id": session.id, "candidate_id": cid, "seed": drawn[cid].seed,
-                       "expected_facility": drawn[cid].expected_facility, "created_at": now} for cid in order]
-        ids = db.session.scalars(insert(Paper).returning(Paper.id, sort_by_parameter_order=True),
-                                 paper_rows).all()
-        item_rows = [{"paper_id": pid, "position": line.position, "item_version_id": line.version_id,
-                      "blueprint_row": line.row, "points": line.points, "option_order": line.option_order}
-                     for pid, cid in zip(ids, order) for line in drawn[cid].lines]
-        connection = db.session.connection()  # Core executemany: no ORM bookkeeping per row
-        for start in range(0, len(item_rows), 20000):
-            connection.execute(insert(PaperItem.__table__), item_rows[start:start + 20000])
-        db.session.execute(update(SessionCandidate),
-                           [{"id": a.id, "paper_id": pid} for a, pid in zip(assignments, ids)])
-        made = len(ids)
+    for start in range(0, total, PAPER_CHUNK):
+        connection = db.session.connection()  # Core statements, no ORM bookkeeping per row (after each commit)
+        chunk = assignments[start:start + PAPER_CHUNK]
+        paper_rows = [{"session_id": session.id, "candidate_id": a.candidate_id, "seed": drawn[a.candidate_id].seed,
+                       "expected_facility": drawn[a.candidate_id].expected_facility, "created_at": now}
+                      for a in chunk]
+        ids = connection.execute(insert(Paper.__table__).returning(Paper.id, sort_by_parameter_order=True),
+                                 paper_rows).scalars().all()
+        _write_paper_items(connection, [
+            (pid, line.position, line.version_id, line.row, line.points, line.option_order)
+            for pid, a in zip(ids, chunk) for line in drawn[a.candidate_id].lines])
+        links = SessionCandidate.__table__
+        connection.execute(update(links).where(links.c.id == bindparam("sc_id")).values(paper_id=bindparam("pid")),
+                           [{"sc_id": a.id, "pid": pid} for a, pid in zip(chunk, ids)])
+        made += len(ids)
+        if progress is not None:
+            progress(made, total, WRITING)
     session.papers_generated_at = now if made else None
     db.session.flush()
     _expire_stale(session)
@@ -239,6 +263,40 @@ def generate_papers(session: ExamSession, *, reason: str = "") -> int:
           seed=session.seed, blueprint_id=blueprint.id, mode=blueprint.mode,
           facility_min=min(facilities, default=None), facility_max=max(facilities, default=None))
     return made
+
+
+ITEM_COLUMNS = ("paper_id", "position", "item_version_id", "blueprint_row", "points", "option_order")
+
+
+def _write_paper_items(connection, rows: list[tuple]) -> None:
+    """Paper items in one driver-level statement (60 per paper, 300,000 for 5,000 candidates): ``COPY`` on
+    PostgreSQL, one ``executemany`` on SQLite, with each column's own bind conversion applied once per value —
+    what ``insert().values`` would do, without SQLAlchemy's per-row parameter bookkeeping (half the time)."""
+    if not rows:
+        return
+    table = PaperItem.__table__
+    dialect = connection.dialect
+    names = ", ".join(ITEM_COLUMNS)
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for pid, position, version_id, row, points, order in rows:
+                    copy.write_row((pid, position, version_id, row, points, _json_list(order)))
+        return
+    to_points = table.c.points.type._cached_bind_processor(dialect) or (lambda v: v)
+    points_cache: dict = {}  # a blueprint has a handful of point values
+    rows = [(pid, position, version_id, row,
+             points_cache[points] if points in points_cache else points_cache.setdefault(points, to_points(points)),
+             _json_list(order)) for pid, position, version_id, row, points, order in rows]
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(ITEM_COLUMNS))
+    connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+
+
+def _json_list(values) -> str:
+    """A list of ints as JSON, exactly as ``json.dumps`` writes it, at a fraction of its cost per call."""
+    if all(type(v) is int for v in values):
+        return "[" + ", ".join(map(str, values)) + "]"
+    return json.dumps(list(values))
 
 
 def _expire_stale(session: ExamSession) -> None:

@@ -144,8 +144,14 @@ def _sync_assignments(session: ExamSession, ids: list[int]) -> tuple[set[int], s
     return added, removed
 
 
-def create_session(rnd: Round, scheme: Scheme | None, *, candidate_ids=(), **data) -> ExamSession:
-    """Create a session; with candidates assigned, its papers are generated at once."""
+def _generate_now(session: ExamSession, reason: str) -> None:
+    generate_papers(session, reason=reason)
+
+
+def create_session(rnd: Round, scheme: Scheme | None, *, candidate_ids=(), papers=_generate_now,
+                   **data) -> ExamSession:
+    """Create a session; with candidates assigned, its papers are generated at once (or, with another
+    ``papers(session, reason)`` hook, e.g. queued as a worker job: ``exam.paper_job``)."""
     data = _normalise(data)
     errors = _validate(rnd, scheme, data)
     ids: list[int] = []
@@ -164,12 +170,12 @@ def create_session(rnd: Round, scheme: Scheme | None, *, candidate_ids=(), **dat
     audit("exam.session.create", target=session, round_id=rnd.id, after=_snapshot(session),
           candidates=len(ids))
     if ids:
-        generate_papers(session, reason="创建场次时自动生成")
+        papers(session, "创建场次时自动生成")
     announce_session(session)
     return session
 
 
-def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSession:
+def update_session(session: ExamSession, *, candidate_ids=(), papers=_generate_now, **data) -> ExamSession:
     """Edit a session. Papers are regenerated when the blueprint, seed or candidates change; once any attempt
     exists those three are frozen (the window, duration and instructions may still change)."""
     rnd, scheme = db.session.get(Round, session.round_id), session.scheme
@@ -211,7 +217,7 @@ def update_session(session: ExamSession, *, candidate_ids=(), **data) -> ExamSes
           added=sorted(added), removed=sorted(removed), deadlines_clamped=clamped)
     needs_papers = draw_changed or added or removed or any(a.paper_id is None for a in session.assignments)
     if (ids or removed) and needs_papers and not started:
-        generate_papers(session, reason="修改场次后自动重新生成")
+        papers(session, "修改场次后自动重新生成")
     if any(f in changed for f in ANNOUNCED_FIELDS):
         announce_session(session, changed=True)  # everyone assigned now, the added ones included
     elif added:

@@ -32,7 +32,6 @@ def run_command(kind, round_code, pairs):
     from certify.cli import fail, round_or_fail
 
     from . import queue
-    from .models import SUCCEEDED
 
     if kind not in queue.KINDS:
         fail(f"未知的任务类型「{kind}」，可选：{', '.join(sorted(queue.KINDS)) or '（无）'}")
@@ -49,6 +48,15 @@ def run_command(kind, round_code, pairs):
     except queue.JobError as err:
         db.session.rollback()
         fail(err.message)
+    run_with_progressbar(job)
+
+
+def run_with_progressbar(job) -> None:
+    """Run a just-enqueued (committed) job in the foreground with click's progress bar; its outcome and row errors
+    are printed, and a job that did not succeed exits 1."""
+    from . import queue
+    from .models import SUCCEEDED
+
     with click.progressbar(length=100, label=job.title, show_percent=True) as bar:
         shown = {"pct": 0}
 
