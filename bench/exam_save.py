@@ -127,7 +127,7 @@ def sequential(app, session_id, tickets, saves: int, label: str) -> None:
     from sqlalchemy import event
 
     from certify.extensions import db
-    from exam import operations as ops
+    from exam.delivery import operations as ops
 
     rng = random.Random(2)
     sessions = []

@@ -87,7 +87,7 @@ def db_report(candidates: int, items: int, runs: int) -> None:
     from certify.extensions import db
     from certify.models import Candidate
     from certify.rounds import create_round
-    from exam import analysis
+    from exam.analysis import operations as analysis
     from exam.models import Answer, Attempt, ExamSession, Paper, PaperItem
     from question_bank.models import Item, ItemVersion
 

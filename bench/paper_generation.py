@@ -5,7 +5,7 @@
 Times (medians of --repeat runs, same process):
   1. pure assembly, balanced (difficulty balancing + exposure spreading, exam/services/assembly.py);
   2. pure assembly, naive baseline (uniform draws, no balancing) — the ratio shows the cost of balancing;
-  3. full generation into SQLite through ``exam.papers.generate_papers`` (assembly + bulk inserts of 5,000
+  3. full generation into SQLite through ``exam.authoring.papers.generate_papers`` (assembly + bulk inserts of 5,000
      papers and 300,000 paper items + the assignment links), in a temporary database.
 It also prints the spread of the papers' expected facility and the exposure spread within rows, balanced vs naive.
 """
@@ -87,8 +87,8 @@ def bench_database(bank: list[dict], candidates: int, repeat: int) -> dict:
     from certify.extensions import db
     from certify.models import Candidate
     from certify.rounds import create_round
-    from exam.papers import generate_papers, save_blueprint
-    from exam.sessions import create_session
+    from exam.authoring.papers import generate_papers, save_blueprint
+    from exam.authoring.sessions import create_session
     from question_bank.models import Item, ItemVersion
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "EXAM_SWEEPER_ENABLED": False})

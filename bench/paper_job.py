@@ -42,9 +42,9 @@ def setup(database_url: str | None, candidates: int, items: int):
     from certify.jobs.queue import request_cancel
     from certify.models import Candidate
     from certify.rounds import create_round
-    from exam.paper_job import papers_now_or_queued
-    from exam.papers import save_blueprint
-    from exam.sessions import create_session
+    from exam.authoring.paper_job import papers_now_or_queued
+    from exam.authoring.papers import save_blueprint
+    from exam.authoring.sessions import create_session
     from question_bank.models import Item, ItemVersion
 
     url = normalise_database_url(database_url) if database_url else f"sqlite:///{tmp}/bench.db"
@@ -89,8 +89,8 @@ def one_job(app, session_id: int) -> dict:
     from certify.extensions import db
     from certify.jobs import queue
     from certify.jobs.models import SUCCEEDED, Job
+    from exam.authoring.paper_job import enqueue_papers
     from exam.models import ExamSession
-    from exam.paper_job import enqueue_papers
 
     with app.app_context():
         job = enqueue_papers(db.session.get(ExamSession, session_id), reason="基准")

@@ -6,7 +6,7 @@ run, plus the quality of both (load spread, unit concentration). Target: under 1
     .venv/bin/python bench/scheduling.py [--runs 5] [--workers 2] [--app]
 
 With --app it also times the whole operation through the app on a fresh SQLite database (read the round,
-solve, write 300 assignments): ``defense.operations.run_schedule``.
+solve, write 300 assignments): ``defense.schedule.operations.run_schedule``.
 """
 from __future__ import annotations
 
@@ -97,8 +97,8 @@ def bench_app(candidates, panels, runs: int) -> list[float]:
     from certify.extensions import db
     from certify.models import Candidate, User
     from certify.rounds import create_round
-    from defense import operations as ops
     from defense.models import Conflict, Panel, Panelist, PanelMember
+    from defense.schedule import operations as ops
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tempfile.mkdtemp()}/bench.db",
                       "EXAM_SWEEPER_ENABLED": False})

@@ -5,21 +5,19 @@ def area():
     from certify.area import Area, Step, nav
     from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 
-    from . import (
-        models,  # noqa: F401  (registers the tables)
-        scoring_models,  # noqa: F401  (live scoring tables)
-    )
-    from .admin import bp as admin_bp
+    from . import models  # noqa: F401  (live scoring tables)
     from .cli import COMMANDS
-    from .events import NAMESPACE, DefenseNamespace
-    from .home_panel import next_slot, panels_live
-    from .room import bp as room_bp
-    from .schedule_job import register as register_schedule_job
-    from .schedule_notices import slip_rows
-    from .schedule_reports import write_schedule_export
-    from .schedule_setup import candidate_slot_panel, demo_panels
-    from .scoring_reports import write_defense_export
-    from .scoring_setup import demo_rubric
+    from .schedule.home_panel import next_slot, panels_live
+    from .schedule.job import register as register_schedule_job
+    from .schedule.notices import slip_rows
+    from .schedule.reports import write_schedule_export
+    from .schedule.routes import bp as admin_bp
+    from .schedule.setup import candidate_slot_panel, demo_panels
+    from .scoring import models as scoring_models  # noqa: F401  (live scoring tables)
+    from .scoring.events import NAMESPACE, DefenseNamespace
+    from .scoring.reports import write_defense_export
+    from .scoring.routes import bp as room_bp
+    from .scoring.setup import demo_rubric
 
     return Area(
         name="defense",

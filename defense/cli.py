@@ -28,7 +28,7 @@ def import_panelists_command(round_code, conflicts_path, path):
     from certify import uow
     from certify.extensions import db
 
-    from .operations import DefenseError, import_panelists
+    from .schedule.operations import DefenseError, import_panelists
 
     rnd = round_or_fail(round_code)
     data = _read(path)
@@ -76,7 +76,7 @@ def schedule_command(round_code, days, slot_minutes, start, end, breaks, time_li
     from certify import uow
     from certify.extensions import db
 
-    from . import operations as ops
+    from .schedule import operations as ops
 
     rnd = round_or_fail(round_code)
     try:

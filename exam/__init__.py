@@ -5,19 +5,27 @@ def area():
     from certify.area import Area, Step, nav
     from certify.domain import CANDIDATE, SECRETARIAT, SUPERVISOR
 
-    from . import api, candidate, errata, models, monitor  # noqa: F401  (models registers the tables)
-    from .admin import bp as admin_bp
-    from .analysis import write_items_export
-    from .analysis_routes import bp as analysis_bp
+    from . import models  # noqa: F401  (models registers the tables)
+    from .analysis.operations import write_items_export
+    from .analysis.routes import bp as analysis_bp
+    from .authoring.home_panel import sessions_today
+    from .authoring.routes import bp as admin_bp
+    from .authoring.session_notices import slip_rows
     from .cli import COMMANDS
+    from .delivery import (
+        api,  # noqa: F401  (models registers the tables)
+        monitor,  # noqa: F401  (models registers the tables)
+    )
+    from .delivery import (
+        pages as candidate,  # noqa: F401  (models registers the tables)
+    )
+    from .delivery.events import NAMESPACE, ExamNamespace
+    from .delivery.practice import demo_practice
+    from .delivery.practice_routes import bp as practice_bp
+    from .delivery.practice_routes import device_bp
     from .demo import demo_exam_sessions
-    from .events import NAMESPACE, ExamNamespace
-    from .exports import export_exam
-    from .home_panel import sessions_today
-    from .practice import demo_practice
-    from .practice_routes import bp as practice_bp
-    from .practice_routes import device_bp
-    from .session_notices import slip_rows
+    from .grading import routes as errata  # noqa: F401  (models registers the tables)
+    from .grading.exports import export_exam
 
     return Area(
         name="exam",
@@ -40,8 +48,8 @@ def area():
 
 
 def _setup(app) -> None:
-    from .delivery_setup import setup_delivery
-    from .paper_job import register, register_cli
+    from .authoring.paper_job import register, register_cli
+    from .delivery.setup import setup_delivery
 
     setup_delivery(app)  # listeners, the exam-sweep command, the sweeper thread
     register()  # paper generation as a background job kind

@@ -1,7 +1,7 @@
 """Exam commands for a scripted round: ``certify blueprint create|check`` and ``certify session create|release``.
 
-Each command parses its options, calls the same operation as the web page (``exam.papers.save_blueprint`` and
-``check_against_bank``, ``exam.sessions.create_session`` and ``release_scores``) and commits. Every refusal exits
+Each command parses its options, calls the same operation as the web page (``authoring.papers.save_blueprint`` and
+``check_against_bank``, ``authoring.sessions.create_session`` and ``release_scores``) and commits. Every refusal exits
 non-zero with a Chinese message naming the option it concerns; nothing is written then. Options are checked here
 (not by click's types) so that a missing or malformed option is reported in Chinese too.
 """
@@ -182,8 +182,8 @@ def blueprint_create_command(round_code, level, name, mode, from_path, row_specs
     from certify import uow
     from certify.extensions import db
 
+    from .authoring.papers import ExamAdminError, check_against_bank, save_blueprint
     from .models import PAPER_MODES
-    from .papers import ExamAdminError, check_against_bank, save_blueprint
 
     rnd, scheme = _scheme(round_code, level)
     mode = _mode(mode)
@@ -216,8 +216,8 @@ def blueprint_check_command(round_code, level, blueprint_ref):
     from certify import uow
     from certify.extensions import db
 
+    from .authoring.papers import check_against_bank
     from .models import Blueprint
-    from .papers import check_against_bank
 
     _rnd, scheme = _scheme(round_code, level)
     if blueprint_ref:
@@ -283,8 +283,8 @@ def session_create_command(round_code, level, blueprint_ref, opens, minutes, clo
     from certify.clock import to_local
     from certify.extensions import db
 
-    from .papers import ExamAdminError
-    from .sessions import create_session
+    from .authoring.papers import ExamAdminError
+    from .authoring.sessions import create_session
 
     rnd, scheme = _scheme(round_code, level)
     blueprint = _blueprint(scheme, _need(blueprint_ref, "--blueprint", "组卷方案编号或名称"))
@@ -317,9 +317,9 @@ def session_release_command(round_code, session_ref):
     from certify import uow
     from certify.extensions import db
 
+    from .authoring.papers import ExamAdminError
+    from .authoring.sessions import release_scores, sessions_of_round
     from .models import ExamSession
-    from .papers import ExamAdminError
-    from .sessions import release_scores, sessions_of_round
 
     rnd = round_or_fail(_need(round_code, "--round", "轮次代码"))
     ref = _need(session_ref, "--session", "场次编号或名称")
@@ -342,7 +342,7 @@ def session_release_command(round_code, session_ref):
 
 
 def _add_makeup() -> None:
-    from .makeup_cli import makeup_command
+    from .authoring.makeup_cli import makeup_command
 
     session_group.add_command(makeup_command)  # certify session makeup (exam/makeup_cli.py)
 

@@ -20,9 +20,9 @@ from certify.domain import EXAM, MC_POLICIES
 from certify.extensions import db
 from certify.models import ComponentScore, Round
 
+from .authoring.papers import ExamAdminError, check_against_bank, save_blueprint
+from .authoring.sessions import FIELDS, create_session, update_session
 from .models import PER_CANDIDATE, Attempt, Blueprint, ExamSession, real_sessions
-from .papers import ExamAdminError, check_against_bank, save_blueprint
-from .sessions import FIELDS, create_session, update_session
 
 DEMO_ROUND = "demo-cq"
 # single choice per category 10/8/7/5 × 2 = 60, multiple choice 10 × 2 = 20, true/false 20 × 1 = 20

@@ -98,7 +98,7 @@ class ExtraTimeForm(FlaskForm):
 
 
 class MakeupForm(FlaskForm):
-    """A make-up session (补考) for named candidates of a closed session (``exam.makeup.create_makeup``)."""
+    """A make-up session (补考) for named candidates of a closed session (``exam.authoring.makeup.create_makeup``)."""
 
     candidate_ids = MultiCheckboxField("补考考生", coerce=int, choices=[], validate_choice=False)
     name = StringField("补考场次名称（可空：原场次名称加「（补考）」）", validators=[Optional(), Length(max=200)])

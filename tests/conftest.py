@@ -65,10 +65,10 @@ def app(database_url, tmp_path_factory):
 
 def _contract_client(base):
     """Every /api/* response any test gets through a test client is checked against /api/openapi.json: the status
-    must be documented for the operation and the body must match its schema (exam.openapi.ContractChecker)."""
+    must be documented for the operation and the body must match its schema (exam.delivery.openapi.ContractChecker)."""
     from flask.testing import FlaskClient
 
-    from exam.openapi import ContractChecker
+    from exam.delivery.openapi import ContractChecker
 
     checker = ContractChecker()
 

@@ -19,7 +19,7 @@ A score sheet::
     draft / reopened ──recuse──▶ recused
 
 ``next_state(machine, state, action)`` answers the target state or raises ``TransitionRefused``; the database side
-(``defense.scoring_operations.transition``) checks with it, then stamps and audits.
+(``defense.scoring.operations.transition``) checks with it, then stamps and audits.
 """
 from __future__ import annotations
 

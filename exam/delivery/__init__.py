@@ -1,1 +1,1 @@
-"""Exam delivery, one module per concern (see ``exam.operations``, which re-exports the public names)."""
+"""Exam delivery, one module per concern (see ``exam.delivery.operations``, which re-exports the public names)."""

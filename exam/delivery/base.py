@@ -32,7 +32,7 @@ SQL_INT_MAX = 2 ** 31 - 1           # ids and sequence numbers are INTEGER colum
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000  # time on one item, per save and in total
 MAX_EVENT_DETAIL_BYTES = 2048       # an integrity event's detail, as JSON
 MAX_EVENTS_PER_ATTEMPT = 1000       # browser events stored per attempt (further ones are counted, not stored)
-NAMESPACE = "/exam"  # the Socket.IO namespace of exam notices (exam.events)
+NAMESPACE = "/exam"  # the Socket.IO namespace of exam notices (exam.delivery.events)
 
 
 class ExamError(DomainError):

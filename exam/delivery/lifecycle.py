@@ -15,6 +15,7 @@ from certify.extensions import db
 from certify.models import Candidate, ComponentScore
 from certify.scores import record_component
 
+from ..grading.grade import _write_grade, compute_grade
 from ..models import (
     AUTO_SUBMITTED,
     FORCE_SUBMITTED,
@@ -43,7 +44,6 @@ from .base import (
     session_room,
     token_tag,
 )
-from .grade import _write_grade, compute_grade
 from .integrity import clean_tab, note_start
 from .rows import _notify_state
 

@@ -3,7 +3,7 @@
 ``TRANSITIONS[(state, action)]`` is the new state; a pair not in the table is refused. ``NOT_STARTED`` and
 ``ABSENT`` are the states of an assignment without an attempt row (a candidate who never started): starting
 creates the attempt in progress, the sweep records the never-started as absent once the session has closed.
-``exam.operations.transition`` applies the table to a stored attempt (checks, stamps, audits).
+``exam.delivery.lifecycle.transition`` applies the table to a stored attempt (checks, stamps, audits).
 """
 from __future__ import annotations
 

@@ -222,7 +222,7 @@ def _every_stored_text() -> str:
 def test_no_password_is_readable_in_the_database_after_import_slips_reset_and_creation(app, client, login_as,
                                                                                        roster, ctx):
     from certify.accounts import create_staff
-    from defense.operations import create_panelist
+    from defense.schedule.operations import create_panelist
 
     rnd, people = roster
     assert not any(isinstance(c.type, (String, Text)) and "password" in c.name and c.name != "password_hash"

@@ -76,7 +76,7 @@ def _run(runner, *args):
 
 
 def _demo_state():
-    from defense import operations as dops
+    from defense.schedule import operations as dops
     from exam.models import ExamSession
 
     cq = db.session.execute(db.select(Round).filter_by(code="demo-cq")).scalar_one()
@@ -94,7 +94,7 @@ def _assert_slots_on(days, slots):
 
 
 def test_demo_lives_in_the_present_and_reset_renews_it_the_next_day(app, runner, make_round):
-    from defense import operations as dops
+    from defense.schedule import operations as dops
     from exam.delivery.base import ExamError
     from exam.delivery.lifecycle import record_absentees, start_attempt
     from exam.models import Attempt
@@ -113,7 +113,7 @@ def test_demo_lives_in_the_present_and_reset_renews_it_the_next_day(app, runner,
         cq, jl, sessions, days, slots = _demo_state()
         assert (cq.year, jl.year) == (2025, 2025) and cq.name.startswith("2025年")
         assert sorted(s.name for s in sessions) == ["2025年中级笔试（演示）", "2025年初级笔试（演示）"]
-        from exam import practice
+        from exam.delivery import practice
         assert [len(practice.chosen_item_ids(practice.practice_session(cq.id, s.scheme_id))) for s in sessions] == [7, 7]
         now = datetime(2025, 12, 30, 2, 20)
         for s in sessions:

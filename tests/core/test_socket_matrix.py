@@ -9,7 +9,7 @@ without a matrix entry fails ``test_every_registered_event_has_a_matrix_entry``.
 - a role inside it is never refused for access (its ack may still refuse for the rules, e.g. an incomplete sheet);
 - nobody ever gets ``server_error``.
 
-The chair's event is checked once per action (``defense.events.CHAIR_ACTIONS`` and the two it handles itself).
+The chair's event is checked once per action (``defense.scoring.events.CHAIR_ACTIONS`` and the two it handles itself).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from certify.area import EXTENSION
 from certify.extensions import socketio
-from defense.events import CHAIR_ACTIONS
+from defense.scoring.events import CHAIR_ACTIONS
 from tests.conftest import login, socket_client
 from tests.defense.conftest_scoring import build_panel, restore_socketio  # noqa: F401
 from tests.exam.conftest import make_bank, make_exam_session, make_item  # noqa: F401

@@ -8,8 +8,8 @@ import pytest
 from certify.domain import CANDIDATE, PANELIST, SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import ComponentScore
-from defense import scoring_operations as ops
-from defense.scoring_models import DefenseCase, Rubric
+from defense.scoring import operations as ops
+from defense.scoring.models import DefenseCase, Rubric
 from tests.conftest import login
 from tests.defense.conftest_scoring import scoring_panel  # noqa: F401
 

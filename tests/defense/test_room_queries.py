@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from certify.extensions import db
-from defense import scoring_operations as ops
+from defense.scoring import operations as ops
 from tests.defense.conftest_scoring import restore_socketio, scoring_panel, sio_clients  # noqa: F401
 
 NS = "/defense"

@@ -11,9 +11,9 @@ from openpyxl import Workbook, load_workbook
 from certify.extensions import db
 from certify.models import AuditEntry, User
 from certify.tabular import ImportFailed
-from defense import operations as ops
 from defense.models import Conflict, Panel, Panelist
-from defense.scoring_models import DefenseCase
+from defense.schedule import operations as ops
+from defense.scoring.models import DefenseCase
 from tests.conftest import TEST_PASSWORD, login
 
 HEADER = ["姓名", "工作单位", "专业领域", "手机", "答辩组", "组长"]
@@ -245,7 +245,7 @@ def test_manual_move_checks_constraints_and_publication_notifies(client, app, rn
     html = client.get("/").get_data(as_text=True)
     if "答辩安排" in html:  # the candidate home (core) renders the registered panels
         assert "您的答辩安排已变更" in html
-    from defense.schedule_setup import candidate_slot_panel
+    from defense.schedule.setup import candidate_slot_panel
 
     with app.test_request_context():
         assert "您的答辩安排已变更" in candidate_slot_panel(cands[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from certify.clock import to_local
 from certify.extensions import db
 from certify.notices.models import Notice, NoticeDelivery
-from defense import operations as ops
+from defense.schedule import operations as ops
 from tests.defense.test_schedule_flow import cands, rnd, setup_round  # noqa: F401  (fixtures)
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
-from defense.scoring_models import DefenseCase, ScoreSheet, ScoreSheetRevision
+from defense.scoring.models import DefenseCase, ScoreSheet, ScoreSheetRevision
 from tests.defense.conftest_scoring import restore_socketio, scoring_panel, sio_clients  # noqa: F401
 
 NS = "/defense"

@@ -9,8 +9,8 @@ import time_machine
 from certify.domain import SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.rounds import create_round
-from defense import operations as sched_ops
-from defense.scoring_models import DefenseCase
+from defense.schedule import operations as sched_ops
+from defense.scoring.models import DefenseCase
 from tests.conftest import TEST_PASSWORD, login
 from tests.defense.conftest_scoring import scoring_panel  # noqa: F401
 

@@ -21,7 +21,7 @@ from certify.accounts import create_user
 from certify.domain import SECRETARIAT
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
-from defense import scoring_operations as ops
+from defense.scoring import operations as ops
 from defense.services import machines
 from defense.services.states import LOCKED_CASE_STATES, CaseState, SheetStatus
 from tests.defense.conftest_scoring import build_panel

@@ -10,7 +10,7 @@ import pytest
 
 from certify.clock import utcnow
 from certify.extensions import db
-from defense import scoring_operations as ops
+from defense.scoring import operations as ops
 from tests.conftest import TEST_PASSWORD
 from tests.defense.conftest_scoring import build_panel
 from tests.e2e.axe import axe_violations, blocking, by_impact

@@ -3,7 +3,7 @@ and the candidate sees their slot on the home page."""
 from datetime import date
 
 from certify.extensions import db
-from defense import operations as ops
+from defense.schedule import operations as ops
 from tests.conftest import TEST_PASSWORD
 from tests.defense.test_schedule_flow import roster, xlsx
 from tests.e2e.conftest import browser_login

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from certify.extensions import db
 from certify.models import ComponentScore
-from defense import scoring_operations as ops
+from defense.scoring import operations as ops
 from tests.conftest import TEST_PASSWORD
 from tests.defense.conftest_scoring import build_panel
 from tests.e2e.conftest import browser_login

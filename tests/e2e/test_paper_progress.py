@@ -5,8 +5,8 @@ import time
 from certify.extensions import db
 from certify.jobs import queue
 from certify.jobs.models import SUCCEEDED, Job
-from exam import paper_job
-from exam import papers as paper_ops
+from exam.authoring import paper_job
+from exam.authoring import papers as paper_ops
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import browser_login
 from tests.exam.conftest import make_bank, make_exam_session, make_item  # noqa: F401  (fixtures)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from certify.domain import EXAM
 from certify.extensions import db
 from certify.models import ComponentScore
-from exam import practice
+from exam.delivery import practice
 from exam.models import SUBMITTED, Attempt, DeviceCheck
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import browser_login

@@ -77,8 +77,8 @@ def make_bank(make_item):
 @pytest.fixture
 def make_exam_session(ctx, make_round, make_candidate, make_bank):
     from certify.models import Round
-    from exam.papers import save_blueprint
-    from exam.sessions import create_session, set_extra_time
+    from exam.authoring.papers import save_blueprint
+    from exam.authoring.sessions import create_session, set_extra_time
 
     def factory(rnd=None, level: str = "初级", candidates: int = 3, mode: str = "per_candidate", rows=None,
                 opens_at=None, closes_at=None, duration: int = 60, late_entry: int = 30, seed: int = 7,

@@ -13,7 +13,7 @@ from scipy import stats
 from certify.domain import CANDIDATE, PANELIST, SECRETARIAT, SUPERVISOR
 from certify.extensions import db
 from certify.models import AuditEntry, Candidate
-from exam import analysis
+from exam.analysis import operations as analysis
 from exam.models import (
     AUTO_SUBMITTED,
     FORCE_SUBMITTED,
@@ -419,9 +419,9 @@ def test_store_facility_refused_while_someone_is_writing(ctx, exam_session):
 
 
 def test_attempts_delivered_and_graded_by_the_exam_operations(ctx, make_round):
-    """The contract end to end: candidates start, save and submit through exam.operations (which grades);
+    """The contract end to end: candidates start, save and submit through exam.delivery.operations (which grades);
     the analysis reads the marks grading wrote and its totals equal the attempts' scores."""
-    from exam import operations as ops
+    from exam.delivery import operations as ops
     from exam.models import SessionCandidate
 
     items, responses = simulated(n=12, seed=4)

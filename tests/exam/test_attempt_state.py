@@ -11,7 +11,7 @@ from sqlalchemy import select
 from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import AuditEntry
-from exam import operations as ops
+from exam.delivery import operations as ops
 from exam.services.attempt_state import (
     CLOSED,
     STORED,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
-from exam import operations as ops
+from exam.delivery import operations as ops
 from exam.models import AUTO_SUBMITTED, FORCE_SUBMITTED, IN_PROGRESS, SUBMITTED, Answer, AttemptEvent, PaperItem
 from question_bank.models import ItemVersion
 
@@ -223,7 +223,7 @@ def test_force_submit_add_time_and_reopen_are_audited(make_user, session1):
 
 
 def test_sweeper_tick_closes_overdue_attempts_in_its_own_app_context(app, session1):
-    from exam.sweeper import sweep_once
+    from exam.delivery.sweeper import sweep_once
 
     cand = session1.candidates_made[0]
     t0 = utcnow().replace(microsecond=0)
@@ -239,7 +239,7 @@ def test_sweeper_tick_closes_overdue_attempts_in_its_own_app_context(app, sessio
 
 
 def test_sweeper_thread_is_not_started_when_disabled(app):
-    from exam.sweeper import start_sweeper
+    from exam.delivery.sweeper import start_sweeper
 
     assert app.config["EXAM_SWEEPER_ENABLED"] is False
     assert start_sweeper(app) is None

@@ -8,9 +8,9 @@ import pytest
 
 from certify.extensions import db
 from certify.models import AuditEntry
+from exam.authoring.papers import ExamAdminError, bank_items, check_against_bank, save_blueprint
 from exam.demo import DEMO_ROWS
 from exam.models import Blueprint
-from exam.papers import ExamAdminError, bank_items, check_against_bank, save_blueprint
 
 
 def rows(*spec):

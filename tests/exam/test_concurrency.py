@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 
 from certify.clock import utcnow
 from certify.extensions import db
-from exam import operations as ops
+from exam.delivery import operations as ops
+from exam.delivery.sweeper import sweep_once
 from exam.models import CLOSED_STATES, Answer, Attempt
-from exam.sweeper import sweep_once
 from tests.exam.test_api import api_login, start
 
 SAVERS = 4

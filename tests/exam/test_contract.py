@@ -8,8 +8,8 @@ import copy
 import pytest
 from pydantic import ValidationError
 
-from exam import schemas
-from exam.openapi import ContractChecker, build_spec
+from exam.delivery import schemas
+from exam.delivery.openapi import ContractChecker, build_spec
 from tests.exam.test_api import api_login, start
 
 

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from exam.openapi import build_spec
+from exam.delivery.openapi import build_spec
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.schemathesis

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from certify.clock import utcnow
 from certify.extensions import db
-from exam.exports import HEADERS, exam_rows
+from exam.grading.exports import HEADERS, exam_rows
 from exam.models import AUTO_SUBMITTED, IN_PROGRESS, SUBMITTED, Attempt, SessionCandidate
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from certify.clock import utcnow
 from certify.extensions import db
-from exam.exports import EVENT_HEADERS, HEADERS, exam_rows
+from exam.grading.exports import EVENT_HEADERS, HEADERS, exam_rows
 from exam.models import EVENT_KINDS, Attempt, AttemptEvent, ExamSession
 from exam.services.event_display import detail_rows
 from tests.conftest import TEST_PASSWORD, login

@@ -11,12 +11,12 @@ from certify.domain import EXAM
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
 from certify.results import operations as results_ops
-from exam import analysis
-from exam import operations as ops
+from exam.analysis import operations as analysis
+from exam.authoring.makeup import create_makeup, makeup_of, makeup_rows
+from exam.authoring.papers import ExamAdminError
+from exam.delivery import operations as ops
 from exam.delivery.lifecycle import close_overdue, record_absentees
-from exam.makeup import create_makeup, makeup_of, makeup_rows
 from exam.models import Attempt, ExamSession, Paper, PaperItem, SessionCandidate
-from exam.papers import ExamAdminError
 
 
 def sit(session, cand, now, *, letter: str = "A", submit: bool = True):
@@ -92,7 +92,7 @@ def test_absent_candidate_sits_makeup_and_results_use_its_grade(closed_a):
     # the earlier session's regrade (an erratum) leaves the make-up's grade alone
     attempt_b2 = sit(b, c2, opens + timedelta(minutes=1))
     assert (exam_component(c2).source, exam_component(c2).score) == (f"exam_session:{b.id}", attempt_b2.score)
-    from exam.delivery.grade import _write_grade, compute_grade
+    from exam.grading.grade import _write_grade, compute_grade
 
     attempt_a2 = db.session.execute(db.select(Attempt).filter_by(session_id=a.id, candidate_id=c2.id)).scalar_one()
     _write_grade(attempt_a2, compute_grade(attempt_a2), opens + timedelta(hours=1))
@@ -205,7 +205,7 @@ def test_cli_lists_then_creates_the_makeup(app, closed_a):
 def test_makeup_window_can_be_edited_and_its_candidates_stay(closed_a):
     """Editing a make-up (its window) is not refused as 'already in another session of this level' for the
     candidates it shares with the original by design; adding someone from the original still is."""
-    from exam.sessions import update_session
+    from exam.authoring.sessions import update_session
 
     a = closed_a
     c1, c2, c3 = a.candidates_made
@@ -227,7 +227,7 @@ def test_makeup_window_can_be_edited_and_its_candidates_stay(closed_a):
 def test_practice_sessions_have_no_makeup_and_never_supersede(closed_a):
     """A practice session (模拟练习) is never the original of a make-up, and a later practice session of the same
     level does not count as a make-up: the candidate's real grade stays recorded."""
-    from exam.delivery.grade import _superseded, _write_grade, compute_grade
+    from exam.grading.grade import _superseded, _write_grade, compute_grade
 
     a = closed_a
     c1, c2, c3 = a.candidates_made

@@ -84,7 +84,7 @@ def test_add_time_pushes_the_new_deadline_to_the_candidate(app, make_user, socke
     _, attempt = candidate_start(app, cand, session3)
     cand_socket = sockets(cand.ticket)
     cand_socket.emit("join_attempt", {"attempt_id": attempt["attempt_id"]}, namespace=NS, callback=True)
-    from exam.operations import assignment
+    from exam.delivery.operations import assignment
 
     sc = assignment(session3.id, cand.id)
     resp = monitor.flask_client.post(f"/exam/monitor/assignments/{sc.id}/add-time",

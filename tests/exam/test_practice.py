@@ -11,8 +11,10 @@ from certify.clock import utcnow
 from certify.domain import EXAM
 from certify.extensions import db
 from certify.models import ComponentScore
-from exam import analysis, exports, practice
-from exam import operations as ops
+from exam.analysis import operations as analysis
+from exam.delivery import operations as ops
+from exam.delivery import practice
+from exam.grading import exports
 from exam.models import Answer, Attempt, ExamSession, real_attempts, real_sessions
 from question_bank.models import Item
 

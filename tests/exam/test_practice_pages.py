@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from certify.extensions import db
-from exam import practice
+from exam.delivery import practice
 from exam.models import Attempt, DeviceCheck
 from tests.conftest import csrf_token_from, login
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from certify.extensions import db
 from certify.models import AuditEntry, ComponentScore
-from exam import operations as ops
+from exam.delivery import operations as ops
 from exam.models import Answer, KeyErratum, PaperItem
 from question_bank.models import ItemVersion
 

@@ -9,7 +9,7 @@ import time_machine
 from certify.clock import to_local
 from certify.extensions import db
 from certify.notices.models import Notice
-from exam.sessions import release_scores, update_session
+from exam.authoring.sessions import release_scores, update_session
 
 FIELDS = ("name", "blueprint_id", "opens_at", "closes_at", "duration_minutes", "late_entry_minutes", "instructions",
           "event_warning_threshold", "seed", "place")

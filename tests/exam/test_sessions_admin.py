@@ -12,10 +12,10 @@ import time_machine
 from certify.clock import utcnow
 from certify.extensions import db
 from certify.models import AuditEntry
+from exam.authoring.papers import ExamAdminError, generate_papers, save_blueprint
+from exam.authoring.sessions import create_session, release_scores, set_extra_time, update_session
 from exam.demo import DEMO_ROWS
 from exam.models import AUTO_SUBMITTED, IN_PROGRESS, Attempt, ExamSession, Paper, PaperItem, SessionCandidate
-from exam.papers import ExamAdminError, generate_papers, save_blueprint
-from exam.sessions import create_session, release_scores, set_extra_time, update_session
 
 
 def papers_of(session):

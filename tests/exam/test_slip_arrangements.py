@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from certify.extensions import db
-from exam.sessions import update_session
+from exam.authoring.sessions import update_session
 from tests.conftest import login
 from tests.exam.test_session_notices import settings
 
@@ -27,7 +27,7 @@ def test_the_slip_shows_the_exam_window_place_photo_box_and_print_button(client,
 
 
 def test_an_intermediate_slip_shows_the_defense_slot_once_published(client, make_round, make_candidate):
-    from defense import operations as ops
+    from defense.schedule import operations as ops
     from tests.defense.test_schedule_flow import setup_round
 
     rnd = make_round("2026-cq", "重庆", 2026)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from certify.extensions import db
 from certify.models import AuditEntry
-from exam import operations as ops
+from exam.delivery import operations as ops
 from exam.delivery import saving
 from exam.models import (
     AUTO_SUBMITTED,
@@ -125,7 +125,7 @@ def test_gets_show_an_overdue_attempt_closed_without_writing_and_the_sweep_close
         assert client.get("/exam/").status_code == 200
         db.session.expire_all()
         assert db.session.get(Attempt, attempt["attempt_id"]).state == IN_PROGRESS  # nothing written
-        from exam.sweeper import sweep_once
+        from exam.delivery.sweeper import sweep_once
 
         assert sweep_once(app)["closed"] == [attempt["attempt_id"]]
     db.session.expire_all()

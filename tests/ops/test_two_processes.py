@@ -70,8 +70,8 @@ with app.app_context():
     from certify.rounds import create_round
     from exam.demo import DEMO_ROWS
     from exam.models import PER_CANDIDATE
-    from exam.papers import save_blueprint
-    from exam.sessions import create_session
+    from exam.authoring.papers import save_blueprint
+    from exam.authoring.sessions import create_session
     from question_bank.operations import load_demo_bank
     from tests.conftest import TEST_PASSWORD
     from tests.defense.conftest_scoring import build_panel

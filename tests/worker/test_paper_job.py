@@ -1,4 +1,4 @@
-"""Paper generation as a background job (``exam.paper_job``): queued by the session pages above the threshold,
+"""Paper generation as a background job (``exam.authoring.paper_job``): queued by the session pages above the threshold,
 progress per chunk on the session page and the job's JSON, cancel mid-way leaves no half set of papers, a refusal
 keeps the old papers and shows the reasons, a dead worker's job is re-queued and finishes, and the CLI runs the
 same job in the foreground."""
@@ -13,8 +13,8 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.jobs import queue
 from certify.jobs.models import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
-from exam import paper_job
-from exam import papers as paper_ops
+from exam.authoring import paper_job
+from exam.authoring import papers as paper_ops
 from exam.demo import DEMO_ROWS
 from exam.models import ExamSession, Paper, PaperItem
 from question_bank.models import RETIRED, Item

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from certify.extensions import db
 from certify.jobs import queue
 from certify.jobs.models import CANCELLED, FAILED, SUCCEEDED, Job
-from defense import operations as ops
+from defense.schedule import operations as ops
 from tests.defense.test_schedule_flow import HEADER, setup_round
 
 

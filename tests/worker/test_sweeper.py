@@ -13,7 +13,7 @@ from certify.clock import utcnow
 from certify.extensions import db
 from certify.jobs.queue import acquire_lease, release_lease
 from certify.models import AuditEntry, ComponentScore
-from exam import operations as ops
+from exam.delivery import operations as ops
 from exam.models import AUTO_SUBMITTED
 
 
@@ -29,7 +29,7 @@ def test_lease_is_held_by_one_holder_until_released_or_expired(ctx):
 
 def test_two_worker_sweepers_run_one_sweep_at_a_time_and_grade_each_attempt_once(app, make_exam_session,
                                                                                monkeypatch):
-    from exam.sweeper import sweep_once
+    from exam.delivery.sweeper import sweep_once
 
     session = make_exam_session(candidates=6, duration=30)
     t0 = utcnow().replace(microsecond=0)

@@ -1,0 +1,1 @@
+"""Live scoring: the panel room, score sheets, aggregation and the defense exports."""

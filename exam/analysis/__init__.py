@@ -1,0 +1,1 @@
+"""Item analysis: statistics of a session's items, the report pages and the write-back."""

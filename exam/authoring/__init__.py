@@ -1,0 +1,1 @@
+"""Authoring: blueprints, paper assembly and exam sessions (the secretariat's set-up pages)."""

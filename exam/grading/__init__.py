@@ -1,0 +1,1 @@
+"""Grading: grading attempts, errata and regrades, and the exam results export."""
