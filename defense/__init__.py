@@ -1,11 +1,11 @@
-"""The defense area: panels, scheduling, publication (schedule_setup) and live panel scoring (scoring_setup)."""
+"""The defense area: panels, scheduling and publication (schedule/) and live panel scoring (scoring/)."""
 
 
 def area():
     from certify.area import Area, Step, nav
     from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 
-    from . import models  # noqa: F401  (live scoring tables)
+    from . import models  # noqa: F401  (registers the tables)
     from .cli import COMMANDS
     from .schedule.home_panel import next_slot, panels_live
     from .schedule.job import register as register_schedule_job

@@ -1,4 +1,5 @@
-"""The exam area: blueprints and papers, sessions, delivery, grading, monitoring."""
+"""The exam area: authoring (blueprints, papers, sessions), delivery (the room, API, monitor, practice), grading and
+item analysis, one subpackage each."""
 
 
 def area():
@@ -12,19 +13,14 @@ def area():
     from .authoring.routes import bp as admin_bp
     from .authoring.session_notices import slip_rows
     from .cli import COMMANDS
-    from .delivery import (
-        api,  # noqa: F401  (models registers the tables)
-        monitor,  # noqa: F401  (models registers the tables)
-    )
-    from .delivery import (
-        pages as candidate,  # noqa: F401  (models registers the tables)
-    )
+    from .delivery import api, monitor
+    from .delivery import pages as candidate
     from .delivery.events import NAMESPACE, ExamNamespace
     from .delivery.practice import demo_practice
     from .delivery.practice_routes import bp as practice_bp
     from .delivery.practice_routes import device_bp
     from .demo import demo_exam_sessions
-    from .grading import routes as errata  # noqa: F401  (models registers the tables)
+    from .grading import routes as errata
     from .grading.exports import export_exam
 
     return Area(
