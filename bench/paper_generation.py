@@ -77,40 +77,51 @@ def bench_pure(bank: list[dict], candidates: int, repeat: int) -> dict:
             "naive": session_stats(naive.values(), pools)}
 
 
+def seed_round(bank: list[dict], candidates: int):
+    """A round with the generated bank, ``candidates`` junior candidates and the bench blueprint (inside an app
+    context with the schema created); returns (round, scheme, blueprint). Shared with bench/paper_job.py."""
+    from sqlalchemy import insert
+
+    from certify.extensions import db
+    from certify.models import Candidate
+    from certify.rounds import create_round
+    from exam.authoring.papers import save_blueprint
+    from question_bank.models import Item, ItemVersion
+
+    rnd = create_round("bench", "重庆", 2024)
+    db.session.execute(insert(Item), [{"id": i + 1, "code": f"B{i + 1:06d}", "stem_key": f"k{i + 1}",
+                                       "status": "active", "facility": b["facility"],
+                                       "facility_n": b["facility_n"]} for i, b in enumerate(bank)])
+    db.session.execute(insert(ItemVersion), [
+        {"id": i + 1, "item_id": i + 1, "version": 1, "type": b["type"], "stem": f"题干 {i + 1}",
+         "options": ["正确", "错误"] if b["type"] == "truefalse" else [f"选项{k}" for k in range(b["n_options"])],
+         "answer": "A", "category": b["category"], "difficulty": b["difficulty"], "level": b["level"]}
+        for i, b in enumerate(bank)])
+    db.session.execute(Item.__table__.update().values(current_version_id=Item.__table__.c.id))
+    db.session.execute(insert(Candidate), [
+        {"round_id": rnd.id, "ticket": f"B{n:07d}", "id_number": f"50010{n:013d}", "name": f"考生{n}",
+         "work_unit": "基准单位", "district": "渝中区", "level": "初级"} for n in range(1, candidates + 1)])
+    scheme = rnd.scheme_for("初级")
+    bp = save_blueprint(scheme, name="基准方案", mode="per_candidate",
+                        rows=[{"category": s.category, "type": s.type, "difficulty_min": 1, "difficulty_max": 5,
+                               "count": s.count, "points": s.points} for s in STRATA])
+    return rnd, scheme, bp
+
+
 def bench_database(bank: list[dict], candidates: int, repeat: int) -> dict:
     tmp = tempfile.mkdtemp(prefix="bench-papers-")
     os.environ["CERTIFY_INSTANCE"] = tmp
-    from sqlalchemy import insert
 
     from certify import create_app
     from certify.clock import utcnow
     from certify.extensions import db
-    from certify.models import Candidate
-    from certify.rounds import create_round
-    from exam.authoring.papers import generate_papers, save_blueprint
+    from exam.authoring.papers import generate_papers
     from exam.authoring.sessions import create_session
-    from question_bank.models import Item, ItemVersion
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.db", "EXAM_SWEEPER_ENABLED": False})
     with app.app_context():
         db.create_all()
-        rnd = create_round("bench", "重庆", 2024)
-        db.session.execute(insert(Item), [{"id": i + 1, "code": f"B{i + 1:06d}", "stem_key": f"k{i + 1}",
-                                           "status": "active", "facility": b["facility"],
-                                           "facility_n": b["facility_n"]} for i, b in enumerate(bank)])
-        db.session.execute(insert(ItemVersion), [
-            {"id": i + 1, "item_id": i + 1, "version": 1, "type": b["type"], "stem": f"题干 {i + 1}",
-             "options": ["正确", "错误"] if b["type"] == "truefalse" else [f"选项{k}" for k in range(b["n_options"])],
-             "answer": "A", "category": b["category"], "difficulty": b["difficulty"], "level": b["level"]}
-            for i, b in enumerate(bank)])
-        db.session.execute(Item.__table__.update().values(current_version_id=Item.__table__.c.id))
-        db.session.execute(insert(Candidate), [
-            {"round_id": rnd.id, "ticket": f"B{n:07d}", "id_number": f"50010{n:013d}", "name": f"考生{n}",
-             "work_unit": "基准单位", "district": "渝中区", "level": "初级"} for n in range(1, candidates + 1)])
-        scheme = rnd.scheme_for("初级")
-        bp = save_blueprint(scheme, name="基准方案", mode="per_candidate",
-                            rows=[{"category": s.category, "type": s.type, "difficulty_min": 1, "difficulty_max": 5,
-                                   "count": s.count, "points": s.points} for s in STRATA])
+        rnd, scheme, bp = seed_round(bank, candidates)
         start = time.perf_counter()
         session = create_session(rnd, scheme, name="基准场次", blueprint_id=bp.id, opens_at=utcnow(),
                                  closes_at=utcnow() + timedelta(hours=3), duration_minutes=60, late_entry_minutes=30,

@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from common import header, report
-from paper_generation import STRATA, generated_bank
+from paper_generation import STRATA, generated_bank, seed_round
 from roster_import import empty_postgres
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,42 +33,21 @@ def setup(database_url: str | None, candidates: int, items: int):
     os.environ["CERTIFY_INSTANCE"] = tmp
     if database_url:
         empty_postgres(database_url)
-    from sqlalchemy import insert
 
     from certify import create_app
     from certify.clock import utcnow
     from certify.config import normalise_database_url
     from certify.extensions import db
     from certify.jobs.queue import request_cancel
-    from certify.models import Candidate
-    from certify.rounds import create_round
     from exam.authoring.paper_job import papers_now_or_queued
-    from exam.authoring.papers import save_blueprint
     from exam.authoring.sessions import create_session
-    from question_bank.models import Item, ItemVersion
 
     url = normalise_database_url(database_url) if database_url else f"sqlite:///{tmp}/bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "EXAM_SWEEPER_ENABLED": False})
     bank = generated_bank(items)
     with app.app_context():
         db.create_all()
-        rnd = create_round("bench", "重庆", 2024)
-        db.session.execute(insert(Item), [{"id": i + 1, "code": f"B{i + 1:06d}", "stem_key": f"k{i + 1}",
-                                           "status": "active", "facility": b["facility"],
-                                           "facility_n": b["facility_n"]} for i, b in enumerate(bank)])
-        db.session.execute(insert(ItemVersion), [
-            {"id": i + 1, "item_id": i + 1, "version": 1, "type": b["type"], "stem": f"题干 {i + 1}",
-             "options": ["正确", "错误"] if b["type"] == "truefalse" else [f"选项{k}" for k in range(b["n_options"])],
-             "answer": "A", "category": b["category"], "difficulty": b["difficulty"], "level": b["level"]}
-            for i, b in enumerate(bank)])
-        db.session.execute(Item.__table__.update().values(current_version_id=Item.__table__.c.id))
-        db.session.execute(insert(Candidate), [
-            {"round_id": rnd.id, "ticket": f"B{n:07d}", "id_number": f"50010{n:013d}", "name": f"考生{n}",
-             "work_unit": "基准单位", "district": "渝中区", "level": "初级"} for n in range(1, candidates + 1)])
-        scheme = rnd.scheme_for("初级")
-        bp = save_blueprint(scheme, name="基准方案", mode="per_candidate",
-                            rows=[{"category": s.category, "type": s.type, "difficulty_min": 1, "difficulty_max": 5,
-                                   "count": s.count, "points": s.points} for s in STRATA])
+        rnd, scheme, bp = seed_round(bank, candidates)
         db.session.commit()
         # What the "new session" POST runs for a session this size: create it and queue its papers (committed).
         hook, queued = papers_now_or_queued()
