@@ -26,7 +26,7 @@ ACTION_LABELS = {
     "bank.item.reactivate": "恢复试题",
     # exam
     "exam.blueprint.create": "新建组卷方案", "exam.blueprint.update": "修改组卷方案",
-    "exam.blueprint.check": "校验组卷方案", "exam.papers.generate": "生成试卷",
+    "exam.blueprint.check": "校验组卷方案", "exam.papers.generate": "生成试卷", "exam.papers.enqueue": "排队生成试卷",
     "exam.session.create": "新建笔试场次", "exam.session.update": "修改笔试场次",
     "exam.session.extra_time": "调整考生延长时间", "exam.session.release_scores": "发布笔试成绩",
     "exam.session.absentees": "登记笔试缺考", "exam.attempt.start": "开始作答", "exam.attempt.submitted": "交卷",
