@@ -28,7 +28,8 @@ def import_panelists_command(round_code, conflicts_path, path):
     from certify import uow
     from certify.extensions import db
 
-    from .schedule.operations import DefenseError, import_panelists
+    from .schedule.operations import DefenseError
+    from .schedule.panelist_import import import_panelists
 
     rnd = round_or_fail(round_code)
     data = _read(path)

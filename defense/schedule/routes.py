@@ -24,6 +24,7 @@ from certify.web import require_confirmation, round_from_query, rounds_newest_fi
 from ..forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm
 from ..models import Conflict, DefenseDay, Panel, Panelist
 from . import operations as ops
+from . import panelist_import
 from .reports import panelist_list_sheets, schedule_sheets
 
 bp = Blueprint("defense_admin", __name__, url_prefix="/defense/admin")
@@ -248,7 +249,7 @@ def import_panelists(code: str):
         return redirect(url_for("defense_admin.panelists", code=code))
     extra = request.files.get("conflicts")
     try:
-        result, refused = _form_attempt(ops.import_panelists, rnd, upload.read(), upload.filename,
+        result, refused = _form_attempt(panelist_import.import_panelists, rnd, upload.read(), upload.filename,
                                         extra.read() if extra and extra.filename else None,
                                         extra.filename if extra and extra.filename else None)
     except ImportFailed as err:  # the savepoint is rolled back: nothing of the file was written
@@ -266,7 +267,7 @@ def import_panelists(code: str):
 @allow(SECRETARIAT, SUPERVISOR)
 def panelist_template(code: str):
     _round(code)
-    return send_table("评审专家导入模板", "xlsx", ops.panelist_template_sheets())
+    return send_table("评审专家导入模板", "xlsx", panelist_import.panelist_template_sheets())
 
 
 @bp.route("/<code>/panelists/accounts.xlsx")

@@ -13,6 +13,7 @@ from certify.models import AuditEntry, User
 from certify.tabular import ImportFailed
 from defense.models import Conflict, Panel, Panelist
 from defense.schedule import operations as ops
+from defense.schedule import panelist_import
 from defense.scoring.models import DefenseCase
 from tests.conftest import TEST_PASSWORD, login
 
@@ -57,7 +58,7 @@ def setup_round(rnd, cands, rows=None, conflicts=None, days=("2026-12-01",)):
     sheets = [("评审专家", rows or roster())]
     if conflicts:
         sheets.append(("回避", [["专家姓名", "回避对象"]] + conflicts))
-    ops.import_panelists(rnd, xlsx(*sheets), "专家.xlsx")
+    panelist_import.import_panelists(rnd, xlsx(*sheets), "专家.xlsx")
     for panel in ops.round_panels(rnd):
         panel.room = f"{panel.name}会议室"
     for d in days:
@@ -70,7 +71,7 @@ def setup_round(rnd, cands, rows=None, conflicts=None, days=("2026-12-01",)):
 def test_import_creates_panelists_accounts_panels_and_conflicts_idempotently(rnd, cands):
     data = xlsx(("评审专家", roster()), ("回避", [["专家姓名", "回避对象"], ["专家1", cands[0].id_number],
                                               ["专家2", cands[1].ticket], ["专家3", "学校2"]]))
-    result = ops.import_panelists(rnd, data, "专家.xlsx")
+    result = panelist_import.import_panelists(rnd, data, "专家.xlsx")
     db.session.commit()
     assert (result.created, result.panels_created, result.conflicts_added) == (9, 3, 3)
     p1 = db.session.execute(db.select(Panelist).filter_by(name="专家1")).scalar_one()
@@ -81,7 +82,7 @@ def test_import_creates_panelists_accounts_panels_and_conflicts_idempotently(rnd
     assert [len(p.members) for p in panels] == [3, 3, 3] and all(p.chair is not None for p in panels)
     targets = {(c.panelist.name, c.candidate_id, c.work_unit) for c in ops.round_conflicts(rnd)}
     assert targets == {("专家1", cands[0].id, ""), ("专家2", cands[1].id, ""), ("专家3", None, "学校2")}
-    again = ops.import_panelists(rnd, data, "专家.xlsx")
+    again = panelist_import.import_panelists(rnd, data, "专家.xlsx")
     db.session.commit()
     assert not again.changed and again.unchanged == 9
     assert db.session.execute(db.select(db.func.count(Panelist.id))).scalar() == 9
@@ -92,7 +93,7 @@ def test_import_csv_gb18030_with_conflicts_file_and_english_headers(rnd, cands):
     text = "name,work_unit,phone,panel,chair\n" + "\n".join(
         f"专家{k},专家单位{k},,第一组,{'是' if k == 1 else '否'}" for k in range(1, 4)) + "\n"
     conflicts = "panelist,conflict\n专家1,学校1\n".encode("utf-8-sig")
-    result = ops.import_panelists(rnd, text.encode("gb18030"), "专家.csv", conflicts, "回避.csv")
+    result = panelist_import.import_panelists(rnd, text.encode("gb18030"), "专家.csv", conflicts, "回避.csv")
     assert result.created == 3 and result.conflicts_added == 1
     # key without a phone: name + work unit
     assert {p.import_key for p in ops.round_panelists(rnd)} >= {"name:专家1|专家单位1"}
@@ -108,7 +109,7 @@ def test_import_rejects_every_error_class_and_writes_nothing(rnd, cands):
             ]
     conflicts = [["专家姓名", "回避对象"], ["甲", "不存在的学校"], ["无此人", cands[0].ticket]]
     with pytest.raises(ImportFailed) as info:
-        ops.import_panelists(rnd, xlsx(("评审专家", rows), ("回避", conflicts)), "专家.xlsx")
+        panelist_import.import_panelists(rnd, xlsx(("评审专家", rows), ("回避", conflicts)), "专家.xlsx")
     messages = [(e.row, e.column, e.sheet, e.message) for e in info.value.errors]
     text = "\n".join(str(e) for e in info.value.errors)
     assert any(r == 3 and c == "手机" and "与第 2 行重复" in m for r, c, _, m in messages)

@@ -4,6 +4,7 @@ from datetime import date
 
 from certify.extensions import db
 from defense.schedule import operations as ops
+from defense.schedule import panelist_import
 from tests.conftest import TEST_PASSWORD
 from tests.defense.test_schedule_flow import roster, xlsx
 from tests.e2e.conftest import browser_login
@@ -13,7 +14,7 @@ def test_secretariat_schedules_in_the_browser_and_the_candidate_sees_the_slot(pa
                                                                              make_candidate, make_user):
     rnd = make_round("2026-e2e", "重庆", 2026)
     cands = [make_candidate(rnd, level="中级", work_unit=f"学校{i % 3}") for i in range(6)]
-    ops.import_panelists(rnd, xlsx(("评审专家", roster(n_panels=2))), "专家.xlsx")
+    panelist_import.import_panelists(rnd, xlsx(("评审专家", roster(n_panels=2))), "专家.xlsx")
     for p in ops.round_panels(rnd):
         p.room = f"{p.name}会议室"
     ops.save_day(rnd, day=date(2026, 12, 1), start="08:30", end="12:00", slot_minutes=20, breaks="")

@@ -159,7 +159,7 @@ sys.path.insert(0, sys.argv[1])
 from certify.tabular import ImportFailed, read_tables
 from certify.roster import ROSTER_COLUMNS
 from certify.results.records import COLUMNS as RECORD_COLUMNS
-from defense.schedule.operations import CONFLICT_COLUMNS, PANELIST_COLUMNS
+from defense.schedule.panelist_import import CONFLICT_COLUMNS, PANELIST_COLUMNS
 from question_bank.services.parsing import COLUMNS as BANK_COLUMNS
 specs = {"roster": [ROSTER_COLUMNS], "bank": [BANK_COLUMNS], "records": [RECORD_COLUMNS],
          "panelists": [PANELIST_COLUMNS, CONFLICT_COLUMNS]}
