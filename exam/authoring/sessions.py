@@ -103,7 +103,7 @@ def _candidate_ids(rnd: Round, scheme: Scheme, assign_all: bool, chosen, session
     others = select(SessionCandidate.candidate_id, ExamSession.name).join(ExamSession).where(
         ExamSession.scheme_id == scheme.id, SessionCandidate.candidate_id.in_(ids), is_real_session())
     if session is not None and session.id is not None:
-        # a candidate already in this session keeps their place: a make-up (exam/makeup.py) and the session it
+        # a candidate already in this session keeps their place: a make-up (exam/authoring/makeup.py) and the session it
         # re-examines share candidates by design
         kept = select(SessionCandidate.candidate_id).where(SessionCandidate.session_id == session.id)
         others = others.where(ExamSession.id != session.id, SessionCandidate.candidate_id.not_in(kept))

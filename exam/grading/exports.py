@@ -61,7 +61,7 @@ def exam_rows(rnd: Round, *, full: bool, session: ExamSession | None = None) -> 
     candidates = list(db.session.scalars(query.order_by(Candidate.ticket)))
     sessions = {s.id: s for s in db.session.scalars(real_sessions().filter_by(round_id=rnd.id))}
     assigned = {}
-    def latest_last(row):  # a make-up (exam/makeup.py) opens later: the candidate's latest session wins
+    def latest_last(row):  # a make-up (exam/authoring/makeup.py) opens later: the candidate's latest session wins
         return sessions[row.session_id].opens_at, row.session_id
 
     for sc in sorted(db.session.execute(select(SessionCandidate.candidate_id, SessionCandidate.session_id)

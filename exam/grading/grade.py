@@ -49,8 +49,8 @@ def compute_grade(attempt: Attempt, errata=None, policy: str | None = None) -> g
 
 
 def _superseded(attempt: Attempt) -> bool:
-    """True when the candidate sits a later session of the same scheme (a make-up, ``exam/makeup.py``): grading
-    this attempt (again, e.g. after an erratum) must not overwrite the component that session records."""
+    """True when the candidate sits a later session of the same scheme (a make-up, ``exam/authoring/makeup.py``):
+    grading this attempt (again, e.g. after an erratum) must not overwrite the component that session records."""
     this = select(ExamSession.scheme_id, ExamSession.opens_at).where(ExamSession.id == attempt.session_id).subquery()
     return db.session.execute(
         select(SessionCandidate.id).join(ExamSession, ExamSession.id == SessionCandidate.session_id)
@@ -72,7 +72,7 @@ def _write_grade(attempt: Attempt, result: grading.PaperGrade, now: datetime, *,
     attempt.graded_at = now
     session = attempt.session or db.session.get(ExamSession, attempt.session_id)
     # a practice paper is scored for the candidate only, never for results; a make-up's grade is the one results
-    # use (exam/makeup.py)
+    # use (exam/authoring/makeup.py)
     if session.practice or _superseded(attempt):
         return
     record_component(attempt.candidate, EXAM, result.score, source=f"exam_session:{attempt.session_id}",
