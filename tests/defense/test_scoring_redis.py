@@ -23,7 +23,7 @@ app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ["DATABASE_URL"], "EXAM_S
 with app.app_context():
     db.create_all()
     from tests.defense.conftest_scoring import build_panel
-    from defense import scoring_operations as ops
+    from defense.scoring import operations as ops
     setup = build_panel(members=3, candidates=1)
     cases = ops.ensure_cases(setup.panel)
     ops.check_in(cases[0]); ops.call_next(setup.panel)
