@@ -242,6 +242,7 @@ class Stats:
         self.latency: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
         self.statuses: dict[int, int] = {}
+        self.exceptions: dict[str, int] = {}  # client-side failures (no HTTP status) by exception class
         self.requests = 0
 
     def add(self, op: str, seconds: float, status: int | None):
@@ -288,7 +289,9 @@ class Examinee:
                     self.cookies.update({k: m.value for k, m in resp.cookies.items()})
                     status = resp.status
                     retry_after = resp.headers.get("Retry-After")
-            except Exception:
+            except Exception as exc:
+                name = type(exc).__name__
+                self.stats.exceptions[name] = self.stats.exceptions.get(name, 0) + 1
                 if record:
                     self.stats.add(op, time.perf_counter() - t0, None)
                 return None, None
@@ -421,7 +424,8 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         "cpu_s_per_candidate_hour": round(cpu / max(1, len(ready)) * 3600 / elapsed, 2),
         "server_rss_mb": round(rss_after, 1),
         "rss_mb_per_client": round((rss_after - rss_before) / max(1, len(ready)), 3),
-        "retried_503": stats.statuses.get(503, 0), "statuses": stats.statuses, "per_op": per_op,
+        "retried_503": stats.statuses.get(503, 0), "statuses": stats.statuses, "exceptions": stats.exceptions,
+        "per_op": per_op,
         "prep_errors": sum(prep.errors.values()), **extra,
     }
 
