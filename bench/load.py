@@ -55,8 +55,13 @@ N_ITEMS = 60
 
 # ------------------------------------------------------------------------------------------------------- data set
 
-def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int = 300) -> dict:
-    """A round, a 60-item paper per candidate and an open session, written with bulk inserts (seconds, not minutes)."""
+def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int = 300,
+                  hash_method: str = "scrypt") -> dict:
+    """A round, a 60-item paper per candidate and an open session, written with bulk inserts (seconds, not minutes).
+
+    ``hash_method``: the candidates' password hash. scrypt (a password the candidate chose, as after the first login)
+    is what a login costs; the scenarios that do not measure logins log in with a light hash, so that preparing
+    2,000 candidates takes seconds, not minutes of scrypt."""
     from sqlalchemy import insert, select, text
     from werkzeug.security import generate_password_hash
 
@@ -88,7 +93,7 @@ def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int
         base_user = (db.session.scalar(select(db.func.max(User.id))) or 0) + 1
         base_cand = (db.session.scalar(select(db.func.max(Candidate.id))) or 0) + 1
         base_paper = (db.session.scalar(select(db.func.max(Paper.id))) or 0) + 1
-        hashed = generate_password_hash(PASSWORD)  # one hash for all: set-up speed, not what is measured
+        hashed = generate_password_hash(PASSWORD, method=hash_method)  # one hash for all: set-up speed
         users, cands, papers, items, assigns = [], [], [], [], []
         rng = random.Random(1)
         points = Decimal(100) / N_ITEMS
@@ -214,6 +219,22 @@ class Server:
                 pass
 
 
+def store_cpu_seconds() -> float:
+    """CPU of every PostgreSQL and Redis process on the machine (not children of the server): an upper bound of the
+    database's share, since other users of the same PostgreSQL are counted too."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if (p.info["name"] or "").startswith(("postgres", "redis-server")):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+    return total
+
+
 # ------------------------------------------------------------------------------------------------------- client
 
 class Stats:
@@ -221,6 +242,7 @@ class Stats:
         self.latency: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
         self.statuses: dict[int, int] = {}
+        self.exceptions: dict[str, int] = {}  # client-side failures (no HTTP status) by exception class
         self.requests = 0
 
     def add(self, op: str, seconds: float, status: int | None):
@@ -267,7 +289,9 @@ class Examinee:
                     self.cookies.update({k: m.value for k, m in resp.cookies.items()})
                     status = resp.status
                     retry_after = resp.headers.get("Retry-After")
-            except Exception:
+            except Exception as exc:
+                name = type(exc).__name__
+                self.stats.exceptions[name] = self.stats.exceptions.get(name, 0) + 1
                 if record:
                     self.stats.add(op, time.perf_counter() - t0, None)
                 return None, None
@@ -368,11 +392,12 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         for c in cands:
             c.stats = stats
         ready = [c for c in cands if args.scenario in ("login-storm", "start-storm") or c.attempt]
-        cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+        cpu0, store0, t0 = server.cpu_seconds(), store_cpu_seconds(), time.perf_counter()
         rss_before = server.rss_mb()
         extra: dict = await SCENARIOS[args.scenario](args, ready, session_id) or {}
         elapsed = time.perf_counter() - t0
         cpu = server.cpu_seconds() - cpu0
+        store_cpu = store_cpu_seconds() - store0
         rss_after = server.rss_mb()
         if args.scenario == "submit-storm":
             await _wait_graded(args, extra.pop("graded_wait_until"))
@@ -395,10 +420,12 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         "lost_answers": lost, "acknowledged_saves": acked,
         "server_cpu_ms_per_request": round(cpu_per_req, 2), "floor_cpu_ms": round(floor, 2),
         "ratio_to_floor": round(cpu_per_req / floor, 2) if floor else None,
+        "store_cpu_ms_per_request": round(store_cpu * 1000 / max(1, stats.requests), 2),
         "cpu_s_per_candidate_hour": round(cpu / max(1, len(ready)) * 3600 / elapsed, 2),
         "server_rss_mb": round(rss_after, 1),
         "rss_mb_per_client": round((rss_after - rss_before) / max(1, len(ready)), 3),
-        "retried_503": stats.statuses.get(503, 0), "statuses": stats.statuses, "per_op": per_op,
+        "retried_503": stats.statuses.get(503, 0), "statuses": stats.statuses, "exceptions": stats.exceptions,
+        "per_op": per_op,
         "prep_errors": sum(prep.errors.values()), **extra,
     }
 
@@ -444,7 +471,7 @@ async def _steady(args, ready: list, session_id) -> None:
             if i in reconnecting and not reloaded and time.perf_counter() > stop_at - args.duration / 2:
                 reloaded = True
                 await c.get_attempt()
-            await asyncio.sleep(args.period)
+            await asyncio.sleep(max(0.0, min(args.period, stop_at - time.perf_counter())))  # no idle tail
     await asyncio.gather(*(loop(i, c) for i, c in enumerate(ready)))
 
 
@@ -506,7 +533,8 @@ def _submit_outcome(back: dict) -> dict:
 def one_run(args) -> dict:
     duration = 2 if args.scenario == "submit-storm" else 300
     t = time.perf_counter()
-    data = build_dataset(args.database_url, args.clients, duration_minutes=duration)
+    hash_method = args.password_hash or ("scrypt" if args.scenario == "login-storm" else "pbkdf2:sha256:1000")
+    data = build_dataset(args.database_url, args.clients, duration_minutes=duration, hash_method=hash_method)
     build_s = time.perf_counter() - t
     port = free_port()
     env = {**os.environ, "DATABASE_URL": args.database_url, "SECRET_KEY": "bench-secret-key-0123456789",
@@ -526,6 +554,7 @@ def one_run(args) -> dict:
     result["build_s"] = round(build_s, 1)
     result["server"] = args.server
     result["database"] = args.database_url.split("://")[0]
+    result["password_hash"] = hash_method
     return result
 
 
@@ -542,6 +571,8 @@ def main(argv=None):
     p.add_argument("--database-url", default=None)
     p.add_argument("--redis-url", default=None)
     p.add_argument("--server", default="{python} -m certify.cli serve --host 127.0.0.1 --port {port}")
+    p.add_argument("--password-hash", default=None,
+                   help="candidates' password hash (default: scrypt for login-storm, else pbkdf2:sha256:1000)")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--json", default=None, help="append one JSON line per run to this file")
     args = p.parse_args(argv)
