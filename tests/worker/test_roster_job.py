@@ -241,3 +241,27 @@ def test_files_up_to_the_threshold_import_at_once_and_bad_tokens_are_refused(cli
     assert "上传的文件已过期或不存在" in resp.get_data(as_text=True) and _count(Job) == 0
     bad = _upload(client, rnd, [person(n) for n in range(1, 5)], name="名单.pdf")
     assert bad.status_code == 400 and _count(Job) == 0
+
+
+def test_the_cli_runs_the_same_job_in_the_foreground_above_the_threshold(app, make_round, small_jobs, tmp_path):
+    from certify.cli import import_roster_command
+
+    rnd = make_round()
+    code, round_id = rnd.code, rnd.id
+    runner = app.test_cli_runner()
+    path = tmp_path / "名单.csv"
+    path.write_bytes(csv_bytes([person(n) for n in range(1, 6)]))
+    result = runner.invoke(import_roster_command, ["--round", code, str(path)])
+    assert result.exit_code == 0, result.output
+    assert "已完成：名单已导入：新增 5 人，更新 0 人，未变 0 人" in result.output
+    db.session.remove()
+    job = db.session.execute(select(Job).where(Job.kind == roster_job.KIND)).scalar_one()
+    assert job.state == SUCCEEDED and (job.done, job.total) == (5, 5) and _staged_files(app, job) == []
+    assert _count(Candidate, Candidate.round_id == round_id) == 5
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes([person(n) for n in range(6, 10)] + [person(10, level="高级")]))
+    result = runner.invoke(import_roster_command, ["--round", code, str(bad)])
+    out = result.output + (result.stderr if result.stderr_bytes is not None else "")
+    assert result.exit_code == 1 and "bad.csv，第 6 行，「认证级别」列：未知的认证级别「高级」" in out
+    db.session.remove()
+    assert _count(Job) == 1 and _count(Candidate, Candidate.round_id == round_id) == 5  # refused before queueing
