@@ -179,6 +179,8 @@ def import_roster_command(round_code, path):
     from .uow import commit
 
     rnd = round_or_fail(round_code)
+    if roster_job.active_roster_job(rnd.id) is not None:
+        fail("本轮名单正在后台导入，请在该任务结束后再导入")
     with open(path, "rb") as fh:
         data = fh.read()
     try:

@@ -190,6 +190,10 @@ def _result_url(job: Job) -> str | None:
     return url_for("rounds.candidates", rnd=rnd) if rnd is not None else None
 
 
+def active_roster_job(round_id: int) -> Job | None:
+    return queue.active_job(dedupe_key(round_id))
+
+
 def latest_roster_job(round_id: int) -> Job | None:
     return db.session.execute(db.select(Job).where(Job.kind == KIND, Job.dedupe_key == dedupe_key(round_id))
                               .order_by(Job.id.desc()).limit(1)).scalar()

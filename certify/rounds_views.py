@@ -162,6 +162,8 @@ def roster_import(rnd: Round):
         upload = form.file.data
         data, filename = upload.read(), upload.filename or ""
         try:
+            if roster_job.active_roster_job(rnd.id) is not None:  # its undo must not meet a second writer
+                raise ImportFailed([RowError(None, None, "本轮名单正在后台导入，请在该任务结束后再上传", filename)])
             table = roster.read_roster(data, filename)  # bounded, before any query
             rows = [(r.number, r.values) for r in table.rows]
             if len(rows) > roster_job.job_threshold():  # checked here, written by the worker after a confirmation

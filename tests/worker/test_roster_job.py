@@ -94,6 +94,8 @@ def test_a_large_file_is_staged_confirmed_and_imported_by_the_worker_with_progre
     again = client.post(f"/rounds/{rnd.code}/roster/confirm", data={"token": job.args["token"]},
                         follow_redirects=True)
     assert "同类任务正在进行中" in again.get_data(as_text=True)  # one roster import per round at a time
+    busy = _upload(client, rnd, [person(9)])  # not even a small file while the job may write
+    assert busy.status_code == 400 and "本轮名单正在后台导入" in busy.get_data(as_text=True)
 
     seen = _watch_progress(monkeypatch)
     assert queue.run_pending() == [job.id]
