@@ -7,6 +7,8 @@ Each run: a new database (SQLite file, or the given PostgreSQL database emptied)
 ``certify create-round``, then ``certify import-roster`` of a generated valid roster (.csv, GB 11643 ID numbers with
 correct check digits, both levels, 400 work units) — timed as a whole process (wall and the child's CPU), with its
 peak memory (ru_maxrss). Baseline in the same run: ``certify create-round`` alone (process start-up + app factory).
+Above ``ROSTER_JOB_MIN_ROWS`` (500) rows the command runs the web page's background job (``roster.import``) in the
+foreground; the path taken (``job`` or ``inline``) is read from the command's output and reported as a mode.
 """
 from __future__ import annotations
 
@@ -49,8 +51,9 @@ def generate(path: Path, rows: int) -> None:
                         f"139{n:08d}"])
 
 
-def cli(args: list[str], env: dict) -> tuple[float, float, float]:
-    """(wall s, CPU s of the child, peak RSS MiB of the child) of one certify command."""
+def cli(args: list[str], env: dict, output: list | None = None) -> tuple[float, float, float]:
+    """(wall s, CPU s of the child, peak RSS MiB of the child) of one certify command (its stdout appended to
+    ``output`` when given)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "certify.cli", *args], env=env, cwd=ROOT, capture_output=True,
@@ -60,6 +63,8 @@ def cli(args: list[str], env: dict) -> tuple[float, float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"certify {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if output is not None:
+        output.append(proc.stdout)
     return wall, cpu, after.ru_maxrss / 1024
 
 
@@ -82,8 +87,10 @@ def one_run(csv_path: Path, database_url: str | None) -> dict:
     cli(["init-db"], env)
     base = cli(["create-round", "--code", "bench-a", "--region", "重庆", "--year", "2024"], env)
     cli(["create-round", "--code", "bench", "--region", "重庆", "--year", "2025"], env)
-    wall, cpu, rss = cli(["import-roster", "--round", "bench", str(csv_path)], env)
-    return {"wall": wall, "cpu": cpu, "rss": rss, "baseline_wall": base[0]}
+    out: list[str] = []
+    wall, cpu, rss = cli(["import-roster", "--round", "bench", str(csv_path)], env, out)
+    path = "job" if "名单已导入" in out[0] and "任务 #" in out[0] else "inline"
+    return {"wall": wall, "cpu": cpu, "rss": rss, "baseline_wall": base[0], "path": path}
 
 
 def main() -> None:
@@ -97,8 +104,13 @@ def main() -> None:
         path = Path(tmp) / "roster.csv"
         generate(path, args.rows)
         runs = [one_run(path, args.database_url) for _ in range(args.runs)]
+    paths = {r.pop("path") for r in runs}
+    if len(paths) != 1:
+        raise SystemExit(f"the runs took different paths: {sorted(paths)}")
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     db = "postgresql" if args.database_url else "sqlite"
+    walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
+    print(f"runs (wall s): {walls}; peak RSS (MiB): {', '.join(str(round(r['rss'])) for r in runs)}")
     print(f"import-roster of {args.rows} rows on {db}: median wall {med['wall']:.2f} s, CPU {med['cpu']:.2f} s, "
           f"peak RSS {med['rss']:.0f} MiB; {args.rows / med['wall']:.0f} rows/s; baseline (create-round process) "
           f"{med['baseline_wall']:.2f} s → import is {med['wall'] / med['baseline_wall']:.1f}× a bare command")
@@ -106,7 +118,7 @@ def main() -> None:
             "CPU of the import process": (round(med["cpu"], 2), "s", "lower"),
             "peak RSS": (round(med["rss"], 0), "MiB", "lower"),
             "baseline: a bare certify command": (round(med["baseline_wall"], 2), "s", "lower")},
-           {"database": db, "rows": args.rows}, runs=args.runs)
+           {"database": db, "rows": args.rows, "path": paths.pop()}, runs=args.runs)
 
 
 if __name__ == "__main__":

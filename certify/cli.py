@@ -164,20 +164,43 @@ def export_command(kind, round_code, path):
 
 
 @click.command("import-roster", help="导入考生名单：certify import-roster --round CODE FILE（.xlsx 或 .csv；"
-                                    "UTF-8、带 BOM 的 UTF-8 或 GB18030）。有任何错误则不写入任何数据。")
+                                    "UTF-8、带 BOM 的 UTF-8 或 GB18030）。有任何错误则不写入任何数据。"
+                                    "超过 ROSTER_JOB_MIN_ROWS 行的文件与网页一样作为后台任务在前台运行并显示进度。")
 @click.option("--round", "round_code", required=True, help="轮次代码，如 2024-cq")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def import_roster_command(round_code, path):
 
-    from .roster import import_roster
+    from . import roster_job
+    from .extensions import db
+    from .jobs.cli import run_with_progressbar
+    from .jobs.queue import JobError
+    from .roster import import_rows, plan_import, read_roster
     from .uow import commit
 
     rnd = round_or_fail(round_code)
+    if roster_job.active_roster_job(rnd.id) is not None:
+        fail("本轮名单正在后台导入，请在该任务结束后再导入")
     with open(path, "rb") as fh:
         data = fh.read()
     try:
-        result = import_roster(rnd, data, os.path.basename(path))
+        table = read_roster(data, os.path.basename(path))
+        rows = [(r.number, r.values) for r in table.rows]
+        if len(rows) > roster_job.job_threshold():  # the web page's job, run here in the foreground
+            plan_import(rnd, rows, file=table.file, sheet=table.sheet)  # every row error before anything is queued
+            del rows
+            token = roster_job.stage(data, table.file, len(table.rows))
+            try:
+                job = roster_job.enqueue_import(rnd, token, table.file, len(table.rows))
+                commit()
+            except JobError as err:
+                db.session.rollback()
+                roster_job.discard(token)
+                fail(err.message)
+            del data, table
+            run_with_progressbar(job)
+            return
+        result = import_rows(rnd, rows, file=table.file, sheet=table.sheet)
     except ImportFailed as err:
         fail_import(err)
     commit()

@@ -112,6 +112,8 @@ def load_config(instance_path: Path) -> dict:
         "EXAM_SWEEPER_ENABLED": os.environ.get("EXAM_SWEEPER_ENABLED", "1") == "1",
         # Sessions with more candidates get their papers from the worker (job exam.papers), not inside the POST.
         "EXAM_PAPER_JOB_MIN": int(os.environ.get("EXAM_PAPER_JOB_MIN", "300")),
+        # Roster files with more rows are imported by the worker (job roster.import) after a confirmation.
+        "ROSTER_JOB_MIN_ROWS": _int("ROSTER_JOB_MIN_ROWS", 500),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         # 写回题库难度: only items with at least this many attempts in the session are written back
         "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),

@@ -20,4 +20,11 @@ def area():
              nav([CANDIDATE], "我的主页", "core.candidate_home"),
              nav([CANDIDATE], "准考证", "core.my_slip")],
         demo_steps=[Step(10, "core.accounts", demo_accounts), Step(20, "core.candidates", demo_candidates)],
+        setup=_setup,
     )
+
+
+def _setup(app) -> None:
+    from .roster_job import register
+
+    register()  # a large roster import as a background job kind

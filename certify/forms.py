@@ -5,6 +5,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DecimalField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -157,3 +158,9 @@ class RosterUploadForm(FlaskForm):
         FileRequired(message="请选择要上传的文件"),
         FileAllowed(["xlsx", "csv"], message="只支持 .xlsx 或 .csv 文件")])
     submit = SubmitField("导入名单")
+
+
+class RosterConfirmForm(FlaskForm):
+    """Confirms the background import of a staged large roster file."""
+    token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    submit = SubmitField("确认导入（后台任务）")

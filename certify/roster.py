@@ -55,22 +55,40 @@ class RosterResult:
 
 def import_roster(rnd: Round, data: bytes, filename: str) -> RosterResult:
     """Import a roster file into a round (all or nothing). Raises ImportFailed with every row-level error."""
+    table = read_roster(data, filename)
+    return import_rows(rnd, [(r.number, r.values) for r in table.rows], file=table.file, sheet=table.sheet)
+
+
+def read_roster(data: bytes, filename: str):
+    """Read a roster file (bounded, before any query); ImportFailed when it cannot be read or holds no rows."""
     table = read_table(data, filename, ROSTER_COLUMNS)
     if not table.rows:
         raise ImportFailed([RowError(None, None, "文件中没有考生数据", table.file, table.sheet)])
-    return import_rows(rnd, [(r.number, r.values) for r in table.rows], file=table.file, sheet=table.sheet)
+    return table
 
 
 def import_rows(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: str = "",
                 password: str | None = None) -> RosterResult:
     """Validate and apply roster rows (row number, values by column key). New accounts get ``password`` (the
     demo), or none until their one-time password is issued with the admission slips."""
+    return _apply(rnd, plan_import(rnd, rows, file=file, sheet=sheet), file, password)
+
+
+def plan_import(rnd: Round, rows: list[tuple[int, dict]], *, file: str, sheet: str = ""):
+    """Check every row against the round as it is now and give the new candidates their tickets; writes nothing.
+    Raises ImportFailed with every row-level error."""
     existing, holders = _what_exists(rnd, rows)
     plan = plan_roster(rows, file=file, sheet=sheet, offered_levels=rnd.levels, region=rnd.region,
                        existing=existing, ticket_holders=holders, today=to_local(utcnow()).date())
     if plan.errors:
         raise ImportFailed(plan.errors)
-    return _apply(rnd, plan, file, password)
+    prefixes = {ticket_prefix(rnd.year, rnd.region, lv) for lv in rnd.levels}
+    used: set[str] = set()
+    for prefix in prefixes:
+        used.update(db.session.execute(db.select(Candidate.ticket).where(Candidate.ticket.like(f"{prefix}%"))).scalars())
+        used.update(db.session.execute(db.select(User.username).where(User.username.like(f"{prefix}%"))).scalars())
+    assign_tickets(plan, year=rnd.year, region=rnd.region, used=used)
+    return plan
 
 
 def _what_exists(rnd: Round, rows: list[tuple[int, dict]]) -> tuple[dict[str, ExistingCandidate],
@@ -97,50 +115,50 @@ def _what_exists(rnd: Round, rows: list[tuple[int, dict]]) -> tuple[dict[str, Ex
 
 
 def _apply(rnd: Round, plan, file: str, password: str | None) -> RosterResult:
-    prefixes = {ticket_prefix(rnd.year, rnd.region, lv) for lv in rnd.levels}
-    used: set[str] = set()
-    for prefix in prefixes:
-        used.update(db.session.execute(db.select(Candidate.ticket).where(Candidate.ticket.like(f"{prefix}%"))).scalars())
-        used.update(db.session.execute(db.select(User.username).where(User.username.like(f"{prefix}%"))).scalars())
-    assign_tickets(plan, year=rnd.year, region=rnd.region, used=used)
-
     result = RosterResult()
-    by_id = {}
-    updated_ids = [r.values["id_number"] for r in plan.rows if r.action == "update"]
-    for batch in chunks(updated_ids):
-        by_id.update((c.id_number, c) for c in db.session.execute(
-            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(batch))).scalars())
-    updates = []
     added = [row.values for row in plan.rows if row.action == "add"]
     if password is None:  # the real imports: accounts without a password yet, written in bulk
         result.new_candidates = _insert_candidates(rnd, added)
     else:  # the demo: each account's password hashed with the strong KDF
         result.new_candidates = [add_candidate(rnd, v, password=password) for v in added]
     result.added = len(added)
-    for row in plan.rows:
-        v = row.values
-        if row.action == "update":
-            cand = by_id[v["id_number"]]
-            for key, (_before, after) in row.changes.items():
-                setattr(cand, key, after)
-            if "name" in row.changes and cand.user is not None:
-                cand.user.display_name = v["name"]
-            updates.append({"ticket": cand.ticket, "changes": {k: list(c) for k, c in row.changes.items()}})
-            result.updated += 1
-        elif row.action != "add":
-            result.unchanged += 1
+    updates = update_candidates(rnd, [row for row in plan.rows if row.action == "update"])
+    result.updated = len(updates)
+    result.unchanged = len(plan.rows) - result.added - result.updated
     db.session.flush()
+    audit_import(rnd, file, result, [c.ticket for c in result.new_candidates], updates)
+    return result
+
+
+def update_candidates(rnd: Round, rows) -> list[dict]:
+    """Apply the planned changes of existing candidates (rows whose action is "update"); returns what changed for
+    the audit trail ({"ticket", "changes": {field: [old, new]}} per candidate)."""
+    by_id = {}
+    for batch in chunks([r.values["id_number"] for r in rows]):
+        by_id.update((c.id_number, c) for c in db.session.execute(
+            db.select(Candidate).where(Candidate.round_id == rnd.id, Candidate.id_number.in_(batch))
+            .options(selectinload(Candidate.user))).scalars())
+    updates = []
+    for row in rows:
+        cand = by_id[row.values["id_number"]]
+        for key, (_before, after) in row.changes.items():
+            setattr(cand, key, after)
+        if "name" in row.changes and cand.user is not None:
+            cand.user.display_name = row.values["name"]
+        updates.append({"ticket": cand.ticket, "changes": {k: list(c) for k, c in row.changes.items()}})
+    return updates
+
+
+def audit_import(rnd: Round, file: str, result: RosterResult, added_tickets: list[str], updates: list[dict]) -> None:
     if result.added or result.updated:
         audit("roster.import", target=rnd, round_id=rnd.id, file=file, added=result.added,
-              updated=result.updated, unchanged=result.unchanged,
-              added_tickets=[c.ticket for c in result.new_candidates], updates=updates)
-    return result
+              updated=result.updated, unchanged=result.unchanged, added_tickets=added_tickets, updates=updates)
 
 
 INSERT_CHUNK = 1000  # rows per multi-row INSERT
 
 
-def _insert_candidates(rnd: Round, added: list[dict]) -> list[Candidate]:
+def _insert_candidates(rnd: Round, added: list[dict], *, load: bool = True) -> list[Candidate]:
     """New candidates and their accounts (no usable password until the slips are printed, as ``add_candidate``
     makes them) with two multi-row INSERTs per ``INSERT_CHUNK`` rows instead of two ORM objects per row, then
     loaded back as objects (one query per chunk) for the caller."""
@@ -156,6 +174,8 @@ def _insert_candidates(rnd: Round, added: list[dict]) -> list[Candidate]:
              "name": v["name"], "work_unit": v["work_unit"], "district": v.get("district", ""),
              "level": v["level"], "phone": v.get("phone", ""), "created_at": now}
             for uid, v in zip(user_ids, chunk)]).all()
+        if not load:  # the background import: 50,000 objects are not needed, only the rows
+            continue
         by_id = {c.id: c for c in db.session.scalars(
             db.select(Candidate).where(Candidate.id.in_(ids)).options(selectinload(Candidate.user)))}
         made += [by_id[i] for i in ids]
@@ -209,5 +229,6 @@ def candidate_for_user(user) -> Candidate | None:
     return db.session.execute(db.select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
 
 
-__all__ = ["ROSTER_COLUMNS", "REGION_CODES", "RosterResult", "import_roster", "import_rows", "add_candidate",
+__all__ = ["ROSTER_COLUMNS", "REGION_CODES", "RosterResult", "import_roster", "import_rows", "read_roster",
+           "plan_import", "update_candidates", "audit_import", "add_candidate",
            "template_sheet", "search_candidates", "candidate_for_user"]

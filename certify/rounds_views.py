@@ -12,16 +12,16 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from . import roster
+from . import roster, roster_job
 from .access import allow
 from .domain import CANDIDATE, LEVELS, MC_POLICIES, SECRETARIAT, SUPERVISOR
 from .downloads import send_table
 from .extensions import db
-from .forms import RosterUploadForm, RoundCreateForm, RoundSettingsForm, SchemeForm
+from .forms import RosterConfirmForm, RosterUploadForm, RoundCreateForm, RoundSettingsForm, SchemeForm
 from .models import Candidate, Round, Scheme
 from .rounds import RoundError, create_round, round_has_scores, update_round_settings, update_scheme
 from .tabular import ImportFailed, RowError
-from .web import page_arg
+from .web import page_arg, refusals_go_to
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
@@ -156,22 +156,53 @@ def scheme(rnd: Round, scheme_id: int):
 def roster_import(rnd: Round):
     form = RosterUploadForm() if _can_edit() else None
     errors: list[RowError] = []
-    result = None
+    result = staged = None
     status = 200
     if form is not None and form.validate_on_submit():
         upload = form.file.data
+        data, filename = upload.read(), upload.filename or ""
         try:
-            with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
-                result = roster.import_roster(rnd, upload.read(), upload.filename or "")
+            if roster_job.active_roster_job(rnd.id) is not None:  # its undo must not meet a second writer
+                raise ImportFailed([RowError(None, None, "本轮名单正在后台导入，请在该任务结束后再上传", filename)])
+            table = roster.read_roster(data, filename)  # bounded, before any query
+            rows = [(r.number, r.values) for r in table.rows]
+            if len(rows) > roster_job.job_threshold():  # checked here, written by the worker after a confirmation
+                plan = roster.plan_import(rnd, rows, file=table.file, sheet=table.sheet)  # reads only
+                token = roster_job.stage(data, table.file, len(rows))
+                staged = {"filename": table.file, "rows": len(rows), "added": plan.count("add"),
+                          "updated": plan.count("update"), "unchanged": plan.count("unchanged"),
+                          "form": RosterConfirmForm(formdata=None, token=token)}
+            else:
+                with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
+                    result = roster.import_rows(rnd, rows, file=table.file, sheet=table.sheet)
         except ImportFailed as err:
             errors, status = err.errors, 400
         except IntegrityError:
-            errors = [RowError(None, None, "另一项导入同时在写入本轮名单，请重新上传", upload.filename or "")]
+            errors = [RowError(None, None, "另一项导入同时在写入本轮名单，请重新上传", filename)]
             status = 409
     elif form is not None and form.is_submitted():
         status = 400
-    return render_template("rounds/roster.html", rnd=rnd, form=form, errors=errors, result=result,
+    return render_template("rounds/roster.html", rnd=rnd, form=form, errors=errors, result=result, staged=staged,
+                           job=roster_job.latest_roster_job(rnd.id), threshold=roster_job.job_threshold(),
                            columns=roster.ROSTER_COLUMNS, can_edit=_can_edit()), status
+
+
+@bp.route("/<round:rnd>/roster/confirm", methods=["POST"])
+@allow(SECRETARIAT)
+def roster_confirm(rnd: Round):
+    """Queue the background import of a staged large roster file; its page shows the progress."""
+    back = url_for("rounds.roster_import", rnd=rnd)
+    form = RosterConfirmForm()
+    token = form.token.data or ""
+    staged = roster_job.load(token) if form.validate_on_submit() else None
+    if staged is None:
+        flash("上传的文件已过期或不存在，请重新上传", "error")
+        return redirect(back)
+    _data, filename, rows = staged
+    with refusals_go_to(back):
+        job = roster_job.enqueue_import(rnd, token, filename, rows, created_by=current_user)
+    flash(f"名单共 {rows} 行，已提交后台导入（任务 #{job.id}）", "success")
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.route("/<round:rnd>/roster/template.<any(xlsx, csv):fmt>")

@@ -16,7 +16,7 @@ ACTION_LABELS = {
     "account.password_change": "修改密码", "account.password_reset": "重置密码",
     "roster.slip_passwords": "生成初始密码（打印准考证）", "job.enqueue": "提交后台任务",
     "round.create": "新建轮次", "round.update": "修改轮次", "scheme.update": "修改认证方案",
-    "roster.import": "导入考生名单", "score.component": "成分成绩变更",
+    "roster.import": "导入考生名单", "roster.import.undo": "撤回未完成的名单导入", "score.component": "成分成绩变更",
     # results
     "results.import_records": "导入业绩成果得分", "results.confirm": "确认认定结果", "results.reopen": "重新开放认定",
     "results.publish": "发布公示", "results.unpublish": "撤回公示", "results.complaint": "登记投诉",

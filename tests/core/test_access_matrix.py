@@ -118,7 +118,8 @@ def test_new_pages_are_declared_for_their_roles(app):
     """The staff home (/home) and the defense list pages, declared here as the matrix above walks them."""
     expected = {"core.staff_home": {"secretariat", "supervisor", "panelist"},
                 "defense_room.cases": {"secretariat", "supervisor"},
-                "defense_room.quality": {"secretariat", "supervisor"}}
+                "defense_room.quality": {"secretariat", "supervisor"},
+                "rounds.roster_confirm": {"secretariat"}}
     for endpoint, roles in expected.items():
         assert set(allowed_roles(app.view_functions[endpoint])) == roles, endpoint
 
