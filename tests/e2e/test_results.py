@@ -33,6 +33,14 @@ def test_secretariat_confirms_and_candidate_sees_result(page, new_context, make_
     assert page.inner_text("#cut-line") == "88.50"
     assert page.inner_text("#certified") == "3"  # the two 88.5 tie at #2
     assert "吉3" in page.inner_text("#around-cut")  # just below the cut line
+    # the distribution drawn in the page: the five totals in their 10-point bands, the cut line inside 80–90
+    chart = page.locator("#distribution svg.chart")
+    assert chart.is_visible()
+    counts = [int(t.rsplit("：", 1)[1].split()[0]) for t in chart.locator("rect.bar > title").all_text_contents()]
+    assert counts == [0, 0, 0, 0, 0, 0, 1, 1, 2, 1]  # 65 · 70 · 88.5 ×2 · 95
+    cut, band = page.locator("#chart-cut").bounding_box(), chart.locator("rect.bar").nth(8).bounding_box()
+    assert band["x"] < cut["x"] < band["x"] + band["width"]
+    assert "达到分数线 3 人" in page.inner_text("#distribution-summary")
     page.click("#decide input[type=submit]")
     page.wait_for_selector("#confirm-changes")  # step two: what will be frozen, the box and a reason
     assert "40%" in page.inner_text("#new-ratio") and page.inner_text("#c-certified") == "3"
