@@ -85,19 +85,24 @@ def main(argv=None):
             started[k] = (c, csrf, {**body, "client_token": attempt["client_token"]})
     rng = random.Random(1)
     seqs = [0] * n
-    prof = Profiler(interval=0.0005)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    prof.start()
-    for k in range(args.saves):
+
+    def save(k: int):
+        """One real answer change of candidate k % n (its next seq), through the API."""
         i = k % n
         c, csrf, attempt = started[i]
         item = rng.choice(attempt["items"])
         options = [o["id"] for o in item["options"]]
         choice = sorted(rng.sample(options, 2)) if item["type"] == "multiple" else [rng.choice(options)]
         seqs[i] += 1
-        r = c.put(f"/api/exam/attempts/{attempt['attempt_id']}/answers/{item['position']}",
-                  json={"response": choice, "seq": seqs[i], "time_spent_ms": 1000},
-                  headers={"X-CSRFToken": csrf, "X-Attempt-Token": attempt["client_token"]})
+        return c.put(f"/api/exam/attempts/{attempt['attempt_id']}/answers/{item['position']}",
+                     json={"response": choice, "seq": seqs[i], "time_spent_ms": 1000},
+                     headers={"X-CSRFToken": csrf, "X-Attempt-Token": attempt["client_token"]})
+
+    prof = Profiler(interval=0.0005)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    prof.start()
+    for k in range(args.saves):
+        r = save(k)
         assert r.status_code == 200, r.get_data(as_text=True)
     prof.stop()
     print(f"\n## {args.saves} saves: {(time.perf_counter() - t0) * 1000 / args.saves:.2f} ms wall, "
@@ -109,15 +114,7 @@ def main(argv=None):
         cprof = cProfile.Profile(time.process_time)
         cprof.enable()
         for k in range(args.saves):
-            i = k % n
-            c, csrf, attempt = started[i]
-            item = rng.choice(attempt["items"])
-            options = [o["id"] for o in item["options"]]
-            choice = sorted(rng.sample(options, 2)) if item["type"] == "multiple" else [rng.choice(options)]
-            seqs[i] += 1
-            c.put(f"/api/exam/attempts/{attempt['attempt_id']}/answers/{item['position']}",
-                  json={"response": choice, "seq": seqs[i], "time_spent_ms": 1000},
-                  headers={"X-CSRFToken": csrf, "X-Attempt-Token": attempt["client_token"]})
+            save(k)
         cprof.disable()
         out = io.StringIO()
         pstats.Stats(cprof, stream=out).sort_stats("cumulative").print_stats(60)

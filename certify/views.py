@@ -252,18 +252,24 @@ def staff_home():
     areas register (sessions today, imports and jobs pending, complaints open, panels live; a panelist's next slot)."""
     from .registry import staff_panels
 
+    return render_template("core/staff_home.html", panels=_render_panels(staff_panels(), current_user))
+
+
+def _render_panels(steps, subject) -> list[tuple]:
+    """(name, html, error) of each registered home-page section rendered for ``subject``; one area's broken section
+    becomes a notice instead of taking the whole page down."""
     panels = []
-    for _order, name, render in staff_panels():
+    for _order, name, render in steps:
         try:
-            html = render(current_user)
-        except Exception:  # one area's broken section must not take the whole home page down
-            current_app.logger.exception("staff panel %s failed", name)
+            html = render(subject)
+        except Exception:
+            current_app.logger.exception("home page panel %s failed", name)
             db.session.rollback()
             panels.append((name, None, "该部分暂时无法显示，请稍后刷新"))
             continue
         if html:
             panels.append((name, Markup(html), None))
-    return render_template("core/staff_home.html", panels=panels)
+    return panels
 
 
 # ---------------------------------------------------------------- the candidate's home page
@@ -276,18 +282,7 @@ def candidate_home():
     from .roster import candidate_for_user
 
     candidate = candidate_for_user(current_user)
-    panels = []
-    if candidate is not None:
-        for _order, name, render in candidate_panels():
-            try:
-                html = render(candidate)
-            except Exception:  # one area's broken section must not take the whole home page down
-                current_app.logger.exception("candidate panel %s failed", name)
-                db.session.rollback()
-                panels.append((name, None, "该部分暂时无法显示，请稍后刷新"))
-                continue
-            if html:
-                panels.append((name, Markup(html), None))
+    panels = _render_panels(candidate_panels(), candidate) if candidate is not None else []
     return render_template("core/candidate_home.html", candidate=candidate, panels=panels)
 
 

@@ -149,13 +149,18 @@ def _save_blueprint(form: BlueprintForm, scheme: Scheme, blueprint: ExamBlueprin
     return _blueprint_page(form, scheme, blueprint)
 
 
+def _no_exam(scheme: Scheme, what: str):
+    """A scheme whose exam weight is 0 gets no blueprint or session: say so on the sessions page."""
+    flash(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立{what}", "error")
+    return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
+
+
 @bp.route("/schemes/<id:scheme_id>/blueprints/new", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def new_blueprint(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
     if not scheme.has_exam:
-        flash(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立组卷方案", "error")
-        return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
+        return _no_exam(scheme, "组卷方案")
     form = BlueprintForm()
     if request.method == "GET":
         form.name.data = f"{scheme.level}笔试组卷方案"
@@ -229,8 +234,7 @@ def _session_data(form: SessionForm) -> dict:
 def new_session(scheme_id: int):
     scheme = _get(Scheme, scheme_id)
     if not scheme.has_exam:
-        flash(f"{scheme.round.region}{scheme.level}方案没有笔试（笔试权重为 0），不能建立笔试场次", "error")
-        return redirect(url_for("exam_admin.sessions", round=scheme.round.code))
+        return _no_exam(scheme, "笔试场次")
     form, candidates = _session_form(scheme)
     if form.validate_on_submit():
         hook, queued = paper_job.papers_now_or_queued(current_user._get_current_object())
