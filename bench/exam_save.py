@@ -1,14 +1,17 @@
 """Benchmark: the server time of one exam answer save, through the real Flask app.
 
-    .venv/bin/python bench/exam_save.py [--saves 3000] [--candidates 200] [--threads 8] [--database-url URL]
+    .venv/bin/python bench/exam_save.py [--saves 2000] [--runs 5] [--candidates 100] [--threads 8] [--database-url URL]
 
 1. Sequential: median and p95 of PUT /api/exam/attempts/<id>/answers/<position> (test client, session cookie,
    CSRF off as for an API client holding the token) against a baseline in the same run (GET /api/time), on a
-   SQLite file database and, with --database-url or TEST_DATABASE_URL, on PostgreSQL. Also the SQL statements
-   one save issues, and the save time with the per-process paper-shape cache cleared before every save.
+   SQLite file database in the app's own journal mode (read back and recorded: WAL) and, with --database-url or
+   TEST_DATABASE_URL, on PostgreSQL. Also the SQL statements one save issues, and the save time with the
+   per-process paper-shape cache cleared before every save. Repeated ``--runs`` times; the figures are the medians
+   of the runs' medians.
 2. Concurrency: a threaded Werkzeug server on 127.0.0.1 and N client threads (requests), each a candidate
-   saving in a loop: throughput and latency percentiles as seen by the clients.
+   saving in a loop: throughput and latency percentiles as seen by the clients (once per target).
 The database is created empty for the run (tables dropped first); use a database you can throw away.
+Prints a ``BENCH_JSON`` line (bench/common.py) for ``bench/run_all.py``.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from common import add_bench_items
+from common import add_bench_items, header, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -98,24 +101,6 @@ def make_app(url: str):
                        "EXAM_SWEEPER_ENABLED": False})
 
 
-def use_wal(app) -> None:
-    """What a production SQLite set-up would do: WAL journal, fsync at checkpoints only."""
-    from sqlalchemy import event
-
-    from certify.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-        engine.dispose()
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record):
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-
 def start_attempt(client, ticket, session_id):
     resp = client.post("/api/login", json={"username": ticket, "password": PASSWORD})
     assert resp.status_code == 200, resp.get_data(as_text=True)
@@ -123,7 +108,7 @@ def start_attempt(client, ticket, session_id):
     return body
 
 
-def sequential(app, session_id, tickets, saves: int, label: str) -> None:
+def sequential(app, session_id, tickets, saves: int, label: str, runs: int = 1) -> dict:
     from sqlalchemy import event
 
     from certify.extensions import db
@@ -153,13 +138,18 @@ def sequential(app, session_id, tickets, saves: int, label: str) -> None:
 
     for s in sessions[:5]:  # warm-up
         one_save(s)
-    baseline = []
     client = sessions[0]["client"]
-    for _ in range(saves):
-        t0 = time.perf_counter()
-        client.get("/api/time")
-        baseline.append(time.perf_counter() - t0)
-    save_times = [one_save(rng.choice(sessions)) for _ in range(saves)]
+    per_run = []
+    for run in range(runs):
+        baseline = []
+        for _ in range(saves):
+            t0 = time.perf_counter()
+            client.get("/api/time")
+            baseline.append(time.perf_counter() - t0)
+        save_times = [one_save(rng.choice(sessions)) for _ in range(saves)]
+        per_run.append((statistics.median(baseline), statistics.median(save_times)))
+        print(f"  [{label}] run {run + 1}/{runs}: /api/time {per_run[-1][0] * 1000:.2f} ms, "
+              f"save {per_run[-1][1] * 1000:.2f} ms", flush=True)
 
     # SQL statements of one save (after the paper shape is cached)
     statements = []
@@ -183,9 +173,15 @@ def sequential(app, session_id, tickets, saves: int, label: str) -> None:
     overhead_ms = (statistics.median(save_times) - statistics.median(baseline)) * 1000
     print(f"  saveAnswer minus baseline       median {overhead_ms:.2f} ms")
     print(f"  SQL per save: {len(statements)} statements: {' · '.join(statements)}")
+    time_ms = statistics.median(r[0] for r in per_run) * 1000
+    save_ms = statistics.median(r[1] for r in per_run) * 1000
+    print(f"  median of {runs} runs: /api/time {time_ms:.2f} ms, save {save_ms:.2f} ms, "
+          f"ratio {save_ms / time_ms:.2f}")
+    return {"time_ms": time_ms, "save_ms": save_ms, "save_to_time": save_ms / time_ms,
+            "sql_per_save": len(statements)}
 
 
-def concurrent(app, session_id, tickets, threads: int, seconds: float, label: str) -> None:
+def concurrent(app, session_id, tickets, threads: int, seconds: float, label: str) -> float:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -237,35 +233,60 @@ def concurrent(app, session_id, tickets, threads: int, seconds: float, label: st
     print(f"\n[{label}] {threads} client threads for {seconds:.0f} s against a threaded Werkzeug server (CSRF on)")
     print(f"  {len(latencies)} saves, {len(latencies) / seconds:.0f} saves/s, errors {errors[0]}; "
           f"client-side {ms(latencies)}")
+    return len(latencies) / seconds
+
+
+def mode_of(app) -> dict:
+    """What the run really used, read back from the database (a row never claims a mode it did not run in)."""
+    from certify.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            journal = db.session.execute(db.text("PRAGMA journal_mode")).scalar()
+            sync = db.session.execute(db.text("PRAGMA synchronous")).scalar()
+            db.session.remove()
+            return {"database": "sqlite", "journal_mode": journal, "synchronous": int(sync)}
+        version = db.session.execute(db.text("SHOW server_version")).scalar()
+        db.session.remove()
+        return {"database": "postgresql", "server_version": version.split()[0],
+                "pool_pre_ping": bool(db.engine.pool._pre_ping)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--saves", type=int, default=3000)
+    parser.add_argument("--saves", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
     args = parser.parse_args()
-    targets = [("SQLite file (default journal)",
-                f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", False),
-               ("SQLite file (WAL, synchronous=NORMAL)",
-                f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}", True)]
+    header()
+    targets = [("sqlite", f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-')) / 'bench.db'}")]
     if args.database_url:
-        targets.append(("PostgreSQL", args.database_url, False))
-    for label, url, wal in targets:
+        targets.append(("postgresql", args.database_url))
+    figures, modes = {}, {}
+    for name, url in targets:
         app = make_app(url)
-        if wal:
-            use_wal(app)
+        modes[name] = mode_of(app)
+        assert name == modes[name]["database"]
+        if name == "sqlite":
+            assert modes[name]["journal_mode"] == "wal", modes[name]  # the app's own set-up (certify/extensions.py)
+        label = f"{name} ({', '.join(f'{k}={v}' for k, v in modes[name].items() if k != 'database')})"
         session_id, tickets = build(app, max(args.candidates, 50 + args.threads))
-        sequential(app, session_id, tickets, args.saves, label)
+        seq = sequential(app, session_id, tickets, args.saves, label, runs=args.runs)
         app.config["WTF_CSRF_ENABLED"] = True
-        concurrent(app, session_id, tickets, args.threads, args.seconds, label)
+        rate = concurrent(app, session_id, tickets, args.threads, args.seconds, label)
+        figures[f"{name}_time_ms"] = (round(seq["time_ms"], 3), "ms", "lower")
+        figures[f"{name}_save_ms"] = (round(seq["save_ms"], 3), "ms", "lower")
+        figures[f"{name}_save_to_time"] = (round(seq["save_to_time"], 2), "x", "lower")
+        figures[f"{name}_saves_per_s_{args.threads}_threads"] = (round(rate, 1), "saves/s", "higher")
         with app.app_context():
             from certify.extensions import db
 
             db.session.remove()
             db.engine.dispose()
+    report(figures, {k: ", ".join(f"{a}={b}" for a, b in v.items()) for k, v in modes.items()}, runs=args.runs)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ BENCHES = {
     "scheduling": [PY, "bench/scheduling.py", "--runs", "5"],
     "bank_import": [PY, "bench/bank_import.py", "--items", "5000", "--runs", "5"],
     "paper_generation": [PY, "bench/paper_generation.py", "--runs", "5"],
-    "exam_save": [PY, "bench/exam_save.py", "--saves", "2000"],  # prints its figures; BENCH_JSON not yet
+    "exam_save": [PY, "bench/exam_save.py", "--saves", "2000", "--runs", "5"],
     "roster_import": [PY, "bench/roster_import.py", "--rows", "5000", "--runs", "5"],
     "paper_job": [PY, "bench/paper_job.py", "--candidates", "5000", "--runs", "5"],
 }
