@@ -13,6 +13,7 @@ TRUSTED_PROXIES       number of trusted reverse proxies in front (nginx: 1) for 
 WEB_THREADS           threads per web process (held Socket.IO connections + requests in flight), default 256
 DB_POOL_SIZE / DB_POOL_TIMEOUT  default: min(WEB_THREADS, 16) + 2 connections per process, 5 s wait, then 503 +
               Retry-After
+SQLITE_BUSY_TIMEOUT   seconds a SQLite write waits for the write lock before 503 + Retry-After (default 10)
 SOCKETIO_CHANNEL      Redis pub/sub channel of this deployment (default derived from the database)
 SOCKETIO_ALLOWED_ORIGINS  comma-separated origins allowed besides the page's own (default none)
 LOG_LEVEL / LOG_FORMAT  default INFO / ``kv`` (key=value); ``json`` for one JSON object per line
@@ -80,6 +81,7 @@ def load_config(instance_path: Path) -> dict:
         "WEB_THREADS": _int("WEB_THREADS", 256),
         "DB_POOL_SIZE": _int("DB_POOL_SIZE", 0) or None,  # None: derived from WEB_THREADS
         "DB_POOL_TIMEOUT": float(os.environ.get("DB_POOL_TIMEOUT") or 5),
+        "SQLITE_BUSY_TIMEOUT": float(os.environ.get("SQLITE_BUSY_TIMEOUT") or 10),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "FORCE_HTTPS": _flag("CERTIFY_FORCE_HTTPS", False),
@@ -173,6 +175,10 @@ def derive(config) -> None:
         options["pool_timeout"] = float(config.get("DB_POOL_TIMEOUT") or 5)
     if uri.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
+    elif uri.startswith("sqlite") and not memory:
+        # how long a write waits for SQLite's one write lock (BEGIN IMMEDIATE, certify.extensions) before the
+        # request gets 503 + Retry-After
+        options["connect_args"] = {"timeout": float(config.get("SQLITE_BUSY_TIMEOUT") or 10)}
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
     if not config.get("SOCKETIO_CHANNEL"):
         config["SOCKETIO_CHANNEL"] = default_channel(uri)

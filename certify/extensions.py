@@ -37,3 +37,29 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def sqlite_begin_immediate() -> bool:
+    """Whether a SQLite transaction takes the write lock when it begins. A deferred transaction that reads and then
+    writes must upgrade its lock when it first writes; if another writer committed in between, SQLite fails that
+    upgrade at once with "database is locked" (SQLITE_BUSY_SNAPSHOT: the busy timeout cannot help a stale snapshot).
+    So a request that may write begins ``BEGIN IMMEDIATE`` and waits its turn for up to the busy timeout
+    (``SQLITE_BUSY_TIMEOUT``, certify.config) instead: HTTP requests other than GET/HEAD/OPTIONS and Socket.IO event
+    handlers. Everything else keeps the driver's own behaviour (reads outside a transaction, a deferred BEGIN before
+    the first write): page and API reads never wait for a writer (WAL), and the worker's sweeper and jobs and the CLI
+    are unchanged — a candidate's write waits for the sweeper's short transaction instead of failing, and if the
+    sweeper's own upgrade loses the race it is the sweeper that retries on its next tick, never the candidate."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return False
+    if getattr(request, "sid", None) is not None:  # a Socket.IO event (flask-socketio sets request.sid)
+        return True
+    return request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    if conn.dialect.name == "sqlite" and sqlite_begin_immediate():
+        # the driver sees the open transaction and issues no BEGIN of its own before the first write
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
