@@ -13,17 +13,21 @@ The policy (``hash_method``), argued from what the attacker who steals the table
   of real entropy even after the zxcvbn rules, so the per-guess cost is the only defence; and staff accounts
   are few and powerful, so their one-time passwords get it too (a staff reset costs one scrypt, once).
 - **Candidates' generated one-time passwords** (admission slips, resets) are 12 characters drawn by ``secrets``
-  from a 55-character alphabet: 12·log2(55) = 69.4 bits. They use PBKDF2-HMAC-SHA256 with 1,000 iterations and a
-  per-hash 16-character salt. Offline, an attacker needs 2^68.4 guesses on average per password; at ~1,000 HMAC
-  pairs per guess, a current GPU computes on the order of 10^7 such guesses a second, so one password costs
-  ~3·10^13 GPU-seconds, about a million GPU-years — and it is only valid until the candidate's first login.
-  scrypt would multiply a cost that is already out of reach, while costing the exam-morning login storm
-  (5,000 candidates in a few minutes) ~1,000× more CPU per login and a 5,000-slip batch 12–35 minutes.
+  from a 54-character alphabet (``ALPHABET``): 12·log2(54) = 69.1 bits (``GENERATED_BITS``). They use
+  PBKDF2-HMAC-SHA256 with 1,000 iterations and a per-hash random salt (16 characters). Offline, an attacker needs
+  2^68.1 ≈ 3·10^20 guesses on average per password; at 1,000 HMAC pairs per guess a high-end GPU manages at most
+  ~10^7 guesses a second, so one password costs ≥ 3·10^13 GPU-seconds, about a million GPU-years — and it is
+  valid only until the candidate's first login (a forced change). At 60 bits it would still be ~1,800 GPU-years.
+  scrypt would multiply a cost already out of reach, while making each password check of the exam-morning storm
+  (5,000 candidates in a few minutes, most on their slip password) ~440× dearer in CPU (a whole login ~28×) and a
+  5,000-slip batch take 9–33 minutes instead of 1–2 s.
 
-Measured cost per verification (``python -m certify.services.passwords``: medians of ≥ 20; 2-core development
-machine, load average 1.5–2 from other work, 2026-12-02): scrypt N=2^15 ~210 ms; PBKDF2-SHA256-1000 ~0.23 ms.
-The login runs these outside any database connection and at most ``LOGIN_HASH_CONCURRENCY`` at a time
-(``certify.login_gate``).
+Measured per verification (``python -m certify.services.passwords``: medians of 21, wall / CPU of the thread;
+2-core development machine shared with other work, load average 10, 2026-12-02): scrypt N=2^15 404 ms wall,
+106 ms CPU; PBKDF2-SHA256-1000 0.24 ms wall, 0.24 ms CPU (at load 1.8: scrypt 210 ms wall, PBKDF2 0.23 ms).
+A whole candidate login in-process (``bench/login_cpu.py``) costs ~3.6 ms CPU with a one-time password and
+~102 ms with a chosen one. The login runs the check outside any database connection and at most
+``LOGIN_HASH_CONCURRENCY`` at a time (``certify.login_gate``).
 """
 from __future__ import annotations
 
@@ -129,26 +133,29 @@ def needs_rehash(password_hash: str, wanted: str) -> bool:
 
 
 def measure(runs: int = 21) -> dict[str, dict[str, float]]:
-    """Milliseconds per hash and per verification of each method (median of ``runs``; for the module docstring)."""
+    """Milliseconds per hash and per verification of each method, wall and CPU of this thread (median of ``runs``;
+    for the module docstring). Wall grows with the machine's load; CPU is what a login storm spends."""
     from werkzeug.security import check_password_hash, generate_password_hash
 
     out = {}
     for method in (GENERATED_HASH_METHOD, CHOSEN_HASH_METHOD):
-        made, checked = [], []
+        made, checked, cpu = [], [], []
         for _ in range(runs):
             password = generate_password()
             start = time.perf_counter()
             stored = generate_password_hash(password, method=method)
             made.append(time.perf_counter() - start)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             check_password_hash(stored, password + "x")
             checked.append(time.perf_counter() - start)
-        out[method] = {"hash_ms": statistics.median(made) * 1000, "verify_ms": statistics.median(checked) * 1000}
+            cpu.append(time.thread_time() - start_cpu)
+        out[method] = {"hash_ms": statistics.median(made) * 1000, "verify_ms": statistics.median(checked) * 1000,
+                       "verify_cpu_ms": statistics.median(cpu) * 1000}
     return out
 
 
 if __name__ == "__main__":  # pragma: no cover
     for method, ms in measure().items():
-        print(f"{method:<22} hash {ms['hash_ms']:8.2f} ms, verify {ms['verify_ms']:8.2f} ms (median of 21); "
-              f"5,000 accounts: {ms['hash_ms'] * 5:7.1f} s")
+        print(f"{method:<22} hash {ms['hash_ms']:8.2f} ms, verify {ms['verify_ms']:8.2f} ms wall / "
+              f"{ms['verify_cpu_ms']:8.2f} ms CPU (medians of 21); 5,000 hashes: {ms['hash_ms'] * 5:7.1f} s")
     print(f"generated passwords: {GENERATED_LENGTH} of {len(ALPHABET)} characters = {GENERATED_BITS:.1f} bits")
