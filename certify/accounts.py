@@ -8,8 +8,9 @@ parameters and their measured cost).
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
-from flask import current_app
+from flask import current_app, has_request_context
 from werkzeug.security import generate_password_hash
 
 from . import login_gate, login_throttle
@@ -177,14 +178,23 @@ def end_sessions(user: User) -> None:
 def change_password(user: User, new_password: str, *, current_password: str | None = None) -> None:
     """The account holder sets a password of their choice (rules checked); ends the account's other sessions.
 
-    With ``current_password``, it must match (the web form); the CLI of an operator passes None.
+    With ``current_password``, it must match (the web form); the CLI of an operator passes None. In a request the
+    checks and the new scrypt hash run like the login's (a candidate's first login is followed by this change, so
+    it is part of the exam-morning storm): outside any database connection, in a slot of ``certify.login_gate``;
+    then the account is read again and refused (409) if its password changed meanwhile.
     """
-    if current_password is not None and not user.check_password(current_password):
+    stored, username, display, role = user.password_hash, user.username, user.display_name, user.role
+    if has_request_context():
+        release_connection()
+    if current_password is not None and not login_gate.verify(stored, current_password):
         raise PasswordRejected("wrong_password", "当前密码不正确")
     if current_password is not None and new_password == current_password:
         raise PasswordRejected(messages="新密码不能与当前密码相同")
-    check_new_password(user, new_password)
-    user.password_hash = generate_password_hash(new_password, method=CHOSEN_HASH_METHOD)
+    check_new_password(SimpleNamespace(username=username, display_name=display), new_password)
+    new_hash = login_gate.gate().run(generate_password_hash, new_password, hash_method(role, generated=False))
+    if user.password_hash != stored:  # a fresh transaction: a reset or another change came first
+        raise Conflict("password_changed", "密码刚刚已被修改，请重新登录后再试")
+    user.password_hash = new_hash
     user.must_change_password = False
     end_sessions(user)
     audit("account.password_change", target=user, username=user.username)

@@ -247,3 +247,26 @@ def test_the_throttle_still_refuses_before_any_hash(app, make_user, ctx, checks,
     resp = login(client, "T2024007")
     assert resp.status_code == 429 and resp.headers["Retry-After"]
     assert len(checks) == 2  # the refused attempt checked no password
+
+
+def test_the_first_password_change_hashes_outside_any_connection_too(app, make_user, ctx, checks, monkeypatch):
+    cand = make_user(CANDIDATE, "T2024008")
+    one_time = accounts.reset_password(cand)
+    db.session.commit()
+    made: list[tuple[str, int]] = []
+
+    def spy_hash(password, method):
+        made.append((method, db.engine.pool.checkedout()))
+        return generate_password_hash(password, method=method)
+
+    monkeypatch.setattr(login_gate, "generate_password_hash", spy_hash)
+    monkeypatch.setattr(accounts, "generate_password_hash", spy_hash)
+    client = app.test_client()
+    assert login(client, "T2024008", one_time).status_code == 302
+    resp = client.post("/account/password", data={"current": one_time, "new": "a-quiet-river-2024",
+                                                  "confirm": "a-quiet-river-2024"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    assert checks == [(GENERATED_HASH_METHOD, 0)] * 2 and made == [(SCRYPT, 0)]
+    user = _user("T2024008")
+    assert not user.must_change_password and stored_method(user.password_hash) == SCRYPT
+    assert login(app.test_client(), "T2024008", "a-quiet-river-2024").status_code == 302
