@@ -91,9 +91,9 @@ def gate(app: Flask | None = None) -> Gate:
     existing = app.extensions.get(EXTENSION)
     if existing is None:
         config = app.config
-        existing = Gate(int(config.get("LOGIN_HASH_CONCURRENCY") or 0) or default_concurrency(),
-                        float(config.get("LOGIN_HASH_WAIT_SECONDS") or 10), int(config.get("RETRY_AFTER_SECONDS", 5)))
-        app.extensions[EXTENSION] = existing
+        made = Gate(int(config.get("LOGIN_HASH_CONCURRENCY") or 0) or default_concurrency(),
+                    float(config.get("LOGIN_HASH_WAIT_SECONDS") or 10), int(config.get("RETRY_AFTER_SECONDS", 5)))
+        existing = app.extensions.setdefault(EXTENSION, made)  # two first logins at once still share one gate
     return existing
 
 
