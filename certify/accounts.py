@@ -8,10 +8,12 @@ parameters and their measured cost).
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
+from flask import current_app, has_request_context
 from werkzeug.security import generate_password_hash
 
-from . import login_throttle
+from . import login_gate, login_throttle
 from .audit import audit
 from .clock import utcnow
 from .domain import CANDIDATE, PANELIST, ROLE_LABELS, SECRETARIAT, SUPERVISOR
@@ -20,11 +22,14 @@ from .extensions import db
 from .models import User
 from .services.passwords import (
     CHOSEN_HASH_METHOD,
-    GENERATED_HASH_METHOD,
     UNUSABLE_HASH,
     generate_password,
+    hash_method,
+    needs_rehash,
     password_problems,
+    stored_method,
 )
+from .uow import release_connection
 
 STAFF_ROLES = (SECRETARIAT, SUPERVISOR, PANELIST)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -53,8 +58,10 @@ class LoginThrottled(DomainError):
 # ---------------------------------------------------------------- creating accounts
 
 def _set_generated(user: User) -> str:
+    """A fresh one-time password for ``user``, hashed as the policy says for the role (light KDF for candidates,
+    scrypt for staff: ``services.passwords.hash_method``)."""
     password = generate_password()
-    user.password_hash = generate_password_hash(password, method=GENERATED_HASH_METHOD)
+    user.password_hash = generate_password_hash(password, method=hash_method(user.role, generated=True))
     user.must_change_password = True
     return password
 
@@ -120,19 +127,42 @@ def create_staff(username: str, role: str, *, display_name: str = "", password: 
 # ---------------------------------------------------------------- logging in and out
 
 def authenticate(username: str, password: str) -> User | None:
-    """The account for these credentials, or None; raises ``LoginThrottled`` while this client must wait.
+    """The account for these credentials, or None; raises ``LoginThrottled`` while this client must wait, and
+    ``login_gate.LoginBusy`` (503) when no password check could start within ``LOGIN_HASH_WAIT_SECONDS``.
 
     Every login (page and JSON API) comes through here, so they share one limit (``certify.login_throttle``).
+    Three steps, so the CPU-bound hash never holds a pooled database connection (``certify.login_gate``):
+    a short read of the account's id, role and hash, ended at once (``uow.release_connection``); the check, in a
+    slot of the login gate, against a dummy scrypt hash when there is no usable account (an unknown name costs
+    what an account with a chosen password costs); then a fresh transaction that loads the account, makes sure
+    its hash did not change meanwhile (a reset or password change wins), records the login and stores a rehash
+    when the hash policy (``services.passwords.hash_method``) asks for a stronger one.
     """
     username = (username or "").strip()
-    user = user_by_username(username) if len(username) <= 64 else None
-    attempt = login_throttle.attempt_for(username, user.id if user else None)
+    row = None
+    if username and len(username) <= 64:
+        row = db.session.execute(
+            db.select(User.id, User.role, User.password_hash, User.must_change_password, User.is_active_account)
+            .filter_by(username=username)).first()
+    release_connection()
+    attempt = login_throttle.attempt_for(username, row.id if row else None)
     wait = attempt.wait()
     if wait:
         raise LoginThrottled(wait)
-    if user is None or not user.is_active_account or not user.check_password(password or ""):
+    password = password or ""
+    if row is None or not row.is_active_account or not stored_method(row.password_hash):
+        login_gate.dummy_verify(password)
         attempt.failed()
         return None
+    wanted = hash_method(row.role, generated=row.must_change_password)
+    rehash = current_app.config.get("PASSWORD_REHASH_ON_LOGIN", True) and needs_rehash(row.password_hash, wanted)
+    ok, rehashed = login_gate.verify_and_rehash(row.password_hash, password, wanted if rehash else None)
+    user = db.session.get(User, row.id) if ok else None
+    if user is None or user.password_hash != row.password_hash or not user.is_active_account:
+        attempt.failed()
+        return None
+    if rehashed:
+        user.password_hash = rehashed
     attempt.succeeded()
     user.last_login_at = utcnow()
     return user
@@ -148,14 +178,23 @@ def end_sessions(user: User) -> None:
 def change_password(user: User, new_password: str, *, current_password: str | None = None) -> None:
     """The account holder sets a password of their choice (rules checked); ends the account's other sessions.
 
-    With ``current_password``, it must match (the web form); the CLI of an operator passes None.
+    With ``current_password``, it must match (the web form); the CLI of an operator passes None. In a request the
+    checks and the new scrypt hash run like the login's (a candidate's first login is followed by this change, so
+    it is part of the exam-morning storm): outside any database connection, in a slot of ``certify.login_gate``;
+    then the account is read again and refused (409) if its password changed meanwhile.
     """
-    if current_password is not None and not user.check_password(current_password):
+    stored, username, display, role = user.password_hash, user.username, user.display_name, user.role
+    if has_request_context():
+        release_connection()
+    if current_password is not None and not login_gate.verify(stored, current_password):
         raise PasswordRejected("wrong_password", "当前密码不正确")
     if current_password is not None and new_password == current_password:
         raise PasswordRejected(messages="新密码不能与当前密码相同")
-    check_new_password(user, new_password)
-    user.password_hash = generate_password_hash(new_password, method=CHOSEN_HASH_METHOD)
+    check_new_password(SimpleNamespace(username=username, display_name=display), new_password)
+    new_hash = login_gate.gate().run(generate_password_hash, new_password, hash_method(role, generated=False))
+    if user.password_hash != stored:  # a fresh transaction: a reset or another change came first
+        raise Conflict("password_changed", "密码刚刚已被修改，请重新登录后再试")
+    user.password_hash = new_hash
     user.must_change_password = False
     end_sessions(user)
     audit("account.password_change", target=user, username=user.username)

@@ -14,6 +14,10 @@ WEB_THREADS           threads per web process (held Socket.IO connections + requ
 DB_POOL_SIZE / DB_POOL_TIMEOUT  default: min(WEB_THREADS, 16) + 2 connections per process, 5 s wait, then 503 +
               Retry-After
 SQLITE_BUSY_TIMEOUT   seconds a SQLite write waits for the write lock before 503 + Retry-After (default 10)
+LOGIN_HASH_CONCURRENCY / LOGIN_HASH_WAIT_SECONDS  password checks at once per process (default: its cores) and how
+              long a login waits for one before 503 + Retry-After (default 10 s): ``certify.login_gate``
+PASSWORD_REHASH_ON_LOGIN  1 (default): a successful login re-hashes a password whose hash is weaker than the policy
+              (``services.passwords.needs_rehash``); 0 leaves hashes as they are (benchmarks with a shared light hash)
 SOCKETIO_CHANNEL      Redis pub/sub channel of this deployment (default derived from the database)
 SOCKETIO_ALLOWED_ORIGINS  comma-separated origins allowed besides the page's own (default none)
 LOG_LEVEL / LOG_FORMAT  default INFO / ``kv`` (key=value); ``json`` for one JSON object per line
@@ -83,6 +87,9 @@ def load_config(instance_path: Path) -> dict:
         "DB_POOL_TIMEOUT": float(os.environ.get("DB_POOL_TIMEOUT") or 5),
         "SQLITE_BUSY_TIMEOUT": float(os.environ.get("SQLITE_BUSY_TIMEOUT") or 10),
         "RETRY_AFTER_SECONDS": _int("RETRY_AFTER_SECONDS", 5),
+        "LOGIN_HASH_CONCURRENCY": _int("LOGIN_HASH_CONCURRENCY", 0) or None,  # None: this process's cores
+        "LOGIN_HASH_WAIT_SECONDS": float(os.environ.get("LOGIN_HASH_WAIT_SECONDS") or 10),
+        "PASSWORD_REHASH_ON_LOGIN": _flag("PASSWORD_REHASH_ON_LOGIN", True),
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         "FORCE_HTTPS": _flag("CERTIFY_FORCE_HTTPS", False),
         "SESSION_COOKIE_SECURE": _flag("CERTIFY_SECURE_COOKIES", production),

@@ -44,6 +44,19 @@ def commit() -> None:
     realtime.run_ready()
 
 
+def release_connection() -> None:
+    """End the request's transaction so far, which must have only read, returning its pooled connection before a
+    slow step that needs no database (the login's password check, ``certify.login_gate``); the next query opens a
+    fresh transaction, and the unit of work commits that one as usual. Loaded objects are expired, not detached.
+
+    Refuses (``RuntimeError``, a programming error) when the transaction has changes, which this would discard.
+    """
+    session = db.session()
+    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+        raise RuntimeError("release_connection() with unsaved or flushed changes: they would be rolled back")
+    session.rollback()
+
+
 def _mark_write(session: Session, _flush_context) -> None:
     if session.new or session.dirty or session.deleted:
         session.info[_WROTE] = True

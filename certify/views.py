@@ -14,6 +14,7 @@ from .domain import LEVELS, PANELIST, ROLE_LABELS, SECRETARIAT, SUPERVISOR
 from .errors import DomainError
 from .extensions import db
 from .forms import ChangePasswordForm, ConfirmForm, LoginForm, StaffCreateForm
+from .login_gate import LoginBusy
 from .registry import home_endpoint
 
 # cli_group=None: the blueprint's commands (``certify users …``) are top-level commands of the app's CLI.
@@ -73,15 +74,17 @@ def login():
 
 
 @bp.app_errorhandler(accounts.LoginThrottled)
-def login_throttled(err: accounts.LoginThrottled):
-    """Both logins (page and ``/api/login``): 429 with ``Retry-After``; the page keeps the form."""
+@bp.app_errorhandler(LoginBusy)
+def login_throttled(err: accounts.LoginThrottled | LoginBusy):
+    """Both logins (page and ``/api/login``): 429 (this client must wait) or 503 (every password check slot busy:
+    ``certify.login_gate``) with ``Retry-After``; the page keeps the form and says when to try again."""
     if wants_json():
-        response, status = json_error(429, err.code, err.message, retry_after=err.retry_after)
+        response, status = json_error(err.status, err.code, err.message, retry_after=err.retry_after)
     else:
         form = LoginForm()
         form.password.data = ""
         response = make_response(render_template("core/login.html", form=form, throttled=err.message))
-        status = 429
+        status = err.status
     response.status_code = status
     response.headers["Retry-After"] = str(err.retry_after)
     return response
