@@ -133,10 +133,10 @@ def authenticate(username: str, password: str) -> User | None:
     Every login (page and JSON API) comes through here, so they share one limit (``certify.login_throttle``).
     Three steps, so the CPU-bound hash never holds a pooled database connection (``certify.login_gate``):
     a short read of the account's id, role and hash, ended at once (``uow.release_connection``); the check, in a
-    slot of the login gate, against a dummy scrypt hash when there is no usable account (an unknown name costs
-    what an account with a chosen password costs); then a fresh transaction that loads the account, makes sure
-    its hash did not change meanwhile (a reset or password change wins), records the login and stores a rehash
-    when the hash policy (``services.passwords.hash_method``) asks for a stronger one.
+    slot of the login gate, against a dummy hash when there is no usable account (an unknown name costs what a
+    candidate's one-time password costs, ``certify.login_gate``); then a fresh transaction that loads the account,
+    makes sure its hash did not change meanwhile (a reset or password change wins), records the login and stores a
+    rehash when the hash policy (``services.passwords.hash_method``) asks for a stronger one.
     """
     username = (username or "").strip()
     row = None
