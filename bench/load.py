@@ -350,6 +350,7 @@ class Stats:
         self.errors: dict[str, int] = {}
         self.statuses: dict[int, int] = {}
         self.exceptions: dict[str, int] = {}  # client-side failures (no HTTP status) by exception class
+        self.refusals: dict[str, int] = {}  # socket acks {"ok": false}: event and code
         self.requests = 0
 
     def add(self, op: str, seconds: float, status: int | None):
@@ -728,17 +729,20 @@ def _submit_outcome(back: dict) -> dict:
 def build_panels(database_url: str, n_panels: int, n_panelists: int, n_cases: int,
                  hash_method: str = "pbkdf2:sha256:1000") -> dict:
     """A defense round: ``n_panels`` panels of a chair and ``n_panelists`` panelists (accounts written in bulk, one
-    light password hash for all), ``n_cases`` scheduled candidates each; every case checked in, called and ended by
-    the operations the chair's buttons call, so that each is open for scoring (state ``scoring``) and every member
-    has a draft sheet. Returns each panel's chair and panelists (usernames)."""
+    light password hash for all), ``n_cases`` scheduled candidates each, every case already defended and open for
+    scoring (state ``scoring``, as after 签到 → 叫号 → 结束答辩) with a draft sheet per member: rows written in bulk,
+    what ``ensure_cases`` and those three chair actions leave (less their audit entries), in seconds instead of the
+    minutes 3 × 800 audited operations take. Returns each panel's chair and panelists (usernames)."""
     from sqlalchemy import insert, select
     from werkzeug.security import generate_password_hash
 
+    from certify.clock import utcnow
     from certify.extensions import db
     from certify.models import Candidate, User
     from certify.rounds import create_round
     from defense.models import DefenseAssignment, Panel, Panelist, PanelMember
     from defense.scoring import operations as ops
+    from defense.scoring.models import DefenseCase, ScoreSheet
 
     app = fresh_app(database_url)
     with app.app_context():
@@ -747,8 +751,9 @@ def build_panels(database_url: str, n_panels: int, n_panelists: int, n_cases: in
         hashed = generate_password_hash(PASSWORD, method=hash_method)
         base_user = (db.session.scalar(select(db.func.max(User.id))) or 0) + 1
         size = n_panelists + 1
-        users, experts, panels, members, cands, assigns = [], [], [], [], [], []
+        users, experts, panels, members, cands, assigns, cases, sheets = [], [], [], [], [], [], [], []
         start = datetime(2024, 11, 2, 0, 30)
+        now = utcnow()
         for p in range(n_panels):
             panels.append({"id": p + 1, "round_id": rnd.id, "name": f"第{p + 1}答辩组", "room": f"科技馆 {p + 101}"})
             for m in range(size):
@@ -763,21 +768,21 @@ def build_panels(database_url: str, n_panels: int, n_panelists: int, n_cases: in
                 n = p * n_cases + k
                 cands.append({"id": n + 1, "round_id": rnd.id, "ticket": f"DEF{n:06d}", "id_number": f"DID{n:015d}",
                               "name": f"考生{n}", "work_unit": f"考生单位{n}", "level": "中级"})
-                assigns.append({"round_id": rnd.id, "candidate_id": n + 1, "panel_id": p + 1,
+                assigns.append({"id": n + 1, "round_id": rnd.id, "candidate_id": n + 1, "panel_id": p + 1,
                                 "start_at": start + timedelta(minutes=20 * k),
                                 "end_at": start + timedelta(minutes=20 * (k + 1)), "queue_position": k + 1})
+                cases.append({"id": n + 1, "round_id": rnd.id, "assignment_id": n + 1, "candidate_id": n + 1,
+                              "panel_id": p + 1, "state": "scoring", "queue_order": k + 1, "checked_in_at": now,
+                              "called_at": now, "ended_at": now, "timer_log": [], "flags": [], "version": 4})
+                sheets += [{"case_id": n + 1, "candidate_id": n + 1, "panelist_id": p * size + m + 1, "scores": {},
+                            "status": "draft"} for m in range(size)]
         for model, rows in ((User, users), (Panel, panels), (Panelist, experts), (PanelMember, members),
-                            (Candidate, cands), (DefenseAssignment, assigns)):
+                            (Candidate, cands), (DefenseAssignment, assigns), (DefenseCase, cases),
+                            (ScoreSheet, sheets)):
             for i in range(0, len(rows), 5000):
                 db.session.execute(insert(model), rows[i:i + 5000])
-        db.session.flush()
-        for panel in db.session.execute(select(Panel).order_by(Panel.id)).scalars():
-            for case in ops.ensure_cases(panel):
-                ops.check_in(case)
-                ops.call_next(panel)
-                ops.end_defense(case)
         db.session.commit()
-        move_sequences(("users", "panels", "panelists", "candidates"))
+        move_sequences(("users", "panels", "panelists", "candidates", "defense_assignments", "defense_cases"))
         result = {"panels": [{"id": p + 1, "chair": f"zj{p:03d}c",
                               "panelists": [f"zj{p:03d}p{m}" for m in range(1, size)]} for p in range(n_panels)]}
         db.session.remove()
@@ -864,6 +869,9 @@ class Member:
             return None
         ok = isinstance(ack, dict) and ack.get("ok")
         self.stats.add(event, time.perf_counter() - t0, 200 if ok else 409)
+        if not ok:  # the refusal's code (stale, rate_limited, busy, …), to say what the errors were
+            code = f"{event}:{ack.get('code') if isinstance(ack, dict) else 'no-ack'}"
+            self.stats.refusals[code] = self.stats.refusals.get(code, 0) + 1
         return ack
 
     async def close(self) -> None:
@@ -994,7 +1002,7 @@ async def run_panels(args, data: dict, servers: list) -> dict:
         "store_cpu_ms_per_request": round(store_cpu * 1000 / max(1, stats.requests), 2),
         "server_rss_mb": round(rss_after, 1),
         "rss_mb_per_connected_member": round((max(rss_prepared, rss_after) - rss_idle) / max(1, held), 3),
-        "statuses": stats.statuses, "exceptions": stats.exceptions, "per_op": per_op,
+        "statuses": stats.statuses, "exceptions": stats.exceptions, "refusals": stats.refusals, "per_op": per_op,
         "prep_errors": sum(prep.errors.values()), "prep_exceptions": prep.exceptions,
         "members_not_joined": len(everyone) - sum(1 for m in everyone if m.state is not None),
     }
@@ -1075,7 +1083,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", choices=["login-storm", "start-storm", "steady", "submit-storm", "panels"])
     p.add_argument("--clients", type=int, default=100)
     p.add_argument("--duration", type=float, default=60, help="steady: seconds of saving")
-    p.add_argument("--period", type=float, default=10, help="steady: seconds between one candidate's saves")
+    p.add_argument("--period", type=float, default=None,
+                   help="steady: seconds between one candidate's saves (default 10); panels: between one panelist's "
+                        "submitted sheets (default 30: 40 × the real pace of one per 20-minute slot, so that a "
+                        "minute gives hundreds of samples)")
     p.add_argument("--window", type=float, default=60, help="storms: seconds over which arrivals spread")
     p.add_argument("--reconnect-share", type=float, default=0.1)
     p.add_argument("--connections", type=int, default=200, help="client connection pool size")
@@ -1101,6 +1112,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.period is None:
+        args.period = 30 if args.scenario == "panels" else 10
     if not args.database_url:
         args.database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-load-')) / 'load.db'}"
     print(f"# {' '.join(sys.argv)}")
