@@ -161,6 +161,7 @@ def main(argv=None):
     p.add_argument("--out", default="growth.json", help="the JSON file written (every run, then the summary)")
     p.add_argument("--plot", default="growth.svg", help="the plot written (.svg or .png)")
     opts = p.parse_args(argv)
+    load.exit_on_sigterm()
     if not opts.database_url:
         opts.database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-growth-')) / 'growth.db'}"
     opts.backend = opts.database_url.split("://")[0].split("+")[0]

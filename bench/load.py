@@ -464,8 +464,10 @@ class Examinee:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         t0 = time.perf_counter()
         try:
-            await sio.connect(self.base, headers={"Cookie": cookie}, auth={"csrf_token": self.csrf},
-                              namespaces=["/exam"], transports=["websocket"], wait_timeout=self.socket_timeout)
+            # bounded as a whole: a server with every thread held never answers the websocket upgrade
+            await asyncio.wait_for(sio.connect(self.base, headers={"Cookie": cookie}, auth={"csrf_token": self.csrf},
+                                               namespaces=["/exam"], transports=["websocket"],
+                                               wait_timeout=self.socket_timeout), self.socket_timeout)
             ack = await sio.call("join_attempt", {"attempt_id": self.attempt["attempt_id"]}, namespace="/exam",
                                  timeout=self.socket_timeout)
         except Exception as exc:
@@ -502,8 +504,8 @@ class Examinee:
 async def _quiet_disconnect(sio) -> None:
     if sio is not None:
         try:
-            await sio.disconnect()
-        except Exception:  # noqa: BLE001 - already gone: nothing to close
+            await asyncio.wait_for(sio.disconnect(), 5)
+        except Exception:  # noqa: BLE001 - already gone (or the server no longer answers): nothing to close
             pass
 
 
@@ -845,8 +847,9 @@ class Member:
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         t0 = time.perf_counter()
         try:
-            await sio.connect(self.base, headers={"Cookie": cookie}, auth={"csrf_token": self.csrf},
-                              namespaces=["/defense"], transports=["websocket"], wait_timeout=self.timeout)
+            await asyncio.wait_for(sio.connect(self.base, headers={"Cookie": cookie}, auth={"csrf_token": self.csrf},
+                                               namespaces=["/defense"], transports=["websocket"],
+                                               wait_timeout=self.timeout), self.timeout)
         except Exception as exc:
             self.stats.exceptions[type(exc).__name__] = self.stats.exceptions.get(type(exc).__name__, 0) + 1
             self.stats.add("socketConnect", time.perf_counter() - t0, None)
@@ -1110,7 +1113,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a CI runner) unwinds like Ctrl+C, so the server processes are stopped, not orphaned."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def main(argv=None):
+    exit_on_sigterm()
     args = parser().parse_args(argv)
     if args.period is None:
         args.period = 30 if args.scenario == "panels" else 10
