@@ -595,7 +595,8 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         "rss_mb_per_client": round((rss_after - rss_before) / max(1, len(ready)), 3),
         # the server's memory grown by logging the candidates in, starting and (--hold-sockets) connecting them
         "server_rss_idle_mb": round(rss_idle, 1),
-        "rss_mb_per_connected_candidate": round((max(rss_prepared, rss_after) - rss_idle) / max(1, len(ready)), 3),
+        "rss_mb_per_connected_candidate": round((max(rss_prepared, rss_after) - rss_idle)
+                                                / max(1, held if args.hold_sockets else len(ready)), 3),
         "sockets_held": held if args.hold_sockets else None,
         "retried_503": stats.statuses.get(503, 0), "statuses": stats.statuses, "exceptions": stats.exceptions,
         "per_op": per_op,
