@@ -166,17 +166,20 @@ class Listener:
     """A python-socketio client of one namespace, logged in as a staff user; keeps every event with its arrival
     time (time.monotonic) and lets a test wait for a condition over them."""
 
-    def __init__(self, base: str, username: str, namespace: str, events: tuple[str, ...]):
+    def __init__(self, base: str, username: str | None, namespace: str, events: tuple[str, ...], *, http=None,
+                 csrf: str = ""):
+        """``username``: a staff user logged in through the login page; or ``http`` and ``csrf``: the session and
+        token of a client already logged in (a candidate's exam page, after the API login)."""
         import socketio
 
         self.namespace = namespace
         self.received: list[tuple[float, str, dict]] = []
         self.cond = threading.Condition()
-        self.http = staff_login(base, username)
+        self.http = http if http is not None else staff_login(base, username)
         self.client = socketio.Client(reconnection=False)
         for name in events:
             self.client.on(name, self._handler(name), namespace=namespace)
-        auth = socket_auth(base, self.http)
+        auth = {"csrf_token": csrf} if csrf else socket_auth(base, self.http)
         self.client.connect(base, namespaces=[namespace], headers={"Cookie": cookie_header(self.http)}, auth=auth,
                             transports=["websocket"], wait_timeout=10)
 
@@ -364,27 +367,60 @@ def _progress_arrivals(monitor: Listener, attempt_id: int, saves: list[Save]):
 
 # ---------------------------------------------------------------------------------------------------- the tests
 
+def _add_time_on(base: str, staff: Listener, database: ScratchDatabase, attempt_id: int, minutes: int) -> None:
+    """The monitor's "+N minutes" button (a form post through ``base``) for the candidate of ``attempt_id``."""
+    from tests.ops.cluster import csrf_from
+
+    with database.connect() as conn:
+        (assignment_id,) = conn.execute(
+            "SELECT sc.id FROM exam_session_candidates sc JOIN exam_attempts a ON a.session_id = sc.session_id "
+            "AND a.candidate_id = sc.candidate_id WHERE a.id = %s", (attempt_id,)).fetchone()
+    token = csrf_from(staff.http.get(f"{base}/", timeout=10).text)
+    resp = staff.http.post(f"{base}/exam/monitor/assignments/{assignment_id}/add-time", allow_redirects=False,
+                           data={"csrf_token": token, "minutes": str(minutes), "reason": "两进程测试：设备故障补时"},
+                           timeout=10)
+    assert resp.status_code == 302, resp.text[:300]
+
+
 def test_candidate_moves_from_a_to_b_and_the_monitor_on_a_sees_saves_made_on_b(deployment):
     """1. A candidate logs in and starts on A, saves on A, continues on B with the same cookies, saves more and
-    submits on B: every acknowledged save is graded; the secretariat's monitor on A receives B's notices."""
+    submits on B: every acknowledged save is graded; the secretariat's monitor on A receives B's notices. The exam
+    page's own socket moves too: reconnected to B, it receives the extra time the secretariat gives on A."""
     a, b = _pair(deployment)
     ids = deployment.ids
     monitor = Listener(a.base, "mishu", "/exam", events=("progress", "row"))
+    page = None
     try:
         assert monitor.call("join_session", {"session_id": ids["session_id"]})["ok"]
         cand = CandidateClient(ids["tickets"][0])
         cand.login(a.base)
-        cand.start(a.base, ids["session_id"])
+        started = cand.start(a.base, ids["session_id"])
+        page = Listener(a.base, None, "/exam", events=("deadline", "closed"), http=cand.http, csrf=cand.csrf)
+        assert page.call("join_attempt", {"attempt_id": cand.attempt_id})["ok"]
         paper = _paper(deployment.database, cand.attempt_id)
         positions = _one_letter_positions(paper)
         on_a = [cand.save(a.base, p, _choices(paper, p)[i % 2]) for i, p in enumerate(positions[:4])]
         assert all(s.ack and s.ack["applied"] for s in on_a), [s.failure for s in on_a]
 
         # the same browser (cookies, attempt token) now reaches B: the reloaded page shows A's saves
+        page.close()
         view = cand.view(b.base)
         shown = {item["position"]: "".join(item["response"]) for item in view["items"]}
         assert {s.position: shown[s.position] for s in on_a} == {s.position: s.letters for s in on_a}
         assert view["answered_count"] == 4 and view["last_seq"] == on_a[-1].seq
+        page = Listener(b.base, None, "/exam", events=("deadline", "closed"), http=cand.http, csrf=cand.csrf)
+        assert page.call("join_attempt", {"attempt_id": cand.attempt_id})["ok"]
+
+        # the secretariat, on A, gives five more minutes: the page on B is told the new deadline
+        sent = time.monotonic()
+        _add_time_on(a.base, monitor, deployment.database, cand.attempt_id, 5)
+        told = page.wait_for(lambda rs: [(at, p) for at, n, p in rs if n == "deadline"], FANOUT_BOUND)
+        assert told, f"the page on B never heard of the extra time given on A\n{deployment.logs()}"
+        deadline_seen_at, notice = told[0]
+        assert notice["attempt_id"] == cand.attempt_id and notice["deadline_at"] != started["deadline_at"]
+        assert cand.view(b.base)["deadline_at"] == notice["deadline_at"]
+        TIMINGS["extra time on A → the candidate's page on B (form posted → notice received)"] = \
+            _ms(deadline_seen_at - sent)
 
         changed = positions[1]  # a position answered on A, answered differently on B
         plan = [(p, _choices(paper, p)[0]) for p in positions[4:7]] + [(changed, _choices(paper, changed)[0])]
@@ -396,6 +432,8 @@ def test_candidate_moves_from_a_to_b_and_the_monitor_on_a_sees_saves_made_on_b(d
 
         closed = cand.submit(b.base)
         assert closed["state"] == "submitted"
+        assert page.wait_for(lambda rs: [p for _, n, p in rs if n == "closed"], FANOUT_BOUND), \
+            "the page on B was not told its attempt closed"
         row = monitor.wait_for(lambda rs: [p for _, n, p in rs if n == "row" and p.get("attempt_id") ==
                                            cand.attempt_id and p.get("status") == "submitted"], FANOUT_BOUND)
         assert row, "the monitor on A never saw the submission made on B"
@@ -404,6 +442,8 @@ def test_candidate_moves_from_a_to_b_and_the_monitor_on_a_sees_saves_made_on_b(d
         TIMINGS["exam fan-out B → monitor on A (request sent → notice received)"] = _spread(latencies)
     finally:
         monitor.close()
+        if page is not None:
+            page.close()
 
 
 def test_chair_on_a_sees_a_sheet_submitted_on_b_within_the_bound(deployment):
