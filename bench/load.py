@@ -537,12 +537,21 @@ async def spread(coros, window: float):
     return await asyncio.gather(*(later(random.uniform(0, window), f) for f in coros))
 
 
+def client_connector(aiohttp, args):
+    """The load generator's connection pool. Idle connections are dropped after 4 s, before gunicorn closes an idle
+    keep-alive connection (``keepalive`` 5 s, certify/gunicorn_conf.py): aiohttp's default (15 s) reused connections
+    the server was closing at that moment, and those requests failed without reaching the app (the first load runs'
+    "client-side" start-storm errors). A browser retries such a request by itself; this client does not, so it keeps
+    its idle time under the server's instead."""
+    return aiohttp.TCPConnector(limit=args.connections, keepalive_timeout=4)
+
+
 async def run_scenario(args, data: dict, server: Server) -> dict:
     import aiohttp
 
     base = f"http://127.0.0.1:{server.port}"
     timeout = aiohttp.ClientTimeout(total=args.timeout)
-    connector = aiohttp.TCPConnector(limit=args.connections, force_close=False)
+    connector = client_connector(aiohttp, args)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                      cookie_jar=aiohttp.DummyCookieJar()) as http:
         floor = await measure_floor(http, base, server)
@@ -929,7 +938,7 @@ async def run_panels(args, data: dict, servers: list) -> dict:
     import aiohttp
 
     timeout = aiohttp.ClientTimeout(total=args.timeout)
-    connector = aiohttp.TCPConnector(limit=args.connections)
+    connector = client_connector(aiohttp, args)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                      cookie_jar=aiohttp.DummyCookieJar()) as http:
         bases = [f"http://127.0.0.1:{s.port}" for s in servers]
