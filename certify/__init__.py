@@ -68,12 +68,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     logging_setup.init_app(app)  # first after_request registered = last to run: it logs the final status
 
-    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from .extensions import csrf, db, login_manager, migrate, socketio
 
     db.init_app(app)
+    from .config import install_idle_ping
+
+    with app.app_context():
+        for engine in db.engines.values():
+            install_idle_ping(engine, float(app.config["DB_PING_IDLE_SECONDS"]))
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "core.login"
     login_manager.login_message = "请先登录"
