@@ -88,6 +88,9 @@ def _user_id() -> str:
         state = sa_inspect(user, raiseerr=False)
         if state is not None and state.identity:
             return str(state.identity[0])
+    credential = g.get("credential")  # a request authorised by a header credential (the exam's attempt pass)
+    if credential is not None and getattr(credential, "user_id", None) is not None:
+        return str(credential.user_id)
     # The session's "id:epoch" marker, without loading the user (the database may be the thing that is down).
     raw = session.get("_user_id") if "_user_id" in session else None
     return str(raw).partition(":")[0] if raw else "-"
