@@ -13,6 +13,7 @@ TRUSTED_PROXIES       number of trusted reverse proxies in front (nginx: 1) for 
 WEB_THREADS           threads per web process (held Socket.IO connections + requests in flight), default 256
 DB_POOL_SIZE / DB_POOL_TIMEOUT  default: min(WEB_THREADS, 16) + 2 connections per process, 5 s wait, then 503 +
               Retry-After
+DB_PING_IDLE_SECONDS  a pooled connection idle this long is pinged before use (default 2; pool_pre_ping is off)
 SOCKETIO_CHANNEL      Redis pub/sub channel of this deployment (default derived from the database)
 SOCKETIO_ALLOWED_ORIGINS  comma-separated origins allowed besides the page's own (default none)
 LOG_LEVEL / LOG_FORMAT  default INFO / ``kv`` (key=value); ``json`` for one JSON object per line
