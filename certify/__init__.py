@@ -40,8 +40,6 @@ def socket_origin_check(extra_origins):
 def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not at module level: gunicorn's master imports certify.gunicorn_conf, and a gevent worker must
     # patch the standard library before Flask, SQLAlchemy, Redis or ssl are imported.
-    from flask_talisman import Talisman
-
     from .uow import CertifyFlask
 
     instance_path = os.environ.get("CERTIFY_INSTANCE")
@@ -145,7 +143,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import web_security
 
     web_security.init_app(app)
-    Talisman(app, force_https=app.config["FORCE_HTTPS"],
+    talisman = web_security.talisman_class()
+    talisman(app, force_https=app.config["FORCE_HTTPS"],
              session_cookie_secure=bool(app.config["SESSION_COOKIE_SECURE"]),
              strict_transport_security=bool(app.config["HSTS"]),
              frame_options="SAMEORIGIN", referrer_policy="same-origin",

@@ -8,6 +8,9 @@
 - A request to ``/api/*`` carrying a header credential (``certify.access.HeaderCredential``: the exam's attempt
   pass) is served without its session cookie: ``CredentialAwareSessionInterface`` does not decode the cookie (an
   empty session, never written back), so the header is the request's only credential.
+- The security headers (``FixedHeadersTalisman``: Flask-Talisman's CSP, frame options, nosniff, referrer policy,
+  HSTS on HTTPS) are worked out once per kind of request (HTTP/HTTPS) and copied onto each response, instead of
+  Talisman rebuilding the policy strings on every response: no view has Talisman options of its own.
 - ``ProxyFix`` for TRUSTED_PROXIES trusted proxies (nginx), so the scheme, host and client address are the real ones
   for Secure cookies, HSTS, the Socket.IO origin check and login throttling.
 """
@@ -38,6 +41,49 @@ def static_fingerprint(static_folder: str, filename: str) -> str | None:
     value = digest.hexdigest()[:12]
     _hashes[path] = (mtime, value)
     return value
+
+
+def talisman_class():
+    from flask_talisman import Talisman
+
+    class FixedHeadersTalisman(Talisman):
+        """Flask-Talisman with its per-response work done once: the headers it would set, per (HTTPS, forwarded
+        HTTPS), computed on the first response of each kind; views with their own Talisman options (none today)
+        and CSP nonces still go through Talisman's own code."""
+
+        def _own_options(self) -> bool:
+            from flask import current_app
+
+            view = current_app.view_functions.get(request.endpoint)
+            return bool(getattr(view, "talisman_view_options", None)) or bool(self.content_security_policy_nonce_in)
+
+        def _force_https(self):
+            if not self.force_https and not self.session_cookie_secure and not self._own_options():
+                return None
+            return super()._force_https()
+
+        def _make_nonce(self):
+            if self._own_options():
+                return super()._make_nonce()
+            return None
+
+        def _set_response_headers(self, response):
+            if self._own_options():
+                return super()._set_response_headers(response)
+            kind = (request.is_secure, request.headers.get("X-Forwarded-Proto", "http") == "https")
+            cache = self.__dict__.setdefault("_fixed_headers", {})
+            headers = cache.get(kind)
+            if headers is None:
+                from werkzeug.datastructures import Headers
+
+                probe = type("Probe", (), {"headers": Headers()})()
+                super()._set_response_headers(probe)
+                headers = cache[kind] = list(probe.headers.items())
+            for name, value in headers:
+                response.headers[name] = value
+            return response
+
+    return FixedHeadersTalisman
 
 
 class CredentialAwareSessionInterface(SecureCookieSessionInterface):
