@@ -28,6 +28,8 @@ class CSRFProtect(_CSRFProtect):
 
         from .access import credential_sent, view_credential
 
+        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+            return None  # reads: nothing to check (Flask-WTF's own first test, before its exemption lookups)
         if credential_sent():
             credential = view_credential(current_app.view_functions.get(request.endpoint))
             if credential is not None and credential.header in request.headers:
