@@ -13,7 +13,9 @@ every attempt write already does, and a pass verifies only together with the tok
 - a pass sent with another device's token does not verify either; a pass with its own, older token verifies, and
   the write's one guarded statement then finds the attempt's current token differs (409 ``taken_over``);
 - the deadline is still checked by the write itself (the attempt row), whatever the pass's expiry says: the expiry
-  (the attempt's deadline plus the save grace when issued) only bounds how long a leaked pass is worth anything.
+  (the attempt's deadline plus the save grace when issued) only bounds how long a leaked pass is worth anything;
+- a logout or a password reset does not revoke a pass (the user is not loaded to check the session epoch); a start on
+  another device does (the client token rotates), and so does changing SECRET_KEY.
 
 Pure: no Flask, no database. ``exam.delivery.api`` issues passes (startAttempt, getAttempt) and verifies them.
 """
