@@ -13,7 +13,8 @@
 Each run builds a fresh data set in the database (tables dropped first: use a database you can throw away), starts
 the server command as a child process (default: ``certify serve``), measures the server's CPU per request of a
 no-database call (``serverTime``, the *floor*) and then runs the scenario with an asyncio client (aiohttp), one
-cookie jar per candidate, like browsers in an exam room:
+cookie jar per candidate, like browsers in an exam room (saves go with the attempt pass, ``X-Attempt-Pass``, as the
+exam page sends them; ``--cookie-saves`` sends them with the cookie and the CSRF header, the page's fallback):
 
 - ``login-storm``: every candidate logs in (candidateLogin) and starts (startAttempt) at a random moment of the window.
 - ``start-storm``: candidates are logged in beforehand; all start + getAttempt within the window.
@@ -372,18 +373,24 @@ def pct(values: list[float], p: float) -> float:
 class Examinee:
     """One candidate's browser: its own cookies, CSRF token, attempt token and save sequence."""
 
-    def __init__(self, http, base: str, ticket: str, stats: Stats, retry_503: bool = True):
+    def __init__(self, http, base: str, ticket: str, stats: Stats, retry_503: bool = True, signed: bool = True):
         self.http, self.base, self.ticket, self.stats, self.retry = http, base, ticket, stats, retry_503
+        self.signed = signed  # saves with the attempt pass (X-Attempt-Pass, no cookie, no CSRF), as the exam page
         self.cookies: dict[str, str] = {}
         self.csrf = None
         self.attempt = None
         self.seq = 0
         self.acked: dict[int, int] = {}  # position -> highest acknowledged seq
 
-    async def call(self, op: str, method: str, path: str, *, json_body=None, headers=None, record: bool = True):
-        """One API call; 503 + Retry-After is retried with back-off as the exam page does (counted, not an error)."""
+    async def call(self, op: str, method: str, path: str, *, json_body=None, headers=None, record: bool = True,
+                   signed: bool = False):
+        """One API call; 503 + Retry-After is retried with back-off as the exam page does (counted, not an error).
+        ``signed``: with the attempt pass instead of the cookie and CSRF header, when the server gave one."""
         hdrs = dict(headers or {})
-        if self.csrf:
+        use_pass = signed and self.attempt and self.attempt.get("attempt_pass")
+        if use_pass:
+            hdrs["X-Attempt-Pass"] = self.attempt["attempt_pass"]
+        elif self.csrf:
             hdrs["X-CSRFToken"] = self.csrf
         if self.attempt:
             hdrs["X-Attempt-Token"] = self.attempt["client_token"]
@@ -392,7 +399,7 @@ class Examinee:
             t0 = time.perf_counter()
             try:
                 async with self.http.request(method, self.base + path, json=json_body, headers=hdrs,
-                                             cookies=self.cookies) as resp:
+                                             cookies=None if use_pass else self.cookies) as resp:
                     body = await resp.json(content_type=None) if resp.content_type == "application/json" else None
                     self.cookies.update({k: m.value for k, m in resp.cookies.items()})
                     status = resp.status
@@ -408,6 +415,9 @@ class Examinee:
                 await asyncio.sleep(min(float(retry_after or delay), 5) * (0.5 + random.random()))
                 delay = min(delay * 2, 8)
                 continue
+            if use_pass and status == 401 and (body or {}).get("error", {}).get("code") == "invalid_pass":
+                self.attempt = {**self.attempt, "attempt_pass": None}  # the page drops it and uses the cookie
+                return await self.call(op, method, path, json_body=json_body, headers=headers, record=record)
             if record:
                 self.stats.add(op, time.perf_counter() - t0, status)
             return status, body
@@ -432,8 +442,7 @@ class Examinee:
     async def get_attempt(self):
         status, body = await self.call("getAttempt", "GET", f"/api/exam/attempts/{self.attempt['attempt_id']}")
         if status == 200 and body.get("items"):
-            token = self.attempt.get("client_token")
-            self.attempt = {**body, "client_token": token}
+            self.attempt = {**self.attempt, **body}  # getAttempt has no client_token: the start's is kept
         return status == 200
 
     async def save(self, rng: random.Random):
@@ -444,7 +453,8 @@ class Examinee:
         seq = self.seq
         status, _ = await self.call("saveAnswer", "PUT",
                                     f"/api/exam/attempts/{self.attempt['attempt_id']}/answers/{item['position']}",
-                                    json_body={"response": choice, "seq": seq, "time_spent_ms": 1000})
+                                    json_body={"response": choice, "seq": seq, "time_spent_ms": 1000},
+                                    signed=self.signed)
         if status == 200:
             self.acked[item["position"]] = max(seq, self.acked.get(item["position"], 0))
         return status == 200
@@ -559,7 +569,7 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
         stats = Stats()
         session_id = data["session_id"]
         tickets = data["tickets"][: args.clients]
-        cands = [Examinee(http, base, t, prep) for t in tickets]
+        cands = [Examinee(http, base, t, prep, signed=not args.cookie_saves) for t in tickets]
         for c in cands:
             c.socket_timeout = args.timeout
         rss_idle = server.rss_mb()
@@ -591,7 +601,8 @@ async def run_scenario(args, data: dict, server: Server) -> dict:
                    "errors": stats.errors.get(op, 0)} for op, v in stats.latency.items()}
     cpu_per_req = cpu * 1000 / max(1, stats.requests)
     return {
-        "scenario": args.scenario, "clients": len(ready), "duration_s": round(elapsed, 1),
+        "scenario": args.scenario, "saves_with": "cookie" if args.cookie_saves else "attempt pass",
+        "clients": len(ready), "duration_s": round(elapsed, 1),
         "requests": stats.requests, "errors": sum(stats.errors.values()),
         "p50_ms": round(pct(lat, 50) * 1000, 1), "p95_ms": round(pct(lat, 95) * 1000, 1),
         "p99_ms": round(pct(lat, 99) * 1000, 1), "rps": round(stats.requests / elapsed, 1),
@@ -1121,6 +1132,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cases", type=int, default=20, help="panels: candidates per panel, all open for scoring")
     p.add_argument("--fanout-timeout", type=float, default=10,
                    help="panels: seconds after which a submit the chair never saw counts as an error")
+    p.add_argument("--cookie-saves", action="store_true",
+                   help="save with the session cookie and CSRF header, not the attempt pass (the page's fallback)")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--json", default=None, help="append one JSON line per run to this file")
     return p

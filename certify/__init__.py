@@ -40,8 +40,6 @@ def socket_origin_check(extra_origins):
 def create_app(test_config: dict | None = None) -> Flask:
     # Imported here, not at module level: gunicorn's master imports certify.gunicorn_conf, and a gevent worker must
     # patch the standard library before Flask, SQLAlchemy, Redis or ssl are imported.
-    from flask_talisman import Talisman
-
     from .uow import CertifyFlask
 
     instance_path = os.environ.get("CERTIFY_INSTANCE")
@@ -68,12 +66,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     logging_setup.init_app(app)  # first after_request registered = last to run: it logs the final status
 
-    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from .extensions import csrf, db, login_manager, migrate, socketio
 
     db.init_app(app)
+    from .config import install_idle_ping
+
+    with app.app_context():
+        for engine in db.engines.values():
+            install_idle_ping(engine, float(app.config["DB_PING_IDLE_SECONDS"]))
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "core.login"
     login_manager.login_message = "请先登录"
@@ -141,7 +143,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import web_security
 
     web_security.init_app(app)
-    Talisman(app, force_https=app.config["FORCE_HTTPS"],
+    talisman = web_security.talisman_class()
+    talisman(app, force_https=app.config["FORCE_HTTPS"],
              session_cookie_secure=bool(app.config["SESSION_COOKIE_SECURE"]),
              strict_transport_security=bool(app.config["HSTS"]),
              frame_options="SAMEORIGIN", referrer_policy="same-origin",

@@ -3,12 +3,23 @@
 The guard runs before every request (pages, JSON API); Socket.IO namespaces call ``socket_user_allowed``.
 Supervisors read everything and change nothing: a non-GET request from a supervisor is refused unless the
 view says ``supervisor_writes=True`` (complaints are the one thing they record).
+
+A JSON view may also accept a **header credential** (``@allow(CANDIDATE, credential=…)``): a signed value the page's
+script puts in a request header, verified without the session or the user (the exam's attempt pass). A request
+to ``/api/*`` that carries such a header is served without its session cookie (``certify.web_security``: the cookie
+is not even decoded, so ``current_user`` is anonymous): the header is its only credential. The guard verifies it
+for the views that declare it (401 ``invalid_credential`` when it does not verify, nothing runs) and stores the
+verified claims in ``g.credential``; every other view sees an anonymous request and refuses it as usual. CSRF does
+not apply to such a request (``certify.extensions.CSRFProtect``): a browser never sends a header on its own the way
+it sends a cookie, and no other site's page can read the pass or set the header (no CORS).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, current_app, jsonify, redirect, request, url_for
+from flask import abort, current_app, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 PUBLIC = "public"
@@ -16,17 +27,48 @@ AUTHENTICATED = "authenticated"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def allow(*roles: str, supervisor_writes: bool = False):
-    """Declare the roles that may use a view: role names, ``PUBLIC`` or ``AUTHENTICATED``."""
+@dataclass(frozen=True)
+class HeaderCredential:
+    """A credential sent in ``header`` and accepted by the views that declare it: ``verify(request)`` returns the
+    verified claims (any object) or None. It stands for a user of ``role``, which the view must allow."""
+
+    header: str
+    role: str
+    verify: Callable
+    code: str = "invalid_credential"
+    message: str = "凭证无效或已过期，请刷新页面"
+
+
+CREDENTIAL_HEADERS: set[str] = set()  # every declared credential's header: such /api/* requests skip the cookie
+
+
+def allow(*roles: str, supervisor_writes: bool = False, credential: HeaderCredential | None = None):
+    """Declare the roles that may use a view: role names, ``PUBLIC`` or ``AUTHENTICATED``; ``credential``: a header
+    credential the view also accepts instead of the session (see the module docstring)."""
     if not roles:
         raise ValueError("allow() needs at least one role")
+    if credential is not None:
+        if credential.role not in roles:
+            raise ValueError(f"allow(): credential for {credential.role!r} on a view that does not allow it")
+        CREDENTIAL_HEADERS.add(credential.header)
 
     def decorate(view):
         view.allowed_roles = frozenset(roles)
         view.supervisor_writes = supervisor_writes
+        view.header_credential = credential
         return view
 
     return decorate
+
+
+def credential_sent() -> bool:
+    """True when this ``/api/*`` request carries a header credential (its session cookie is then not used)."""
+    return request.path.startswith("/api/") and any(h in request.headers for h in CREDENTIAL_HEADERS)
+
+
+def view_credential(view) -> HeaderCredential | None:
+    target = getattr(view, "view_class", None) or view
+    return getattr(target, "header_credential", None)
 
 
 def allowed_roles(view) -> frozenset[str] | None:
@@ -54,6 +96,13 @@ def enforce_access():
     if roles is None:
         current_app.logger.error("endpoint %s declares no roles; refused", request.endpoint)
         abort(403)
+    credential = view_credential(view)
+    if credential is not None and credential_sent() and credential.header in request.headers:
+        claims = credential.verify(request)
+        if claims is None:
+            return json_error(401, credential.code, credential.message)
+        g.credential = claims
+        return None
     if PUBLIC in roles:
         return None
     if not current_user.is_authenticated:

@@ -1,13 +1,11 @@
 """Extensions, created unbound and attached in the app factory."""
 import sqlite3
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
+from flask_wtf import CSRFProtect as _CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
@@ -20,12 +18,30 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+class CSRFProtect(_CSRFProtect):
+    """Flask-WTF's CSRF protection, except for a request authenticated by a header credential that its view accepts
+    (``certify.access``): such a request's session cookie is not read at all, and a browser never adds the header
+    by itself, so there is no ambient credential for another site to ride on."""
+
+    def protect(self, *args, **kwargs):
+        from flask import current_app, request
+
+        from .access import credential_sent, view_credential
+
+        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+            return None  # reads: nothing to check (Flask-WTF's own first test, before its exemption lookups)
+        if credential_sent():
+            credential = view_credential(current_app.view_functions.get(request.endpoint))
+            if credential is not None and credential.header in request.headers:
+                return None
+        return super().protect(*args, **kwargs)
+
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 socketio = SocketIO()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 @event.listens_for(Engine, "connect")

@@ -5,29 +5,38 @@ Requests and responses are the models of ``exam.delivery.schemas`` (the spec is 
 a body is validated by its request model before the operation runs, and every payload is built as a response
 model. Session-cookie calls that change something carry the CSRF token (header ``X-CSRFToken``) and the attempt's
 client token (header ``X-Attempt-Token``, returned by startAttempt; a newer start on another device rotates it
-and older tokens are answered 409 ``taken_over``). Errors are ``{"error": {"code", "message"}}``: an operation
+and older tokens are answered 409 ``taken_over``). The three writes of an attempt in progress (saveAnswer,
+flagItem, recordEvent) also accept the signed **attempt pass** instead of the session cookie: startAttempt and
+getAttempt return ``attempt_pass`` (``exam.services.attempt_pass``), the page sends it in ``X-Attempt-Pass`` with
+its ``X-Attempt-Token`` and no CSRF header, and the request is served without the session (no cookie decode, no
+user load, no CSRF check: the pass is a header the page's script sets, never sent by the browser on its own, so it
+is no ambient credential that another site could use). A pass that does not verify (forged, altered, expired,
+another attempt's, another device's) is 401 ``invalid_pass`` and nothing is written; an older device's pass with
+its own token verifies, and the write's guarded statement answers 409 ``taken_over`` as for the cookie.
+Errors are ``{"error": {"code", "message"}}``: an operation
 raises ``ExamError`` (a ``DomainError``) and the app-wide handler answers it; every route runs in the unit of
 work (``certify.uow``), which commits once at the end (or rolls back) — no route commits.
 Before a paper is submitted no response ever carries a key, an explanation or points awarded.
 """
 from __future__ import annotations
 
-from datetime import UTC
+import time
+from datetime import UTC, timedelta
 from typing import TypeVar
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user, login_user
 from flask_wtf.csrf import generate_csrf
 from pydantic import BaseModel, ValidationError
 
 from certify import accounts, rate_limits
-from certify.access import PUBLIC, allow
+from certify.access import PUBLIC, HeaderCredential, allow
 from certify.clock import iso_utc, utcnow
 from certify.domain import CANDIDATE
 from certify.extensions import csrf, db
 
 from ..models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession, PaperItem
-from ..services import timing
+from ..services import attempt_pass, timing
 from . import operations as ops
 from . import schemas
 from .integrity import TAB_HEADER
@@ -35,6 +44,7 @@ from .integrity import TAB_HEADER
 bp = Blueprint("exam_api", __name__, url_prefix="/api")
 LETTERS = "ABCDEFGH"
 TOKEN_HEADER = "X-Attempt-Token"
+PASS_HEADER = "X-Attempt-Pass"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -58,6 +68,37 @@ def _reply(model: BaseModel):
 
 def _token() -> str | None:
     return request.headers.get(TOKEN_HEADER)
+
+
+def _pass_key() -> bytes:
+    return attempt_pass.derive_key(current_app.config["SECRET_KEY"])
+
+
+def _verify_pass(req):
+    return attempt_pass.verify(_pass_key(), req.headers.get(PASS_HEADER), client_token=req.headers.get(TOKEN_HEADER),
+                               attempt_id=(req.view_args or {}).get("attempt_id"), now=time.time())
+
+
+ATTEMPT_PASS = HeaderCredential(header=PASS_HEADER, role=CANDIDATE, verify=_verify_pass, code="invalid_pass",
+                                message="作答凭证无效或已过期，请刷新页面")
+
+
+def issue_pass(attempt, user_id: int) -> str | None:
+    """The attempt pass of an attempt in progress for its current client token, valid until its deadline + grace."""
+    if attempt.state != IN_PROGRESS or not attempt.client_token or attempt.deadline_at is None:
+        return None
+    expires = attempt.deadline_at + timedelta(seconds=ops.grace_seconds())
+    return attempt_pass.issue(_pass_key(), attempt_id=attempt.id, user_id=user_id, candidate_id=attempt.candidate_id,
+                              client_token=attempt.client_token, expires=_ms(expires) // 1000)
+
+
+def _writer() -> tuple[int, int | None]:
+    """(user id, candidate id) of a write: the verified pass's, or the session user's (the write's statement then
+    checks the attempt is theirs)."""
+    claims = g.get("credential")
+    if claims is not None:
+        return claims.user_id, claims.candidate_id
+    return current_user.id, None
 
 
 def _candidate():
@@ -152,6 +193,8 @@ def attempt_payload(attempt, now, *, token: str | None = None) -> schemas.Attemp
         scores_released=released,
         items=_paper_items(attempt) if state == IN_PROGRESS else [],
     )
+    if state == IN_PROGRESS:
+        fields["attempt_pass"] = issue_pass(attempt, current_user.id)
     if token is not None:
         return schemas.StartedAttempt(**fields, client_token=token, token_tag=ops.token_tag(token))
     return schemas.Attempt(**fields)
@@ -214,34 +257,40 @@ def get_attempt(attempt_id):
 
 
 @bp.route("/exam/attempts/<id:attempt_id>/answers/<id:position>", methods=["PUT"])
-@allow(CANDIDATE)
+@allow(CANDIDATE, credential=ATTEMPT_PASS)
 def save_answer(attempt_id, position):
-    rate_limits.hit("exam_save", attempt_id, current_user.id)  # 429 + Retry-After over the limit
+    user_id, candidate_id = _writer()
+    rate_limits.hit("exam_save", attempt_id, user_id)  # 429 + Retry-After over the limit
     data = _body(schemas.SaveAnswerRequest)
     now = utcnow()
     result = ops.save_answer(attempt_id, token=_token(), position=position, response=data.response,
-                             seq=data.seq, time_spent_ms=data.time_spent_ms, user_id=current_user.id, now=now)
+                             seq=data.seq, time_spent_ms=data.time_spent_ms, user_id=user_id,
+                             candidate_id=candidate_id, now=now)
     return _reply(schemas.SaveAnswerResponse(
         applied=result["applied"], seq=result["seq"], position=result["position"],
         response=list(result["response"]), answered_count=result["answered_count"], server_time=iso_utc(now)))
 
 
 @bp.route("/exam/attempts/<id:attempt_id>/flags/<id:position>", methods=["PUT"])
-@allow(CANDIDATE)
+@allow(CANDIDATE, credential=ATTEMPT_PASS)
 def flag_item(attempt_id, position):
-    rate_limits.hit("exam_flag", attempt_id, current_user.id)  # 429 + Retry-After over the limit
+    user_id, candidate_id = _writer()
+    rate_limits.hit("exam_flag", attempt_id, user_id)  # 429 + Retry-After over the limit
     data = _body(schemas.FlagRequest)
     return _reply(schemas.FlagResponse(**ops.flag_item(attempt_id, token=_token(), position=position,
-                                                       flagged=data.flagged, user_id=current_user.id)))
+                                                       flagged=data.flagged, user_id=user_id,
+                                                       candidate_id=candidate_id)))
 
 
 @bp.route("/exam/attempts/<id:attempt_id>/events", methods=["POST"])
-@allow(CANDIDATE)
+@allow(CANDIDATE, credential=ATTEMPT_PASS)
 def record_event(attempt_id):
-    rate_limits.hit("exam_event", attempt_id, current_user.id)  # 429 + Retry-After over the limit
+    user_id, candidate_id = _writer()
+    rate_limits.hit("exam_event", attempt_id, user_id)  # 429 + Retry-After over the limit
     data = _body(schemas.EventRequest)
     return _reply(schemas.EventResponse(**ops.record_event(attempt_id, token=_token(), kind=data.kind,
-                                                           detail=data.detail, user_id=current_user.id,
+                                                           detail=data.detail, user_id=user_id,
+                                                           candidate_id=candidate_id,
                                                            client_event_id=data.client_event_id)))
 
 

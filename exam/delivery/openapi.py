@@ -20,6 +20,8 @@ from . import schemas as s
 
 ERROR_CODES = {
     "unauthenticated": "未登录（401）",
+    "invalid_pass": "作答凭证（X-Attempt-Pass）无效、已过期、属于另一场作答或与 X-Attempt-Token 不匹配（401），"
+                    "未写入任何内容；页面可改用会话 Cookie 重试，或调用 getAttempt 取得新凭证",
     "invalid_credentials": "账号或密码错误（401）",
     "password_change_required": "首次登录须先修改密码（403）",
     "not_candidate": "不是考生账号（403）",
@@ -57,11 +59,19 @@ TOKEN = {"name": "X-Attempt-Token", "in": "header", "required": True, "schema": 
 CSRF = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"},
         "description": "CSRF 令牌（页面的 meta csrf-token 或 candidateLogin 返回的 csrf_token）"}
 COOKIE = [{"sessionCookie": []}]
+COOKIE_OR_PASS = [{"sessionCookie": []}, {"attemptPass": []}]
+CSRF_UNLESS_PASS = {**CSRF, "required": False,
+                    "description": "会话 Cookie 调用必须携带 CSRF 令牌；"
+                                   "携带 X-Attempt-Pass 的调用不读取 Cookie，无需此头"}
+PASS = {"name": "X-Attempt-Pass", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
+        "description": "startAttempt / getAttempt 返回的 attempt_pass（签名的作答凭证，至截止时间加宽限期有效）："
+                       "携带它时请求不使用会话 Cookie 与 CSRF 令牌，须同时携带 X-Attempt-Token"}
 EXAM_TAB = {"name": "X-Exam-Tab", "in": "header", "required": False,
             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
             "description": "页面的标签页编号：同一标签页刷新为继续作答，其他标签页或设备为接管"}
 
 AUTH = ((401, ("unauthenticated",)), (403, ("not_candidate", "password_change_required", "forbidden")))
+PASS_AUTH = ((401, ("unauthenticated", "invalid_pass")),)
 WRITE = ((400, ("csrf_failed", "invalid_json")), (415, ("unsupported_media_type",)))
 UNAVAILABLE = ((503, ("unavailable",)),)
 RATE_LIMITED = ((429, ("rate_limited",)),)  # the candidate write limits (certify.rate_limits), per attempt
@@ -79,6 +89,7 @@ class Operation:
     request: type[BaseModel] | None = None
     parameters: tuple[dict, ...] = ()
     public: bool = False
+    security: tuple = ()  # default: the session cookie (none when public)
     response_schema: dict = field(default_factory=dict)  # used when response is None
 
 
@@ -115,21 +126,24 @@ OPERATIONS = (
                                        "startAttempt 返回的 client_token；作答中的试卷必须携带，已交卷的可省略"})),
     Operation("/api/exam/attempts/{attempt_id}/answers/{position}", "put", "saveAnswer",
               "保存一题的答案（按 seq 防止旧请求覆盖新答案）", s.SaveAnswerResponse,
-              _merge(WRITE, ((400, ("invalid_position", "invalid_seq", "invalid_response")),), AUTH,
+              _merge(WRITE, ((400, ("invalid_position", "invalid_seq", "invalid_response")),), AUTH, PASS_AUTH,
                      ((404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed"))),
                      RATE_LIMITED, UNAVAILABLE),
-              request=s.SaveAnswerRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF)),
+              request=s.SaveAnswerRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF_UNLESS_PASS, PASS),
+              security=tuple(COOKIE_OR_PASS)),
     Operation("/api/exam/attempts/{attempt_id}/flags/{position}", "put", "flagItem", "标记或取消标记一题",
               s.FlagResponse,
-              _merge(WRITE, ((400, ("invalid_position",)),), AUTH,
+              _merge(WRITE, ((400, ("invalid_position",)),), AUTH, PASS_AUTH,
                      ((404, ("not_found",)), (409, ("taken_over", "attempt_closed", "deadline_passed"))),
                      RATE_LIMITED, UNAVAILABLE),
-              request=s.FlagRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF)),
+              request=s.FlagRequest, parameters=(ATTEMPT_ID, POSITION, TOKEN, CSRF_UNLESS_PASS, PASS),
+              security=tuple(COOKIE_OR_PASS)),
     Operation("/api/exam/attempts/{attempt_id}/events", "post", "recordEvent",
               "记录诚信事件（失焦、页面隐藏、复制、粘贴、退出全屏）", s.EventResponse,
-              _merge(WRITE, ((400, ("invalid_event", "event_too_large")),), AUTH,
+              _merge(WRITE, ((400, ("invalid_event", "event_too_large")),), AUTH, PASS_AUTH,
                      ((404, ("not_found",)), (409, ("taken_over", "attempt_closed"))), RATE_LIMITED, UNAVAILABLE),
-              request=s.EventRequest, parameters=(ATTEMPT_ID, TOKEN, CSRF)),
+              request=s.EventRequest, parameters=(ATTEMPT_ID, TOKEN, CSRF_UNLESS_PASS, PASS),
+              security=tuple(COOKIE_OR_PASS)),
     Operation("/api/exam/attempts/{attempt_id}/submit", "post", "submitAttempt",
               "交卷（截止时间后调用记为到时自动交卷）", s.Attempt,
               _merge(((400, ("csrf_failed",)),), AUTH, ((404, ("not_found",)), (409, ("taken_over", "attempt_closed"))),
@@ -176,11 +190,17 @@ def build_spec() -> dict:
     spec = APISpec(title="青少年科技辅导员专业水平认证 · 在线笔试接口", version="1.1.0", openapi_version="3.1.0",
                    info={"description": DESCRIPTION})
     spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": "session"})
+    spec.components.security_scheme("attemptPass", {
+        "type": "apiKey", "in": "header", "name": "X-Attempt-Pass",
+        "description": "签名的作答凭证（startAttempt / getAttempt 的 attempt_pass），"
+                       "仅用于该场作答的保存、标记与诚信事件；"
+                       "与 X-Attempt-Token 一起发送，不需要会话 Cookie 与 CSRF 令牌"})
     for name, schema in _components().items():
         spec.components.schema(name, schema)
     paths: dict[str, dict] = {}
     for op in OPERATIONS:
-        body = {"operationId": op.operation_id, "summary": op.summary, "security": [] if op.public else COOKIE,
+        security = [] if op.public else list(op.security) or COOKIE
+        body = {"operationId": op.operation_id, "summary": op.summary, "security": security,
                 "responses": _responses(op)}
         if op.parameters:
             body["parameters"] = list(op.parameters)

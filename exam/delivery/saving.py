@@ -109,15 +109,21 @@ _HEADER = (update(_attempts_t).where(_attempts_t.c.id == bindparam("b_attempt"))
 
 _HEADER_BY_USER = _HEADER.where(_attempts_t.c.candidate_id.in_(
     select(_candidates_t.c.id).where(_candidates_t.c.user_id == bindparam("b_user"))))
+# A write authorised by the signed attempt pass: the pass names the candidate, so no join to the candidates.
+_HEADER_BY_CANDIDATE = _HEADER.where(_attempts_t.c.candidate_id == bindparam("b_candidate"))
 
 
-def _header(attempt_id, user_id: int | None, now: datetime) -> AttemptHeader:
-    """Lock the attempt and read what a candidate write checks (404 unless it is the user's own)."""
+def _header(attempt_id, user_id: int | None, now: datetime, candidate_id: int | None = None) -> AttemptHeader:
+    """Lock the attempt and read what a candidate write checks (404 unless it is the user's own, or with
+    ``candidate_id`` (from a verified attempt pass) the candidate's own)."""
     if not str(attempt_id).isdigit() or int(attempt_id) > SQL_INT_MAX:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
-    query = _HEADER_BY_USER if user_id is not None else _HEADER
+    if candidate_id is not None:
+        query = _HEADER_BY_CANDIDATE
+    else:
+        query = _HEADER_BY_USER if user_id is not None else _HEADER
     row = db.session.connection().execute(query, {"b_attempt": int(attempt_id), "b_user": user_id,
-                                                  "b_now": now}).first()
+                                                  "b_candidate": candidate_id, "b_now": now}).first()
     if row is None:
         raise ExamError("not_found", "找不到该场考试的作答记录", 404)
     return AttemptHeader(*row)
@@ -156,7 +162,7 @@ def _position_shape(header: AttemptHeader, position) -> tuple[int, str, int]:
 
 
 def save_answer(attempt_id, *, token: str | None, position, response, seq, time_spent_ms=0,
-                user_id: int | None = None, now: datetime | None = None) -> dict:
+                user_id: int | None = None, candidate_id: int | None = None, now: datetime | None = None) -> dict:
     """Save one response. Returns {"applied": bool, "seq", "position", "response", "answered_count"}.
 
     ``applied`` is False when a newer save (higher seq) already wrote this position: the stale request is
@@ -171,7 +177,7 @@ def save_answer(attempt_id, *, token: str | None, position, response, seq, time_
         raise ExamError("invalid_seq", "保存序号无效", 400) from None
     if not 1 <= seq <= SQL_INT_MAX:
         raise ExamError("invalid_seq", f"保存序号必须是 1 到 {SQL_INT_MAX} 之间的整数", 400)
-    header = _header(attempt_id, user_id, now)
+    header = _header(attempt_id, user_id, now, candidate_id)
     _guard_write(header, token, now, "answer")
     position, item_type, option_count = _position_shape(header, position)
     if response is None:
@@ -232,9 +238,9 @@ def _save_statements(dialect: str) -> dict:
 
 
 def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id: int | None = None,
-              now: datetime | None = None) -> dict:
+              candidate_id: int | None = None, now: datetime | None = None) -> dict:
     now = now or utcnow()
-    header = _header(attempt_id, user_id, now)
+    header = _header(attempt_id, user_id, now, candidate_id)
     _guard_write(header, token, now, "flag")
     position, _, _ = _position_shape(header, position)
     flagged = bool(flagged)
@@ -248,7 +254,8 @@ def flag_item(attempt_id, *, token: str | None, position, flagged: bool, user_id
 
 
 def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | None = None,
-                 user_id: int | None = None, now: datetime | None = None, client_event_id=None) -> dict:
+                 user_id: int | None = None, candidate_id: int | None = None, now: datetime | None = None,
+                 client_event_id=None) -> dict:
     """Record a browser integrity event; answers whether the candidate must now be warned.
 
     Idempotent: an event carrying a ``client_event_id`` already stored for this attempt (a resend after a lost
@@ -269,7 +276,7 @@ def record_event(attempt_id, *, token: str | None, kind: str, detail: dict | Non
         raise ExamError("invalid_event", "事件详情格式无效", 400) from None
     if size > MAX_EVENT_DETAIL_BYTES:
         raise ExamError("event_too_large", f"事件详情过大（上限 {MAX_EVENT_DETAIL_BYTES} 字节）", 400)
-    header = _header(attempt_id, user_id, now)
+    header = _header(attempt_id, user_id, now, candidate_id)
     if header.state != IN_PROGRESS:
         raise ExamError("attempt_closed", "本场考试已交卷", 409)
     if token is None or token != header.client_token:

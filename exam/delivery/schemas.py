@@ -193,6 +193,9 @@ class Attempt(_Response):
     score: str | None
     scores_released: bool
     items: list[PaperItem]
+    attempt_pass: str | None = Field(default=None, description=(
+        "作答中：签名的作答凭证，保存、标记与诚信事件可放在 X-Attempt-Pass 头中代替会话 Cookie 与 CSRF 令牌"
+        "（须与 X-Attempt-Token 一起发送；至截止时间加宽限期有效；延时后以 getAttempt 取得新凭证）"))
 
 
 class StartedAttempt(Attempt):

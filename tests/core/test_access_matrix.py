@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import AnyConverter, IntegerConverter
 
-from certify.access import AUTHENTICATED, PUBLIC, SAFE_METHODS, allowed_roles
+from certify.access import AUTHENTICATED, CREDENTIAL_HEADERS, PUBLIC, SAFE_METHODS, allowed_roles, view_credential
 from certify.extensions import db
 from certify.models import User
 from certify.web import RoundConverter
@@ -92,6 +92,55 @@ def test_every_route_refuses_undeclared_roles_and_never_fails(app, people):
                 elif expected == "401-json" and not (status == 401 and resp.is_json):
                     problems.append(f"{where}, expected 401 JSON")
     assert checked > 100 and {"403", "login", "any"} <= seen
+    assert problems == [], "\n".join(problems)
+
+
+# The views that accept a header credential instead of the session (certify.access.HeaderCredential), by header.
+HEADER_CREDENTIALS = {"X-Attempt-Pass": {"exam_api.save_answer", "exam_api.flag_item", "exam_api.record_event"}}
+
+
+def test_header_credentials_are_declared_here_and_a_forged_one_opens_nothing(app, people):
+    """Every /api/* rule, every role's session cookie, plus a forged header credential: the cookie is not read, so
+    a view that takes the credential answers 401 ``invalid_…`` and any other non-public view 401 ``unauthenticated``
+    (never a 2xx, never a 500)."""
+    declared = {}
+    for endpoint, view in app.view_functions.items():
+        credential = view_credential(view)
+        if credential is not None:
+            declared.setdefault(credential.header, set()).add(endpoint)
+    assert declared == HEADER_CREDENTIALS and set(declared) == CREDENTIAL_HEADERS
+    rnd, users = people
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/")]
+    problems, checked = [], 0
+    for rule in sorted(rules, key=lambda r: r.rule):
+        view = app.view_functions[rule.endpoint]
+        path = _fill(rule, rnd.code)
+        for method in (m for m in METHODS if m in rule.methods):
+            for role in ROLES:
+                for header in CREDENTIAL_HEADERS:
+                    client = app.test_client()
+                    if role != "anonymous":
+                        with client.session_transaction() as sess:
+                            sess["_user_id"] = db.session.get(User, users[role][0]).get_id()
+                            db.session.remove()
+                            sess["_fresh"] = True
+                    resp = client.open(path, method=method, json={},
+                                       headers={header: "p1.1.1.1.9999999999.forged", "X-Attempt-Token": "t"})
+                    db.session.remove()
+                    checked += 1
+                    where = f"{method} {path} ({rule.endpoint}) as {role} with {header}: {resp.status_code}"
+                    roles = allowed_roles(view) or frozenset()
+                    code = (resp.get_json(silent=True) or {}).get("error", {}).get("code")
+                    if resp.status_code >= 500:
+                        problems.append(f"{where}, server error")
+                    elif PUBLIC in roles:
+                        continue
+                    elif view_credential(view) is not None:
+                        if not (resp.status_code == 401 and code == view_credential(view).code):
+                            problems.append(f"{where} {code}, expected 401 {view_credential(view).code}")
+                    elif not (resp.status_code == 401 and code == "unauthenticated"):
+                        problems.append(f"{where} {code}, expected 401 unauthenticated (the cookie is not read)")
+    assert checked > 20
     assert problems == [], "\n".join(problems)
 
 

@@ -36,9 +36,14 @@ def test_offline_answers_survive_reload_and_submit(new_context, make_exam_sessio
     context = new_context()
     page = context.new_page()
     browser_login(page, cand.ticket, TEST_PASSWORD)
+    writes = []  # (has the attempt pass, has the CSRF header, has a cookie, status) of every save and flag
+    page.on("response", lambda r: writes.append((
+        "x-attempt-pass" in r.request.headers, "x-csrftoken" in r.request.headers,
+        "cookie" in r.request.all_headers(), r.status)) if r.request.method == "PUT" else None)
     enter_room(page, session.id)
 
     answer_current(page, 0)
+    assert writes and all(w == (True, False, False, 200) for w in writes), writes  # the pass, without the cookie
     page.keyboard.press("ArrowRight")
     page.keyboard.press("2")  # keyboard choice: the second displayed option
     page.wait_for_selector("#exam-save-state[data-state='saved']")

@@ -47,4 +47,4 @@ def test_pool_is_sized_from_the_worker_threads(run_app):
     """, {"DB_POOL_TIMEOUT": "2"})
     few, default = body
     assert few["pool_size"] == 10 and default["pool_size"] == 18  # min(threads, 16) + 2
-    assert default["max_overflow"] == 0 and default["pool_timeout"] == 2.0 and default["pool_pre_ping"] is True
+    assert default["max_overflow"] == 0 and default["pool_timeout"] == 2.0 and default["pool_pre_ping"] is False  # install_idle_ping instead

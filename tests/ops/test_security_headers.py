@@ -70,3 +70,15 @@ def test_production_secure_defaults_can_be_turned_off_for_plain_http_intranets(r
     """, {"CERTIFY_ENV": "production", "SECRET_KEY": "s" * 40, "CERTIFY_SECURE_COOKIES": "0", "CERTIFY_HSTS": "0"})
     assert body == {"secure": False, "hsts": False}
 
+
+
+def test_security_headers_on_every_response_pages_and_api(client):
+    """Talisman's headers (worked out once per kind of request, certify.web_security.FixedHeadersTalisman)."""
+    for _ in range(2):  # the first response computes them, the second copies them
+        for path in ("/login", "/api/time", "/api/exam/sessions"):
+            resp = client.get(path)
+            csp = resp.headers.get("Content-Security-Policy", "")
+            assert "default-src 'self'" in csp and "script-src 'self'" in csp, path
+            assert resp.headers["X-Frame-Options"] == "SAMEORIGIN", path
+            assert resp.headers["X-Content-Type-Options"] == "nosniff", path
+            assert resp.headers["Referrer-Policy"] == "same-origin", path

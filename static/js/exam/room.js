@@ -19,7 +19,7 @@ const $ = (id) => document.getElementById(id);
 const DISPLAY = 'ABCDEFGH';
 
 const state = {
-  attempt: null, items: [], index: 0, token: null, tokenTag: null, seq: 0,
+  attempt: null, items: [], index: 0, token: null, tokenTag: null, pass: null, seq: 0,
   offset: 0, deadlineMs: null, lastSeconds: null, closed: false, takenOver: false,
   queue: {}, failing: false, flushing: false, retryDelay: 1000, retryTimer: null,
   itemShownAt: performance.now(), pendingTime: {}, saveState: {}, events: [],
@@ -80,16 +80,27 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-async function api(method, path, body, { token = true } = {}) {
-  const headers = { 'X-CSRFToken': csrf, Accept: 'application/json', 'X-Exam-Tab': TAB_ID };
+// The attempt's writes (saves, flags, integrity events) go with the signed attempt pass (X-Attempt-Pass) when the
+// server gave one: no cookie, no CSRF header, the cheapest request the server serves. A pass the server refuses
+// (401 invalid_pass: expired after extra time, a new secret key…) is dropped and the write is sent again with the
+// session cookie; the next getAttempt brings a fresh pass.
+async function api(method, path, body, { token = true, pass = false } = {}) {
+  const usePass = pass && token && state.pass && state.token;
+  const headers = { Accept: 'application/json', 'X-Exam-Tab': TAB_ID };
+  if (usePass) headers['X-Attempt-Pass'] = state.pass;
+  else headers['X-CSRFToken'] = csrf;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token && state.token) headers['X-Attempt-Token'] = state.token;
   const resp = await fetch(API + path, {
-    method, headers, credentials: 'same-origin', cache: 'no-store',
+    method, headers, credentials: usePass ? 'omit' : 'same-origin', cache: 'no-store',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   let data = null;
   try { data = await resp.json(); } catch (e) { data = null; }
+  if (usePass && resp.status === 401 && data && data.error && data.error.code === 'invalid_pass') {
+    state.pass = null;
+    return api(method, path, body, { token });
+  }
   return { status: resp.status, ok: resp.ok, data };
 }
 
@@ -333,9 +344,9 @@ function scheduleRetry() {
 async function sendEntry(key, entry) {
   const base = `/exam/attempts/${state.attempt.attempt_id}`;
   if (entry.kind === 'answer') {
-    return api('PUT', `${base}/answers/${entry.position}`, { response: entry.response, seq: entry.seq, time_spent_ms: entry.time_spent_ms });
+    return api('PUT', `${base}/answers/${entry.position}`, { response: entry.response, seq: entry.seq, time_spent_ms: entry.time_spent_ms }, { pass: true });
   }
-  return api('PUT', `${base}/flags/${entry.position}`, { flagged: entry.flagged });
+  return api('PUT', `${base}/flags/${entry.position}`, { flagged: entry.flagged }, { pass: true });
 }
 
 async function flush() {
@@ -420,7 +431,7 @@ async function flushEvents() {
     while (state.events.length && editable()) {
       const ev = state.events[0];
       let r;
-      try { r = await api('POST', `/exam/attempts/${state.attempt.attempt_id}/events`, ev); } catch (e) { r = null; }
+      try { r = await api('POST', `/exam/attempts/${state.attempt.attempt_id}/events`, ev, { pass: true }); } catch (e) { r = null; }
       if (!r || r.status >= 500 || r.status === 0 || r.status === 429) { scheduleEventRetry(); return; }
       if (r.status === 401 || r.status === 403) return; // the save path tells the candidate to log in again
       state.events = state.events.filter((x) => x.client_event_id !== ev.client_event_id);
@@ -499,6 +510,13 @@ function showClosed(attempt, note) {
   $('exam-closed-text').textContent = parts.join(' ');
   $('exam-clock').textContent = '已结束';
   try { localStorage.removeItem(queueKey()); localStorage.removeItem(eventsKey()); } catch (e) { /* ignore */ }
+}
+
+async function refreshPass() {
+  try {
+    const r = await api('GET', `/exam/attempts/${state.attempt.attempt_id}`);
+    if (r.ok && r.data) state.pass = r.data.attempt_pass || null;
+  } catch (e) { /* the writes fall back to the session cookie */ }
 }
 
 async function showClosedFromServer(note) {
@@ -589,6 +607,7 @@ function connectSocket() {
     const w = $('exam-warning');
     w.hidden = false; w.textContent = p.message;
     renderClock();
+    refreshPass();  // the old pass expires at the old deadline
   });
   socket.on('closed', (p) => { if (!state.closed) showClosedFromServer(p.message); });
   window.addEventListener('offline', () => socket.disconnect());
@@ -610,6 +629,7 @@ async function start() {
   state.attempt = a;
   state.token = a.client_token;
   state.tokenTag = a.token_tag;
+  state.pass = a.attempt_pass || null;
   state.deadlineMs = Date.parse(a.deadline_at);
   state.offset = a.server_time_ms - Date.now();
   state.items = a.items.map((i) => ({ ...i, response: [...i.response] }));
