@@ -17,7 +17,8 @@ def counting():
     statements = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE for socket writes: control, not a query
+            statements.append(statement)
 
     engine = db.engine
     event.listen(engine, "before_cursor_execute", count)
