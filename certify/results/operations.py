@@ -115,12 +115,21 @@ def _weights(scheme: Scheme) -> dict[str, Decimal]:
     return {c: Decimal(scheme.weight(c)) for c in COMPONENTS}
 
 
+LOADING, AGGREGATING, RANKING, WRITING = "读取成分成绩", "汇总总分", "排名认定", "写入结果"
+PHASES = (LOADING, AGGREGATING, RANKING, WRITING)
+
+
+def _no_progress(phase: str) -> None:
+    return None
+
+
 def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-            override_min: bool = False) -> Computation:
+            override_min: bool = False, progress=_no_progress) -> Computation:
     """The live computation from current component scores (nothing written).
 
     ``ratio`` defaults to the scheme's; the minimum total is the scheme's unless ``override_min`` is set, in
-    which case ``min_total`` (possibly None: no minimum) is used."""
+    which case ``min_total`` (possibly None: no minimum) is used. ``progress(phase)`` is called as each phase
+    begins (the results job reports it; it may stop the job there)."""
     scheme = _scheme(rnd, level)
     ratio = Decimal(scheme.ratio) if ratio is None else Decimal(ratio)
     problems = validate_ratio(ratio)
@@ -129,9 +138,11 @@ def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
     if not override_min:
         min_total = None if scheme.min_total is None else Decimal(scheme.min_total)
     weights = _weights(scheme)
+    progress(LOADING)
     candidates = db.session.execute(
         db.select(Candidate).filter_by(round_id=rnd.id, level=level).order_by(Candidate.ticket)).scalars().all()
     scores = component_scores(c.id for c in candidates)
+    progress(AGGREGATING)
     lines: list[Line] = []
     for cand in candidates:
         rows = scores.get(cand.id, {})
@@ -140,6 +151,7 @@ def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
         total: Total = compute_total(weights, values)
         lines.append(Line(cand, {c: (values[c].score if c in values and weights[c] > 0 else None)
                                  for c in COMPONENTS}, total.status, total.total, total.missing))
+    progress(RANKING)
     outcome: Outcome = rank_and_certify([(ln.candidate.id, ln.total) for ln in lines if ln.status == SCORED],
                                         ratio, min_total)
     placed = outcome.by_key()
@@ -249,11 +261,11 @@ def transition(result_set: ResultSet, action: str, *, actor=None, reason: str = 
 
 
 def confirm_plan(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-                 override_min: bool = False) -> Computation:
+                 override_min: bool = False, progress=_no_progress) -> Computation:
     """What confirming would freeze (nothing written), or the ResultsError confirming would raise."""
     rs = result_set_for(rnd, level)
     check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
-    comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
+    comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min, progress=progress)
     if not comp.lines:
         raise ResultsError(f"{rnd.code} {level}没有考生")
     if comp.missing:
@@ -267,10 +279,14 @@ def confirm_plan(rnd: Round, level: str, *, ratio: Decimal | None = None, min_to
 
 
 def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-            override_min: bool = False, actor=None, reason: str = "") -> ResultSet:
-    """Freeze a level's results. Refused while any candidate has a missing component."""
-    comp = confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
+            override_min: bool = False, actor=None, reason: str = "", progress=_no_progress) -> ResultSet:
+    """Freeze a level's results. Refused while any candidate has a missing component. Everything is written after
+    the last ``progress`` call, in the caller's one transaction: a stop before it leaves the previous state."""
+    comp = confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min, progress=progress)
+    progress(WRITING)
     rs = result_set_for(rnd, level)
+    # the state again: a progress report commits, and someone may have confirmed the level meanwhile
+    check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
     if rs is None:
         rs = ResultSet(round_id=rnd.id, round=rnd, level=level, state=DRAFT)
         db.session.add(rs)

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from certify import export_job
 from certify.access import allow
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR, can_see_full_ids
@@ -435,9 +436,8 @@ def _full_requested() -> bool:
 @bp.route("/rounds/<round:rnd>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
 def export_round(rnd: Round, fmt: str):
-    full = _full_requested()
-    name = f"{rnd.code}-笔试成绩" + ("-完整" if full else "")
-    return send_table(name, fmt, [exam_sheet(rnd, full=full)])
+    # a large round's file is built by the worker (certify.export_job), with the same sheet
+    return export_job.send_or_offer(rnd, "exam.round", fmt, {"full": _full_requested()})
 
 
 @bp.route("/sessions/<id:session_id>/export.<any(xlsx, csv):fmt>")
