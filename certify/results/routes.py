@@ -17,7 +17,7 @@ from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed
-from certify.web import BadParameter, decimal_value, refusals_go_to, require_confirmation
+from certify.web import BadParameter, ListPage, decimal_value, page_arg, refusals_go_to, require_confirmation
 
 from . import exports
 from . import job as results_job
@@ -42,6 +42,7 @@ bp.add_app_template_filter(ratio_percent, "ratio_pct")
 bp.add_app_template_filter(weight_percent, "weight_pct")
 
 STAFF = (SECRETARIAT, SUPERVISOR)
+PREVIEW_PAGE_SIZE = 200  # rows of the preview's full list per page
 
 
 def _level(rnd: Round, level: str | None) -> str:
@@ -167,7 +168,11 @@ def preview(rnd: Round):
     chart = distribution_chart([ln.total for ln in comp.lines if ln.total is not None], comp.cut_line,
                                comp.min_total,
                                absent=sum(1 for ln in comp.lines if ln.status == "absent"))
+    # the full list one page at a time: thousands of rows in one page took seconds to render (bench/request_times.py)
+    lines = ListPage(comp.lines, page_arg(), PREVIEW_PAGE_SIZE)
+    pager_args = {k: request.args[k] for k in ("level", "ratio", "min_total") if k in request.args}
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
+                           lines=lines, pager_args=pager_args,
                            changes=changes, chart=chart, running=results_job.active_confirm_job(rnd, level),
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
                            levels=rnd.levels), 400 if error else 200

@@ -325,3 +325,23 @@ def test_a_stopped_confirmation_leaves_the_previous_results(client, login_as, sc
     rs = ops.result_set_for(rnd, "初级")
     assert rs.state == "draft" and not db.session.execute(
         select(ResultEntry).where(ResultEntry.result_set_id == rs.id)).first()
+
+
+def test_the_preview_lists_every_candidate_one_page_at_a_time(client, login_as, scored_round, monkeypatch):
+    from certify.results import routes
+
+    rnd = scored_round
+    login_as("secretariat")
+    monkeypatch.setattr(routes, "PREVIEW_PAGE_SIZE", 2)
+    expected = [ln.candidate.ticket for ln in ops.compute(rnd, "初级", ratio=Decimal("0.4")).lines]
+    tables = []
+    for page in (1, 2, 3):
+        html = client.get(f"/results/{rnd.code}/preview?level=初级&ratio=0.4&page={page}").get_data(as_text=True)
+        table = html.split('id="all-lines"', 1)[1].split("</table>", 1)[0]
+        tables.append(table)
+        assert "全部考生（5）" in html and f"第 {page} / 3 页" in html
+        if page < 3:  # the pager keeps the preview's parameters
+            assert f"page={page + 1}" in html and "ratio=0.4" in html.split('class="pager"', 1)[1]
+    # each candidate on exactly one page, in the computation's order
+    assert [[t for t in expected if t in table] for table in tables] == [expected[:2], expected[2:4], expected[4:]]
+    assert client.get(f"/results/{rnd.code}/preview?level=初级&page=x").status_code == 400

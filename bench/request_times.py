@@ -1,0 +1,260 @@
+"""Benchmark: the 2-second rule. Every secretariat / supervisor page of a 5,000-candidate round, and the POSTs that
+start the long work, timed through the real app.
+
+    .venv/bin/python bench/request_times.py --candidates 5000 --repeat 3 [--database-url postgresql://…/bench]
+
+Set-up (tables dropped first: use a database you can throw away; default a SQLite file in a temporary folder): the
+data set of ``bench/load.py`` (a round, one 60-item paper per candidate, one open session, bulk inserts), then, also
+in bulk, every candidate's submitted and graded attempt, their three component scores, 25 defense panels with one
+day, a defense slot and a defense case each, and one finished job. Then through Flask's test client (the whole
+request: routing, access, unit of work, template; no network) as the secretariat and as the supervisor:
+
+- every GET rule of the app that the secretariat or the supervisor may open (``allowed_roles``), its arguments
+  filled with the data set's ids, ``?round=`` and ``?level=`` set; each run ``--repeat`` times;
+- the POSTs that start long work: 确认并冻结 of the 5,000-candidate level, each whole-round export's "generate"
+  button, the scheduler, the session's paper generation, a 5,000-row roster upload (staged for confirmation).
+
+Per route: the status, the median and max wall time, and how many requests took over 2 s. Exits 1 when any counted
+request took over 2 s. ``--inline`` also times each whole-round export built inside the request (the export job
+threshold out of the way): the figure the job avoids, printed but not counted.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from common import header, report
+from load import PASSWORD, build_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+LIMIT_S = 2.0
+
+
+def enrich(app, session_id: int, n_panels: int = 25) -> dict:
+    """Attempts, component scores, defense panels, slots and cases for every candidate, in bulk; two staff users."""
+    from sqlalchemy import insert, select
+
+    from certify.accounts import create_user
+    from certify.clock import utcnow
+    from certify.extensions import db
+    from certify.models import Candidate, ComponentScore, Round
+    from defense.models import DefenseAssignment, DefenseDay, Panel
+    from defense.scoring.models import DefenseCase
+    from exam.models import Attempt, SessionCandidate
+
+    rng = random.Random(5)
+    with app.app_context():
+        rnd = db.session.execute(select(Round)).scalars().first()
+        now = utcnow()
+        assigns = db.session.execute(select(SessionCandidate.candidate_id, SessionCandidate.paper_id)
+                                     .where(SessionCandidate.session_id == session_id)).all()
+        attempts, scores = [], []
+        for cand_id, paper_id in assigns:
+            exam = Decimal(rng.randint(3000, 10000)) / 100
+            attempts.append({"session_id": session_id, "candidate_id": cand_id, "paper_id": paper_id,
+                             "state": "submitted", "started_at": now - timedelta(hours=2),
+                             "deadline_at": now - timedelta(hours=1), "submitted_at": now - timedelta(hours=1),
+                             "answered_count": 60, "score": exam, "graded_at": now - timedelta(minutes=50)})
+            for component, value in (("exam", exam), ("defense", Decimal(rng.randint(50, 100))),
+                                     ("record", Decimal(rng.randint(40, 100)))):
+                scores.append({"candidate_id": cand_id, "component": component, "score": value,
+                               "status": "scored", "source": "bench"})
+        for model, rows in ((Attempt, attempts), (ComponentScore, scores)):
+            for i in range(0, len(rows), 5000):
+                db.session.execute(insert(model), rows[i:i + 5000])
+        day = DefenseDay(round_id=rnd.id, day=(now + timedelta(days=7)).date())
+        panels = [Panel(round_id=rnd.id, name=f"第{p + 1}组", room=f"{p + 1}01") for p in range(n_panels)]
+        db.session.add_all([day, *panels])
+        db.session.flush()
+        cands = db.session.execute(select(Candidate.id).where(Candidate.round_id == rnd.id)
+                                   .order_by(Candidate.id)).scalars().all()
+        rows = []
+        for i, cand_id in enumerate(cands):
+            start = now + timedelta(days=7, minutes=20 * (i // n_panels))
+            rows.append({"round_id": rnd.id, "candidate_id": cand_id, "panel_id": panels[i % n_panels].id,
+                         "start_at": start, "end_at": start + timedelta(minutes=20), "queue_position": i // n_panels})
+        db.session.execute(insert(DefenseAssignment), rows)
+        ids = dict(db.session.execute(select(DefenseAssignment.candidate_id, DefenseAssignment.id)).all())
+        db.session.execute(insert(DefenseCase), [
+            {"round_id": rnd.id, "assignment_id": ids[r["candidate_id"]], "candidate_id": r["candidate_id"],
+             "panel_id": r["panel_id"], "queue_order": r["queue_position"]} for r in rows])
+        staff = {}
+        for role in ("secretariat", "supervisor"):
+            user, _ = create_user(f"bench-{role}", role, password=PASSWORD, generated=False)
+            user.must_change_password = False
+            db.session.flush()
+            staff[role] = user.id
+        db.session.commit()
+        out = {"round_code": rnd.code, "round_id": rnd.id, "panel_id": panels[0].id, "session_id": session_id,
+               "candidate_id": cands[0], "staff": staff,
+               "case_id": db.session.execute(select(DefenseCase.id).order_by(DefenseCase.id)).scalars().first()}
+        db.session.remove()
+    return out
+
+
+def fill(rule, data: dict, job_id: int | None) -> str | None:
+    """The rule's URL with the data set's ids, or None for a rule this benchmark cannot fill meaningfully."""
+    from werkzeug.routing import AnyConverter
+
+    values = {}
+    for name, converter in rule._converters.items():
+        if isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        elif name in ("code", "round_code", "rnd"):
+            values[name] = data["round_code"]
+        elif name in ("fmt", "format", "ext"):
+            values[name] = "xlsx"
+        elif name == "session_id":
+            values[name] = data["session_id"]
+        elif name == "panel_id":
+            values[name] = data["panel_id"]
+        elif name == "case_id":
+            values[name] = data["case_id"]
+        elif name == "candidate_id":
+            values[name] = data["candidate_id"]
+        elif name == "job_id":
+            if job_id is None:
+                return None
+            values[name] = job_id
+        elif name in ("round_id",):
+            values[name] = data["round_id"]
+        else:
+            return None  # an id of something the data set does not have (a blueprint, an item, an account …)
+    return rule.build(values, append_unknown=False)[1]
+
+
+def timed(client, method: str, url: str, **kwargs) -> tuple[int, float]:
+    start = time.perf_counter()
+    resp = client.open(url, method=method, **kwargs)
+    resp.get_data()
+    return resp.status_code, time.perf_counter() - start
+
+
+def roster_csv(rows: int) -> bytes:
+    """A valid roster file of ``rows`` new candidates (bench/roster_import.py's generator)."""
+    from roster_import import generate
+
+    path = Path(tempfile.mkdtemp(prefix="bench-roster-")) / "roster.csv"
+    generate(path, rows)
+    return path.read_bytes()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--candidates", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--inline", action="store_true", help="also time the exports built inside the request")
+    args = parser.parse_args()
+    header()
+    tmp = tempfile.mkdtemp(prefix="bench-request-times-")
+    os.environ["CERTIFY_INSTANCE"] = tmp
+    url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    t0 = time.perf_counter()
+    built = build_dataset(url, args.candidates, hash_method="pbkdf2:sha256:1")
+
+    from sqlalchemy import select
+
+    from certify import create_app
+    from certify.access import allowed_roles
+    from certify.config import normalise_database_url
+    from certify.extensions import db
+    from certify.jobs.models import Job
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "EXAM_SWEEPER_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    data = enrich(app, built["session_id"])
+    print(f"# data set: {args.candidates} candidates, built in {time.perf_counter() - t0:.1f} s; database "
+          f"{app.config['SQLALCHEMY_DATABASE_URI'].split(':', 1)[0]}")
+    code = data["round_code"]
+    rows: list[tuple[str, str, str, list[int], list[float], bool]] = []  # role, method, url, statuses, times, counted
+
+    def measure(role_client, role, method, path, counted=True, repeat=None, **kwargs):
+        statuses, times = [], []
+        for _ in range(repeat or args.repeat):
+            status, seconds = timed(role_client, method, path, **kwargs)
+            statuses.append(status)
+            times.append(seconds)
+        rows.append((role, method, path, statuses, times, counted))
+        flag = " OVER" if max(times) > LIMIT_S and counted else ""
+        print(f"{role:<11} {method:<4} {path:<70} {statuses[-1]} median {statuses and statistics.median(times):.3f}"
+              f" max {max(times):.3f}{flag}", flush=True)
+
+    clients = {}
+    for role in ("secretariat", "supervisor"):
+        c = app.test_client()
+        with c.session_transaction() as sess:
+            with app.app_context():
+                from certify.models import User
+
+                sess["_user_id"] = db.session.get(User, data["staff"][role]).get_id()
+            sess["_fresh"] = True
+        clients[role] = c
+
+    # the POSTs that start long work (secretariat), first: their jobs are then there for /jobs/<id>
+    sec = clients["secretariat"]
+    measure(sec, "secretariat", "POST", f"/results/{code}/confirm", repeat=1,
+            data={"level": "初级", "ratio": "0.3", "min_total": "", "acknowledge": "y", "reason": "基准"})
+    for name, fmt in (("results.results", "xlsx"), ("results.publicity", "xlsx"), ("exam.round", "xlsx"),
+                      ("defense.scores", "xlsx"), ("defense.schedule", "xlsx")):
+        measure(sec, "secretariat", "POST", f"/exports/{code}/{name}.{fmt}", repeat=1,
+                data={"p_masked": "0"} if name == "results.results" else {"p_full": "0"})
+    measure(sec, "secretariat", "POST", f"/defense/admin/{code}/schedule/run", repeat=1)
+    measure(sec, "secretariat", "POST", f"/exam/admin/sessions/{data['session_id']}/papers", repeat=1,
+            data={"acknowledge": "y", "reason": "基准"})
+    measure(sec, "secretariat", "POST", f"/rounds/{code}/roster", repeat=1,
+            data={"file": (io.BytesIO(roster_csv(args.candidates)), "名单.csv")}, content_type="multipart/form-data")
+
+    with app.app_context():
+        job_id = db.session.execute(select(Job.id).order_by(Job.id)).scalars().first()
+        rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"
+                        and not r.endpoint.endswith(".static") and "GET" in r.methods), key=lambda r: r.rule)
+        plan = []
+        for rule in rules:
+            roles = allowed_roles(app.view_functions[rule.endpoint]) or frozenset()
+            path = fill(rule, data, job_id)
+            if path is None or path.startswith("/api/"):
+                continue
+            query = f"?round={code}&level=初级&ratio=0.3" if "?" not in path else ""
+            for role in ("secretariat", "supervisor"):
+                if role in roles:
+                    plan.append((role, path + query))
+    for role, path in plan:
+        measure(clients[role], role, "GET", path)
+    if args.inline:
+        app.config["EXPORT_JOB_MIN_CANDIDATES"] = 10 ** 9
+        for path in (f"/results/{code}/export/results.xlsx", f"/results/{code}/export/results.csv",
+                     f"/exam/admin/rounds/{code}/export.xlsx", f"/defense/export/{code}.xlsx",
+                     f"/defense/admin/{code}/schedule.xlsx"):
+            measure(sec, "inline", "GET", path, counted=False, repeat=1)
+
+    over = [(role, method, path, times) for role, method, path, _s, times, counted in rows
+            if counted and max(times) > LIMIT_S]
+    errors = [(role, method, path, s) for role, method, path, s, _t, _c in rows if any(x >= 500 for x in s)]
+    print(f"\n# {len(rows)} routes timed ({sum(len(r[4]) for r in rows)} requests); over {LIMIT_S} s: {len(over)}")
+    for role, method, path, times in sorted(over, key=lambda o: -max(o[3])):
+        print(f"#   OVER {role} {method} {path}: median {statistics.median(times):.2f} s, max {max(times):.2f} s, "
+              f"{sum(1 for t in times if t > LIMIT_S)}/{len(times)} over")
+    for role, method, path, statuses in errors:
+        print(f"#   ERROR {role} {method} {path}: {statuses}")
+    all_times = [t for r in rows if r[5] for t in r[4]]
+    report({"requests_over_2s": (sum(1 for r in rows if r[5] for t in r[4] if t > LIMIT_S), "requests", "lower"),
+            "routes_over_2s": (len(over), "routes", "lower"),
+            "slowest_request_s": (round(max(all_times), 3), "s", "lower"),
+            "median_request_s": (round(statistics.median(all_times), 4), "s", "lower")},
+           modes={"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0],
+                  "candidates": args.candidates, "client": "flask test client"}, runs=args.repeat)
+    raise SystemExit(1 if over or errors else 0)
+
+
+if __name__ == "__main__":
+    main()
