@@ -148,6 +148,131 @@ def roster_csv(rows: int) -> bytes:
     return path.read_bytes()
 
 
+class Timings:
+    """Each route's statuses and wall times; prints a line per route as it goes."""
+
+    def __init__(self, repeat: int):
+        self.repeat = repeat
+        self.rows: list[tuple[str, str, str, list[int], list[float], bool]] = []
+
+    def measure(self, client, role: str, method: str, path: str, counted: bool = True, repeat: int | None = None,
+                **kwargs) -> None:
+        statuses, times = [], []
+        for _ in range(repeat or self.repeat):
+            status, seconds = timed(client, method, path, **kwargs)
+            statuses.append(status)
+            times.append(seconds)
+        self.rows.append((role, method, path, statuses, times, counted))
+        flag = " OVER" if max(times) > LIMIT_S and counted else ""
+        print(f"{role:<11} {method:<4} {path:<70} {statuses[-1]} median {statistics.median(times):.3f}"
+              f" max {max(times):.3f}{flag}", flush=True)
+
+
+def staff_clients(app, data: dict) -> dict:
+    from certify.extensions import db
+    from certify.models import User
+
+    clients = {}
+    for role in ("secretariat", "supervisor"):
+        c = app.test_client()
+        with c.session_transaction() as sess:
+            with app.app_context():
+                sess["_user_id"] = db.session.get(User, data["staff"][role]).get_id()
+            sess["_fresh"] = True
+        clients[role] = c
+    return clients
+
+
+def start_long_work(t: Timings, sec, data: dict, candidates: int) -> None:
+    """The POSTs that start long work, once each (their jobs are then there for /jobs/<id>)."""
+    code = data["round_code"]
+    t.measure(sec, "secretariat", "POST", f"/results/{code}/confirm", repeat=1,
+              data={"level": "初级", "ratio": "0.3", "min_total": "", "acknowledge": "y", "reason": "基准"})
+    for name, form in (("results.results", {"p_masked": "0"}), ("results.publicity", {}),
+                       ("exam.round", {"p_full": "1"}), ("defense.scores", {"p_full": "1"}),
+                       ("defense.schedule", {})):
+        t.measure(sec, "secretariat", "POST", f"/exports/{code}/{name}.xlsx", repeat=1, data=form)
+    t.measure(sec, "secretariat", "POST", f"/defense/admin/{code}/schedule/run", repeat=1)
+    t.measure(sec, "secretariat", "POST", f"/exam/admin/sessions/{data['session_id']}/papers", repeat=1,
+              data={"acknowledge": "y", "reason": "基准"})
+    t.measure(sec, "secretariat", "POST", f"/rounds/{code}/roster", repeat=1,
+              data={"file": (io.BytesIO(roster_csv(candidates)), "名单.csv")}, content_type="multipart/form-data")
+
+
+def staff_pages(app, data: dict) -> list[tuple[str, str]]:
+    """(role, url) of every GET rule the secretariat or the supervisor may open, filled with the data set's ids."""
+    from sqlalchemy import select
+
+    from certify.access import allowed_roles
+    from certify.extensions import db
+    from certify.jobs.models import Job
+
+    code = data["round_code"]
+    with app.app_context():
+        job_id = db.session.execute(select(Job.id).order_by(Job.id)).scalars().first()
+        rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"
+                        and not r.endpoint.endswith(".static") and "GET" in r.methods), key=lambda r: r.rule)
+        plan = []
+        for rule in rules:
+            roles = allowed_roles(app.view_functions[rule.endpoint]) or frozenset()
+            path = fill(rule, data, job_id)
+            if path is None or path.startswith("/api/"):
+                continue
+            query = f"?round={code}&level=初级&ratio=0.3" if "?" not in path else ""
+            plan.extend((role, path + query) for role in ("secretariat", "supervisor") if role in roles)
+        db.session.remove()
+    return plan
+
+
+def run_jobs(app) -> list[str]:
+    """The queued export and results jobs, run as the worker runs them (timed, not counted: no request waits for
+    them); the scheduler and paper jobs are cancelled. Returns the stored files' tokens."""
+    from sqlalchemy import select
+
+    from certify import export_job
+    from certify.extensions import db
+    from certify.jobs import queue
+    from certify.jobs.models import QUEUED, Job
+
+    tokens = []
+    with app.app_context():
+        for job in db.session.execute(select(Job).where(Job.state == QUEUED).order_by(Job.id)).scalars().all():
+            if job.kind not in (export_job.KIND, "results.confirm"):
+                queue.request_cancel(job)
+        db.session.commit()
+        while True:
+            start = time.perf_counter()
+            job_id = queue.run_next(name="bench")
+            if job_id is None:
+                break
+            job = db.session.get(Job, job_id)
+            db.session.refresh(job)
+            print(f"worker      JOB  {job.title:<66} {job.state} {time.perf_counter() - start:.3f} s", flush=True)
+            if job.kind == export_job.KIND and job.state == "succeeded":
+                tokens.append(job.args["token"])
+        db.session.remove()
+    return tokens
+
+
+def summarise(t: Timings, database: str, candidates: int) -> int:
+    over = [(role, method, path, times) for role, method, path, _s, times, counted in t.rows
+            if counted and max(times) > LIMIT_S]
+    errors = [(role, method, path, s) for role, method, path, s, _t, _c in t.rows if any(x >= 500 for x in s)]
+    print(f"\n# {len(t.rows)} routes timed ({sum(len(r[4]) for r in t.rows)} requests); over {LIMIT_S} s: {len(over)}")
+    for role, method, path, times in sorted(over, key=lambda o: -max(o[3])):
+        print(f"#   OVER {role} {method} {path}: median {statistics.median(times):.2f} s, max {max(times):.2f} s, "
+              f"{sum(1 for x in times if x > LIMIT_S)}/{len(times)} over")
+    for role, method, path, statuses in errors:
+        print(f"#   ERROR {role} {method} {path}: {statuses}")
+    counted = [x for r in t.rows if r[5] for x in r[4]]
+    report({"requests_over_2s": (sum(1 for x in counted if x > LIMIT_S), "requests", "lower"),
+            "routes_over_2s": (len(over), "routes", "lower"),
+            "slowest_request_s": (round(max(counted), 3), "s", "lower"),
+            "median_request_s": (round(statistics.median(counted), 4), "s", "lower")},
+           modes={"database": database, "candidates": candidates, "client": "flask test client"}, runs=t.repeat)
+    return 1 if over or errors else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=5000)
@@ -162,98 +287,30 @@ def main() -> None:
     t0 = time.perf_counter()
     built = build_dataset(url, args.candidates, hash_method="pbkdf2:sha256:1")
 
-    from sqlalchemy import select
-
     from certify import create_app
-    from certify.access import allowed_roles
     from certify.config import normalise_database_url
-    from certify.extensions import db
-    from certify.jobs.models import Job
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": normalise_database_url(url), "EXAM_SWEEPER_ENABLED": False,
                       "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
     data = enrich(app, built["session_id"])
-    print(f"# data set: {args.candidates} candidates, built in {time.perf_counter() - t0:.1f} s; database "
-          f"{app.config['SQLALCHEMY_DATABASE_URI'].split(':', 1)[0]}")
-    code = data["round_code"]
-    rows: list[tuple[str, str, str, list[int], list[float], bool]] = []  # role, method, url, statuses, times, counted
-
-    def measure(role_client, role, method, path, counted=True, repeat=None, **kwargs):
-        statuses, times = [], []
-        for _ in range(repeat or args.repeat):
-            status, seconds = timed(role_client, method, path, **kwargs)
-            statuses.append(status)
-            times.append(seconds)
-        rows.append((role, method, path, statuses, times, counted))
-        flag = " OVER" if max(times) > LIMIT_S and counted else ""
-        print(f"{role:<11} {method:<4} {path:<70} {statuses[-1]} median {statuses and statistics.median(times):.3f}"
-              f" max {max(times):.3f}{flag}", flush=True)
-
-    clients = {}
-    for role in ("secretariat", "supervisor"):
-        c = app.test_client()
-        with c.session_transaction() as sess:
-            with app.app_context():
-                from certify.models import User
-
-                sess["_user_id"] = db.session.get(User, data["staff"][role]).get_id()
-            sess["_fresh"] = True
-        clients[role] = c
-
-    # the POSTs that start long work (secretariat), first: their jobs are then there for /jobs/<id>
+    database = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+    print(f"# data set: {args.candidates} candidates, built in {time.perf_counter() - t0:.1f} s; database {database}")
+    t = Timings(args.repeat)
+    clients = staff_clients(app, data)
     sec = clients["secretariat"]
-    measure(sec, "secretariat", "POST", f"/results/{code}/confirm", repeat=1,
-            data={"level": "初级", "ratio": "0.3", "min_total": "", "acknowledge": "y", "reason": "基准"})
-    for name, fmt in (("results.results", "xlsx"), ("results.publicity", "xlsx"), ("exam.round", "xlsx"),
-                      ("defense.scores", "xlsx"), ("defense.schedule", "xlsx")):
-        measure(sec, "secretariat", "POST", f"/exports/{code}/{name}.{fmt}", repeat=1,
-                data={"p_masked": "0"} if name == "results.results" else {"p_full": "0"})
-    measure(sec, "secretariat", "POST", f"/defense/admin/{code}/schedule/run", repeat=1)
-    measure(sec, "secretariat", "POST", f"/exam/admin/sessions/{data['session_id']}/papers", repeat=1,
-            data={"acknowledge": "y", "reason": "基准"})
-    measure(sec, "secretariat", "POST", f"/rounds/{code}/roster", repeat=1,
-            data={"file": (io.BytesIO(roster_csv(args.candidates)), "名单.csv")}, content_type="multipart/form-data")
-
-    with app.app_context():
-        job_id = db.session.execute(select(Job.id).order_by(Job.id)).scalars().first()
-        rules = sorted((r for r in app.url_map.iter_rules() if r.endpoint != "static"
-                        and not r.endpoint.endswith(".static") and "GET" in r.methods), key=lambda r: r.rule)
-        plan = []
-        for rule in rules:
-            roles = allowed_roles(app.view_functions[rule.endpoint]) or frozenset()
-            path = fill(rule, data, job_id)
-            if path is None or path.startswith("/api/"):
-                continue
-            query = f"?round={code}&level=初级&ratio=0.3" if "?" not in path else ""
-            for role in ("secretariat", "supervisor"):
-                if role in roles:
-                    plan.append((role, path + query))
-    for role, path in plan:
-        measure(clients[role], role, "GET", path)
-    if args.inline:
+    start_long_work(t, sec, data, args.candidates)
+    for role, path in staff_pages(app, data):
+        t.measure(clients[role], role, "GET", path)
+    for token in run_jobs(app):
+        t.measure(sec, "secretariat", "GET", f"/exports/file/{token}")
+    if args.inline:  # the exports built inside the request, as below the threshold: printed, not counted
         app.config["EXPORT_JOB_MIN_CANDIDATES"] = 10 ** 9
+        code = data["round_code"]
         for path in (f"/results/{code}/export/results.xlsx", f"/results/{code}/export/results.csv",
                      f"/exam/admin/rounds/{code}/export.xlsx", f"/defense/export/{code}.xlsx",
                      f"/defense/admin/{code}/schedule.xlsx"):
-            measure(sec, "inline", "GET", path, counted=False, repeat=1)
-
-    over = [(role, method, path, times) for role, method, path, _s, times, counted in rows
-            if counted and max(times) > LIMIT_S]
-    errors = [(role, method, path, s) for role, method, path, s, _t, _c in rows if any(x >= 500 for x in s)]
-    print(f"\n# {len(rows)} routes timed ({sum(len(r[4]) for r in rows)} requests); over {LIMIT_S} s: {len(over)}")
-    for role, method, path, times in sorted(over, key=lambda o: -max(o[3])):
-        print(f"#   OVER {role} {method} {path}: median {statistics.median(times):.2f} s, max {max(times):.2f} s, "
-              f"{sum(1 for t in times if t > LIMIT_S)}/{len(times)} over")
-    for role, method, path, statuses in errors:
-        print(f"#   ERROR {role} {method} {path}: {statuses}")
-    all_times = [t for r in rows if r[5] for t in r[4]]
-    report({"requests_over_2s": (sum(1 for r in rows if r[5] for t in r[4] if t > LIMIT_S), "requests", "lower"),
-            "routes_over_2s": (len(over), "routes", "lower"),
-            "slowest_request_s": (round(max(all_times), 3), "s", "lower"),
-            "median_request_s": (round(statistics.median(all_times), 4), "s", "lower")},
-           modes={"database": app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0],
-                  "candidates": args.candidates, "client": "flask test client"}, runs=args.repeat)
-    raise SystemExit(1 if over or errors else 0)
+            t.measure(sec, "inline", "GET", path, counted=False, repeat=1)
+    raise SystemExit(summarise(t, database, args.candidates))
 
 
 if __name__ == "__main__":

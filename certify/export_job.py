@@ -72,6 +72,9 @@ class Exporter:
     filename: Callable[[Round, dict, str], str]
     roles: Callable[[dict], tuple[str, ...]] = lambda params: (SECRETARIAT, SUPERVISOR)
     on_download: Callable[[Round, dict, str], None] | None = None
+    # the parameters a page may post (name -> default; booleans posted as "0"/"1", text among ``choices``)
+    params: dict = field(default_factory=dict)
+    choices: dict = field(default_factory=dict)
     # ``certify export KIND``: the kind and the parameters the command has always used
     cli_kind: str | None = None
     cli_params: dict = field(default_factory=dict)
@@ -292,10 +295,21 @@ def _fresh(job: Job) -> bool:
 
 
 def _params_from_form(exporter: Exporter) -> dict:
+    """The exporter's declared parameters from the posted form (defaults for the missing ones); anything else is
+    ignored, and a value outside its kind is refused (400)."""
     params = {}
-    for key, value in request.form.items():
-        if key.startswith("p_"):
-            params[key[2:]] = value == "1" if value in ("0", "1") else value
+    for key, default in exporter.params.items():
+        raw = request.form.get(f"p_{key}")
+        if raw is None:
+            params[key] = default
+        elif isinstance(default, bool):
+            if raw not in ("0", "1"):
+                abort(400)
+            params[key] = raw == "1"
+        elif raw in exporter.choices.get(key, (default,)):
+            params[key] = raw
+        else:
+            abort(400)
     return params
 
 

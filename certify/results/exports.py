@@ -84,7 +84,7 @@ def register_exporters() -> None:
         filename=lambda rnd, params, fmt: f"{rnd.code}-成绩汇总",
         # whole ID numbers: the secretariat only (can_see_full_ids)
         roles=lambda params: (SECRETARIAT, SUPERVISOR) if params.get("masked", True) else (SECRETARIAT,),
-        cli_kind="results", cli_params={"masked": False}))
+        params={"masked": True}, cli_kind="results", cli_params={"masked": False}))
     register_exporter(Exporter(
         name="results.publicity", title="公示名单导出",
         build=lambda rnd: [publicity_sheet(rnd)],

@@ -172,6 +172,7 @@ def register_exporters() -> None:
                                                                    else ""),
         roles=lambda params: (SECRETARIAT,) if params.get("full") else (SECRETARIAT, SUPERVISOR),
         on_download=lambda rnd, params, fmt: audit_full_export(rnd, fmt) if params.get("full") else None,
+        params={"full": False, "part": "main"}, choices={"part": ("main", "sheets")},
         cli_kind="defense", cli_params={"full": False}))
     register_exporter(Exporter(
         name="defense.schedule", title="答辩安排导出", build=lambda rnd: schedule_sheets(rnd),

@@ -118,4 +118,4 @@ def register_exporters() -> None:
         name="exam.round", title="笔试成绩导出", build=_exam_build,
         filename=lambda rnd, params, fmt: f"{rnd.code}-笔试成绩" + ("-完整" if params.get("full") else ""),
         roles=lambda params: (SECRETARIAT,) if params.get("full") else (SECRETARIAT, SUPERVISOR),
-        cli_kind="exam", cli_params={"full": True, "require_exam": True}))
+        params={"full": False}, cli_kind="exam", cli_params={"full": True, "require_exam": True}))

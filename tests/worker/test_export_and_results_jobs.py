@@ -170,6 +170,11 @@ def test_download_access_follows_the_original_export(app, client, make_user, mak
     client.post("/logout")
     login(client, users["secretariat"].username)
     assert client.get(full_url).status_code == 200
+    # only the exporter's declared parameters reach it, with values of their kind
+    assert client.post(f"/exports/{rnd.code}/results.results.csv", data={"p_masked": "yes"}).status_code == 400
+    assert client.post(f"/exports/{rnd.code}/results.publicity.csv", data={"p_full": "1"}).status_code == 302
+    assert _latest(export_job.KIND).args["params"] == {}
+    assert client.post(f"/exports/{rnd.code}/defense.scores.csv", data={"p_part": "../x"}).status_code == 400
     fetched = db.session.execute(select(AuditEntry).where(AuditEntry.action == "export.download")).scalars().all()
     assert len(fetched) == 2  # the two successful fetches are audited, the refused ones are not
 
