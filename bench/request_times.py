@@ -101,35 +101,27 @@ def enrich(app, session_id: int, n_panels: int = 25) -> dict:
     return out
 
 
-def fill(rule, data: dict, job_id: int | None) -> str | None:
-    """The rule's URL with the data set's ids, or None for a rule this benchmark cannot fill meaningfully."""
+def fill(rule, data: dict, job_id: int | None) -> list[str]:
+    """The rule's URLs with the data set's ids (every value of an ``any(...)`` part: both formats of an export),
+    or [] for a rule this benchmark cannot fill meaningfully."""
+    from itertools import product
+
     from werkzeug.routing import AnyConverter
 
-    values = {}
+    values: dict[str, list] = {}
+    fixed = {"code": data["round_code"], "round_code": data["round_code"], "rnd": data["round_code"],
+             "fmt": "xlsx", "format": "xlsx", "ext": "xlsx", "session_id": data["session_id"],
+             "panel_id": data["panel_id"], "case_id": data["case_id"], "candidate_id": data["candidate_id"],
+             "round_id": data["round_id"], "job_id": job_id}
     for name, converter in rule._converters.items():
         if isinstance(converter, AnyConverter):
-            values[name] = sorted(converter.items)[0]
-        elif name in ("code", "round_code", "rnd"):
-            values[name] = data["round_code"]
-        elif name in ("fmt", "format", "ext"):
-            values[name] = "xlsx"
-        elif name == "session_id":
-            values[name] = data["session_id"]
-        elif name == "panel_id":
-            values[name] = data["panel_id"]
-        elif name == "case_id":
-            values[name] = data["case_id"]
-        elif name == "candidate_id":
-            values[name] = data["candidate_id"]
-        elif name == "job_id":
-            if job_id is None:
-                return None
-            values[name] = job_id
-        elif name in ("round_id",):
-            values[name] = data["round_id"]
+            values[name] = sorted(converter.items)
+        elif fixed.get(name) is not None:
+            values[name] = [fixed[name]]
         else:
-            return None  # an id of something the data set does not have (a blueprint, an item, an account …)
-    return rule.build(values, append_unknown=False)[1]
+            return []  # an id of something the data set does not have (a blueprint, an item, an account …)
+    names = list(values)
+    return [rule.build(dict(zip(names, combo)), append_unknown=False)[1] for combo in product(*values.values())]
 
 
 def timed(client, method: str, url: str, **kwargs) -> tuple[int, float]:
@@ -215,11 +207,11 @@ def staff_pages(app, data: dict) -> list[tuple[str, str]]:
         plan = []
         for rule in rules:
             roles = allowed_roles(app.view_functions[rule.endpoint]) or frozenset()
-            path = fill(rule, data, job_id)
-            if path is None or path.startswith("/api/"):
-                continue
-            query = f"?round={code}&level=初级&ratio=0.3" if "?" not in path else ""
-            plan.extend((role, path + query) for role in ("secretariat", "supervisor") if role in roles)
+            for path in fill(rule, data, job_id):
+                if path.startswith("/api/"):
+                    continue
+                query = f"?round={code}&level=初级&ratio=0.3"
+                plan.extend((role, path + query) for role in ("secretariat", "supervisor") if role in roles)
         db.session.remove()
     return plan
 

@@ -264,21 +264,22 @@ def latest_job(rnd: Round, name: str, fmt: str, params: dict) -> Job | None:
                               .order_by(Job.id.desc()).limit(1)).scalar()
 
 
-def send_or_offer(rnd: Round, name: str, fmt: str, params: dict | None = None):
+def send_or_offer(rnd: Round, name: str, fmt: str, params: dict | None = None, *, size: int | None = None):
     """What an export route answers: the file at once for a small round; for a large one, a page offering to
-    build it in the background (and the state of the last such job). Reads only (a GET)."""
+    build it in the background (and the state of the last such job). Reads only (a GET). ``size``: the rows the
+    export holds when it is not the whole round's candidates (a session's)."""
     from .downloads import send_table
 
     exporter = EXPORTERS[name]
     params = dict(params or {})
-    if not is_large(rnd):
+    if (round_size(rnd) if size is None else size) <= job_threshold():
         return send_table(exporter.filename(rnd, params, fmt), fmt, exporter.build(rnd, **params))
     job = latest_job(rnd, name, fmt, params)
     ready = None
     if job is not None and job.state == SUCCEEDED and _fresh(job):
         ready = _result_url(job)
     return render_template("exports/offer.html", rnd=rnd, exporter=exporter, fmt=fmt, params=params, job=job,
-                           ready=ready, size=round_size(rnd), threshold=job_threshold(),
+                           ready=ready, size=round_size(rnd) if size is None else size, threshold=job_threshold(),
                            filename=f"{exporter.filename(rnd, params, fmt)}.{fmt}")
 
 
@@ -306,6 +307,10 @@ def _params_from_form(exporter: Exporter) -> dict:
             if raw not in ("0", "1"):
                 abort(400)
             params[key] = raw == "1"
+        elif isinstance(default, int):
+            if not raw.isdigit() or len(raw) > 12:
+                abort(400)
+            params[key] = int(raw)
         elif raw in exporter.choices.get(key, (default,)):
             params[key] = raw
         else:

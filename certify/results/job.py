@@ -64,8 +64,16 @@ def run(ctx: queue.JobContext, round_id: int, level: str, ratio: str, min_total:
         ctx.progress(ops.PHASES.index(phase), total, phase=phase)  # nothing written yet; may raise Cancelled
 
     actor = db.session.get(User, actor_id) if actor_id else None
-    rs = ops.confirm(rnd, level, ratio=Decimal(ratio), min_total=None if min_total is None else Decimal(min_total),
-                     override_min=True, actor=actor, reason=reason, progress=progress)
+    # Each report commits (nothing written yet); expiring the 5,000 candidates loaded in the first phase would
+    # reload them one query each in the next. The state is read afresh before writing (operations.confirm).
+    session = db.session()
+    expire_before, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        rs = ops.confirm(rnd, level, ratio=Decimal(ratio),
+                         min_total=None if min_total is None else Decimal(min_total), override_min=True, actor=actor,
+                         reason=reason, progress=progress)
+    finally:
+        session.expire_on_commit = expire_before
     certified = sum(1 for e in rs.entries if e.outcome == "certified")
     return {"message": f"{rnd.code} {level}成绩已确认并冻结：{len(rs.entries)} 名考生，认定 {certified} 名",
             "candidates": len(rs.entries), "certified": certified}

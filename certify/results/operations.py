@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
 from certify.audit import audit
@@ -284,7 +285,8 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
     the last ``progress`` call, in the caller's one transaction: a stop before it leaves the previous state."""
     comp = confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min, progress=progress)
     progress(WRITING)
-    rs = result_set_for(rnd, level)
+    rs = db.session.execute(db.select(ResultSet).filter_by(round_id=rnd.id, level=level)
+                            .execution_options(populate_existing=True)).scalar_one_or_none()
     # the state again: a progress report commits, and someone may have confirmed the level meanwhile
     check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
     if rs is None:
@@ -294,14 +296,22 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
     rs.eligible, rs.quota, rs.cut_line = comp.eligible, comp.quota, comp.cut_line
     upheld = {c.candidate_id: c for c in db.session.execute(
         db.select(Complaint).filter_by(round_id=rnd.id, status=UPHELD)).scalars()}
+    db.session.flush()  # the set's id
+    rows = []
     for position, ln in enumerate(comp.lines, start=1):
-        entry = ResultEntry(candidate_id=ln.candidate.id, position=position, exam=ln.components["exam"],
-                            defense=ln.components["defense"], record=ln.components["record"], total=ln.total,
-                            rank=ln.rank, outcome=ln.outcome)
+        row = {"result_set_id": rs.id, "candidate_id": ln.candidate.id, "position": position,
+               "exam": ln.components["exam"], "defense": ln.components["defense"],
+               "record": ln.components["record"], "total": ln.total, "rank": ln.rank, "outcome": ln.outcome,
+               "revoked": False, "revoked_reason": ""}
         complaint = upheld.get(ln.candidate.id)
         if complaint is not None and ln.outcome == CERTIFIED:
-            entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
-        rs.entries.append(entry)
+            row["revoked"], row["revoked_reason"] = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
+        rows.append(row)
+    # one multi-row insert per chunk: appending 5,000 entries to the ORM collection of a set that was loaded
+    # before (a reopened draft) cost minutes in the collection's change tracking
+    for start in range(0, len(rows), 1000):
+        db.session.execute(insert(ResultEntry), rows[start:start + 1000])
+    db.session.expire(rs, ["entries"])
     return transition(rs, ResultSetAction.CONFIRM, actor=actor, reason=reason, ratio=comp.ratio,
                       min_total=comp.min_total, eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line,
                       certified=comp.certified, candidates=len(comp.lines))

@@ -43,14 +43,10 @@ def scored_round(make_round, make_candidate):
 @pytest.fixture
 def thresholds(app):
     """Rounds (levels) of more than 3 candidates go to the worker."""
-    saved = {k: app.config.get(k) for k in ("EXPORT_JOB_MIN_CANDIDATES", "RESULTS_JOB_MIN_CANDIDATES")}
+    saved = {k: app.config[k] for k in ("EXPORT_JOB_MIN_CANDIDATES", "RESULTS_JOB_MIN_CANDIDATES")}
     app.config.update(EXPORT_JOB_MIN_CANDIDATES=3, RESULTS_JOB_MIN_CANDIDATES=3)
     yield
-    for key, value in saved.items():
-        if value is None:
-            app.config.pop(key, None)
-        else:
-            app.config[key] = value
+    app.config.update(saved)
 
 
 def _latest(kind: str) -> Job:
@@ -81,13 +77,14 @@ def test_small_round_exports_at_once_and_large_round_goes_to_the_worker(app, cli
     direct = client.get(f"/results/{rnd.code}/export/results.csv")
     assert direct.status_code == 200 and direct.headers["Content-Disposition"].startswith("attachment")
     assert db.session.scalar(select(db.func.count(Job.id))) == 0
+    saved = app.config["EXPORT_JOB_MIN_CANDIDATES"]
     app.config["EXPORT_JOB_MIN_CANDIDATES"] = 3
     try:
         offer = client.get(f"/results/{rnd.code}/export/results.csv")
         assert offer.status_code == 200 and "生成导出文件" in offer.get_data(as_text=True)
         assert db.session.scalar(select(db.func.count(Job.id))) == 0  # a GET queues nothing
     finally:
-        app.config.pop("EXPORT_JOB_MIN_CANDIDATES")
+        app.config["EXPORT_JOB_MIN_CANDIDATES"] = saved
 
 
 @pytest.mark.parametrize("path, fmt", [
@@ -240,13 +237,14 @@ def test_expired_files_are_refused_and_cleaned(app, client, login_as, scored_rou
     job = _start_export(client, f"/results/{rnd.code}/export/results.csv")
     queue.run_pending()
     url = _download_url(client, job)
+    saved = app.config["EXPORT_MAX_AGE_SECONDS"]
     app.config["EXPORT_MAX_AGE_SECONDS"] = -1
     try:
         assert client.get(url).status_code == 410
         assert export_job.clean_expired() >= 2  # the file and its meta
         assert client.get(url).status_code == 404
     finally:
-        app.config.pop("EXPORT_MAX_AGE_SECONDS")
+        app.config["EXPORT_MAX_AGE_SECONDS"] = saved
 
 
 def test_cli_export_runs_the_job_in_the_foreground_above_the_threshold(app, scored_round, thresholds, tmp_path):
@@ -350,3 +348,29 @@ def test_the_preview_lists_every_candidate_one_page_at_a_time(client, login_as, 
     # each candidate on exactly one page, in the computation's order
     assert [[t for t in expected if t in table] for table in tables] == [expected[:2], expected[2:4], expected[4:]]
     assert client.get(f"/results/{rnd.code}/preview?level=初级&page=x").status_code == 400
+
+
+def test_a_large_session_export_goes_to_the_worker_with_the_same_content(app, client, login_as, make_exam_session,
+                                                                         thresholds):
+    session = make_exam_session(candidates=4)
+    login_as("secretariat")
+    url = f"/exam/admin/sessions/{session.id}/export.csv?full=1"
+    app.config["EXPORT_JOB_MIN_CANDIDATES"] = 10_000
+    direct = client.get(url)
+    app.config["EXPORT_JOB_MIN_CANDIDATES"] = 3
+    job = _start_export(client, url)
+    assert job.args["params"] == {"session_id": session.id, "full": True}
+    queue.run_pending()
+    job = _latest(export_job.KIND)
+    assert job.state == SUCCEEDED, job.message
+    resp = client.get(_download_url(client, job))
+    assert resp.data == direct.data
+    assert resp.headers["Content-Disposition"] == direct.headers["Content-Disposition"]
+    # the session must be the round's: another round's id fails the job, nothing stored
+    other = client.post("/exports/2024-cq/exam.session.csv", data={"p_session_id": "999999"})
+    assert other.status_code == 302
+    queue.run_pending()
+    assert _latest(export_job.KIND).state == FAILED
+    # a session at or below the threshold downloads at once even when the round is large
+    app.config["EXPORT_JOB_MIN_CANDIDATES"] = 4
+    assert client.get(url).headers.get("Content-Disposition", "").startswith("attachment")
