@@ -138,7 +138,8 @@ def create_round_command(code, region, year, name):
                    f" · 认定比例 {s.ratio}")
 
 
-@click.command("export", help="导出表格：certify export KIND --round CODE FILE（.xlsx 或 .csv）。")
+@click.command("export", help="导出表格：certify export KIND --round CODE FILE（.xlsx 或 .csv）。"
+                           "考生超过 EXPORT_JOB_MIN_CANDIDATES 名的轮次与网页一样作为后台任务在前台运行并显示进度。")
 @click.argument("kind")
 @click.option("--round", "round_code", required=True)
 @click.argument("path")
@@ -156,6 +157,15 @@ def export_command(kind, round_code, path):
     except ValueError as err:
         fail(str(err))
     rnd = round_or_fail(round_code)
+    from .export_job import run_cli_export
+    from .jobs.queue import JobError
+
+    try:  # a large round: the web's export job, in the foreground with a progress bar
+        if run_cli_export(rnd, kind, path):
+            click.echo(f"已导出 {kind} → {path}")
+            return
+    except JobError as err:
+        fail(err.message)
     try:
         EXPORTS[kind](rnd, path)
     except (ValueError, DomainError) as err:

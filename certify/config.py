@@ -122,6 +122,11 @@ def load_config(instance_path: Path) -> dict:
         "EXAM_PAPER_JOB_MIN": int(os.environ.get("EXAM_PAPER_JOB_MIN", "300")),
         # Roster files with more rows are imported by the worker (job roster.import) after a confirmation.
         "ROSTER_JOB_MIN_ROWS": _int("ROSTER_JOB_MIN_ROWS", 500),
+        # Rounds with more candidates get their whole-round exports from the worker (job export.file, a download
+        # link on the job page, kept EXPORT_MAX_AGE_SECONDS), levels their 确认并冻结 (job results.confirm).
+        "EXPORT_JOB_MIN_CANDIDATES": _int("EXPORT_JOB_MIN_CANDIDATES", 1000),
+        "EXPORT_MAX_AGE_SECONDS": _int("EXPORT_MAX_AGE_SECONDS", 24 * 3600),
+        "RESULTS_JOB_MIN_CANDIDATES": _int("RESULTS_JOB_MIN_CANDIDATES", 1000),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         # 写回题库难度: only items with at least this many attempts in the session are written back
         "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),

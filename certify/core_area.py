@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def area():
-    from . import rounds_views, views
+    from . import export_job, rounds_views, views
     from .area import Area, Step, nav
     from .cli import CORE_COMMANDS
     from .demo_core import demo_accounts, demo_candidates
@@ -11,7 +11,7 @@ def area():
 
     return Area(
         name="core",
-        blueprints=[views.bp, rounds_views.bp],
+        blueprints=[views.bp, rounds_views.bp, export_job.bp],
         cli_commands=CORE_COMMANDS,
         home={SECRETARIAT: "core.staff_home", SUPERVISOR: "core.staff_home", PANELIST: "core.staff_home",
               CANDIDATE: "core.candidate_home"},
@@ -25,6 +25,8 @@ def area():
 
 
 def _setup(app) -> None:
+    from .export_job import register as register_export_job
     from .roster_job import register
 
     register()  # a large roster import as a background job kind
+    register_export_job()  # a whole-round export of a large round as a background job kind

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from .audit import audit
 from .clock import utcnow
@@ -37,12 +38,16 @@ def record_component(candidate: Candidate, component: str, score: Decimal | None
     return row
 
 
-def component_scores(candidate_ids) -> dict[int, dict[str, ComponentScore]]:
-    """{candidate_id: {component: ComponentScore}} in one query."""
-    out: dict[int, dict[str, ComponentScore]] = {}
+def component_scores(candidate_ids) -> dict[int, dict[str, Any]]:
+    """{candidate_id: {component: row}} in one query; a row reads like a ``ComponentScore`` (``status``,
+    ``score``, ``source``, ``updated_at``) but is a plain result row: 15,000 of them load in a fraction of the time
+    ORM objects take (the results preview of a 5,000-candidate level), and nothing can be written through them."""
+    out: dict[int, dict[str, Any]] = {}
     ids = list(candidate_ids)
     if not ids:
         return out
-    for row in db.session.execute(db.select(ComponentScore).where(ComponentScore.candidate_id.in_(ids))).scalars():
+    cs = ComponentScore
+    for row in db.session.execute(db.select(cs.candidate_id, cs.component, cs.status, cs.score, cs.source,
+                                            cs.updated_at).where(cs.candidate_id.in_(ids))):
         out.setdefault(row.candidate_id, {})[row.component] = row
     return out

@@ -134,6 +134,20 @@ def page_arg(name: str = "page") -> int:
     return int(raw)
 
 
+class ListPage:
+    """One page of an in-memory list, in the shape the ``pager`` macro reads (like SQLAlchemy's pagination): for
+    pages whose rows come from a computation rather than a query (the results preview)."""
+
+    def __init__(self, items: list, page: int, per_page: int):
+        self.total = len(items)
+        self.per_page = per_page
+        self.pages = max(1, -(-self.total // per_page))
+        self.page = min(page, self.pages)
+        self.items = items[(self.page - 1) * per_page: self.page * per_page]
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+
 def decimal_value(text: str | None, label: str, **kwargs) -> Decimal | None:
     """A finite decimal from a parameter or form field (None when empty); "NaN", "Infinity", "abc"… are refused
     with a 400 whose message names the field (``kwargs`` go to the error, e.g. ``redirect_to``)."""

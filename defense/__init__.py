@@ -15,7 +15,7 @@ def area():
     from .schedule.setup import candidate_slot_panel, demo_panels
     from .scoring import models as scoring_models  # noqa: F401  (live scoring tables)
     from .scoring.events import NAMESPACE, DefenseNamespace
-    from .scoring.reports import write_defense_export
+    from .scoring.reports import register_exporters, write_defense_export
     from .scoring.routes import bp as room_bp
     from .scoring.setup import demo_rubric
 
@@ -34,5 +34,6 @@ def area():
              nav([SECRETARIAT, SUPERVISOR], "评审质量", "defense_room.quality"),
              nav([SECRETARIAT, SUPERVISOR], "答辩安排", "defense_admin.index"),
              nav([PANELIST], "我的答辩安排", "defense_room.my_schedule")],
-        setup=lambda app: register_schedule_job(),  # the CP-SAT scheduler as a background job kind
+        # the CP-SAT scheduler as a background job kind; large rounds' exports as background jobs
+        setup=lambda app: (register_schedule_job(), register_exporters()),
     )

@@ -46,7 +46,9 @@ def area():
 def _setup(app) -> None:
     from .authoring.paper_job import register, register_cli
     from .delivery.setup import setup_delivery
+    from .grading.exports import register_exporters
 
     setup_delivery(app)  # listeners, the exam-sweep command, the sweeper thread
     register()  # paper generation as a background job kind
     register_cli(app)
+    register_exporters()  # a large round's exam export as a background job

@@ -19,7 +19,7 @@ QUEUED_HINT_SECONDS = 15
 # Labels of result fields on the job page (a kind's result is JSON; unknown keys are shown as they are).
 RESULT_LABELS = {"candidates": "已排定考生", "seconds": "用时（秒）", "solver": "求解状态", "loads": "各组人数",
                  "rows": "处理行数", "added": "新增", "updated": "更新", "unchanged": "未变", "papers": "已生成试卷",
-                 "session_id": "场次编号"}
+                 "session_id": "场次编号", "certified": "认定人数"}
 
 
 def eta_seconds(job: Job, now: datetime) -> int | None:

@@ -9,7 +9,8 @@ def area():
     from . import models  # noqa: F401  (registers the tables)
     from .cli import COMMANDS
     from .demo import demo_records
-    from .exports import export_publicity, export_results
+    from .exports import export_publicity, export_results, register_exporters
+    from .job import register as register_confirm_job
     from .routes import bp, candidate_panel, complaints_panel
 
     return Area(
@@ -23,4 +24,6 @@ def area():
         nav=[nav((SECRETARIAT, SUPERVISOR), "成绩", "results.index"),
              nav((SECRETARIAT, SUPERVISOR), "审计日志", "audit.index"),
              nav((CANDIDATE,), "我的成绩", "results.mine")],
+        # large rounds' exports, and large levels' confirmation, as background jobs
+        setup=lambda app: (register_exporters(), register_confirm_job()),
     )

@@ -71,3 +71,22 @@ def export_results(rnd: Round, path: str) -> None:
 
 def export_publicity(rnd: Round, path: str) -> None:
     write_file(path, [publicity_sheet(rnd)])
+
+
+def register_exporters() -> None:
+    """The two results exports as background-job exporters (``certify.export_job``): same sheets, same names."""
+    from certify.domain import SECRETARIAT, SUPERVISOR
+    from certify.export_job import Exporter, register_exporter
+
+    register_exporter(Exporter(
+        name="results.results", title="成绩汇总导出",
+        build=lambda rnd, masked=True: [results_sheet(rnd, masked=bool(masked))],
+        filename=lambda rnd, params, fmt: f"{rnd.code}-成绩汇总",
+        # whole ID numbers: the secretariat only (can_see_full_ids)
+        roles=lambda params: (SECRETARIAT, SUPERVISOR) if params.get("masked", True) else (SECRETARIAT,),
+        params={"masked": True}, cli_kind="results", cli_params={"masked": False}))
+    register_exporter(Exporter(
+        name="results.publicity", title="公示名单导出",
+        build=lambda rnd: [publicity_sheet(rnd)],
+        filename=lambda rnd, params, fmt: f"{rnd.code}-公示名单",
+        cli_kind="publicity"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy import insert
 from sqlalchemy.orm import selectinload
 
 from certify.audit import audit
@@ -115,12 +116,21 @@ def _weights(scheme: Scheme) -> dict[str, Decimal]:
     return {c: Decimal(scheme.weight(c)) for c in COMPONENTS}
 
 
+LOADING, AGGREGATING, RANKING, WRITING = "读取成分成绩", "汇总总分", "排名认定", "写入结果"
+PHASES = (LOADING, AGGREGATING, RANKING, WRITING)
+
+
+def _no_progress(phase: str) -> None:
+    return None
+
+
 def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-            override_min: bool = False) -> Computation:
+            override_min: bool = False, progress=_no_progress) -> Computation:
     """The live computation from current component scores (nothing written).
 
     ``ratio`` defaults to the scheme's; the minimum total is the scheme's unless ``override_min`` is set, in
-    which case ``min_total`` (possibly None: no minimum) is used."""
+    which case ``min_total`` (possibly None: no minimum) is used. ``progress(phase)`` is called as each phase
+    begins (the results job reports it; it may stop the job there)."""
     scheme = _scheme(rnd, level)
     ratio = Decimal(scheme.ratio) if ratio is None else Decimal(ratio)
     problems = validate_ratio(ratio)
@@ -129,9 +139,11 @@ def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
     if not override_min:
         min_total = None if scheme.min_total is None else Decimal(scheme.min_total)
     weights = _weights(scheme)
+    progress(LOADING)
     candidates = db.session.execute(
         db.select(Candidate).filter_by(round_id=rnd.id, level=level).order_by(Candidate.ticket)).scalars().all()
     scores = component_scores(c.id for c in candidates)
+    progress(AGGREGATING)
     lines: list[Line] = []
     for cand in candidates:
         rows = scores.get(cand.id, {})
@@ -140,6 +152,7 @@ def compute(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
         total: Total = compute_total(weights, values)
         lines.append(Line(cand, {c: (values[c].score if c in values and weights[c] > 0 else None)
                                  for c in COMPONENTS}, total.status, total.total, total.missing))
+    progress(RANKING)
     outcome: Outcome = rank_and_certify([(ln.candidate.id, ln.total) for ln in lines if ln.status == SCORED],
                                         ratio, min_total)
     placed = outcome.by_key()
@@ -249,11 +262,11 @@ def transition(result_set: ResultSet, action: str, *, actor=None, reason: str = 
 
 
 def confirm_plan(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-                 override_min: bool = False) -> Computation:
+                 override_min: bool = False, progress=_no_progress) -> Computation:
     """What confirming would freeze (nothing written), or the ResultsError confirming would raise."""
     rs = result_set_for(rnd, level)
     check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
-    comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
+    comp = compute(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min, progress=progress)
     if not comp.lines:
         raise ResultsError(f"{rnd.code} {level}没有考生")
     if comp.missing:
@@ -267,10 +280,15 @@ def confirm_plan(rnd: Round, level: str, *, ratio: Decimal | None = None, min_to
 
 
 def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: Decimal | None = None,
-            override_min: bool = False, actor=None, reason: str = "") -> ResultSet:
-    """Freeze a level's results. Refused while any candidate has a missing component."""
-    comp = confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min)
-    rs = result_set_for(rnd, level)
+            override_min: bool = False, actor=None, reason: str = "", progress=_no_progress) -> ResultSet:
+    """Freeze a level's results. Refused while any candidate has a missing component. Everything is written after
+    the last ``progress`` call, in the caller's one transaction: a stop before it leaves the previous state."""
+    comp = confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=override_min, progress=progress)
+    progress(WRITING)
+    rs = db.session.execute(db.select(ResultSet).filter_by(round_id=rnd.id, level=level)
+                            .execution_options(populate_existing=True)).scalar_one_or_none()
+    # the state again: a progress report commits, and someone may have confirmed the level meanwhile
+    check_transition(rnd, level, rs.state if rs else None, ResultSetAction.CONFIRM)
     if rs is None:
         rs = ResultSet(round_id=rnd.id, round=rnd, level=level, state=DRAFT)
         db.session.add(rs)
@@ -278,14 +296,22 @@ def confirm(rnd: Round, level: str, *, ratio: Decimal | None = None, min_total: 
     rs.eligible, rs.quota, rs.cut_line = comp.eligible, comp.quota, comp.cut_line
     upheld = {c.candidate_id: c for c in db.session.execute(
         db.select(Complaint).filter_by(round_id=rnd.id, status=UPHELD)).scalars()}
+    db.session.flush()  # the set's id
+    rows = []
     for position, ln in enumerate(comp.lines, start=1):
-        entry = ResultEntry(candidate_id=ln.candidate.id, position=position, exam=ln.components["exam"],
-                            defense=ln.components["defense"], record=ln.components["record"], total=ln.total,
-                            rank=ln.rank, outcome=ln.outcome)
+        row = {"result_set_id": rs.id, "candidate_id": ln.candidate.id, "position": position,
+               "exam": ln.components["exam"], "defense": ln.components["defense"],
+               "record": ln.components["record"], "total": ln.total, "rank": ln.rank, "outcome": ln.outcome,
+               "revoked": False, "revoked_reason": ""}
         complaint = upheld.get(ln.candidate.id)
         if complaint is not None and ln.outcome == CERTIFIED:
-            entry.revoked, entry.revoked_reason = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
-        rs.entries.append(entry)
+            row["revoked"], row["revoked_reason"] = True, f"投诉 #{complaint.id} 属实：{complaint.outcome_note}"
+        rows.append(row)
+    # one multi-row insert per chunk: appending 5,000 entries to the ORM collection of a set that was loaded
+    # before (a reopened draft) cost minutes in the collection's change tracking
+    for start in range(0, len(rows), 1000):
+        db.session.execute(insert(ResultEntry), rows[start:start + 1000])
+    db.session.expire(rs, ["entries"])
     return transition(rs, ResultSetAction.CONFIRM, actor=actor, reason=reason, ratio=comp.ratio,
                       min_total=comp.min_total, eligible=comp.eligible, quota=comp.quota, cut_line=comp.cut_line,
                       certified=comp.certified, candidates=len(comp.lines))

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from certify import export_job
 from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.downloads import send_table
@@ -16,9 +17,10 @@ from certify.extensions import db
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
 from certify.tabular import ImportFailed
-from certify.web import BadParameter, decimal_value, refusals_go_to, require_confirmation
+from certify.web import BadParameter, ListPage, decimal_value, page_arg, refusals_go_to, require_confirmation
 
 from . import exports
+from . import job as results_job
 from . import operations as ops
 from .forms import (
     AbsentForm,
@@ -40,6 +42,7 @@ bp.add_app_template_filter(ratio_percent, "ratio_pct")
 bp.add_app_template_filter(weight_percent, "weight_pct")
 
 STAFF = (SECRETARIAT, SUPERVISOR)
+PREVIEW_PAGE_SIZE = 200  # rows of the preview's full list per page
 
 
 def _level(rnd: Round, level: str | None) -> str:
@@ -165,8 +168,12 @@ def preview(rnd: Round):
     chart = distribution_chart([ln.total for ln in comp.lines if ln.total is not None], comp.cut_line,
                                comp.min_total,
                                absent=sum(1 for ln in comp.lines if ln.status == "absent"))
+    # the full list one page at a time: thousands of rows in one page took seconds to render (bench/request_times.py)
+    lines = ListPage(comp.lines, page_arg(), PREVIEW_PAGE_SIZE)
+    pager_args = {k: request.args[k] for k in ("level", "ratio", "min_total") if k in request.args}
     return render_template("results/preview.html", rnd=rnd, level=level, comp=comp, form=form, error=error,
-                           changes=changes, chart=chart,
+                           lines=lines, pager_args=pager_args,
+                           changes=changes, chart=chart, running=results_job.active_confirm_job(rnd, level),
                            confirm_form=confirm_form, reopen_form=ReopenForm(formdata=None, level=level),
                            levels=rnd.levels), 400 if error else 200
 
@@ -213,6 +220,12 @@ def confirm(rnd: Round):
         ops.confirm_plan(rnd, level, ratio=ratio, min_total=min_total, override_min=True)
     require_confirmation(form, url_for("results.confirm_page", rnd=rnd, level=level, ratio=str(ratio),
                                            min_total="" if min_total is None else str(min_total)))
+    if results_job.is_large(rnd, level):  # computed and frozen by the worker, in one transaction
+        with refusals_go_to(back):
+            job = results_job.enqueue_confirm(rnd, level, ratio=ratio, min_total=min_total,
+                                              reason=form.reason.data, created_by=current_user)
+        flash(f"{level}成绩的计算与冻结已提交为后台任务，完成前成绩保持原状", "info")
+        return redirect(url_for("jobs.show", job_id=job.id))
     with refusals_go_to(back):
         ops.confirm(rnd, level, ratio=ratio, min_total=min_total, override_min=True, actor=current_user,
                     reason=form.reason.data)
@@ -271,17 +284,16 @@ def reopen(rnd: Round):
 @bp.route("/<round:rnd>/export/<any(results, publicity):kind>.<any(xlsx, csv):fmt>")
 @allow(*STAFF)
 def export(rnd: Round, kind: str, fmt: str):
+    """The file at once; for a large round, the page that builds it in the background (``certify.export_job``)."""
+    if kind == "results":
+        name, params = "results.results", {"masked": not can_see_full_ids(current_user)}
+    else:
+        name, params = "results.publicity", {}
     try:
-        if kind == "results":
-            sheet = exports.results_sheet(rnd, masked=not can_see_full_ids(current_user))
-            name = f"{rnd.code}-成绩汇总"
-        else:
-            sheet = exports.publicity_sheet(rnd)
-            name = f"{rnd.code}-公示名单"
+        return export_job.send_or_offer(rnd, name, fmt, params)
     except ops.ResultsError as err:
         flash(str(err), "error")
         return redirect(url_for("results.round_view", rnd=rnd))
-    return send_table(name, fmt, [sheet])
 
 
 @bp.route("/<round:rnd>/publicity")

@@ -10,6 +10,7 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from certify import export_job
 from certify.access import allow
 from certify.clock import iso_utc
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
@@ -25,7 +26,7 @@ from ..forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, Pan
 from ..models import Conflict, DefenseDay, Panel, Panelist
 from . import operations as ops
 from . import panelist_import
-from .reports import panelist_list_sheets, schedule_sheets
+from .reports import panelist_list_sheets
 
 bp = Blueprint("defense_admin", __name__, url_prefix="/defense/admin")
 
@@ -197,7 +198,8 @@ def export_schedule(code: str, fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     rnd = _round(code)
-    return send_table(f"{rnd.code}-答辩安排", fmt, schedule_sheets(rnd))
+    # a large round's file is built by the worker (certify.export_job), with the same sheets
+    return export_job.send_or_offer(rnd, "defense.schedule", fmt)
 
 
 # ------------------------------------------------------------------ panelists and conflicts

@@ -151,3 +151,29 @@ def write_defense_export(rnd: Round, path: str) -> None:
 
 
 __all__ = ["panel_quality", "export_sheets", "write_defense_export"]
+
+
+def _defense_build(rnd: Round, full: bool = False, part: str = "main") -> list[Sheet]:
+    sheets = export_sheets(rnd, full_id=bool(full))
+    return sheets[1:] if part == "sheets" else sheets
+
+
+def register_exporters() -> None:
+    """The defense scores and the schedule as background-job exporters (``certify.export_job``): same sheets, same
+    names; a full-ID file is the secretariat's only, and each download of it is audited as the direct one is."""
+    from certify.domain import SECRETARIAT, SUPERVISOR
+    from certify.export_job import Exporter, register_exporter
+
+    from ..schedule.reports import schedule_sheets
+
+    register_exporter(Exporter(
+        name="defense.scores", title="答辩成绩导出", build=_defense_build,
+        filename=lambda rnd, params, fmt: f"{rnd.code}-答辩成绩" + ("-专家评分表" if params.get("part") == "sheets"
+                                                                   else ""),
+        roles=lambda params: (SECRETARIAT,) if params.get("full") else (SECRETARIAT, SUPERVISOR),
+        on_download=lambda rnd, params, fmt: audit_full_export(rnd, fmt) if params.get("full") else None,
+        params={"full": False, "part": "main"}, choices={"part": ("main", "sheets")},
+        cli_kind="defense", cli_params={"full": False}))
+    register_exporter(Exporter(
+        name="defense.schedule", title="答辩安排导出", build=lambda rnd: schedule_sheets(rnd),
+        filename=lambda rnd, params, fmt: f"{rnd.code}-答辩安排", cli_kind="schedule"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from certify import export_job
 from certify.access import allow
 from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
@@ -165,14 +166,17 @@ def export(round_code: str, fmt: str):
     rnd = db.session.execute(db.select(Round).filter_by(code=round_code)).scalar_one_or_none()
     if rnd is None:
         abort(404)
-    part = request.args.get("part", "main")
+    part = request.args.get("part", "main") if fmt == "csv" else "main"
     full = request.args.get("full") == "1" and current_user.role == SECRETARIAT  # full IDs: secretariat only
+    params = {"full": full, "part": "sheets" if part == "sheets" else "main"}
+    if export_job.is_large(rnd):  # built by the worker (certify.export_job); a full-ID download audited there
+        return export_job.send_or_offer(rnd, "defense.scores", fmt, params)
     sheets = export_sheets(rnd, full_id=full)
     if full:
         audit_full_export(rnd, fmt)
-    if fmt == "csv" and part == "sheets":
+    if part == "sheets":
         sheets = sheets[1:]
-    name = f"{rnd.code}-答辩成绩" + ("-专家评分表" if fmt == "csv" and part == "sheets" else "")
+    name = f"{rnd.code}-答辩成绩" + ("-专家评分表" if part == "sheets" else "")
     return send_table(name, fmt, sheets)
 
 

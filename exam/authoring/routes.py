@@ -8,10 +8,10 @@ from decimal import Decimal, InvalidOperation
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from certify import export_job
 from certify.access import allow
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import SECRETARIAT, SUPERVISOR, can_see_full_ids
-from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
 from certify.forms import ConfirmActionForm, labelled
@@ -19,8 +19,7 @@ from certify.models import Candidate, Round, Scheme
 from certify.web import require_confirmation, round_from_query, rounds_newest_first
 
 from ..forms import BlueprintForm, ExtraTimeForm, MakeupForm, SessionForm
-from ..grading.exports import exam_sheet
-from ..models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession, real_sessions
+from ..models import ATTEMPT_STATE_LABELS, PAPER_MODES, ExamSession, SessionCandidate, real_sessions
 from ..models import Blueprint as ExamBlueprint
 from ..services.assembly import TYPE_LABELS
 from ..services.assembly import check_blueprint as check_rows
@@ -435,9 +434,8 @@ def _full_requested() -> bool:
 @bp.route("/rounds/<round:rnd>/export.<any(xlsx, csv):fmt>")
 @allow(SECRETARIAT, SUPERVISOR)
 def export_round(rnd: Round, fmt: str):
-    full = _full_requested()
-    name = f"{rnd.code}-笔试成绩" + ("-完整" if full else "")
-    return send_table(name, fmt, [exam_sheet(rnd, full=full)])
+    # a large round's file is built by the worker (certify.export_job), with the same sheet
+    return export_job.send_or_offer(rnd, "exam.round", fmt, {"full": _full_requested()})
 
 
 @bp.route("/sessions/<id:session_id>/export.<any(xlsx, csv):fmt>")
@@ -445,6 +443,8 @@ def export_round(rnd: Round, fmt: str):
 def export_session(session_id: int, fmt: str):
     session = _get(ExamSession, session_id)
     rnd = db.session.get(Round, session.round_id)
-    full = _full_requested()
-    name = f"{rnd.code}-场次{session.id}-笔试成绩" + ("-完整" if full else "")
-    return send_table(name, fmt, [exam_sheet(rnd, full=full, session=session)])
+    # a large session's file is built by the worker (certify.export_job), with the same sheet
+    size = db.session.scalar(db.select(db.func.count(SessionCandidate.id))
+                             .where(SessionCandidate.session_id == session.id))
+    return export_job.send_or_offer(rnd, "exam.session", fmt, {"session_id": session.id, "full": _full_requested()},
+                                    size=size)

@@ -101,3 +101,34 @@ def export_exam(rnd: Round, path: str) -> None:
     if not any(s.has_exam for s in rnd.schemes):
         raise ValueError(f"轮次 {rnd.code} 没有笔试（各级别笔试权重均为 0）")
     write_file(path, [exam_sheet(rnd, full=True)])
+
+
+def _exam_build(rnd: Round, full: bool = False, require_exam: bool = False) -> list[Sheet]:
+    if require_exam and not any(s.has_exam for s in rnd.schemes):
+        raise ValueError(f"轮次 {rnd.code} 没有笔试（各级别笔试权重均为 0）")
+    return [exam_sheet(rnd, full=bool(full))]
+
+
+def _session_build(rnd: Round, session_id: int = 0, full: bool = False) -> list[Sheet]:
+    session = db.session.get(ExamSession, session_id)
+    if session is None or session.round_id != rnd.id:
+        raise ValueError("该场次不属于本轮次或已不存在")
+    return [exam_sheet(rnd, full=bool(full), session=session)]
+
+
+def register_exporters() -> None:
+    """The round's exam export as a background-job exporter (``certify.export_job``): same sheet, same name."""
+    from certify.domain import SECRETARIAT, SUPERVISOR
+    from certify.export_job import Exporter, register_exporter
+
+    register_exporter(Exporter(
+        name="exam.round", title="笔试成绩导出", build=_exam_build,
+        filename=lambda rnd, params, fmt: f"{rnd.code}-笔试成绩" + ("-完整" if params.get("full") else ""),
+        roles=lambda params: (SECRETARIAT,) if params.get("full") else (SECRETARIAT, SUPERVISOR),
+        params={"full": False}, cli_kind="exam", cli_params={"full": True, "require_exam": True}))
+    register_exporter(Exporter(
+        name="exam.session", title="场次笔试成绩导出", build=_session_build,
+        filename=lambda rnd, params, fmt: f"{rnd.code}-场次{params.get('session_id')}-笔试成绩"
+        + ("-完整" if params.get("full") else ""),
+        roles=lambda params: (SECRETARIAT,) if params.get("full") else (SECRETARIAT, SUPERVISOR),
+        params={"session_id": 0, "full": False}))
