@@ -90,13 +90,16 @@ def main(argv=None) -> int:
         if body is not None:
             results[name] = body
     regressions = []
+    reruns: dict[str, dict | None] = {}
     for name, body in results.items():
         for fig, f in body["figures"].items():
             recorded = baseline.get(name, {}).get("figures", {}).get(fig)
             if recorded is None:
                 continue
             if worse(f, recorded) > TOLERANCE:
-                again = run(name)  # noisy machine: one re-run before calling it a regression
+                if name not in reruns:  # noisy machine: one re-run of the benchmark before calling it a regression
+                    reruns[name] = run(name)
+                again = reruns[name]
                 g = again["figures"].get(fig, f) if again else f
                 if worse(g, recorded) > TOLERANCE:
                     regressions.append(f"{name}.{fig}: {g['value']} {g['unit']} vs recorded {recorded['value']} "
