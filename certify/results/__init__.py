@@ -23,4 +23,11 @@ def area():
         nav=[nav((SECRETARIAT, SUPERVISOR), "成绩", "results.index"),
              nav((SECRETARIAT, SUPERVISOR), "审计日志", "audit.index"),
              nav((CANDIDATE,), "我的成绩", "results.mine")],
+        setup=_setup,
     )
+
+
+def _setup(app) -> None:
+    from .records_job import register
+
+    register()  # a large work-record import as a background job kind
