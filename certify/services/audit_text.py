@@ -40,7 +40,7 @@ ACTION_LABELS = {
     # defense: setup and schedule
     "defense.panelist_create": "新增评审专家", "defense.panelist_update": "修改评审专家",
     "defense.panelist_delete": "删除评审专家", "defense.import_panelists": "导入评审专家",
-    "defense.import_panelists.undo": "撤回未完成的评审专家导入",
+    "defense.import_panelists.undo": "撤回未完成的评审专家导入", "defense.panelist_passwords": "生成专家初始密码",
     "defense.panel_create": "新建答辩组", "defense.panel_update": "修改答辩组", "defense.panel_delete": "删除答辩组",
     "defense.conflict_add": "登记回避关系", "defense.conflict_delete": "删除回避关系",
     "defense.day_save": "保存答辩日", "defense.day_delete": "删除答辩日", "defense.schedule_run": "自动排程",
