@@ -114,6 +114,11 @@ def load_config(instance_path: Path) -> dict:
         "EXAM_PAPER_JOB_MIN": int(os.environ.get("EXAM_PAPER_JOB_MIN", "300")),
         # Roster files with more rows are imported by the worker (job roster.import) after a confirmation.
         "ROSTER_JOB_MIN_ROWS": _int("ROSTER_JOB_MIN_ROWS", 500),
+        # Bank, work-record and panelist files with more rows: the same, jobs bank.import, results.import_records and
+        # defense.import_panelists.
+        "BANK_JOB_MIN_ROWS": _int("BANK_JOB_MIN_ROWS", 500),
+        "RECORDS_JOB_MIN_ROWS": _int("RECORDS_JOB_MIN_ROWS", 500),
+        "PANELIST_JOB_MIN_ROWS": _int("PANELIST_JOB_MIN_ROWS", 500),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         # 写回题库难度: only items with at least this many attempts in the session are written back
         "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),

@@ -19,7 +19,9 @@ def _read(path: str) -> bytes:
 
 
 @click.command("import-panelists",
-               help="导入评审专家名单（.xlsx 或 .csv）；回避关系可在第二个工作表或 --conflicts 文件中。")
+               help="导入评审专家名单（.xlsx 或 .csv）；回避关系可在第二个工作表或 --conflicts 文件中。"
+                    "超过 PANELIST_JOB_MIN_ROWS 行的名单与网页一样作为后台任务在前台运行并显示进度"
+                    "（新建账号尚无密码，在「评审专家」页生成初始密码并导出）。")
 @click.option("--round", "round_code", required=True, help="轮次代码")
 @click.option("--conflicts", "conflicts_path", default=None, help="回避关系文件（专家姓名 · 回避对象）")
 @click.argument("path")

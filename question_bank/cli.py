@@ -32,7 +32,8 @@ def echo_plan(plan, echo=click.echo) -> None:
 
 
 @click.command("import-bank", help="导入题库：.xlsx 或 .csv（UTF-8、UTF-8 BOM 或 GB18030），或 Moodle XML（.xml）、"
-                                  "GIFT（.gift/.txt）、Aiken（.txt）、QTI 2.1（.xml 或内容包 .zip）。")
+                                  "GIFT（.gift/.txt）、Aiken（.txt）、QTI 2.1（.xml 或内容包 .zip）。"
+                                  "超过 BANK_JOB_MIN_ROWS 行的文件与网页一样作为后台任务在前台运行并显示进度。")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="只检查并报告，不写入数据库")
 @click.option("--category", default="", help="交换格式文件未给出分类时使用的分类")

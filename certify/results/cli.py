@@ -34,7 +34,8 @@ def _decimal(value, label):
     return number
 
 
-@click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。")
+@click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。"
+                                     "超过 RECORDS_JOB_MIN_ROWS 行的文件与网页一样作为后台任务在前台运行并显示进度。")
 @click.option("--round", "round_code", required=True)
 @click.argument("path", type=click.Path(dir_okay=False))
 @with_appcontext
