@@ -7,7 +7,8 @@ cancel, then the result or the row-level errors). Smaller files import at once, 
 
 The job plans the staged file again against the bank as it is then (phase "校验"): any wrong row fails it with
 every row-level error and nothing written, and so does a bank that changed since the preview (the plan's
-fingerprint differs). It then records what it is about to write (the new items' codes; each updated item's
+fingerprint differs); it skips the near-duplicate search (warnings the preview showed: its audit entry counts the
+other warnings only). It then records what it is about to write (the new items' codes; each updated item's
 current version, stem key and last version number) in its own row, and writes ``CHUNK`` items per committed chunk,
 reporting rows done / total after each, where a cancel stops it. A job that does not succeed once it has begun
 writing (cancelled, failed, its worker gone) is undone by ``on_finish``: the new items and the new versions go,
@@ -67,7 +68,8 @@ def run(ctx: queue.JobContext, token: str, fingerprint: str = "", rows: int = 0,
     if staged is None:
         raise queue.JobFailed("上传的文件已过期或不存在，请重新上传")
     ctx.progress(0, rows or None, phase=CHECKING)
-    plan = ops.plan_file(staged.data, staged.filename, interchange.Defaults(**defaults) if defaults else None)
+    plan = ops.plan_file(staged.data, staged.filename, interchange.Defaults(**defaults) if defaults else None,
+                         near_duplicates=False)  # the preview (or the CLI) showed those warnings
     if not plan.ok:
         raise queue.JobFailed(f"文件有 {len(plan.errors)} 处错误，未导入任何题目，请按错误表修改后重新上传",
                               [e.as_dict() for e in plan.errors])
@@ -106,7 +108,7 @@ def run(ctx: queue.JobContext, token: str, fingerprint: str = "", rows: int = 0,
     return {"message": f"题库已导入：新增 {summary['added']} 题，更新 {summary['updated']} 题（生成新版本），"
                        f"未变 {summary['unchanged']} 题",
             "rows": total, "added": summary["added"], "updated": summary["updated"],
-            "unchanged": summary["unchanged"], "warnings": summary["warnings"]}
+            "unchanged": summary["unchanged"]}
 
 
 def undo_import(job: Job) -> int:

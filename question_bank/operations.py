@@ -129,10 +129,14 @@ def status_counts() -> dict[str, int]:
 
 # ---------------------------------------------------------------- import
 
-def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None = None) -> ImportPlan:
+def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None = None, *,
+              near_duplicates: bool = True) -> ImportPlan:
     """Read and validate a bank file against the current bank; writes nothing. Spreadsheets (.xlsx/.csv) and the
     interchange formats (Moodle XML, GIFT, Aiken, QTI 2.1) go through the same row check and plan; ``defaults`` fill
-    the fields an interchange file does not carry (分类, 难度, 适用级别)."""
+    the fields an interchange file does not carry (分类, 难度, 适用级别). ``near_duplicates=False`` skips the search for
+    near-duplicate stems (warnings only: the plan's rows, errors and fingerprint are the same), for a job applying a
+    plan whose preview showed them."""
+    near = {} if near_duplicates else {"near_threshold": None}
     if interchange.detect_format(data, filename):
         try:
             read = interchange.read_items(data, filename, defaults)
@@ -142,7 +146,7 @@ def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None 
         parsed.errors[:0] = read.errors
         if not read.rows and not read.errors:
             parsed.errors.append(RowError(None, None, "文件中没有题目", filename))
-        return plan_import(parsed, existing_snapshot(), filename, interchange.FORMATS[read.format])
+        return plan_import(parsed, existing_snapshot(), filename, interchange.FORMATS[read.format], **near)
     try:
         table = read_table(data, filename, COLUMNS)
     except ImportFailed as err:
@@ -150,7 +154,7 @@ def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None 
     parsed = parse_rows(table.rows, table.file, table.sheet)
     if not table.rows:
         parsed.errors.append(RowError(None, None, "文件中没有题目", table.file, table.sheet))
-    return plan_import(parsed, existing_snapshot(), table.file, table.sheet)
+    return plan_import(parsed, existing_snapshot(), table.file, table.sheet, **near)
 
 
 def _search_text(data: ItemData) -> str:

@@ -186,10 +186,16 @@ def import_preview(token):
         return redirect(url_for("bank.upload"))
     data, filename = staged.data, staged.filename
     form = ConfirmForm()
-    plan = ops.plan_file(data, filename)  # planned against the bank as it is now
+    posted = request.method == "POST" and form.validate_on_submit()
+    # Planned against the bank as it is now. A confirmation plans first without the near-duplicate search (the
+    # preview showed those warnings; rows, errors and fingerprint do not depend on it), so queueing a large file
+    # stays quick; the page is planned in full whenever it is shown or imported here.
+    plan = ops.plan_file(data, filename, near_duplicates=not posted)
     rows = bank_job.plan_rows(plan)
     large = rows > bank_job.job_threshold()
-    if request.method == "POST" and form.validate_on_submit():
+    if posted and not (large and plan.ok and form.fingerprint.data == plan.fingerprint()):
+        plan = ops.plan_file(data, filename)
+    if posted:
         if form.fingerprint.data != plan.fingerprint():
             flash("题库在预览之后发生了变化，下面是按当前题库重新生成的预览，请核对后再确认", "warning")
         elif not plan.ok:
