@@ -187,24 +187,25 @@ def import_preview(token):
     data, filename = staged.data, staged.filename
     form = ConfirmForm()
     posted = request.method == "POST" and form.validate_on_submit()
-    # Planned against the bank as it is now. A confirmation plans first without the near-duplicate search (the
-    # preview showed those warnings; rows, errors and fingerprint do not depend on it), so queueing a large file
-    # stays quick; the page is planned in full whenever it is shown or imported here.
-    plan = ops.plan_file(data, filename, near_duplicates=not posted)
+    previewed_rows = int(form.rows.data) if posted and (form.rows.data or "").isdigit() else 0
+    if posted and previewed_rows > bank_job.job_threshold() and form.fingerprint.data:
+        # A large file: queued at once, not planned again here (the job plans it and refuses to write when the bank
+        # no longer gives the previewed plan, so a confirmation stays a quick request whatever the file's size).
+        with refusals_go_to(url_for("bank.import_preview", token=token)):
+            job = bank_job.enqueue_import(token, filename, form.fingerprint.data, previewed_rows,
+                                          created_by=current_user)
+        flash(f"题库文件共 {previewed_rows} 行，已提交后台导入（任务 #{job.id}）", "success")
+        return redirect(url_for("jobs.show", job_id=job.id))
+    plan = ops.plan_file(data, filename)  # planned against the bank as it is now
     rows = bank_job.plan_rows(plan)
     large = rows > bank_job.job_threshold()
-    if posted and not (large and plan.ok and form.fingerprint.data == plan.fingerprint()):
-        plan = ops.plan_file(data, filename)
     if posted:
         if form.fingerprint.data != plan.fingerprint():
             flash("题库在预览之后发生了变化，下面是按当前题库重新生成的预览，请核对后再确认", "warning")
         elif not plan.ok:
             flash("文件有错误，未导入任何题目", "error")
-        elif large:  # checked here (the preview), written by the worker
-            with refusals_go_to(url_for("bank.import_preview", token=token)):
-                job = bank_job.enqueue_import(token, filename, plan.fingerprint(), rows, created_by=current_user)
-            flash(f"题库文件共 {rows} 行，已提交后台导入（任务 #{job.id}）", "success")
-            return redirect(url_for("jobs.show", job_id=job.id))
+        elif large:  # the page was older than the file's plan: confirm again from this preview
+            flash("请在下面的预览中再次确认", "warning")
         elif bank_job.active_bank_job() is not None:  # its undo must not meet a second writer
             flash("题库正在后台导入，请在该任务结束后再确认", "error")
         else:
@@ -221,5 +222,6 @@ def import_preview(token):
                 return render_template("question_bank/import_result.html", summary=summary, plan=plan,
                                        filename=filename)
     form.fingerprint.data = plan.fingerprint()
+    form.rows.data = str(rows)
     return render_template("question_bank/preview.html", plan=plan, filename=filename, form=form, token=token,
                            large=large, threshold=bank_job.job_threshold(), job=bank_job.active_bank_job())

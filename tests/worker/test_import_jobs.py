@@ -118,25 +118,27 @@ def _bank_rows(numbers, *, code_prefix="", stem="题目"):
                      options=(f"甲{n}", f"乙{n}", f"丙{n}", f"丁{n}")) for n in numbers]
 
 
-def _bank_preview(client, data, name="题库.xlsx") -> tuple[str, str]:
+def _bank_preview(client, data, name="题库.xlsx") -> tuple[str, dict]:
+    """The preview's URL and its confirmation form (the plan's fingerprint and rows)."""
     resp = _upload(client, "/bank/import", data, name)
     assert resp.status_code == 302
     url = resp.headers["Location"]
     html = client.get(url).get_data(as_text=True)
-    return url, re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]+)"', html).group(1)
+    return url, {"fingerprint": re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]+)"', html).group(1),
+                 "rows": re.search(r'name="rows" type="hidden" value="(\d+)"', html).group(1)}
 
 
 def _queue_bank(client, data) -> Job:
-    url, fingerprint = _bank_preview(client, data)
-    resp = client.post(url, data={"fingerprint": fingerprint})
+    url, form = _bank_preview(client, data)
+    resp = client.post(url, data=form)
     assert resp.status_code == 302 and re.search(r"/jobs/\d+$", resp.headers["Location"]), resp.get_data(True)[:300]
     return _job(bank_job.KIND)
 
 
 def test_bank_large_file_is_imported_by_the_worker_with_progress(app, client, login_as, small_jobs, monkeypatch):
     login_as("secretariat")
-    url, fingerprint = _bank_preview(client, bank_xlsx(_bank_rows(range(1, 4))))  # 3 rows: at once
-    assert "导入完成" in client.post(url, data={"fingerprint": fingerprint}).get_data(as_text=True)
+    url, form = _bank_preview(client, bank_xlsx(_bank_rows(range(1, 4))))  # 3 rows: at once
+    assert "导入完成" in client.post(url, data=form).get_data(as_text=True)
     assert _count(Item) == 3 and _count(Job) == 0
 
     rows = _bank_rows(range(1, 3), code_prefix="Q00000") + _bank_rows(range(4, 7))  # 2 unchanged + 3 new
@@ -560,3 +562,23 @@ def test_panelists_cli_runs_the_job_in_the_foreground(app, cq, tmp_path, small_j
     db.session.remove()
     job = _job(panelist_job.KIND)
     assert job.state == SUCCEEDED and (job.done, job.total) == (6, 6) and _count(Panelist) == 6
+
+
+def test_bank_large_confirmation_queues_without_planning_the_file_again(client, login_as, small_jobs, monkeypatch):
+    """The confirmation of a large file is a quick request whatever the file's size: the job plans it."""
+    login_as("secretariat")
+    url, form = _bank_preview(client, bank_xlsx(_bank_rows(range(1, 6))))
+    from question_bank import operations as ops
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the confirmation planned the file")
+
+    monkeypatch.setattr(ops, "plan_file", not_here)
+    resp = client.post(url, data=form)
+    assert resp.status_code == 302 and re.search(r"/jobs/\d+$", resp.headers["Location"])
+    monkeypatch.undo()
+    job = _job(bank_job.KIND)
+    assert job.args["fingerprint"] == form["fingerprint"] and job.args["rows"] == 5
+    assert queue.run_pending() == [job.id]
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).state == SUCCEEDED and _count(Item) == 5
