@@ -3,7 +3,8 @@
 The bank's preview page (``/bank/import/<token>``: the file staged in ``instance/uploads/bank-<token>``, planned
 against the bank, every row checked) confirms as before; above ``BANK_JOB_MIN_ROWS`` rows the confirmation queues
 this job with the previewed plan's fingerprint, without planning again inside the POST, and leads to the job's
-page (rows done / total, phase, time left, cancel, then the result or the row-level errors). Smaller files import at once, as before.
+page (rows done / total, phase, time left, cancel, then the result or the row-level errors). Smaller files import
+at once, as before.
 
 The job plans the staged file again against the bank as it is then (phase "校验"): any wrong row fails it with
 every row-level error and nothing written, and so does a bank that changed since the preview (the plan's
