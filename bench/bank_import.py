@@ -13,6 +13,21 @@ over the timed runs, the tracemalloc peak
 the ratio of import to the parse baseline measured in the same run.
 
     .venv/bin/python bench/bank_import.py [--items 5000] [--runs 3]
+
+With ``--cli KIND`` it times instead the real command as a whole process on a fresh database (SQLite file, or the
+given PostgreSQL database emptied; ``certify init-db`` and ``certify create-round`` first, untimed), the way
+``bench/roster_import.py`` times ``certify import-roster``. Above the importer's job threshold (500 rows by default)
+the command runs the web page's background job in the foreground; the path taken (``job`` or ``inline``) is read
+from the command's output and reported as a mode:
+
+  bank       ``certify import-bank`` of the generated .xlsx (``--items`` rows)
+  records    ``certify import-records`` of a work-record file (证件号 · 业绩成果得分) for a roster of ``--items``
+             candidates (imported first with ``certify import-roster``, untimed)
+  panelists  ``certify import-panelists`` of ``--items`` panelists in panels of five, each with a chair
+
+    .venv/bin/python bench/bank_import.py --cli bank --items 5000 --runs 3 [--database-url postgresql://…/bench]
+    .venv/bin/python bench/bank_import.py --cli records --items 5000 --runs 3
+    .venv/bin/python bench/bank_import.py --cli panelists --items 1000 --runs 3
 """
 from __future__ import annotations
 
@@ -104,15 +119,101 @@ def run_child(mode: str, xlsx: Path, db_path: Path, trace: bool = False) -> dict
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# ------------------------------------------------------------------------------------------------ --cli KIND
+
+def generate_records(roster_csv: Path, path: Path) -> None:
+    """A work-record file for every candidate of the roster: a score, every 50th 缺考."""
+    import csv
+
+    with roster_csv.open(encoding="utf-8-sig", newline="") as fh:
+        ids = [r[0] for r in list(csv.reader(fh))[1:]]
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        w = csv.writer(fh)
+        w.writerow(["证件号", "业绩成果得分"])
+        for i, number in enumerate(ids):
+            w.writerow([number, "缺考" if i % 50 == 49 else f"{60 + i % 40}.{i % 4 * 25:02d}"])
+
+
+def generate_panelists(path: Path, n: int) -> None:
+    """``n`` panelists in panels of five (the first of each the chair), distinct phones."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("评审专家")
+    ws.append(["姓名", "工作单位", "专业领域", "手机", "答辩组", "组长"])
+    for i in range(n):
+        ws.append([f"专家{i + 1}", f"第{i % 300 + 1}单位", "科学教育", f"139{i + 1:08d}", f"第{i // 5 + 1}答辩组",
+                   "是" if i % 5 == 0 else "否"])
+    wb.save(path)
+
+
+def cli_run(kind: str, n: int, database_url: str | None) -> dict:
+    import roster_import as rc
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    url = database_url or f"sqlite:///{tmp / 'bench.db'}"
+    if database_url:
+        rc.empty_postgres(database_url)
+    env = {**os.environ, "DATABASE_URL": url, "CERTIFY_INSTANCE": str(tmp), "SECRET_KEY": "bench-secret"}
+    rc.cli(["init-db"], env)
+    base = rc.cli(["create-round", "--code", "bench", "--region", "重庆", "--year", "2025"], env)
+    if kind == "bank":
+        path = tmp / "bank.xlsx"
+        generate(path, n)
+        command = ["import-bank", str(path)]
+    elif kind == "records":
+        roster, path = tmp / "roster.csv", tmp / "records.csv"
+        rc.generate(roster, n)
+        rc.cli(["import-roster", "--round", "bench", str(roster)], env)
+        generate_records(roster, path)
+        command = ["import-records", "--round", "bench", str(path)]
+    else:
+        path = tmp / "panelists.xlsx"
+        generate_panelists(path, n)
+        command = ["import-panelists", "--round", "bench", str(path)]
+    out: list[str] = []
+    wall, cpu, rss = rc.cli(command, env, out)
+    return {"wall": wall, "cpu": cpu, "rss": rss, "baseline_wall": base[0],
+            "path": "job" if "任务 #" in out[0] and "已完成" in out[0] else "inline"}
+
+
+def main_cli(kind: str, n: int, runs_wanted: int, database_url: str | None) -> None:
+    header()
+    runs = [cli_run(kind, n, database_url) for _ in range(runs_wanted)]
+    paths = {r.pop("path") for r in runs}
+    if len(paths) != 1:
+        raise SystemExit(f"the runs took different paths: {sorted(paths)}")
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    db = "postgresql" if database_url else "sqlite"
+    command = {"bank": "import-bank", "records": "import-records", "panelists": "import-panelists"}[kind]
+    walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
+    print(f"runs (wall s): {walls}; "
+          f"peak RSS (MiB): {', '.join(str(round(r['rss'])) for r in runs)}")
+    print(f"{command} of {n} rows on {db} ({next(iter(paths))} path): median wall {med['wall']:.2f} s, "
+          f"CPU {med['cpu']:.2f} s, peak RSS {med['rss']:.0f} MiB; {n / med['wall']:.0f} rows/s; baseline "
+          f"(create-round process) {med['baseline_wall']:.2f} s")
+    report({f"{command} {n} rows ({db})": (round(med["wall"], 2), "s", "lower"),
+            "CPU of the import process": (round(med["cpu"], 2), "s", "lower"),
+            "peak RSS": (round(med["rss"], 0), "MiB", "lower"),
+            "baseline: a bare certify command": (round(med["baseline_wall"], 2), "s", "lower")},
+           {"database": db, "rows": n, "path": paths.pop()}, runs=runs_wanted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cli", choices=("bank", "records", "panelists"), default=None,
+                        help="time the real command of this importer instead (see above)")
+    parser.add_argument("--database-url", default=None, help="with --cli: a PostgreSQL database to empty and use")
     parser.add_argument("--child", nargs=4, metavar=("MODE", "XLSX", "DB", "TRACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         mode, xlsx, db_path, trace = args.child
         print(json.dumps(one(mode, Path(xlsx), Path(db_path), trace == "1")))
+        return
+    if args.cli:
+        main_cli(args.cli, args.items, args.runs, args.database_url)
         return
 
     header()

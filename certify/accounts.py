@@ -36,7 +36,7 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
 __all__ = ["STAFF_ROLES", "LoginThrottled", "PasswordRejected", "authenticate", "change_password", "create_staff",
            "create_user", "disable_account", "enable_account", "end_sessions", "generate_password",
-           "issue_slip_passwords", "reset_password", "user_by_username"]
+           "issue_generated_password", "issue_slip_passwords", "reset_password", "user_by_username"]
 
 
 class PasswordRejected(DomainError):
@@ -64,6 +64,12 @@ def _set_generated(user: User) -> str:
     user.password_hash = generate_password_hash(password, method=hash_method(user.role, generated=True))
     user.must_change_password = True
     return password
+
+
+def issue_generated_password(user: User) -> str:
+    """A one-time password for an account that has none usable yet (an imported account): returned once,
+    never stored in clear, to be changed at first login."""
+    return _set_generated(user)
 
 
 def create_user(username: str, role: str, *, password: str | None = None, display_name: str = "",

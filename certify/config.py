@@ -127,6 +127,11 @@ def load_config(instance_path: Path) -> dict:
         "EXPORT_JOB_MIN_CANDIDATES": _int("EXPORT_JOB_MIN_CANDIDATES", 1000),
         "EXPORT_MAX_AGE_SECONDS": _int("EXPORT_MAX_AGE_SECONDS", 24 * 3600),
         "RESULTS_JOB_MIN_CANDIDATES": _int("RESULTS_JOB_MIN_CANDIDATES", 1000),
+        # Bank, work-record and panelist files with more rows: the same, jobs bank.import, results.import_records and
+        # defense.import_panelists.
+        "BANK_JOB_MIN_ROWS": _int("BANK_JOB_MIN_ROWS", 500),
+        "RECORDS_JOB_MIN_ROWS": _int("RECORDS_JOB_MIN_ROWS", 500),
+        "PANELIST_JOB_MIN_ROWS": _int("PANELIST_JOB_MIN_ROWS", 500),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         # 写回题库难度: only items with at least this many attempts in the session are written back
         "FACILITY_MIN_ATTEMPTS": _int("FACILITY_MIN_ATTEMPTS", 30),

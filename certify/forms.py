@@ -160,7 +160,10 @@ class RosterUploadForm(FlaskForm):
     submit = SubmitField("导入名单")
 
 
-class RosterConfirmForm(FlaskForm):
-    """Confirms the background import of a staged large roster file."""
+class StagedConfirmForm(FlaskForm):
+    """Confirms the background import of a staged large file (roster, work-record scores, panelists)."""
     token = HiddenField(validators=[DataRequired(), Length(max=64)])
     submit = SubmitField("确认导入（后台任务）")
+
+
+RosterConfirmForm = StagedConfirmForm

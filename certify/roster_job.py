@@ -14,12 +14,6 @@ values back, so the round never keeps half a file. A dead worker's job is not re
 """
 from __future__ import annotations
 
-import json
-import re
-import secrets
-import time
-from pathlib import Path
-
 from flask import current_app
 from sqlalchemy import delete, update
 
@@ -27,7 +21,7 @@ from . import roster
 from .audit import audit
 from .domain import CANDIDATE
 from .extensions import db
-from .jobs import queue
+from .jobs import queue, staging
 from .jobs.models import SUCCEEDED, Job
 from .models import Candidate, Round, User
 from .tabular import ImportFailed, chunks
@@ -35,8 +29,6 @@ from .tabular import ImportFailed, chunks
 KIND = "roster.import"
 DEFAULT_JOB_MIN_ROWS = 500  # files with more rows than this are imported by the worker
 CHECKING, WRITING = "校验", "写入"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-MAX_AGE_SECONDS = 24 * 3600
 
 
 def job_threshold() -> int:
@@ -49,47 +41,27 @@ def dedupe_key(round_id: int) -> str:
 
 # ------------------------------------------------------------------------------------------------ staged files
 
-def _folder() -> Path:
-    folder = Path(current_app.instance_path) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+UPLOADS = staging.Uploads("roster")
 
 
 def stage(data: bytes, filename: str, rows: int) -> str:
     """Keep an uploaded roster until it is confirmed (or for a day); returns its token."""
-    folder = _folder()
-    cutoff = time.time() - MAX_AGE_SECONDS
-    for path in folder.glob("roster-*"):
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            pass
-    token = secrets.token_urlsafe(24)
-    (folder / f"roster-{token}.bin").write_bytes(data)
-    (folder / f"roster-{token}.json").write_text(json.dumps({"filename": filename, "rows": rows}), encoding="utf-8")
-    return token
+    return UPLOADS.stage(data, filename, rows=rows)
 
 
 def load(token: str) -> tuple[bytes, str, int] | None:
     """(data, file name, rows) of a staged roster, or None when the token is unknown, malformed or damaged."""
-    if not _TOKEN.match(token or ""):
+    staged = UPLOADS.load(token)
+    if staged is None:
         return None
-    folder = _folder()
-    data_path, meta_path = folder / f"roster-{token}.bin", folder / f"roster-{token}.json"
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return data_path.read_bytes(), str(meta["filename"]), int(meta["rows"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return staged.data, staged.filename, int(staged.meta["rows"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
 def discard(token: str) -> None:
-    if not _TOKEN.match(token or ""):
-        return
-    folder = _folder()
-    for suffix in (".bin", ".json"):
-        (folder / f"roster-{token}{suffix}").unlink(missing_ok=True)
+    UPLOADS.discard(token)
 
 
 # ------------------------------------------------------------------------------------------------ the job

@@ -169,8 +169,9 @@ def roster_import(rnd: Round):
             if len(rows) > roster_job.job_threshold():  # checked here, written by the worker after a confirmation
                 plan = roster.plan_import(rnd, rows, file=table.file, sheet=table.sheet)  # reads only
                 token = roster_job.stage(data, table.file, len(rows))
-                staged = {"filename": table.file, "rows": len(rows), "added": plan.count("add"),
-                          "updated": plan.count("update"), "unchanged": plan.count("unchanged"),
+                staged = {"filename": table.file, "rows": len(rows),
+                          "counts": [("将新增", plan.count("add")), ("将更新", plan.count("update")),
+                                     ("未变", plan.count("unchanged"))],
                           "form": RosterConfirmForm(formdata=None, token=token)}
             else:
                 with db.session.begin_nested():  # a refused or colliding import leaves nothing behind

@@ -10,6 +10,7 @@ def area():
     from .schedule.home_panel import next_slot, panels_live
     from .schedule.job import register as register_schedule_job
     from .schedule.notices import slip_rows
+    from .schedule.panelist_job import register as register_panelist_job
     from .schedule.reports import write_schedule_export
     from .schedule.routes import bp as admin_bp
     from .schedule.setup import candidate_slot_panel, demo_panels
@@ -34,6 +35,6 @@ def area():
              nav([SECRETARIAT, SUPERVISOR], "评审质量", "defense_room.quality"),
              nav([SECRETARIAT, SUPERVISOR], "答辩安排", "defense_admin.index"),
              nav([PANELIST], "我的答辩安排", "defense_room.my_schedule")],
-        # the CP-SAT scheduler as a background job kind; large rounds' exports as background jobs
-        setup=lambda app: (register_schedule_job(), register_exporters()),
+        # the background job kinds: the CP-SAT scheduler, the panelist import, large rounds' exports
+        setup=lambda app: (register_schedule_job(), register_panelist_job(), register_exporters()),
     )

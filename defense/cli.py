@@ -19,7 +19,9 @@ def _read(path: str) -> bytes:
 
 
 @click.command("import-panelists",
-               help="导入评审专家名单（.xlsx 或 .csv）；回避关系可在第二个工作表或 --conflicts 文件中。")
+               help="导入评审专家名单（.xlsx 或 .csv）；回避关系可在第二个工作表或 --conflicts 文件中。"
+                    "超过 PANELIST_JOB_MIN_ROWS 行的名单与网页一样作为后台任务在前台运行并显示进度"
+                    "（新建账号尚无密码，在「评审专家」页生成初始密码并导出）。")
 @click.option("--round", "round_code", required=True, help="轮次代码")
 @click.option("--conflicts", "conflicts_path", default=None, help="回避关系文件（专家姓名 · 回避对象）")
 @click.argument("path")
@@ -27,16 +29,34 @@ def _read(path: str) -> bytes:
 def import_panelists_command(round_code, conflicts_path, path):
     from certify import uow
     from certify.extensions import db
+    from certify.jobs.cli import run_with_progressbar
+    from certify.jobs.queue import JobError
 
+    from .schedule import panelist_job
     from .schedule.operations import DefenseError
-    from .schedule.panelist_import import import_panelists
+    from .schedule.panelist_import import check_file, import_panelists
 
     rnd = round_or_fail(round_code)
+    if panelist_job.active_panelist_job(rnd.id) is not None:
+        fail("本轮评审专家正在后台导入，请在该任务结束后再导入")
     data = _read(path)
     cdata = _read(conflicts_path) if conflicts_path else None
+    cname = Path(conflicts_path).name if conflicts_path else None
     try:
-        result = import_panelists(rnd, data, Path(path).name, cdata, Path(conflicts_path).name if conflicts_path
-                                  else None)
+        checked = check_file(rnd, data, Path(path).name, cdata, cname)  # every row error before anything is queued
+        if len(checked.rows) > panelist_job.job_threshold():  # the web page's job, run here in the foreground
+            token = panelist_job.stage(data, checked.file, len(checked.rows), cdata, cname)
+            try:
+                job = panelist_job.enqueue_import(rnd, token, checked.file, len(checked.rows))
+                uow.commit()
+            except JobError as err:
+                db.session.rollback()
+                panelist_job.discard(token)
+                fail(err.message)
+            del checked, data, cdata
+            run_with_progressbar(job)
+            return
+        result = import_panelists(rnd, data, Path(path).name, cdata, cname)
     except ImportFailed as err:
         db.session.rollback()
         fail_import(err)

@@ -14,18 +14,18 @@ def staff_panel(user):
     """Staff home: bank files uploaded and waiting for the secretariat's confirmation."""
     from datetime import UTC, datetime
 
-    from flask import current_app, url_for
+    from flask import url_for
 
     from certify.clock import to_local
     from certify.domain import SECRETARIAT, SUPERVISOR
     from certify.staff_home import staff_panel as render
 
-    from .staging import pending
+    from .staging import UPLOADS
 
     if user.role not in (SECRETARIAT, SUPERVISOR):
         return None
     rows = []
-    for token, filename, staged_at in pending(current_app.instance_path):
+    for token, filename, staged_at in UPLOADS.pending():
         when = to_local(datetime.fromtimestamp(staged_at, UTC).replace(tzinfo=None))
         url = url_for("bank.import_preview", token=token) if user.role == SECRETARIAT else None
         rows.append((f"{filename}（题库导入，待确认）", url, f"上传于 {when:%m-%d %H:%M}"))
@@ -43,4 +43,10 @@ def area():
     return Area(name="question_bank", blueprints=[bp], cli_commands=COMMANDS,
                 nav=[nav((SECRETARIAT, SUPERVISOR), "题库", "bank.index")],
                 demo_steps=[Step(30, "question_bank.demo", demo_step)],
-                staff_panels=[Step(30, "question_bank.imports", staff_panel)])
+                staff_panels=[Step(30, "question_bank.imports", staff_panel)], setup=_setup)
+
+
+def _setup(app) -> None:
+    from .bank_job import register
+
+    register()  # a large bank import as a background job kind

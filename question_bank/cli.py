@@ -9,11 +9,16 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from certify.cli import fail, fail_import
+from certify.extensions import db
+from certify.jobs.cli import run_with_progressbar
+from certify.jobs.queue import JobError
 from certify.tabular import ImportFailed, format_for_path
 from certify.uow import commit
 
+from . import bank_job
 from . import operations as ops
 from .services import interchange
+from .staging import UPLOADS
 
 
 def echo_plan(plan, echo=click.echo) -> None:
@@ -27,7 +32,8 @@ def echo_plan(plan, echo=click.echo) -> None:
 
 
 @click.command("import-bank", help="导入题库：.xlsx 或 .csv（UTF-8、UTF-8 BOM 或 GB18030），或 Moodle XML（.xml）、"
-                                  "GIFT（.gift/.txt）、Aiken（.txt）、QTI 2.1（.xml 或内容包 .zip）。")
+                                  "GIFT（.gift/.txt）、Aiken（.txt）、QTI 2.1（.xml 或内容包 .zip）。"
+                                  "超过 BANK_JOB_MIN_ROWS 行的文件与网页一样作为后台任务在前台运行并显示进度。")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="只检查并报告，不写入数据库")
 @click.option("--category", default="", help="交换格式文件未给出分类时使用的分类")
@@ -46,6 +52,22 @@ def import_bank_command(path, dry_run, category, difficulty, level):
     if dry_run:
         echo_plan(plan)
         click.echo("（试运行：未写入任何数据）")
+        return
+    if bank_job.active_bank_job() is not None:
+        fail("题库正在后台导入，请在该任务结束后再导入")
+    rows = bank_job.plan_rows(plan)
+    if rows > bank_job.job_threshold():  # the web page's job, run here in the foreground
+        echo_plan(plan)
+        token = UPLOADS.stage(file.read_bytes(), file.name)
+        try:
+            job = bank_job.enqueue_import(token, file.name, plan.fingerprint(), rows, defaults=defaults)
+            commit()
+        except JobError as err:
+            db.session.rollback()
+            UPLOADS.discard(token)
+            fail(err.message)
+        del plan
+        run_with_progressbar(job)
         return
     try:
         ops.apply_plan(plan)

@@ -13,6 +13,7 @@ class UploadForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     fingerprint = HiddenField()
+    rows = HiddenField()  # the previewed plan's rows: above BANK_JOB_MIN_ROWS the confirmation queues the job
     submit = SubmitField("确认导入")
 
 

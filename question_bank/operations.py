@@ -129,10 +129,14 @@ def status_counts() -> dict[str, int]:
 
 # ---------------------------------------------------------------- import
 
-def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None = None) -> ImportPlan:
+def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None = None, *,
+              near_duplicates: bool = True) -> ImportPlan:
     """Read and validate a bank file against the current bank; writes nothing. Spreadsheets (.xlsx/.csv) and the
     interchange formats (Moodle XML, GIFT, Aiken, QTI 2.1) go through the same row check and plan; ``defaults`` fill
-    the fields an interchange file does not carry (分类, 难度, 适用级别)."""
+    the fields an interchange file does not carry (分类, 难度, 适用级别). ``near_duplicates=False`` skips the search for
+    near-duplicate stems (warnings only: the plan's rows, errors and fingerprint are the same), for a job applying a
+    plan whose preview showed them."""
+    near = {} if near_duplicates else {"near_threshold": None}
     if interchange.detect_format(data, filename):
         try:
             read = interchange.read_items(data, filename, defaults)
@@ -142,7 +146,7 @@ def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None 
         parsed.errors[:0] = read.errors
         if not read.rows and not read.errors:
             parsed.errors.append(RowError(None, None, "文件中没有题目", filename))
-        return plan_import(parsed, existing_snapshot(), filename, interchange.FORMATS[read.format])
+        return plan_import(parsed, existing_snapshot(), filename, interchange.FORMATS[read.format], **near)
     try:
         table = read_table(data, filename, COLUMNS)
     except ImportFailed as err:
@@ -150,7 +154,7 @@ def plan_file(data: bytes, filename: str, defaults: interchange.Defaults | None 
     parsed = parse_rows(table.rows, table.file, table.sheet)
     if not table.rows:
         parsed.errors.append(RowError(None, None, "文件中没有题目", table.file, table.sheet))
-    return plan_import(parsed, existing_snapshot(), table.file, table.sheet)
+    return plan_import(parsed, existing_snapshot(), table.file, table.sheet, **near)
 
 
 def _search_text(data: ItemData) -> str:
@@ -184,6 +188,41 @@ def _version_row(item_id: int, data: ItemData, number: int, actor) -> dict:
             "created_by_id": actor.id if actor else None}
 
 
+def assign_codes(added: list) -> list[tuple[str, object]]:
+    """(code, planned row) for each new item: its given code, or the next free generated one (Q000123)."""
+    codes = _code_generator({p.item.code for p in added if p.item.code})
+    return [(p.item.code or next(codes), p) for p in added]
+
+
+def write_items(added: list[tuple[str, object]], updated: list, actor=None) -> None:
+    """Insert the new items (with their codes, ``assign_codes``) and a new version of each updated item, in bulk
+    statements (INSERT … RETURNING, UPDATE by primary key); no audit entry (the caller writes one per file)."""
+    version_rows: list[dict] = []
+    if added:
+        ids = db.session.execute(
+            insert(Item).returning(Item.id, sort_by_parameter_order=True),
+            [{"code": code, "stem_key": p.item.stem_key, "status": ACTIVE} for code, p in added]).scalars().all()
+        version_rows += [_version_row(item_id, p.item, 1, actor) for item_id, (_, p) in zip(ids, added)]
+    if updated:
+        latest = {}
+        for batch in chunks([p.existing_id for p in updated]):  # bounded IN, whatever the file's length
+            latest.update(db.session.execute(select(ItemVersion.item_id, func.max(ItemVersion.version)).where(
+                ItemVersion.item_id.in_(batch)).group_by(ItemVersion.item_id)).all())
+        version_rows += [_version_row(p.existing_id, p.item, latest.get(p.existing_id, 0) + 1, actor)
+                         for p in updated]
+    if version_rows:
+        version_ids = db.session.execute(
+            insert(ItemVersion).returning(ItemVersion.id, sort_by_parameter_order=True), version_rows).scalars().all()
+        current = [{"id": row["item_id"], "current_version_id": vid, "stem_key": stem_key(row["stem"])}
+                   for row, vid in zip(version_rows, version_ids)]
+        db.session.execute(update(Item), current)
+
+
+def audit_import(plan: ImportPlan, added_codes: list[str], updated_codes: list[str], actor=None, **extra) -> None:
+    audit("bank.import", target_type="bank", actor=actor, file=plan.file, added=added_codes,
+          updated=updated_codes, unchanged=len(plan.unchanged), warnings=len(plan.warnings), **extra)
+
+
 def apply_plan(plan: ImportPlan, actor=None) -> dict:
     """Write a plan that has no errors: new items, and a new version for each changed item; one audit entry.
 
@@ -198,33 +237,12 @@ def apply_plan(plan: ImportPlan, actor=None) -> dict:
     if not plan.added and not plan.updated:  # nothing to write: a re-import of the same file leaves no trace
         return summary | {"added_codes": [], "updated_codes": []}
     db.session.flush()
-    codes = _code_generator({p.item.code for p in plan.added if p.item.code})
-    added = [(p.item.code or next(codes), p) for p in plan.added]
-    current: list[dict] = []  # {"id": item id, "current_version_id": …, "stem_key": …}
-    version_rows: list[dict] = []
-    if added:
-        ids = db.session.execute(
-            insert(Item).returning(Item.id, sort_by_parameter_order=True),
-            [{"code": code, "stem_key": p.item.stem_key, "status": ACTIVE} for code, p in added]).scalars().all()
-        version_rows += [_version_row(item_id, p.item, 1, actor) for item_id, (_, p) in zip(ids, added)]
-    if plan.updated:
-        latest = {}
-        for batch in chunks([p.existing_id for p in plan.updated]):  # bounded IN, whatever the file's length
-            latest.update(db.session.execute(select(ItemVersion.item_id, func.max(ItemVersion.version)).where(
-                ItemVersion.item_id.in_(batch)).group_by(ItemVersion.item_id)).all())
-        version_rows += [_version_row(p.existing_id, p.item, latest.get(p.existing_id, 0) + 1, actor)
-                         for p in plan.updated]
-    if version_rows:
-        version_ids = db.session.execute(
-            insert(ItemVersion).returning(ItemVersion.id, sort_by_parameter_order=True), version_rows).scalars().all()
-        current = [{"id": row["item_id"], "current_version_id": vid, "stem_key": stem_key(row["stem"])}
-                   for row, vid in zip(version_rows, version_ids)]
-        db.session.execute(update(Item), current)
+    added = assign_codes(plan.added)
+    write_items(added, plan.updated, actor)
     db.session.expire_all()
     added_codes = [code for code, _ in added]
     updated_codes = [p.code for p in plan.updated]
-    audit("bank.import", target_type="bank", actor=actor, file=plan.file, added=added_codes,
-          updated=updated_codes, unchanged=len(plan.unchanged), warnings=len(plan.warnings))
+    audit_import(plan, added_codes, updated_codes, actor)
     db.session.flush()
     summary["added_codes"] = added_codes
     summary["updated_codes"] = updated_codes

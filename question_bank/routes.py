@@ -1,7 +1,7 @@
 """Secretariat pages of the question bank (supervisors may read). Thin: parse, call operations, render."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -12,8 +12,8 @@ from certify.extensions import db
 from certify.tabular import ImportFailed
 from certify.web import page_arg, refusals_go_to
 
+from . import bank_job, staging
 from . import operations as ops
-from . import staging
 from .forms import ConfirmForm, ItemForm, ReasonForm, UploadForm
 from .models import ACTIVE, ITEM_TYPES, RETIRED, STATUS_LABELS, TYPE_LABELS
 from .services.parsing import HEADER_OF, LETTERS, LEVELS, TRUEFALSE, answer_display, diff
@@ -172,7 +172,7 @@ def upload():
         if not staging.supported(name):
             form.file.errors = ["不支持的文件类型，请上传 .xlsx 或 .csv 文件"]
         else:
-            token = staging.stage(current_app.instance_path, storage.read(), name, current_user.id)
+            token = staging.UPLOADS.stage(storage.read(), name, user_id=current_user.id)
             return redirect(url_for("bank.import_preview", token=token))
     return render_template("question_bank/upload.html", form=form)
 
@@ -180,16 +180,34 @@ def upload():
 @bp.route("/import/<token>", methods=["GET", "POST"])
 @allow(SECRETARIAT)
 def import_preview(token):
-    staged = staging.load(current_app.instance_path, token)
+    staged = staging.UPLOADS.load(token)
     if staged is None:
         flash("上传的文件已过期或不存在，请重新上传", "error")
         return redirect(url_for("bank.upload"))
-    data, filename, _uploader = staged
+    data, filename = staged.data, staged.filename
     form = ConfirmForm()
+    posted = request.method == "POST" and form.validate_on_submit()
+    previewed_rows = int(form.rows.data) if posted and (form.rows.data or "").isdigit() else 0
+    if posted and previewed_rows > bank_job.job_threshold() and form.fingerprint.data:
+        # A large file: queued at once, not planned again here (the job plans it and refuses to write when the bank
+        # no longer gives the previewed plan, so a confirmation stays a quick request whatever the file's size).
+        with refusals_go_to(url_for("bank.import_preview", token=token)):
+            job = bank_job.enqueue_import(token, filename, form.fingerprint.data, previewed_rows,
+                                          created_by=current_user)
+        flash(f"题库文件共 {previewed_rows} 行，已提交后台导入（任务 #{job.id}）", "success")
+        return redirect(url_for("jobs.show", job_id=job.id))
     plan = ops.plan_file(data, filename)  # planned against the bank as it is now
-    if request.method == "POST" and form.validate_on_submit():
+    rows = bank_job.plan_rows(plan)
+    large = rows > bank_job.job_threshold()
+    if posted:
         if form.fingerprint.data != plan.fingerprint():
             flash("题库在预览之后发生了变化，下面是按当前题库重新生成的预览，请核对后再确认", "warning")
+        elif not plan.ok:
+            flash("文件有错误，未导入任何题目", "error")
+        elif large:  # the page was older than the file's plan: confirm again from this preview
+            flash("请在下面的预览中再次确认", "warning")
+        elif bank_job.active_bank_job() is not None:  # its undo must not meet a second writer
+            flash("题库正在后台导入，请在该任务结束后再确认", "error")
         else:
             try:
                 with db.session.begin_nested():  # a refused or colliding import leaves nothing behind
@@ -200,8 +218,10 @@ def import_preview(token):
                 flash("题库同时被其他操作修改，未导入任何题目，请核对预览后重新确认", "error")
                 plan = ops.plan_file(data, filename)
             else:
-                staging.discard(current_app.instance_path, token)
+                staging.UPLOADS.discard(token)
                 return render_template("question_bank/import_result.html", summary=summary, plan=plan,
                                        filename=filename)
     form.fingerprint.data = plan.fingerprint()
-    return render_template("question_bank/preview.html", plan=plan, filename=filename, form=form, token=token)
+    form.rows.data = str(rows)
+    return render_template("question_bank/preview.html", plan=plan, filename=filename, form=form, token=token,
+                           large=large, threshold=bank_job.job_threshold(), job=bank_job.active_bank_job())

@@ -9,8 +9,7 @@ def area():
     from . import models  # noqa: F401  (registers the tables)
     from .cli import COMMANDS
     from .demo import demo_records
-    from .exports import export_publicity, export_results, register_exporters
-    from .job import register as register_confirm_job
+    from .exports import export_publicity, export_results
     from .routes import bp, candidate_panel, complaints_panel
 
     return Area(
@@ -24,6 +23,16 @@ def area():
         nav=[nav((SECRETARIAT, SUPERVISOR), "成绩", "results.index"),
              nav((SECRETARIAT, SUPERVISOR), "审计日志", "audit.index"),
              nav((CANDIDATE,), "我的成绩", "results.mine")],
-        # large rounds' exports, and large levels' confirmation, as background jobs
-        setup=lambda app: (register_exporters(), register_confirm_job()),
+        setup=_setup,
     )
+
+
+def _setup(app) -> None:
+    """The background job kinds: a large work-record import, a large level's 确认并冻结, large rounds' exports."""
+    from .exports import register_exporters
+    from .job import register as register_confirm_job
+    from .records_job import register
+
+    register()
+    register_confirm_job()
+    register_exporters()

@@ -9,12 +9,16 @@ from flask.cli import with_appcontext
 
 from certify.cli import fail, fail_import, round_or_fail
 from certify.domain import COMPONENT_LABELS, LEVELS, half_up
+from certify.extensions import db
+from certify.jobs.cli import run_with_progressbar
+from certify.jobs.queue import JobError
 from certify.tabular import ImportFailed
 from certify.uow import commit
 
 from . import operations as ops
+from . import records_job
 from .models import OUTCOME_LABELS
-from .records import import_records
+from .records import check_file, import_records
 from .services.formatting import ratio_percent
 
 
@@ -30,7 +34,8 @@ def _decimal(value, label):
     return number
 
 
-@click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。")
+@click.command("import-records", help="导入业绩成果得分（证件号或准考证号 · 业绩成果得分，.xlsx 或 .csv）。"
+                                     "超过 RECORDS_JOB_MIN_ROWS 行的文件与网页一样作为后台任务在前台运行并显示进度。")
 @click.option("--round", "round_code", required=True)
 @click.argument("path", type=click.Path(dir_okay=False))
 @with_appcontext
@@ -39,8 +44,24 @@ def import_records_command(round_code, path):
     file = Path(path)
     if not file.exists():
         fail(f"文件不存在：{path}")
+    if records_job.active_records_job(rnd.id) is not None:
+        fail("本轮业绩成果得分正在后台导入，请在该任务结束后再导入")
+    data = file.read_bytes()
     try:
-        summary = import_records(rnd, file.read_bytes(), file.name)
+        table, resolved = check_file(rnd, data, file.name)  # every row error before anything is queued
+        if len(resolved) > records_job.job_threshold():  # the web page's job, run here in the foreground
+            token = records_job.UPLOADS.stage(data, table.file, rows=len(resolved))
+            try:
+                job = records_job.enqueue_import(rnd, token, table.file, len(resolved))
+                commit()
+            except JobError as err:
+                db.session.rollback()
+                records_job.UPLOADS.discard(token)
+                fail(err.message)
+            del resolved, table, data
+            run_with_progressbar(job)
+            return
+        summary = import_records(rnd, data, file.name)
     except ImportFailed as err:
         fail_import(err)
     commit()

@@ -180,13 +180,29 @@ def _unchanged(before, score) -> bool:
     return before.status == "scored" and before.score is not None and Decimal(before.score) == score
 
 
-def _apply(resolved, file: str, actor) -> ImportSummary:
-    summary = ImportSummary(rows=len(resolved))
+def existing_records(candidate_ids) -> dict:
+    """{candidate id: its work-record ComponentScore} for the candidates that have one (bounded IN slices)."""
     existing = {}
-    for batch in chunks([c.id for _, c, _ in resolved]):
+    for batch in chunks(list(candidate_ids)):
         existing.update((row.candidate_id, row) for row in db.session.execute(
             db.select(ComponentScore).where(ComponentScore.component == RECORD,
                                             ComponentScore.candidate_id.in_(batch))).scalars())
+    return existing
+
+
+def plan_counts(resolved) -> dict:
+    """What writing the checked rows would do (reads only): {"created", "updated", "unchanged"}."""
+    existing = existing_records(c.id for _, c, _ in resolved)
+    out = {"created": 0, "updated": 0, "unchanged": 0}
+    for _number, candidate, score in resolved:
+        before = existing.get(candidate.id)
+        out["unchanged" if _unchanged(before, score) else "created" if before is None else "updated"] += 1
+    return out
+
+
+def _apply(resolved, file: str, actor) -> ImportSummary:
+    summary = ImportSummary(rows=len(resolved))
+    existing = existing_records(c.id for _, c, _ in resolved)
     # Each candidate appears once, so the per-row lookups in record_component need not flush the previous
     # rows first: one flush at the end (3000 changed rows on PostgreSQL: ~35 s -> ~6 s).
     with db.session.no_autoflush:
@@ -210,19 +226,29 @@ def _apply(resolved, file: str, actor) -> ImportSummary:
     return summary
 
 
-def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> ImportSummary:
-    """Read, check every row (nothing written when any row is wrong), then record the scores (or 缺考)."""
+def check_file(rnd: Round, data: bytes, filename: str):
+    """Read the file and check every row against the round (reads only): (table, [(row, candidate, score)]);
+    ``ImportFailed`` with every row error when any row is wrong."""
     table = read_table(data, filename, COLUMNS)
     file, sheet = table.file, table.sheet
     if not table.rows:
         raise ImportFailed([RowError(None, None, "文件中没有业绩成果得分数据", file, sheet)])
     if not ({"id_number", "ticket"} & table.present):
         raise ImportFailed([RowError(1, "证件号", "缺少必需的列「证件号」或「准考证号」（至少一列）", file, sheet)])
-    resolved = _RowChecker(rnd, table).check()
-    summary = _apply(resolved, file, actor)
+    return table, _RowChecker(rnd, table).check()
+
+
+def audit_import(rnd: Round, file: str, summary: ImportSummary, actor=None, **extra) -> None:
     if summary.created or summary.updated:
         audit("results.import_records", target=rnd, round_id=rnd.id, actor=actor, file=file, rows=summary.rows,
               created=summary.created, updated=summary.updated, unchanged=summary.unchanged,
-              absent=summary.absent)
+              absent=summary.absent, **extra)
+
+
+def import_records(rnd: Round, data: bytes, filename: str, *, actor=None) -> ImportSummary:
+    """Read, check every row (nothing written when any row is wrong), then record the scores (or 缺考)."""
+    table, resolved = check_file(rnd, data, filename)
+    summary = _apply(resolved, table.file, actor)
+    audit_import(rnd, table.file, summary, actor)
     db.session.flush()
     return summary

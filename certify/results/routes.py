@@ -14,12 +14,13 @@ from certify.access import allow
 from certify.domain import CANDIDATE, COMPONENT_LABELS, SECRETARIAT, SUPERVISOR, can_see_full_ids
 from certify.downloads import send_table
 from certify.extensions import db
+from certify.forms import StagedConfirmForm
 from certify.models import Candidate, Round
 from certify.roster import candidate_for_user
-from certify.tabular import ImportFailed
+from certify.tabular import ImportFailed, RowError
 from certify.web import BadParameter, ListPage, decimal_value, page_arg, refusals_go_to, require_confirmation
 
-from . import exports
+from . import exports, records_job
 from . import job as results_job
 from . import operations as ops
 from .forms import (
@@ -33,7 +34,7 @@ from .forms import (
     ReopenForm,
 )
 from .models import CERTIFIED, COMPLAINT_LABELS, OPEN, OUTCOME_LABELS, Complaint, PublicityPeriod, ResultSet
-from .records import import_records, template_sheet
+from .records import check_file, import_records, plan_counts, template_sheet
 from .services.distribution import distribution_chart
 from .services.formatting import ratio_percent, weight_percent
 
@@ -110,7 +111,8 @@ def round_view(rnd: Round):
     form = PublishForm(formdata=None, working_days=rnd.publicity_working_days, start_date=ops.local_today())
     return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=period,
                            import_form=RecordsImportForm(formdata=None), publish_form=form, errors=None,
-                           summary=None)
+                           summary=None, staged=None, records_job=records_job.latest_records_job(rnd.id),
+                           threshold=records_job.job_threshold())
 
 
 @bp.route("/records-template.<any(xlsx, csv):fmt>")
@@ -123,22 +125,54 @@ def records_template(fmt: str):
 @allow(SECRETARIAT)
 def import_records_view(rnd: Round):
     form = RecordsImportForm()
-    errors = summary = None
+    errors = summary = staged = None
     if form.validate_on_submit():
         upload = form.file.data
+        data, filename = upload.read(), upload.filename or "上传文件"
         try:
-            with db.session.begin_nested():  # a refused file leaves nothing behind
-                summary = import_records(rnd, upload.read(), upload.filename or "上传文件")
-            flash(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
-                  f"未变 {summary.unchanged}" + (f"（其中标记缺考 {summary.absent}）" if summary.absent else ""),
-                  "success")
+            if records_job.active_records_job(rnd.id) is not None:  # its undo must not meet a second writer
+                raise ImportFailed([RowError(None, None, "本轮业绩成果得分正在后台导入，请在该任务结束后再上传",
+                                             filename)])
+            table, resolved = check_file(rnd, data, filename)  # every row checked, nothing written
+            if len(resolved) > records_job.job_threshold():  # written by the worker after a confirmation
+                counts = plan_counts(resolved)
+                token = records_job.UPLOADS.stage(data, table.file, rows=len(resolved))
+                staged = {"filename": table.file, "rows": len(resolved),
+                          "counts": [("将新增", counts["created"]), ("将更新", counts["updated"]),
+                                     ("未变", counts["unchanged"])],
+                          "form": StagedConfirmForm(formdata=None, token=token)}
+            else:
+                with db.session.begin_nested():  # a refused file leaves nothing behind
+                    summary = import_records(rnd, data, filename)
+                flash(f"已导入 {summary.rows} 条业绩成果得分：新增 {summary.created}，更新 {summary.updated}，"
+                      f"未变 {summary.unchanged}" + (f"（其中标记缺考 {summary.absent}）" if summary.absent else ""),
+                      "success")
         except ImportFailed as err:
             errors = err.errors
     status = 422 if (errors or form.errors) else 200
     return render_template("results/round.html", rnd=rnd, overview=_overview(rnd), period=ops.publication_for(rnd),
                            import_form=form, publish_form=PublishForm(
                                formdata=None, working_days=rnd.publicity_working_days, start_date=ops.local_today()),
-                           errors=errors, summary=summary), status
+                           errors=errors, summary=summary, staged=staged,
+                           records_job=records_job.latest_records_job(rnd.id),
+                           threshold=records_job.job_threshold()), status
+
+
+@bp.route("/<round:rnd>/records/confirm", methods=["POST"])
+@allow(SECRETARIAT)
+def records_confirm(rnd: Round):
+    """Queue the background import of a staged large work-record file; its page shows the progress."""
+    back = url_for("results.round_view", rnd=rnd)
+    form = StagedConfirmForm()
+    staged = records_job.UPLOADS.load(form.token.data or "") if form.validate_on_submit() else None
+    if staged is None:
+        flash("上传的文件已过期或不存在，请重新上传", "error")
+        return redirect(back)
+    rows = int(staged.meta.get("rows") or 0)
+    with refusals_go_to(back):
+        job = records_job.enqueue_import(rnd, staged.token, staged.filename, rows, created_by=current_user)
+    flash(f"业绩成果得分文件共 {rows} 行，已提交后台导入（任务 #{job.id}）", "success")
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.route("/<round:rnd>/preview")

@@ -18,12 +18,13 @@ ACTION_LABELS = {
     "round.create": "新建轮次", "round.update": "修改轮次", "scheme.update": "修改认证方案",
     "roster.import": "导入考生名单", "roster.import.undo": "撤回未完成的名单导入", "score.component": "成分成绩变更",
     # results
-    "results.import_records": "导入业绩成果得分", "results.confirm": "确认认定结果", "results.reopen": "重新开放认定",
+    "results.import_records": "导入业绩成果得分", "results.import_records.undo": "撤回未完成的业绩成果得分导入",
+    "results.confirm": "确认认定结果", "results.reopen": "重新开放认定",
     "results.publish": "发布公示", "results.unpublish": "撤回公示", "results.complaint": "登记投诉",
     "results.complaint_decided": "处理投诉", "results.revoke": "撤销认定", "results.mark_absent": "标记缺考",
     # question bank
-    "bank.import": "导入题库", "bank.item.edit": "修改试题", "bank.item.retire": "停用试题",
-    "bank.item.reactivate": "恢复试题",
+    "bank.import": "导入题库", "bank.import.undo": "撤回未完成的题库导入", "bank.item.edit": "修改试题",
+    "bank.item.retire": "停用试题", "bank.item.reactivate": "恢复试题",
     # exam
     "exam.blueprint.create": "新建组卷方案", "exam.blueprint.update": "修改组卷方案",
     "exam.blueprint.check": "校验组卷方案", "exam.papers.generate": "生成试卷", "exam.papers.enqueue": "排队生成试卷",
@@ -39,6 +40,7 @@ ACTION_LABELS = {
     # defense: setup and schedule
     "defense.panelist_create": "新增评审专家", "defense.panelist_update": "修改评审专家",
     "defense.panelist_delete": "删除评审专家", "defense.import_panelists": "导入评审专家",
+    "defense.import_panelists.undo": "撤回未完成的评审专家导入", "defense.panelist_passwords": "生成专家初始密码",
     "defense.panel_create": "新建答辩组", "defense.panel_update": "修改答辩组", "defense.panel_delete": "删除答辩组",
     "defense.conflict_add": "登记回避关系", "defense.conflict_delete": "删除回避关系",
     "defense.day_save": "保存答辩日", "defense.day_delete": "删除答辩日", "defense.schedule_run": "自动排程",

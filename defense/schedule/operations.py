@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import selectinload
 
-from certify.accounts import create_user
+from certify.accounts import create_user, issue_generated_password
 from certify.audit import audit
 from certify.clock import display_timezone, from_local, to_local, utcnow
 from certify.domain import PANELIST
@@ -120,8 +120,10 @@ def _new_username(rnd: Round) -> str:
 
 
 def create_panelist(rnd: Round, *, name: str, work_unit: str, expertise: str = "", phone: str = "",
-                    password: str | None = None) -> Panelist:
-    """A panelist with their login (role panelist; generated password, changed at first login)."""
+                    password: str | None = None, issue: bool = True) -> Panelist:
+    """A panelist with their login (role panelist; generated password, changed at first login). ``issue=False``
+    (a large import run by the worker, which has nobody to show it to): no usable password yet; it is issued
+    later with ``issue_panelist_passwords``."""
     name, work_unit = (name or "").strip(), (work_unit or "").strip()
     problems = []
     if not name:
@@ -134,7 +136,7 @@ def create_panelist(rnd: Round, *, name: str, work_unit: str, expertise: str = "
         problems.append(f"本轮已有相同的专家（{'手机 ' + phone if phone else name + ' · ' + work_unit}）")
     if problems:
         raise DefenseError(*problems)
-    user, initial = create_user(_new_username(rnd), PANELIST, password=password, display_name=name)
+    user, initial = create_user(_new_username(rnd), PANELIST, password=password, display_name=name, issue=issue)
     db.session.flush()
     p = Panelist(round_id=rnd.id, user_id=user.id, name=name, work_unit=work_unit, expertise=(expertise or "").strip(),
                  phone=(phone or "").strip(), import_key=key, initial_password=None if password else initial)
@@ -142,6 +144,24 @@ def create_panelist(rnd: Round, *, name: str, work_unit: str, expertise: str = "
     db.session.flush()
     audit("defense.panelist_create", target=p, round_id=rnd.id, name=name, work_unit=work_unit)
     return p
+
+
+def issue_panelist_passwords(rnd: Round) -> list[Panelist]:
+    """One-time passwords for the round's panelists whose accounts have none yet (made by a large import run by
+    the worker): set on each returned panelist's ``initial_password``, to be shown once; never stored in clear.
+    One audit entry names the accounts."""
+    issued = []
+    for p in round_panelists(rnd):
+        user = p.user
+        if user is None or user.has_usable_password or not user.is_active_account:
+            continue
+        p.initial_password = issue_generated_password(user)
+        issued.append(p)
+    if issued:
+        audit("defense.panelist_passwords", target=rnd, round_id=rnd.id, count=len(issued),
+              usernames=[p.user.username for p in issued])
+    db.session.flush()
+    return issued
 
 
 def update_panelist(p: Panelist, *, name: str, work_unit: str, expertise: str = "", phone: str = "") -> Panelist:

@@ -59,10 +59,19 @@ class ImportResult:
                     or self.conflicts_added)
 
 
-def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: bytes | None = None,
-                     conflicts_filename: str | None = None) -> ImportResult:
-    """Import the panelist list (and the declared conflicts: a second sheet or a second file). All or nothing,
-    idempotent (key: 手机 if given, else 姓名 + 工作单位); panels are made from 答辩组."""
+@dataclass
+class CheckedFile:
+    """A panelist file whose every row passed the checks (reads only)."""
+    file: str
+    rows: list[dict]  # one per panelist row, with its import key
+    panels_in_file: dict[str, list[dict]]  # panel name -> its rows
+    conflict_rows: list[tuple]  # (panelist key, candidate or None, work unit)
+
+
+def check_file(rnd: Round, data: bytes, filename: str, conflicts_data: bytes | None = None,
+               conflicts_filename: str | None = None) -> CheckedFile:
+    """Read the panelist list (and the declared conflicts: a second sheet or a second file) and check every row;
+    ``ImportFailed`` with every row error when any is wrong. Writes nothing."""
     # Read every sheet (bounded, before any query): the panelists, and the declared conflicts in a second
     # data sheet unless a conflicts file is given.
     tables = read_tables(data, filename, [PANELIST_COLUMNS] if conflicts_data is not None
@@ -81,25 +90,51 @@ def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: byt
     conflict_rows = _read_conflict_rows(rnd, ctable, rows, errors) if ctable is not None else []
     if errors:
         raise ImportFailed(errors)
+    return CheckedFile(table.file, rows, panels_in_file, conflict_rows)
 
-    result = ImportResult()
-    existing_by_key = {p.import_key: p for p in round_panelists(rnd)}
-    by_key = {row["key"]: _upsert_panelist(rnd, row, existing_by_key.get(row["key"]), result) for row in rows}
+
+def write_panelists(rnd: Round, rows: list[dict], existing_by_key: dict[str, Panelist], result: ImportResult, *,
+                    issue: bool = True) -> dict[str, Panelist]:
+    """Create or update the panelists of ``rows`` (a whole file, or one chunk of it); flushed."""
+    by_key = {row["key"]: _upsert_panelist(rnd, row, existing_by_key.get(row["key"]), result, issue=issue)
+              for row in rows}
     db.session.flush()
-    for pname, members in panels_in_file.items():
+    return by_key
+
+
+def write_panels_and_conflicts(rnd: Round, checked: CheckedFile, by_key: dict[str, Panelist],
+                               result: ImportResult) -> None:
+    """The file's panels (exactly its members and chair) and its declared conflicts; ``by_key`` holds every
+    panelist the file names (and the round's others, for the conflicts)."""
+    for pname, members in checked.panels_in_file.items():
         _sync_file_panel(rnd, pname, members, by_key, result)
         db.session.flush()
-    for key, cand, unit in conflict_rows:
-        p = by_key.get(key) or existing_by_key.get(key)
+    for key, cand, unit in checked.conflict_rows:
+        p = by_key[key]
         if find_conflict(p, cand, unit) is None:
             db.session.add(Conflict(panelist_id=p.id, candidate_id=cand.id if cand else None, work_unit=unit))
             result.conflicts_added += 1
     db.session.flush()
-    check_assignments_still_valid(rnd)
+
+
+def audit_import(rnd: Round, file: str, result: ImportResult, **extra) -> None:
     if result.changed:
-        audit("defense.import_panelists", target=rnd, round_id=rnd.id, file=table.file, created=result.created,
+        audit("defense.import_panelists", target=rnd, round_id=rnd.id, file=file, created=result.created,
               updated=result.updated, panels_created=result.panels_created, panels_changed=result.panels_changed,
-              conflicts_added=result.conflicts_added)
+              conflicts_added=result.conflicts_added, **extra)
+
+
+def import_panelists(rnd: Round, data: bytes, filename: str, conflicts_data: bytes | None = None,
+                     conflicts_filename: str | None = None) -> ImportResult:
+    """Import the panelist list (and the declared conflicts: a second sheet or a second file). All or nothing,
+    idempotent (key: 手机 if given, else 姓名 + 工作单位); panels are made from 答辩组."""
+    checked = check_file(rnd, data, filename, conflicts_data, conflicts_filename)
+    result = ImportResult()
+    existing_by_key = {p.import_key: p for p in round_panelists(rnd)}
+    by_key = {**existing_by_key, **write_panelists(rnd, checked.rows, existing_by_key, result)}
+    write_panels_and_conflicts(rnd, checked, by_key, result)
+    check_assignments_still_valid(rnd)
+    audit_import(rnd, checked.file, result)
     return result
 
 
@@ -194,15 +229,22 @@ def _read_conflict_rows(rnd: Round, ctable, rows: list[dict], errors: list[RowEr
     return conflict_rows
 
 
-def _upsert_panelist(rnd: Round, row: dict, p: Panelist | None, result: ImportResult) -> Panelist:
+def new_values(row: dict, p: Panelist) -> tuple[str, str, str, str]:
+    """(name, work unit, expertise, phone) of an existing panelist after its row is imported."""
+    return row["name"], row["work_unit"], row["expertise"] or p.expertise, row["phone"]
+
+
+def _upsert_panelist(rnd: Round, row: dict, p: Panelist | None, result: ImportResult, *,
+                     issue: bool = True) -> Panelist:
     """Create the panelist of a row (with an account) or bring the existing one up to date."""
     if p is None:
         p = create_panelist(rnd, name=row["name"], work_unit=row["work_unit"], expertise=row["expertise"],
-                            phone=row["phone"])
+                            phone=row["phone"], issue=issue)
         result.created += 1
-        result.credentials.append((p.name, p.user.username, p.initial_password or ""))
+        if p.initial_password:
+            result.credentials.append((p.name, p.user.username, p.initial_password))
         return p
-    new = (row["name"], row["work_unit"], row["expertise"] or p.expertise, row["phone"])
+    new = new_values(row, p)
     if (p.name, p.work_unit, p.expertise, p.phone) == new:
         result.unchanged += 1
         return p

@@ -39,9 +39,9 @@ def write_schedule_export(rnd: Round, path: str) -> None:
     write_file(path, schedule_sheets(rnd))
 
 
-def panelist_list_sheets(rnd: Round) -> list[Sheet]:
+def panelist_list_sheets(rnd: Round, *, only: list | None = None) -> list[Sheet]:
     rows = []
-    for p in ops.round_panelists(rnd):
+    for p in ops.round_panelists(rnd) if only is None else only:
         panels = "、".join(m.panel.name + ("（组长）" if m.is_chair else "") for m in p.memberships)
         rows.append([p.name, p.work_unit, p.expertise, p.phone, panels, p.user.username if p.user else "",
                      p.initial_password or ("（已修改）" if p.user and not p.user.must_change_password else "")])

@@ -17,15 +17,15 @@ from certify.domain import PANELIST, SECRETARIAT, SUPERVISOR
 from certify.downloads import send_table
 from certify.errors import DomainError
 from certify.extensions import db
-from certify.forms import ConfirmActionForm, labelled
+from certify.forms import ConfirmActionForm, StagedConfirmForm, labelled
 from certify.models import Candidate, Round
-from certify.tabular import ImportFailed
-from certify.web import require_confirmation, round_from_query, rounds_newest_first
+from certify.tabular import ImportFailed, RowError
+from certify.web import refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
 
 from ..forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm
 from ..models import Conflict, DefenseDay, Panel, Panelist
 from . import operations as ops
-from . import panelist_import
+from . import panelist_import, panelist_job
 from .reports import panelist_list_sheets
 
 bp = Blueprint("defense_admin", __name__, url_prefix="/defense/admin")
@@ -211,12 +211,17 @@ def _conflict_form(rnd: Round) -> ConflictForm:
 
 
 def _panelists_page(rnd: Round, *, form=None, import_form=None, conflict_form=None, errors=None, result=None,
-                    status=200):
+                    staged=None, status=200):
+    panelists = ops.round_panelists(rnd)
     return render_template("defense/admin_panelists.html", rnd=rnd, rounds=_rounds(),
-                           panelists=ops.round_panelists(rnd), conflicts=ops.round_conflicts(rnd),
+                           panelists=panelists, conflicts=ops.round_conflicts(rnd),
                            form=form or PanelistForm(prefix="new"), import_form=import_form or ImportForm(),
                            conflict_form=conflict_form or _conflict_form(rnd), errors=errors or [], result=result,
-                           action=ActionForm()), status
+                           action=ActionForm(), staged=staged, job=panelist_job.latest_panelist_job(rnd.id),
+                           threshold=panelist_job.job_threshold(),
+                           without_password=sum(1 for p in panelists if p.user is not None
+                                                and not p.user.has_usable_password and p.user.is_active_account)
+                           ), status
 
 
 @bp.route("/<code>/panelists", methods=["GET", "POST"])
@@ -250,12 +255,28 @@ def import_panelists(code: str):
         flash("请选择要导入的专家名单文件", "error")
         return redirect(url_for("defense_admin.panelists", code=code))
     extra = request.files.get("conflicts")
+    data, filename = upload.read(), upload.filename
+    cdata, cname = (extra.read(), extra.filename) if extra and extra.filename else (None, None)
     try:
-        result, refused = _form_attempt(panelist_import.import_panelists, rnd, upload.read(), upload.filename,
-                                        extra.read() if extra and extra.filename else None,
-                                        extra.filename if extra and extra.filename else None)
+        if panelist_job.active_panelist_job(rnd.id) is not None:  # its undo must not meet a second writer
+            raise ImportFailed([RowError(None, None, "本轮评审专家正在后台导入，请在该任务结束后再上传", filename)])
+        checked = panelist_import.check_file(rnd, data, filename, cdata, cname)  # every row, nothing written
+        if len(checked.rows) > panelist_job.job_threshold():  # written by the worker after a confirmation
+            existing = {p.import_key for p in ops.round_panelists(rnd)}
+            new = sum(1 for row in checked.rows if row["key"] not in existing)
+            token = panelist_job.stage(data, checked.file, len(checked.rows), cdata, cname)
+            staged = {"filename": checked.file, "rows": len(checked.rows),
+                      "counts": [("名新专家", new), ("名已有专家（按需更新）", len(checked.rows) - new),
+                                 ("个答辩组", len(checked.panels_in_file)), ("条回避", len(checked.conflict_rows))],
+                      "form": StagedConfirmForm(formdata=None, token=token)}
+            return _panelists_page(rnd, staged=staged)
+        result, refused = _form_attempt(panelist_import.import_panelists, rnd, data, filename, cdata, cname)
     except ImportFailed as err:  # the savepoint is rolled back: nothing of the file was written
         return _panelists_page(rnd, errors=[e.as_dict() for e in err.errors], status=422)
+    except DomainError as err:  # a conflicts row naming something the round refuses
+        for m in err.messages:
+            flash(m, "error")
+        return _panelists_page(rnd, status=422)
     if refused:
         return _panelists_page(rnd, status=422)
     flash(f"导入完成：新增专家 {result.created} 名，更新 {result.updated} 名，未变 {result.unchanged} 名；"
@@ -263,6 +284,43 @@ def import_panelists(code: str):
           f"新增回避 {result.conflicts_added} 条",
           "success")
     return _panelists_page(rnd, result=result)
+
+
+@bp.route("/<code>/panelists/import/confirm", methods=["POST"])
+@allow(SECRETARIAT)
+def confirm_panelist_import(code: str):
+    """Queue the background import of a staged large panelist file; its page shows the progress."""
+    rnd = _round(code)
+    back = url_for("defense_admin.panelists", code=code)
+    form = StagedConfirmForm()
+    loaded = panelist_job.load(form.token.data or "") if form.validate_on_submit() else None
+    if loaded is None:
+        flash("上传的文件已过期或不存在，请重新上传", "error")
+        return redirect(back)
+    staged, _extra = loaded
+    rows = int(staged.meta.get("rows") or 0)
+    with refusals_go_to(back):
+        job = panelist_job.enqueue_import(rnd, staged.token, staged.filename, rows, created_by=current_user)
+    flash(f"专家名单共 {rows} 行，已提交后台导入（任务 #{job.id}）", "success")
+    return redirect(url_for("jobs.show", job_id=job.id))
+
+
+@bp.route("/<code>/panelists/passwords.xlsx", methods=["POST"])
+@allow(SECRETARIAT)
+def issue_panelist_passwords(code: str):
+    """One-time passwords for the panelists whose accounts have none yet (a large import made them), in the
+    accounts sheet: shown once, in this download."""
+    rnd = _round(code)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    issued = ops.issue_panelist_passwords(rnd)
+    if not issued:
+        flash("没有尚无密码的专家账号", "info")
+        return redirect(url_for("defense_admin.panelists", code=code))
+    response = send_table(f"{rnd.code}-评审专家初始密码", "xlsx", panelist_list_sheets(rnd, only=issued))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/<code>/panelists/template.xlsx")

@@ -133,7 +133,8 @@ def plan_import(parsed: ParsedFile, existing: list[Existing], file: str = "", sh
         planned = Planned(row, item, code=match.code, existing_id=match.id, changes=changes,
                           retired=match.status != "active")
         (plan.updated if changes else plan.unchanged).append(planned)
-    _near_duplicate_warnings(plan, existing, near_threshold, file, sheet)
+    if near_threshold is not None:  # None: no near-duplicate search (a worker applying a previewed plan)
+        _near_duplicate_warnings(plan, existing, near_threshold, file, sheet)
     plan.errors.sort(key=lambda e: (e.row or 0))
     plan.warnings.sort(key=lambda e: (e.row or 0))
     return plan

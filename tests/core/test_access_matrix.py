@@ -168,7 +168,9 @@ def test_new_pages_are_declared_for_their_roles(app):
     expected = {"core.staff_home": {"secretariat", "supervisor", "panelist"},
                 "defense_room.cases": {"secretariat", "supervisor"},
                 "defense_room.quality": {"secretariat", "supervisor"},
-                "rounds.roster_confirm": {"secretariat"}}
+                "rounds.roster_confirm": {"secretariat"}, "results.records_confirm": {"secretariat"},
+                "defense_admin.confirm_panelist_import": {"secretariat"},
+                "defense_admin.issue_panelist_passwords": {"secretariat"}}
     for endpoint, roles in expected.items():
         assert set(allowed_roles(app.view_functions[endpoint])) == roles, endpoint
 
