@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from certify.tabular import RowError
 
 from .parsing import ItemData, ParsedFile, diff
-from .similarity import NEAR_DUPLICATE_THRESHOLD, near_duplicates
+from .similarity import MAX_SCORED_PAIRS, NEAR_DUPLICATE_THRESHOLD, SearchTruncated, near_duplicates
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,18 @@ def _near_duplicate_warnings(plan: ImportPlan, existing: list[Existing], thresho
         return
     stems = [p.item.stem for p in added]
     best: dict[int, list] = {}
-    for m in near_duplicates(stems, [e.data.stem for e in existing], threshold):
-        best.setdefault(m.query, []).append(("bank", m))
-    for m in near_duplicates(stems, stems, threshold, same_list=True):
-        best.setdefault(m.query, []).append(("file", m))
+    stopped = False
+    for kind, corpus, same in (("bank", [e.data.stem for e in existing], False), ("file", stems, True)):
+        try:
+            found = near_duplicates(stems, corpus, threshold, same_list=same)
+        except SearchTruncated as err:  # bounded: a file of nearly identical stems
+            found, stopped = err.matches, True
+        for m in found:
+            best.setdefault(m.query, []).append((kind, m))
+    if stopped:
+        message = (f"相似题干过多（比较超过 {MAX_SCORED_PAIRS:,} 对），相似题干检查未全部完成，"
+                   "下列提示只是其中一部分；请检查文件中的题干是否大量雷同")
+        plan.warnings.append(RowError(None, "题干", message, file, sheet))
     for i, found in best.items():
         found.sort(key=lambda km: (-km[1].similarity, km[0], km[1].other))
         kind, m = found[0]

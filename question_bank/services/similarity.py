@@ -24,6 +24,20 @@ from math import ceil, floor
 from .normalise import normalise_stem
 
 NEAR_DUPLICATE_THRESHOLD = Fraction(85, 100)
+# Pairs a search may score before it stops: a file of stems that are nearly all alike (e.g. "第 1 题", "第 2 题", …)
+# has ~n²/2 genuine near-duplicate pairs, and scoring them all took a 5,000-row bank preview ~90 s. 300,000
+# scorings take ~2–5 s on the loaded 2-core machine (17 µs each at load 5); a realistic 5,000 × 5,000 check stays
+# below it (bench/near_duplicates.py).
+MAX_SCORED_PAIRS = 300_000
+
+
+class SearchTruncated(Exception):
+    """The search stopped after ``MAX_SCORED_PAIRS`` scorings; ``matches`` holds what it found until then (sorted as
+    a complete result would be, for the queries it reached)."""
+
+    def __init__(self, matches: list, scored: int):
+        super().__init__(f"near-duplicate search stopped after {scored} scored pairs")
+        self.matches, self.scored = matches, scored
 
 
 def bigrams(stem: str) -> frozenset[str]:
@@ -58,11 +72,23 @@ def _ceil(x: Fraction) -> int:
     return ceil(x)
 
 
+def _prefix_index(sets: Sequence[frozenset[str]], prefix) -> dict[str, list[int]]:
+    """token -> the indexes of the sets that have it in their prefix."""
+    index: dict[str, list[int]] = {}
+    for j, s in enumerate(sets):
+        if s:
+            for tok in prefix(s):
+                index.setdefault(tok, []).append(j)
+    return index
+
+
 def near_duplicates(queries: Sequence[str], corpus: Sequence[str], threshold=NEAR_DUPLICATE_THRESHOLD, *,
-                    same_list: bool = False) -> list[Match]:
+                    same_list: bool = False, max_scored: int | None = MAX_SCORED_PAIRS) -> list[Match]:
     """Every (query, corpus item) pair whose stems are near duplicates: similarity ≥ ``threshold`` (0 < t ≤ 1)
     and normalised texts not equal. ``same_list``: queries and corpus are the same list; each pair is reported
-    once, as (later index, earlier index). Sorted by query, then similarity (highest first), then corpus index."""
+    once, as (later index, earlier index). Sorted by query, then similarity (highest first), then corpus index.
+    Raises ``SearchTruncated`` (with the matches so far) once more than ``max_scored`` candidate pairs were scored
+    (None: no bound)."""
     d = Fraction(str(threshold)) if not isinstance(threshold, Fraction) else threshold
     if not (0 < d <= 1):
         raise ValueError("threshold must be in (0, 1]")
@@ -86,13 +112,10 @@ def near_duplicates(queries: Sequence[str], corpus: Sequence[str], threshold=NEA
             prefix_len[n] = n - _ceil(t * n) + 1
         return sorted(s, key=rank.__getitem__)[:prefix_len[n]]
 
-    index: dict[str, list[int]] = {}
-    for j, s in enumerate(c_sets):
-        if s:
-            for tok in prefix(s):
-                index.setdefault(tok, []).append(j)
+    index = _prefix_index(c_sets, prefix)
 
     matches: list[Match] = []
+    scored = 0
     for i, a in enumerate(q_sets):
         if not a:
             continue
@@ -109,6 +132,10 @@ def near_duplicates(queries: Sequence[str], corpus: Sequence[str], threshold=NEA
                 # size filter t·n ≤ m ≤ n / t, then Dice ≥ d: 2·|a∩b|·dd ≥ dn·(n + m)
                 if m * td < tn * n or m * tn > n * td or q_texts[i] == c_texts[j]:
                     continue
+                scored += 1
+                if max_scored is not None and scored > max_scored:
+                    found.sort(key=lambda x: (-x.similarity, x.other))
+                    raise SearchTruncated(matches + found, scored - 1)
                 common = len(a & b)
                 if 2 * common * dd >= dn * (n + m):
                     found.append(Match(i, j, Fraction(2 * common, n + m)))

@@ -101,3 +101,18 @@ def test_the_plan_warns_naming_the_existing_item_or_the_earlier_row():
     assert all(w.column == "题干" and w.file == "题库.xlsx" for w in plan.warnings)
     strict = plan_import(_Parsed(["下列哪一种行为不符合青少年科技活动的安全规范？"]), existing, near_threshold=Fraction(1))
     assert not strict.warnings
+
+
+def test_the_search_is_bounded_for_a_file_of_nearly_identical_stems():
+    """~n²/2 genuine pairs: the search stops after max_scored scorings and hands back what it found, every one of
+    them a pair the unbounded search also finds."""
+    from question_bank.services.similarity import SearchTruncated
+
+    stems = [f"下列关于青少年科技教育活动组织的说法正确的是第{n}题" for n in range(400)]
+    full = near_duplicates(stems, stems, same_list=True, max_scored=None)
+    assert len(full) > 50_000
+    with pytest.raises(SearchTruncated) as err:
+        near_duplicates(stems, stems, same_list=True, max_scored=10_000)
+    assert err.value.scored == 10_000
+    partial = {(m.query, m.other, m.similarity) for m in err.value.matches}
+    assert partial and partial <= {(m.query, m.other, m.similarity) for m in full}
