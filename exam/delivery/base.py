@@ -151,6 +151,24 @@ def locked(attempt: Attempt) -> Attempt:
     return attempt
 
 
+_CREATED = "exam_attempts_created"  # session.info: (transaction, {attempt ids created in it})
+
+
+def mark_created(attempt: Attempt) -> None:
+    """Note that ``attempt`` was created in the current transaction (``created_now``)."""
+    tx = db.session().get_transaction()
+    mark = db.session.info.get(_CREATED)
+    if mark is None or mark[0] is not tx:
+        mark = db.session.info[_CREATED] = (tx, set())
+    mark[1].add(attempt.id)
+
+
+def created_now(attempt: Attempt) -> bool:
+    """Whether ``attempt`` was created in the current transaction (so it has no saved answers yet)."""
+    mark = db.session.info.get(_CREATED)
+    return mark is not None and mark[0] is db.session().get_transaction() and attempt.id in mark[1]
+
+
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
