@@ -2,8 +2,8 @@
 
 The save path touches one row: ``exam_answers`` is keyed (attempt_id, position) and carries the per-attempt
 sequence number of the save that wrote it, so a late, stale request never overwrites a newer answer.
-Papers are generated before a session opens (one fixed paper, or one per candidate), so starting an attempt
-only links an existing paper.
+Papers are generated before a session opens (one fixed paper, or one per candidate), each stored with what its
+candidate is shown (``Paper.payload_json``), so starting an attempt only links an existing paper.
 """
 from __future__ import annotations
 

@@ -241,6 +241,7 @@ def generate_papers(session: ExamSession, *, reason: str = "",
     now = utcnow()
     made = 0
     shown = payload.versions(line.version_id for paper in drawn.values() for line in paper.lines)
+    checked: set[int] = set()  # versions whose shown item passed the response model (once per run)
     for start in range(0, total, PAPER_CHUNK):
         connection = db.session.connection()  # Core statements, no ORM bookkeeping per row (after each commit)
         chunk = assignments[start:start + PAPER_CHUNK]
@@ -248,7 +249,7 @@ def generate_papers(session: ExamSession, *, reason: str = "",
                        "expected_facility": drawn[a.candidate_id].expected_facility, "created_at": now,
                        "payload_json": payload.render(
                            [(line.position, line.points, line.option_order, line.version_id)
-                            for line in drawn[a.candidate_id].lines], shown)}
+                            for line in drawn[a.candidate_id].lines], shown, checked)}
                       for a in chunk]
         ids = connection.execute(insert(Paper.__table__).returning(Paper.id, sort_by_parameter_order=True),
                                  paper_rows).scalars().all()

@@ -43,12 +43,17 @@ def versions(ids: Iterable[int]) -> dict[int, Version]:
     return out
 
 
-def render(lines: Iterable[tuple], shown: dict[int, Version]) -> str:
-    """A paper's stored payload from its lines ``(position, points, option_order, item_version_id)``, checked
-    against the response model."""
+def render(lines: Iterable[tuple], shown: dict[int, Version], checked: set[int] | None = None) -> str:
+    """A paper's stored payload from its lines ``(position, points, option_order, item_version_id)``, its items
+    checked against the response model. ``checked``: versions whose item already passed in this run (the fields an
+    item adds per paper are built above from integers and the version's own options), so a session's generation
+    checks each version once, not once per paper."""
     items = [paper_payload.item(position, points, order, shown[version_id])
              for position, points, order, version_id in lines]
-    _CHECK.validate_python(items)
+    unchecked = items if checked is None else [i for i in items if i["item_version_id"] not in checked]
+    _CHECK.validate_python(unchecked)
+    if checked is not None:
+        checked.update(i["item_version_id"] for i in unchecked)
     return paper_payload.render(items)
 
 
