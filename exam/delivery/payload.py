@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pydantic import TypeAdapter
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from certify.extensions import db
 from question_bank.models import TYPE_LABELS, ItemVersion
@@ -22,6 +22,9 @@ from ..services.paper_payload import Version
 from . import schemas
 
 _CHECK = TypeAdapter(list[schemas.PaperItem])
+_STORED = select(Paper.__table__.c.payload_json).where(Paper.__table__.c.id == bindparam("b_paper"))
+_ANSWERS = select(*(Answer.__table__.c[k] for k in ("position", "response", "flagged", "seq", "time_spent_ms"))) \
+    .where(Answer.__table__.c.attempt_id == bindparam("b_attempt"))
 _IN_CHUNK = 900  # ids per IN (…) list (SQLite's bound-parameter limit is far above; a bounded statement anyway)
 
 
@@ -73,7 +76,7 @@ def items_json(paper_id: int, attempt_id: int | None, *, store: bool = False) ->
     """The attempt's ``items`` as JSON text: the paper's stored payload with the attempt's saved answers filled in
     (``attempt_id`` None: a new attempt, which has none, so nothing more is read). ``store``: a payload rendered
     here is kept (only when the caller writes anyway)."""
-    stored = db.session.execute(select(Paper.payload_json).where(Paper.id == paper_id)).scalar()
+    stored = db.session.execute(_STORED, {"b_paper": paper_id}).scalar()
     items = paper_payload.items_text(stored)
     if items is None:
         stored = render_stored(paper_id)
@@ -84,7 +87,5 @@ def items_json(paper_id: int, attempt_id: int | None, *, store: bool = False) ->
     if attempt_id is None:
         return items
     answers = {row.position: paper_payload.Answer(row.response or "", row.flagged, row.seq, row.time_spent_ms)
-               for row in db.session.execute(
-                   select(Answer.position, Answer.response, Answer.flagged, Answer.seq, Answer.time_spent_ms)
-                   .where(Answer.attempt_id == attempt_id))}
+               for row in db.session.execute(_ANSWERS, {"b_attempt": attempt_id})}
     return paper_payload.with_answers(items, answers)
