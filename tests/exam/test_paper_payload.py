@@ -264,3 +264,42 @@ def test_a_start_is_one_insert_and_small_reads_and_takes_the_audit_lock_last(cli
     assert start[-1].startswith("INSERT INTO audit_entries")
     # getAttempt: the user, the attempt, its session, the paper's payload, the attempt's answers
     assert len(get) == 5, "\n".join(get)
+
+
+def test_two_devices_starting_at_once_share_one_attempt_and_one_audit_entry(app, make_exam_session):
+    """The INSERT … ON CONFLICT DO NOTHING: the device that loses the race resumes the winner's attempt."""
+    import threading
+
+    from certify.models import AuditEntry
+
+    session = make_exam_session(candidates=1)
+    cand = session.candidates_made[0]
+    devices = 4
+    clients = [app.test_client() for _ in range(devices)]
+    for c in clients:
+        api_login(c, cand.ticket)
+    barrier = threading.Barrier(devices)
+    results, errors = [], []
+    url, candidate_id = f"/api/exam/sessions/{session.id}/attempt", cand.id  # no ORM objects in the threads
+
+    def go(c):
+        try:
+            barrier.wait(timeout=30)
+            r = c.post(url)
+            results.append((r.status_code, r.get_json()))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=go, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert [s for s, _ in results] == [200] * devices, results
+    assert len({body["attempt_id"] for _, body in results}) == 1
+    assert all(len(body["items"]) == len(results[0][1]["items"]) > 0 for _, body in results)
+    db.session.remove()
+    assert db.session.scalar(select(db.func.count()).select_from(Attempt).filter_by(candidate_id=candidate_id)) == 1
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEntry)
+                             .filter_by(action="exam.attempt.start")) == 1
