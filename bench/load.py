@@ -118,6 +118,7 @@ def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int
     from certify.extensions import db
     from certify.models import Candidate, User
     from certify.rounds import create_round
+    from exam.delivery import payload
     from exam.models import ExamSession, Paper, PaperItem, SessionCandidate
 
     app = fresh_app(database_url)
@@ -138,6 +139,7 @@ def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int
         users, cands, papers, items, assigns = [], [], [], [], []
         rng = random.Random(1)
         points = Decimal(100) / N_ITEMS
+        shown = {v.id: payload.version_of(v) for v in versions}
         tickets = []
         for c in range(n_candidates):
             ticket = f"LOAD{c:06d}"
@@ -147,13 +149,15 @@ def build_dataset(database_url: str, n_candidates: int, *, duration_minutes: int
                           "password_hash": hashed, "must_change_password": False})
             cands.append({"id": cid, "round_id": rnd.id, "user_id": uid, "ticket": ticket,
                           "id_number": f"LID{c:015d}", "name": f"考生{c}", "work_unit": "基准单位", "level": "初级"})
-            papers.append({"id": pid, "session_id": session.id, "candidate_id": cid, "seed": c})
             order = list(range(N_ITEMS))
             rng.shuffle(order)
-            for pos, idx in enumerate(order, 1):
-                v = versions[idx]
-                items.append({"paper_id": pid, "position": pos, "item_version_id": v.id, "points": points,
-                              "option_order": list(range(len(v.options)))})
+            lines = [(pos, points, list(range(len(versions[idx].options))), versions[idx].id)
+                     for pos, idx in enumerate(order, 1)]
+            # what paper generation stores with each paper: the candidate's view, rendered once
+            papers.append({"id": pid, "session_id": session.id, "candidate_id": cid, "seed": c,
+                           "payload_json": payload.render(lines, shown)})
+            items += [{"paper_id": pid, "position": pos, "item_version_id": vid, "points": pts, "option_order": order}
+                      for pos, pts, order, vid in lines]
             assigns.append({"session_id": session.id, "candidate_id": cid, "paper_id": pid})
         for model, rows in ((User, users), (Candidate, cands), (Paper, papers), (PaperItem, items),
                             (SessionCandidate, assigns)):

@@ -17,6 +17,10 @@ the candidate's session cookie as a browser sends it), saveAnswer with the sessi
 saveAnswer with the signed attempt pass (``X-Attempt-Pass``), and prints the median CPU per request of each and the
 ratio save/floor. ``--hooks`` adds the CPU of each request hook (session open/save, before/after_request functions,
 the view) per request kind.
+
+``--measure N`` replaces the profiled starts with a measurement without any profiler: the candidates in ``N`` equal
+groups, each timed on its own (process CPU and SQL statements per startAttempt, then per getAttempt of each fresh
+attempt), each group printed and the medians last; ``--saves 0`` then skips the saves.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import io
 import os
 import pstats
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -50,6 +55,8 @@ def main(argv=None):
     p.add_argument("--floor", action="store_true", help="CPU per request of the floor and the saves, no profiler")
     p.add_argument("--runs", type=int, default=5, help="--floor: runs of --saves requests of each kind")
     p.add_argument("--hooks", action="store_true", help="--floor: also the CPU of each request hook")
+    p.add_argument("--measure", type=int, default=0, metavar="N",
+                   help="no profile of the starts: CPU and SQL statements per start and per getAttempt, in N groups")
     args = p.parse_args(argv)
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-prof-')) / 'p.db'}"
     print(f"# {' '.join(sys.argv)}")
@@ -72,24 +79,13 @@ def main(argv=None):
         assert r.status_code == 200, r.get_data(as_text=True)
         clients.append((c, r.get_json()["csrf_token"]))
 
-    started = []
-    prof = Profiler(interval=0.0005)
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    if not args.floor:
-        prof.start()
-    for c, csrf in clients:
-        r = c.post(f"/api/exam/sessions/{data['session_id']}/attempt", headers={"X-CSRFToken": csrf})
-        assert r.status_code == 200, r.get_data(as_text=True)
-        started.append((c, csrf, r.get_json()))
-    n = len(clients)
-    if not args.floor:
-        prof.stop()
-        print(f"\n## {n} starts: {(time.perf_counter() - t0) * 1000 / n:.2f} ms wall, "
-              f"{(time.process_time() - cpu0) * 1000 / n:.2f} ms CPU each (this process)")
-        print(prof.output_text(unicode=True, color=False, show_all=args.show_all))
-    if args.html and not args.floor:
-        Path(args.html).mkdir(parents=True, exist_ok=True)
-        Path(args.html, "start.html").write_text(prof.output_html())
+    if args.measure:
+        started = measure_starts(app, clients, data["session_id"], args.measure)
+    else:
+        started = profile_starts(clients, data["session_id"], args)
+    if not args.saves:
+        return
+    n = len(started)
 
     for k, (c, csrf, attempt) in enumerate(started):
         if not attempt.get("items"):  # the start may leave the paper to getAttempt (not profiled)
@@ -235,6 +231,94 @@ def floor(app, args, started, save) -> None:
             for h, v in sorted(table.items(), key=lambda kv: -kv[1]):
                 if v >= 0.005:
                     print(f"  {v:7.3f}  {h}")
+
+
+def profile_starts(clients, session_id: int, args) -> list:
+    from pyinstrument import Profiler
+
+    if args.floor:  # --floor: the starts only prepare the saves
+        started = []
+        for c, csrf in clients:
+            r = c.post(f"/api/exam/sessions/{session_id}/attempt", headers={"X-CSRFToken": csrf})
+            assert r.status_code == 200, r.get_data(as_text=True)
+            started.append((c, csrf, r.get_json()))
+        return started
+    started = []
+    prof = Profiler(interval=0.0005)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    prof.start()
+    for c, csrf in clients:
+        r = c.post(f"/api/exam/sessions/{session_id}/attempt", headers={"X-CSRFToken": csrf})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        started.append((c, csrf, r.get_json()))
+    prof.stop()
+    n = len(clients)
+    print(f"\n## {n} starts: {(time.perf_counter() - t0) * 1000 / n:.2f} ms wall, "
+          f"{(time.process_time() - cpu0) * 1000 / n:.2f} ms CPU each (this process)")
+    print(prof.output_text(unicode=True, color=False, show_all=args.show_all))
+    if args.html:
+        Path(args.html).mkdir(parents=True, exist_ok=True)
+        Path(args.html, "start.html").write_text(prof.output_html())
+    return started
+
+
+def measure_starts(app, clients, session_id: int, groups: int) -> list:
+    """startAttempt for every candidate, then getAttempt for every fresh attempt (the start storm's two calls), in
+    ``groups`` equal groups timed separately; no profiler. Prints ms CPU, ms wall and SQL statements per call."""
+    from sqlalchemy import event
+
+    from certify.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    statements = [0]
+
+    def count(*_args):
+        statements[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    size = max(1, len(clients) // groups)
+    chunks = [clients[i * size:(i + 1) * size] for i in range(groups)]
+    started, figures = [], {"start": [], "getAttempt": []}
+
+    def timed(name: str, calls) -> list:
+        out = []
+        for k, calls_of_group in enumerate(calls):
+            statements[0] = 0
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            results = [call() for call in calls_of_group]
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            n = len(calls_of_group)
+            figures[name].append((cpu * 1000 / n, wall * 1000 / n, statements[0] / n))
+            print(f"{name} group {k + 1}: {n} calls, {cpu * 1000 / n:.2f} ms CPU, {wall * 1000 / n:.2f} ms wall, "
+                  f"{statements[0] / n:.1f} SQL statements each")
+            out.append(results)
+        return out
+
+    def start(c, csrf):
+        def call():
+            r = c.post(f"/api/exam/sessions/{session_id}/attempt", headers={"X-CSRFToken": csrf})
+            assert r.status_code == 200, r.get_data(as_text=True)
+            return c, csrf, r.get_json()
+        return call
+
+    def get(c, csrf, attempt):
+        def call():
+            r = c.get(f"/api/exam/attempts/{attempt['attempt_id']}",
+                      headers={"X-Attempt-Token": attempt["client_token"]})
+            assert r.status_code == 200, r.get_data(as_text=True)
+            assert r.get_json()["items"], "getAttempt returned no paper"
+        return call
+
+    for results in timed("start", [[start(c, csrf) for c, csrf in chunk] for chunk in chunks]):
+        started += results
+    timed("getAttempt", [[get(*s) for s in started[i * size:(i + 1) * size]] for i in range(groups)])
+    event.remove(engine, "before_cursor_execute", count)
+    for name, rows in figures.items():
+        print(f"## {name}: median of {len(rows)} groups of {size}: "
+              f"{statistics.median(r[0] for r in rows):.2f} ms CPU, {statistics.median(r[1] for r in rows):.2f} ms "
+              f"wall, {statistics.median(r[2] for r in rows):.1f} SQL statements per call")
+    return started  # the candidates left over by the grouping never started
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ advisory lock on a constant; SQLite: the database write lock, taken by a write b
 entry's id and hash inside that same transaction, and gives each new entry the next id, ``prev_hash`` and
 ``entry_hash``. The lock is held until the transaction ends, so two writers can never chain to the same
 predecessor (and ``prev_hash`` is unique in the table besides).
+
+``audit(..., at_commit=True)`` keeps the entry out of the session until the transaction commits (or releases a
+savepoint): it is sealed by the commit's own flush, so the trail's lock is held only from there to the COMMIT, not
+for the rest of the caller's work. A hot path that audits first and then does more (a start, which then builds
+the candidate's paper) uses it, so concurrent starts do not queue on the lock. Its entry has no id until then.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from .services import audit_chain
 from .services.audit_chain import VerifyResult
 
 _PENDING = "audit_pending"
+_AT_COMMIT = "audit_at_commit"
 
 
 def _current_actor() -> User | None:
@@ -37,8 +43,9 @@ def _current_actor() -> User | None:
 
 
 def audit(action: str, *, target=None, target_type: str = "", target_id="", round_id: int | None = None,
-          reason: str = "", actor: User | None = None, **detail) -> AuditEntry:
-    """Add an audit entry to the session (flushed with the caller's transaction, never committed here)."""
+          reason: str = "", actor: User | None = None, at_commit: bool = False, **detail) -> AuditEntry:
+    """Add an audit entry to the session (flushed with the caller's transaction, never committed here); with
+    ``at_commit`` only when the transaction commits (see the module docstring)."""
     actor = actor or _current_actor()
     if target is not None:
         target_type = target_type or type(target).__name__
@@ -57,6 +64,11 @@ def audit(action: str, *, target=None, target_type: str = "", target_id="", roun
         detail=_jsonable(detail),
     )
     session = db.session()
+    if at_commit:
+        if not session.in_transaction():
+            session.begin()  # the entry belongs to this transaction: its rollback drops it
+        session.info.setdefault(_AT_COMMIT, []).append(entry)
+        return entry
     session.info.setdefault(_PENDING, []).append(entry)
     session.add(entry)
     return entry
@@ -95,6 +107,20 @@ def _forget_pending(session: Session, *_args) -> None:
     session.info.pop(_PENDING, None)
 
 
+def _add_at_commit(session: Session) -> None:
+    """Before a commit's flush (also a savepoint's release: an entry is never lost to the order in which nested
+    transactions end), the entries kept for it join the session and are sealed by that flush."""
+    late = session.info.pop(_AT_COMMIT, None)
+    if late:
+        session.info.setdefault(_PENDING, []).extend(late)
+        session.add_all(late)
+
+
+def _forget_at_commit(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (a rolled-back savepoint keeps them)
+        session.info.pop(_AT_COMMIT, None)
+
+
 def _lock_trail(conn) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
@@ -114,6 +140,8 @@ def install() -> None:
         event.listen(Session, "before_flush", _seal_pending)
         event.listen(Session, "after_rollback", _forget_pending)
         event.listen(Session, "after_commit", _forget_pending)
+        event.listen(Session, "before_commit", _add_at_commit)
+        event.listen(Session, "after_transaction_end", _forget_at_commit)
         _installed = True
 
 

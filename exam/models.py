@@ -2,8 +2,8 @@
 
 The save path touches one row: ``exam_answers`` is keyed (attempt_id, position) and carries the per-attempt
 sequence number of the save that wrote it, so a late, stale request never overwrites a newer answer.
-Papers are generated before a session opens (one fixed paper, or one per candidate), so starting an attempt
-only links an existing paper.
+Papers are generated before a session opens (one fixed paper, or one per candidate), each stored with what its
+candidate is shown (``Paper.payload_json``), so starting an attempt only links an existing paper.
 """
 from __future__ import annotations
 
@@ -166,6 +166,10 @@ class Paper(db.Model):
     # Expected difficulty of the paper (mean over items of the facility used at assembly, weighted by points).
     expected_facility: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the candidate sees of the paper, rendered once when it is made (``exam.services.paper_payload``; the
+    # API's JSON of the items, no key): startAttempt and getAttempt send it without reading the items. NULL for a
+    # paper made before it existed, rendered (and stored by the next start) on first use. Loaded only when asked.
+    payload_json: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     items: Mapped[list[PaperItem]] = relationship(back_populates="paper", cascade="all, delete-orphan",
                                                   order_by="PaperItem.position")

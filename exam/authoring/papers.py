@@ -15,6 +15,7 @@ from certify.extensions import db
 from certify.models import Scheme
 from question_bank.models import ACTIVE, Item, ItemVersion
 
+from ..delivery import payload
 from ..models import (
     FIXED,
     PAPER_MODES,
@@ -205,6 +206,7 @@ DRAWING, WRITING = "抽题组卷", "写入试卷"  # the phases reported to ``pr
 def generate_papers(session: ExamSession, *, reason: str = "",
                     progress: Callable[[int, int, str], None] | None = None) -> int:
     """(Re)generate one paper per assigned candidate; refused once any attempt exists. Returns papers made.
+    Each paper is written with what its candidate will be shown, rendered once (``Paper.payload_json``).
 
     Bulk: papers, paper items and the assignment links are written with multi-row statements, ``PAPER_CHUNK``
     papers at a time. ``progress(done, total, phase)`` is called after the draw and after each chunk (the paper
@@ -238,11 +240,16 @@ def generate_papers(session: ExamSession, *, reason: str = "",
         progress(0, total, WRITING)
     now = utcnow()
     made = 0
+    shown = payload.versions(line.version_id for paper in drawn.values() for line in paper.lines)
+    checked: set[int] = set()  # versions whose shown item passed the response model (once per run)
     for start in range(0, total, PAPER_CHUNK):
         connection = db.session.connection()  # Core statements, no ORM bookkeeping per row (after each commit)
         chunk = assignments[start:start + PAPER_CHUNK]
         paper_rows = [{"session_id": session.id, "candidate_id": a.candidate_id, "seed": drawn[a.candidate_id].seed,
-                       "expected_facility": drawn[a.candidate_id].expected_facility, "created_at": now}
+                       "expected_facility": drawn[a.candidate_id].expected_facility, "created_at": now,
+                       "payload_json": payload.render(
+                           [(line.position, line.points, line.option_order, line.version_id)
+                            for line in drawn[a.candidate_id].lines], shown, checked)}
                       for a in chunk]
         ids = connection.execute(insert(Paper.__table__).returning(Paper.id, sort_by_parameter_order=True),
                                  paper_rows).scalars().all()

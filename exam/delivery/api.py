@@ -20,6 +20,7 @@ Before a paper is submitted no response ever carries a key, an explanation or po
 """
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import UTC, timedelta
 from typing import TypeVar
@@ -35,14 +36,13 @@ from certify.clock import iso_utc, utcnow
 from certify.domain import CANDIDATE
 from certify.extensions import csrf, db
 
-from ..models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession, PaperItem
+from ..models import ATTEMPT_STATE_LABELS, IN_PROGRESS, ExamSession
 from ..services import attempt_pass, timing
 from . import operations as ops
-from . import schemas
+from . import payload, schemas
 from .integrity import TAB_HEADER
 
 bp = Blueprint("exam_api", __name__, url_prefix="/api")
-LETTERS = "ABCDEFGH"
 TOKEN_HEADER = "X-Attempt-Token"
 PASS_HEADER = "X-Attempt-Pass"
 M = TypeVar("M", bound=BaseModel)
@@ -137,40 +137,11 @@ def session_payload(sc, attempt, now) -> schemas.ExamSession:
     )
 
 
-def _paper_items(attempt) -> list[schemas.PaperItem]:
-    from question_bank.models import ItemVersion
-
-    from ..models import Answer
-
-    answers = {a.position: a for a in db.session.execute(db.select(Answer).filter_by(attempt_id=attempt.id)).scalars()}
-    rows = db.session.execute(db.select(PaperItem, ItemVersion)
-                              .join(ItemVersion, ItemVersion.id == PaperItem.item_version_id)
-                              .where(PaperItem.paper_id == attempt.paper_id).order_by(PaperItem.position))
-    items = []
-    for paper_item, version in rows:
-        answer = answers.get(paper_item.position)
-        order = paper_item.option_order or list(range(len(version.options)))
-        items.append(schemas.PaperItem(
-            position=paper_item.position,
-            item_id=version.item_id,
-            item_version_id=version.id,
-            version=version.version,
-            type=version.type,
-            type_label=version.type_label,
-            stem=version.stem,
-            points=str(paper_item.points),
-            options=[schemas.Option(id=LETTERS[w], text=version.options[w]) for w in order],
-            response=list(answer.response) if answer else [],
-            flagged=bool(answer.flagged) if answer else False,
-            seq=answer.seq if answer else 0,
-            time_spent_ms=answer.time_spent_ms if answer else 0,
-        ))
-    return items
-
-
-def attempt_payload(attempt, now, *, token: str | None = None) -> schemas.Attempt:
+def attempt_payload(attempt, now, *, token: str | None = None, fresh: bool = False) -> tuple[schemas.Attempt, str]:
     """The attempt as the candidate sees it: the paper (while in progress) or the closed state; with ``token``
-    (startAttempt) also the device's client token."""
+    (startAttempt) also the device's client token. Returns the model without its items and the items as JSON text
+    (``_reply_attempt`` joins them): the paper's stored payload (``payload``) with the attempt's answers, none
+    read for a ``fresh`` attempt (just created: it has none)."""
     session = attempt.session
     released = session.scores_released(now)
     state = timing.shown_state(now, attempt.state, attempt.deadline_at, ops.grace_seconds())
@@ -191,13 +162,31 @@ def attempt_payload(attempt, now, *, token: str | None = None) -> schemas.Attemp
         submitted_at=iso_utc(attempt.submitted_at),
         score=str(attempt.score) if released and attempt.score is not None else None,
         scores_released=released,
-        items=_paper_items(attempt) if state == IN_PROGRESS else [],
+        items=[],
     )
+    items = "[]"
     if state == IN_PROGRESS:
         fields["attempt_pass"] = issue_pass(attempt, current_user.id)
+        # a start writes anyway, so it may keep a payload it had to render; getAttempt (a GET) never writes
+        items = payload.items_json(attempt.paper_id, None if fresh else attempt.id, store=token is not None)
     if token is not None:
-        return schemas.StartedAttempt(**fields, client_token=token, token_tag=ops.token_tag(token))
-    return schemas.Attempt(**fields)
+        return schemas.StartedAttempt(**fields, client_token=token, token_tag=ops.token_tag(token)), items
+    return schemas.Attempt(**fields), items
+
+
+_ITEMS_MARK = "\x00items-" + secrets.token_hex(8)  # stands in for the items while the rest is encoded
+
+
+def _reply_attempt(built: tuple[schemas.Attempt, str]):
+    """``_reply`` of an attempt whose items are JSON text already (the paper's stored payload): the model is
+    encoded by the app's JSON provider as ``jsonify`` would, and the text takes the items' place, so the body is
+    the one ``jsonify`` of the whole model would give (out of debug mode) without decoding the items again."""
+    model, items = built
+    body = schemas.dump(model)
+    body["items"] = _ITEMS_MARK
+    text = current_app.json.dumps(body, separators=(",", ":"))
+    text = text.replace(current_app.json.dumps(_ITEMS_MARK), items, 1)
+    return current_app.response_class(f"{text}\n", mimetype=current_app.json.mimetype)
 
 
 # ------------------------------------------------------------------------------------------------- routes
@@ -245,7 +234,7 @@ def start_attempt(session_id):
         raise ops.ExamError("not_found", "找不到该场考试", 404)
     now = utcnow()
     attempt, token = ops.start_attempt(session, candidate, now=now, tab=request.headers.get(TAB_HEADER))
-    return _reply(attempt_payload(attempt, now, token=token))
+    return _reply_attempt(attempt_payload(attempt, now, token=token, fresh=ops.created_now(attempt)))
 
 
 @bp.route("/exam/attempts/<id:attempt_id>")
@@ -253,7 +242,7 @@ def start_attempt(session_id):
 def get_attempt(attempt_id):
     now = utcnow()
     attempt = ops.load_attempt(attempt_id, current_user, _token(), now=now)
-    return _reply(attempt_payload(attempt, now))  # shows an overdue attempt as closed; the sweep grades it
+    return _reply_attempt(attempt_payload(attempt, now))  # shows an overdue attempt as closed; the sweep grades it
 
 
 @bp.route("/exam/attempts/<id:attempt_id>/answers/<id:position>", methods=["PUT"])
@@ -300,7 +289,7 @@ def submit_attempt(attempt_id):
     now = utcnow()
     attempt = ops.load_attempt(attempt_id, current_user, _token(), lock=True, now=now)
     ops.submit_attempt(attempt, token=_token(), now=now)
-    return _reply(attempt_payload(attempt, now))
+    return _reply_attempt(attempt_payload(attempt, now))
 
 
 @bp.route("/openapi.json")

@@ -11,11 +11,12 @@ commits before a submit reads the answers, or sees the closed state and is refus
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from certify import realtime
 from certify.clock import utcnow
@@ -64,10 +65,19 @@ def grace_seconds() -> int:
     return int(current_app.config.get("EXAM_SAVE_GRACE_SECONDS", 5))
 
 
+@functools.cache
+def _lookups() -> dict:
+    """The start path's lookups, built once with bound parameters (not rebuilt on every call)."""
+    pair = {"session_id": bindparam("b_session"), "candidate_id": bindparam("b_candidate")}
+    return {"candidate": select(Candidate).where(Candidate.user_id == bindparam("b_user")),
+            "assignment": select(SessionCandidate).filter_by(**pair),
+            "attempt": select(Attempt).filter_by(**pair)}
+
+
 def candidate_of(user) -> Candidate | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return db.session.execute(select(Candidate).filter_by(user_id=user.id)).scalar_one_or_none()
+    return db.session.execute(_lookups()["candidate"], {"b_user": user.id}).scalar_one_or_none()
 
 
 def assignments_of(candidate: Candidate) -> list[SessionCandidate]:
@@ -78,12 +88,12 @@ def assignments_of(candidate: Candidate) -> list[SessionCandidate]:
 
 
 def assignment(session_id: int, candidate_id: int) -> SessionCandidate | None:
-    return db.session.execute(select(SessionCandidate).filter_by(session_id=session_id, candidate_id=candidate_id)
+    return db.session.execute(_lookups()["assignment"], {"b_session": session_id, "b_candidate": candidate_id}
                               ).scalar_one_or_none()
 
 
 def attempt_of(session_id: int, candidate_id: int) -> Attempt | None:
-    return db.session.execute(select(Attempt).filter_by(session_id=session_id, candidate_id=candidate_id)
+    return db.session.execute(_lookups()["attempt"], {"b_session": session_id, "b_candidate": candidate_id}
                               ).scalar_one_or_none()
 
 
@@ -149,6 +159,24 @@ def locked(attempt: Attempt) -> Attempt:
         mark = db.session.info[_LOCKS] = (tx, set())
     mark[1].add(attempt.id)
     return attempt
+
+
+_CREATED = "exam_attempts_created"  # session.info: (transaction, {attempt ids created in it})
+
+
+def mark_created(attempt: Attempt) -> None:
+    """Note that ``attempt`` was created in the current transaction (``created_now``)."""
+    tx = db.session().get_transaction()
+    mark = db.session.info.get(_CREATED)
+    if mark is None or mark[0] is not tx:
+        mark = db.session.info[_CREATED] = (tx, set())
+    mark[1].add(attempt.id)
+
+
+def created_now(attempt: Attempt) -> bool:
+    """Whether ``attempt`` was created in the current transaction (so it has no saved answers yet)."""
+    mark = db.session.info.get(_CREATED)
+    return mark is not None and mark[0] is db.session().get_transaction() and attempt.id in mark[1]
 
 
 def _dialect() -> str:

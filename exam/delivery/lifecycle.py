@@ -2,11 +2,13 @@
 reopen), the deadline sweep and absentees, and the secretariat's extra time."""
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from certify.audit import audit
 from certify.clock import iso_utc, utcnow
@@ -33,6 +35,7 @@ from .base import (
     MAX_EXTRA_MINUTES,
     TAKEN_OVER,
     ExamError,
+    _dialect,
     _emit,
     _minutes,
     _reason,
@@ -41,6 +44,7 @@ from .base import (
     attempt_room,
     grace_seconds,
     locked,
+    mark_created,
     session_room,
     token_tag,
 )
@@ -119,19 +123,32 @@ def start_attempt(session: ExamSession, candidate: Candidate, *, now: datetime |
         raise ExamError("no_paper", "您的试卷尚未生成，请联系考务人员", 409)
     token = secrets.token_urlsafe(24)
     state = attempt_state.next_state(AttemptState.NOT_STARTED, Action.START).value
-    attempt = Attempt(session_id=session.id, candidate_id=candidate.id, paper_id=sc.paper_id, state=state,
-                      started_at=now, deadline_at=timing.deadline_for(now, session.duration_minutes,
-                                                                      sc.extra_minutes, session.closes_at),
-                      client_token=token, client_tab=tab, last_seen_at=now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(attempt)
-    except IntegrityError:  # a second device started at the same instant: resume that attempt instead
+    attempt = db.session.scalars(_insert_attempt(_dialect()), {
+        "session_id": session.id, "candidate_id": candidate.id, "paper_id": sc.paper_id, "state": state,
+        "started_at": now, "deadline_at": timing.deadline_for(now, session.duration_minutes, sc.extra_minutes,
+                                                              session.closes_at),
+        "client_token": token, "client_tab": tab, "last_seen_at": now}).first()
+    if attempt is None:  # a second device started at the same instant: resume that attempt instead
         return start_attempt(session, candidate, now=now, tab=tab)
+    mark_created(attempt)
+    # Sealed by the commit: the audit trail's lock is not held while the candidate's paper is put together.
     audit("exam.attempt.start", target=attempt, round_id=session.round_id, session_id=session.id,
-          candidate_id=candidate.id, deadline_at=attempt.deadline_at)
-    _notify_state(attempt)
+          candidate_id=candidate.id, deadline_at=attempt.deadline_at, at_commit=True)
+    _notify_state(attempt, sc, events={})  # a new attempt has no integrity events yet
     return attempt, token
+
+
+_START_COLUMNS = ("session_id", "candidate_id", "paper_id", "state", "started_at", "deadline_at", "client_token",
+                  "client_tab", "last_seen_at")
+
+
+@functools.cache
+def _insert_attempt(dialect: str):
+    """A new attempt, or no row when the candidate already has one (the unique session × candidate): built once
+    per dialect with bound parameters, returning the ORM object."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (insert(Attempt).values({c: bindparam(c) for c in _START_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["session_id", "candidate_id"]).returning(Attempt))
 
 
 def _close(attempt: Attempt, state: str, now: datetime, *, actor=None, reason: str = "") -> None:

@@ -39,6 +39,7 @@ from .base import (
     attempt_room,  # noqa: F401
     candidate_of,  # noqa: F401
     check_token,  # noqa: F401
+    created_now,  # noqa: F401
     grace_seconds,  # noqa: F401
     load_attempt,  # noqa: F401
     lock_attempt,  # noqa: F401

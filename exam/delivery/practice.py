@@ -33,6 +33,7 @@ from ..models import (
     SessionCandidate,
     real_attempts,
 )
+from . import payload
 from .base import ExamError
 
 PRACTICE_DAYS = 365
@@ -122,14 +123,15 @@ def set_practice_items(rnd: Round, scheme: Scheme, item_ids, *, actor=None, now=
     session.closes_at = session.opens_at + timedelta(days=PRACTICE_DAYS)
     session.late_entry_minutes = PRACTICE_DAYS * 24 * 60  # entry stays open for the whole window
     db.session.flush()
-    paper = Paper(session_id=session.id, candidate_id=None, seed=0, created_at=now)
+    lines = [(position, points, list(range(len(usable[item_id].options or []))), usable[item_id].id)
+             for position, (item_id, points) in enumerate(zip(wanted, _points(len(wanted))), 1)]
+    paper = Paper(session_id=session.id, candidate_id=None, seed=0, created_at=now,
+                  payload_json=payload.render(lines, {usable[i].id: payload.version_of(usable[i]) for i in wanted}))
     db.session.add(paper)
     db.session.flush()
-    for position, (item_id, points) in enumerate(zip(wanted, _points(len(wanted))), 1):
-        version = usable[item_id]
-        db.session.add(PaperItem(paper_id=paper.id, position=position, item_version_id=version.id,
-                                 blueprint_row=None, points=points,
-                                 option_order=list(range(len(version.options or [])))))
+    for position, points, order, version_id in lines:
+        db.session.add(PaperItem(paper_id=paper.id, position=position, item_version_id=version_id,
+                                 blueprint_row=None, points=points, option_order=order))
     session.papers_generated_at = now
     db.session.flush()
     audit("exam.practice.items", target=session, round_id=rnd.id, actor=actor, level=scheme.level,

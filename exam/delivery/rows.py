@@ -90,8 +90,14 @@ def attempt_row(session: ExamSession, sc: SessionCandidate | None, attempt: Atte
     }
 
 
-def _notify_state(attempt: Attempt) -> None:
+def _notify_state(attempt: Attempt, sc: SessionCandidate | None = None, *,
+                  events: dict[str, int] | None = None) -> None:
+    """Push the attempt's monitor row; ``sc`` (its assignment) and ``events`` (its event counts) when the caller
+    has them already."""
     session = attempt.session or db.session.get(ExamSession, attempt.session_id)
-    sc = assignment(attempt.session_id, attempt.candidate_id)
-    row = attempt_row(session, sc, attempt, event_counts([attempt.id]).get(attempt.id), utcnow())
+    if sc is None:
+        sc = assignment(attempt.session_id, attempt.candidate_id)
+    if events is None:
+        events = event_counts([attempt.id]).get(attempt.id)
+    row = attempt_row(session, sc, attempt, events, utcnow())
     _emit("row", row, session_room(attempt.session_id))
