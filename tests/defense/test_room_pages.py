@@ -147,6 +147,29 @@ def test_quality_report_and_case_list(client, login_as, scoring_panel):
     assert "已定分" in html and "重新开放" not in html.split("<tbody>")[1].split("</tbody>")[0].replace("<th>重新开放", "")
 
 
+def test_case_list_is_paged_and_filtered_by_panel_and_state(client, login_as, scoring_panel, monkeypatch):
+    from defense.scoring import routes
+
+    setup = scoring_panel(members=3, candidates=3)
+    finalise_one(setup, ("80", "84", "90"), 0)
+    db.session.commit()
+    monkeypatch.setattr(routes, "CASES_PER_PAGE", 2)
+    login_as(SUPERVISOR)
+    base = f"/defense/cases?round={setup.round.code}"
+
+    def rows(url):
+        html = client.get(url).get_data(as_text=True)
+        return html.split("<tbody>")[1].split("</tbody>")[0].count("<tr>"), html
+
+    (n1, page1), (n2, _page2) = rows(base), rows(base + "&page=2")
+    assert (n1, n2) == (2, 1) and "第 1 / 2 页，共 3 条" in page1 and "page=2" in page1
+    n, html = rows(f"{base}&state=finalised")
+    assert n == 1 and "已定分" in html
+    assert rows(f"{base}&panel={setup.panel.id}")[0] == 2
+    assert "没有符合筛选条件的考生" in rows(f"{base}&state=absent")[1]
+    assert client.get(f"{base}&panel=x").status_code == 400
+
+
 def test_demo_step_creates_the_default_rubric(app, ctx):
     from certify.demo import run_demo
 
