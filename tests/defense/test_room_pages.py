@@ -147,6 +147,28 @@ def test_quality_report_and_case_list(client, login_as, scoring_panel):
     assert "已定分" in html and "重新开放" not in html.split("<tbody>")[1].split("</tbody>")[0].replace("<th>重新开放", "")
 
 
+def test_quality_report_from_plain_rows_matches_the_cases_and_their_sheets(scoring_panel):
+    from defense.scoring.reports import panel_quality
+    from defense.services import rater_stats
+    from defense.services.states import CaseState, SheetStatus
+
+    setup = scoring_panel(members=3, candidates=4)
+    for i, totals in enumerate((("80", "84", "90"), ("70", "76", "78"), ("60", "66", "95"))):
+        finalise_one(setup, totals, i)
+    db.session.commit()
+    [report] = panel_quality(setup.round)
+    cases = ops.round_cases(setup.round)  # the ORM objects, as the report used to read them
+    ratings = {c.id: {s.panelist_id: s.total for s in c.sheets if s.status == SheetStatus.SUBMITTED}
+               for c in cases if c.state == CaseState.FINALISED}
+    assert len(ratings) == 3 and report["cases"] == len(cases) == 4 and report["finalised"] == 3
+    assert report["icc"] == rater_stats.icc(ratings) and report["kendall_w"] == rater_stats.kendalls_w(ratings)
+    severity = rater_stats.severity(ratings)
+    assert [m["severity"] for m in report["members"]] == [severity.get(m.panelist_id) for m in
+                                                          sorted(setup.panel.members, key=lambda m: m.id)]
+    assert [m["scored"] for m in report["members"]] == [3, 3, 3]
+    assert report["discrepancies"] == sum(1 for c in cases if c.flags)
+
+
 def test_case_list_is_paged_and_filtered_by_panel_and_state(client, login_as, scoring_panel, monkeypatch):
     from defense.scoring import routes
 
