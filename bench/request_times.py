@@ -271,6 +271,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--inline", action="store_true", help="also time the exports built inside the request")
+    parser.add_argument("--only", default=None, metavar="REGEX",
+                        help="time only the GET pages whose path matches REGEX (no POSTs, no jobs)")
     args = parser.parse_args()
     header()
     tmp = tempfile.mkdtemp(prefix="bench-request-times-")
@@ -290,6 +292,12 @@ def main() -> None:
     t = Timings(args.repeat)
     clients = staff_clients(app, data)
     sec = clients["secretariat"]
+    if args.only:  # one page's before/after: just the matching GETs
+        import re
+        pages = [(role, path) for role, path in staff_pages(app, data) if re.search(args.only, path)]
+        for role, path in pages:
+            t.measure(clients[role], role, "GET", path)
+        raise SystemExit(summarise(t, database, args.candidates) if pages else 2)
     start_long_work(t, sec, data, args.candidates)
     for role, path in staff_pages(app, data):
         t.measure(clients[role], role, "GET", path)

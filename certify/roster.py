@@ -223,6 +223,18 @@ def search_candidates(rnd: Round, *, q: str = "", level: str = ""):
     return stmt.order_by(Candidate.ticket).options(selectinload(Candidate.user))
 
 
+SLIPS_PER_PAGE = 200
+
+
+def slip_batch(rnd: Round, *, level: str = "", page: int = 1):
+    """One batch of a round's admission slips (``SLIPS_PER_PAGE`` candidates in ticket order, a pagination): the
+    slips are printed, and their one-time passwords issued, one batch at a time (a whole round's thousands of slips
+    in one page took seconds to build and to print)."""
+    stmt = search_candidates(rnd, level=level if level in LEVELS else "").order_by(None).order_by(
+        Candidate.ticket, Candidate.id)
+    return db.paginate(stmt, page=page, per_page=SLIPS_PER_PAGE, max_per_page=SLIPS_PER_PAGE, error_out=False)
+
+
 def candidate_for_user(user) -> Candidate | None:
     if user is None or not getattr(user, "id", None):
         return None
@@ -231,4 +243,4 @@ def candidate_for_user(user) -> Candidate | None:
 
 __all__ = ["ROSTER_COLUMNS", "REGION_CODES", "RosterResult", "import_roster", "import_rows", "read_roster",
            "plan_import", "update_candidates", "audit_import", "add_candidate",
-           "template_sheet", "search_candidates", "candidate_for_user"]
+           "template_sheet", "search_candidates", "slip_batch", "SLIPS_PER_PAGE", "candidate_for_user"]

@@ -228,9 +228,9 @@ def candidates(rnd: Round):
 @allow(*STAFF)
 def slips(rnd: Round):
     level = request.args.get("level") or ""
-    people = db.session.execute(roster.search_candidates(rnd, level=level)).scalars().all()
-    return render_template("rounds/slips.html", rnd=rnd, candidates=people, level=level, LEVELS=LEVELS,
-                           login_url=url_for("core.login", _external=True), batch=True)
+    page = roster.slip_batch(rnd, level=level, page=page_arg())
+    return render_template("rounds/slips.html", rnd=rnd, candidates=page.items, page=page, level=level,
+                           LEVELS=LEVELS, login_url=url_for("core.login", _external=True), batch=True)
 
 
 @bp.route("/slips/<id:candidate_id>")

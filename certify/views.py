@@ -221,10 +221,12 @@ def reset(user_id: int):
                                        title="密码已重置"))
 
 
-def _slip_candidates(rnd, level: str):
-    from .roster import search_candidates
+def _slip_batch(rnd, level: str):
+    """The batch of slips (``?page=``, as on the slips page) whose passwords are issued together."""
+    from .roster import slip_batch
+    from .web import page_arg
 
-    return db.session.execute(search_candidates(rnd, level=level if level in LEVELS else "")).scalars().all()
+    return slip_batch(rnd, level=level, page=page_arg())
 
 
 @bp.route("/accounts/rounds/<round:rnd>/slips", methods=["GET", "POST"])
@@ -232,7 +234,8 @@ def _slip_candidates(rnd, level: str):
 def issue_slips(rnd):
     """Admission slips with fresh one-time passwords: a confirmation page, then the slips, shown once."""
     level = request.values.get("level") or ""
-    people = _slip_candidates(rnd, level)
+    batch = _slip_batch(rnd, level)
+    people = batch.items
     form = ConfirmForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -240,10 +243,10 @@ def issue_slips(rnd):
         passwords = accounts.issue_slip_passwords(rnd, people)
         return _shown_once(render_template("rounds/slips.html", rnd=rnd, candidates=people, level=level,
                                            LEVELS=LEVELS, login_url=url_for("core.login", _external=True),
-                                           batch=True, passwords=passwords, issued=True))
+                                           batch=True, passwords=passwords, issued=True, page=batch))
     pending = [c for c in people if c.user and c.user.must_change_password and c.user.is_active_account]
     return render_template("accounts/slips_confirm.html", rnd=rnd, level=level, people=people, pending=pending,
-                           form=form)
+                           form=form, page=batch)
 
 
 # ---------------------------------------------------------------- the staff home page

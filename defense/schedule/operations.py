@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from certify.accounts import create_user, issue_generated_password
 from certify.audit import audit
@@ -74,6 +74,35 @@ def defense_candidates(rnd: Round) -> list[Candidate]:
 def round_assignments(rnd: Round) -> list[DefenseAssignment]:
     return list(db.session.execute(db.select(DefenseAssignment).filter_by(round_id=rnd.id)
                                    .order_by(DefenseAssignment.panel_id, DefenseAssignment.start_at)).scalars())
+
+
+def defense_candidate_rows(rnd: Round) -> list:
+    """``defense_candidates`` as plain rows (id, ticket, name, work_unit), for pages that only list them."""
+    levels = [s.level for s in rnd.schemes if s.has_defense]
+    if not levels:
+        return []
+    return list(db.session.execute(db.select(Candidate.id, Candidate.ticket, Candidate.name, Candidate.work_unit)
+                                   .where(Candidate.round_id == rnd.id, Candidate.level.in_(levels))
+                                   .order_by(Candidate.ticket)).all())
+
+
+def panel_counts(rnd: Round) -> dict[int, int]:
+    """{panel id: how many candidates it has} (panels without any are absent)."""
+    return dict(db.session.execute(db.select(DefenseAssignment.panel_id, db.func.count(DefenseAssignment.id))
+                                   .where(DefenseAssignment.round_id == rnd.id)
+                                   .group_by(DefenseAssignment.panel_id)).all())
+
+
+def assigned_candidate_ids(rnd: Round) -> set[int]:
+    return set(db.session.execute(db.select(DefenseAssignment.candidate_id).filter_by(round_id=rnd.id)).scalars())
+
+
+def assignments_page(rnd: Round, page: int, per_page: int):
+    """One page of the round's assignments in ``round_assignments`` order, their candidates loaded with them."""
+    stmt = (db.select(DefenseAssignment).filter_by(round_id=rnd.id)
+            .order_by(DefenseAssignment.panel_id, DefenseAssignment.start_at, DefenseAssignment.id)
+            .options(joinedload(DefenseAssignment.candidate)))
+    return db.paginate(stmt, page=page, per_page=per_page, max_per_page=per_page, error_out=False)
 
 
 def _new_schedule(rnd: Round) -> DefenseSchedule:

@@ -20,7 +20,7 @@ from certify.extensions import db
 from certify.forms import ConfirmActionForm, StagedConfirmForm, labelled
 from certify.models import Candidate, Round
 from certify.tabular import ImportFailed, RowError
-from certify.web import refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
+from certify.web import page_arg, refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
 
 from ..forms import ActionForm, ConflictForm, DayForm, ImportForm, MoveForm, PanelForm, PanelistForm
 from ..models import Conflict, DefenseDay, Panel, Panelist
@@ -29,6 +29,7 @@ from . import panelist_import, panelist_job
 from .reports import panelist_list_sheets
 
 bp = Blueprint("defense_admin", __name__, url_prefix="/defense/admin")
+SCHEDULE_PER_PAGE = 200
 
 
 def _rounds():
@@ -93,17 +94,26 @@ def schedule(code: str):
     rnd = _round(code)
     sched_row = ops.schedule_for_read(rnd)
     panels = ops.round_panels(rnd)
+    # A page of SCHEDULE_PER_PAGE assignments (panel by panel, in time order) with their candidates: a whole
+    # 5,000-candidate schedule in one page took seconds (a candidate query per row, then the rendering).
+    page = ops.assignments_page(rnd, page_arg(), SCHEDULE_PER_PAGE)
     by_panel = {p.id: [] for p in panels}
-    for a in ops.round_assignments(rnd):  # one query, ordered by panel then start
+    for a in page.items:
         by_panel[a.panel_id].append(a)
-    assigned = {a.candidate_id for rows in by_panel.values() for a in rows}
-    candidates = ops.defense_candidates(rnd)
+    counts = ops.panel_counts(rnd)
+    first_page, seen = {}, 0
+    for p in panels:  # the page each panel's rows start on (panels in id order, as the rows)
+        first_page[p.id] = seen // SCHEDULE_PER_PAGE + 1
+        seen += counts.get(p.id, 0)
+    assigned = ops.assigned_candidate_ids(rnd)
+    candidates = ops.defense_candidate_rows(rnd)  # plain rows: the count, the unassigned, the move form
     unassigned = [c for c in candidates if c.id not in assigned]
     move = MoveForm()
     move.panel_id.choices = labelled((p.id, p.name) for p in panels)
     move.slot.choices = _slot_choices(rnd)
     return render_template("defense/admin_schedule.html", rnd=rnd, rounds=_rounds(), sched=sched_row, panels=panels,
-                           by_panel=by_panel, unassigned=unassigned, candidates=candidates, move=move,
+                           by_panel=by_panel, counts=counts, first_page=first_page, page=page,
+                           unassigned=unassigned, candidates=candidates, move=move,
                            action=ActionForm(), days=ops.round_days(rnd), slots=len(move.slot.choices),
                            problems=ops.schedule_problems(rnd), job_running=ops.job_running(sched_row))
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy.orm import joinedload
+
 from certify.audit import audit
 from certify.clock import iso_utc, utcnow
 from certify.domain import SECRETARIAT
@@ -636,6 +638,19 @@ def ensure_round_cases(rnd: Round) -> None:
     """Cases and sheets for every scheduled candidate of the round (publication of the schedule)."""
     for panel in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars():
         ensure_cases(panel)
+
+
+def round_cases_page(rnd: Round, page: int, per_page: int, *, panel_id: int | None = None, state: str = ""):
+    """One page of the round's cases in ``round_cases`` order (optionally one panel's, or one state's), their
+    candidates loaded with them: the case list of a 5,000-candidate round is read a page at a time."""
+    stmt = db.select(DefenseCase).where(DefenseCase.round_id == rnd.id)
+    if panel_id is not None:
+        stmt = stmt.where(DefenseCase.panel_id == panel_id)
+    if state:
+        stmt = stmt.where(DefenseCase.state == state)
+    stmt = stmt.order_by(DefenseCase.panel_id, DefenseCase.queue_order, DefenseCase.id).options(
+        joinedload(DefenseCase.candidate))
+    return db.paginate(stmt, page=page, per_page=per_page, max_per_page=per_page, error_out=False)
 
 
 def round_cases(rnd: Round) -> list[DefenseCase]:

@@ -15,13 +15,21 @@ from certify.downloads import send_table
 from certify.extensions import db
 from certify.forms import ConfirmActionForm
 from certify.models import Round
-from certify.web import refusals_go_to, require_confirmation, round_from_query, rounds_newest_first
+from certify.web import (
+    BadParameter,
+    page_arg,
+    refusals_go_to,
+    require_confirmation,
+    round_from_query,
+    rounds_newest_first,
+)
 
 from ..models import Panel
 from . import operations as ops
 from .models import CASE_STATE_LABELS, DefenseCase
 from .reports import audit_full_export, export_sheets, panel_quality
 
+CASES_PER_PAGE = 200
 bp = Blueprint("defense_room", __name__, url_prefix="/defense")
 
 
@@ -126,11 +134,29 @@ def _defense_round() -> tuple[Round | None, bool, dict]:
 def cases():
     rnd, no_defense, picker = _defense_round()
     shown = rnd is not None and not no_defense
-    rows = ops.round_cases(rnd) if shown else []
-    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)).scalars()} if shown \
-        else {}
-    return render_template("defense/room_cases.html", rnd=rnd, cases=rows, panels=panels, labels=CASE_STATE_LABELS,
+    panels = {p.id: p for p in db.session.execute(db.select(Panel).filter_by(round_id=rnd.id)
+                                                   .order_by(Panel.id)).scalars()} if shown else {}
+    panel_id = _int_arg("panel")
+    if panel_id is not None and panel_id not in panels:
+        panel_id = None
+    state = request.args.get("state") or ""
+    state = state if state in CASE_STATE_LABELS else ""
+    # A page of CASES_PER_PAGE cases with their candidates (a 5,000-candidate round's list in one page made a
+    # candidate query per row and took seconds to render); a panel and a state narrow it.
+    page = ops.round_cases_page(rnd, page_arg(), CASES_PER_PAGE, panel_id=panel_id, state=state) if shown else None
+    return render_template("defense/room_cases.html", rnd=rnd, cases=page.items if page else [], page=page,
+                           panels=panels, panel_id=panel_id, state=state, labels=CASE_STATE_LABELS,
                            no_defense=no_defense, **picker)
+
+
+def _int_arg(name: str) -> int | None:
+    """An optional id parameter (None when absent); anything else than digits is refused with 400."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        raise BadParameter(f"参数「{raw[:20]}」无效")
+    return int(raw)
 
 
 @bp.route("/cases/<int:case_id>/reopen", methods=["POST"])

@@ -183,6 +183,31 @@ def test_slip_batch_generates_fresh_passwords_after_a_confirmation_and_audits(ap
     assert not first.user.check_password(shown[0])
 
 
+def test_slips_are_printed_and_their_passwords_issued_one_batch_at_a_time(client, login_as, roster, monkeypatch):
+    import certify.roster as roster_module
+
+    rnd, people = roster
+    monkeypatch.setattr(roster_module, "SLIPS_PER_PAGE", 2)
+    first, second, third = sorted(people, key=lambda c: c.ticket)
+    login_as(SECRETARIAT)
+    page1 = client.get(f"/rounds/{rnd.code}/slips").get_data(as_text=True)
+    page2 = client.get(f"/rounds/{rnd.code}/slips?page=2").get_data(as_text=True)
+    assert page1.count('class="slip card') == 2 and third.ticket not in page1
+    assert page2.count('class="slip card') == 1 and third.ticket in page2 and first.ticket not in page2
+    assert "第 1 / 2 批" in page1 and "page=2" in page1 and "第 2 / 2 批" in page2
+    assert client.get(f"/rounds/{rnd.code}/slips?page=x").status_code == 400
+    confirm = client.get(f"/accounts/rounds/{rnd.code}/slips?page=2").get_data(as_text=True)
+    assert '<strong id="pending-count">1</strong>' in confirm
+    assert _audits("roster.slip_passwords") == []  # no GET issues passwords
+    html = client.post(f"/accounts/rounds/{rnd.code}/slips?page=2").get_data(as_text=True)
+    shown = re.findall(r'初始密码：<span class="mono big">([A-Za-z0-9]{12})</span>', html)
+    assert len(shown) == 1 and html.count('class="slip card') == 1 and third.ticket in html
+    entry = _audits("roster.slip_passwords")[0]
+    assert entry.detail["count"] == 1 and entry.detail["tickets"] == [third.ticket]
+    db.session.refresh(third.user)
+    assert third.user.check_password(shown[0])
+
+
 def test_supervisors_and_others_get_403_on_every_page_that_shows_a_password(app, make_user, roster):
     rnd, (first, *_rest) = roster
     target = make_user(PANELIST)

@@ -147,6 +147,51 @@ def test_quality_report_and_case_list(client, login_as, scoring_panel):
     assert "已定分" in html and "重新开放" not in html.split("<tbody>")[1].split("</tbody>")[0].replace("<th>重新开放", "")
 
 
+def test_quality_report_from_plain_rows_matches_the_cases_and_their_sheets(scoring_panel):
+    from defense.scoring.reports import panel_quality
+    from defense.services import rater_stats
+    from defense.services.states import CaseState, SheetStatus
+
+    setup = scoring_panel(members=3, candidates=4)
+    for i, totals in enumerate((("80", "84", "90"), ("70", "76", "78"), ("60", "66", "95"))):
+        finalise_one(setup, totals, i)
+    db.session.commit()
+    [report] = panel_quality(setup.round)
+    cases = ops.round_cases(setup.round)  # the ORM objects, as the report used to read them
+    ratings = {c.id: {s.panelist_id: s.total for s in c.sheets if s.status == SheetStatus.SUBMITTED}
+               for c in cases if c.state == CaseState.FINALISED}
+    assert len(ratings) == 3 and report["cases"] == len(cases) == 4 and report["finalised"] == 3
+    assert report["icc"] == rater_stats.icc(ratings) and report["kendall_w"] == rater_stats.kendalls_w(ratings)
+    severity = rater_stats.severity(ratings)
+    assert [m["severity"] for m in report["members"]] == [severity.get(m.panelist_id) for m in
+                                                          sorted(setup.panel.members, key=lambda m: m.id)]
+    assert [m["scored"] for m in report["members"]] == [3, 3, 3]
+    assert report["discrepancies"] == sum(1 for c in cases if c.flags)
+
+
+def test_case_list_is_paged_and_filtered_by_panel_and_state(client, login_as, scoring_panel, monkeypatch):
+    from defense.scoring import routes
+
+    setup = scoring_panel(members=3, candidates=3)
+    finalise_one(setup, ("80", "84", "90"), 0)
+    db.session.commit()
+    monkeypatch.setattr(routes, "CASES_PER_PAGE", 2)
+    login_as(SUPERVISOR)
+    base = f"/defense/cases?round={setup.round.code}"
+
+    def rows(url):
+        html = client.get(url).get_data(as_text=True)
+        return html.split("<tbody>")[1].split("</tbody>")[0].count("<tr>"), html
+
+    (n1, page1), (n2, _page2) = rows(base), rows(base + "&page=2")
+    assert (n1, n2) == (2, 1) and "第 1 / 2 页，共 3 条" in page1 and "page=2" in page1
+    n, html = rows(f"{base}&state=finalised")
+    assert n == 1 and "已定分" in html
+    assert rows(f"{base}&panel={setup.panel.id}")[0] == 2
+    assert "没有符合筛选条件的考生" in rows(f"{base}&state=absent")[1]
+    assert client.get(f"{base}&panel=x").status_code == 400
+
+
 def test_demo_step_creates_the_default_rubric(app, ctx):
     from certify.demo import run_demo
 

@@ -489,3 +489,24 @@ def test_refused_post_goes_back_with_reasons_and_publication_creates_the_cases(c
     assert {m.panelist_id for m in other.members} <= {s.panelist_id for s in case.sheets}
     db.session.rollback()
     assert not realtime._outbox()["callbacks"]  # dropped with the rollback
+
+
+def test_schedule_page_shows_one_page_of_assignments_with_every_panel_linked(client, login_as, rnd, cands,
+                                                                              monkeypatch):
+    from defense.schedule import routes
+
+    setup_round(rnd, cands)
+    assert ops.run_schedule(rnd).ok
+    db.session.commit()
+    monkeypatch.setattr(routes, "SCHEDULE_PER_PAGE", 4)  # 9 candidates, 3 panels of 3: pages of 4, 4, 1
+    login_as("supervisor")
+    rows = ops.round_assignments(rnd)  # panel by panel, in time order: the pages' order
+    pages = [client.get(f"/defense/admin/{rnd.code}/schedule?page={n}").get_data(as_text=True) for n in (1, 2, 3)]
+    for n, html in enumerate(pages):
+        assert html.count("<tr><td>") == len(rows[4 * n: 4 * n + 4]), n
+        assert all(a.candidate.ticket in html for a in rows[4 * n: 4 * n + 4])
+        assert f"第 {n + 1} / 3 页" in html and "共 9 名已安排的考生" in html
+    last_panel = max(p.id for p in ops.round_panels(rnd))
+    assert f"page=2#panel-{last_panel}" in pages[0]  # rows 7-9: a link to the page where they start
+    assert "3 名考生" in pages[0] and "其余在相邻页" in pages[1]
+    assert client.get(f"/defense/admin/{rnd.code}/schedule?page=0").status_code == 400
