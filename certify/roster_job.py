@@ -18,11 +18,10 @@ from flask import current_app
 from sqlalchemy import delete, update
 
 from . import roster
-from .audit import audit
 from .domain import CANDIDATE
 from .extensions import db
 from .jobs import queue, staging
-from .jobs.models import SUCCEEDED, Job
+from .jobs.models import Job
 from .models import Candidate, Round, User
 from .tabular import ImportFailed, chunks
 
@@ -144,15 +143,8 @@ def undo_import(job: Job) -> int:
 def on_finish(job: Job) -> None:
     """After any end: the staged file goes; a job that did not succeed leaves the roster as it was; the undo
     record (every new ticket) is dropped from the job's row."""
-    args = job.args or {}
-    if job.state != SUCCEEDED and args.get("undo"):
-        removed = undo_import(job)
-        audit("roster.import.undo", round_id=args.get("round_id"), job_id=job.id, removed=removed,
-              restored=len(args["undo"].get("updated") or {}))
-    if "undo" in args:
-        job.args = {k: v for k, v in args.items() if k != "undo"}
-        db.session.flush()
-    discard(args.get("token") or "")
+    queue.finish_undoable(job, undo=undo_import, action="roster.import.undo", discard=discard,
+                          round_id=(job.args or {}).get("round_id"))
 
 
 def _result_url(job: Job) -> str | None:

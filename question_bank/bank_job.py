@@ -20,10 +20,9 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from certify.audit import audit
 from certify.extensions import db
 from certify.jobs import queue
-from certify.jobs.models import SUCCEEDED, Job
+from certify.jobs.models import Job
 from certify.models import User
 from certify.tabular import chunks
 
@@ -137,15 +136,8 @@ def undo_import(job: Job) -> int:
 def on_finish(job: Job) -> None:
     """After any end: the staged file goes; a job that did not succeed leaves the bank as it was; the undo record
     is dropped from the job's row."""
-    args = job.args or {}
-    if job.state != SUCCEEDED and args.get("undo"):
-        removed = undo_import(job)
-        audit("bank.import.undo", target_type="bank", job_id=job.id, removed=removed,
-              restored=len(args["undo"].get("updated") or {}))
-    if "undo" in args:
-        job.args = {k: v for k, v in args.items() if k != "undo"}
-        db.session.flush()
-    UPLOADS.discard(args.get("token") or "")
+    queue.finish_undoable(job, undo=undo_import, action="bank.import.undo", discard=UPLOADS.discard,
+                          target_type="bank")
 
 
 def _result_url(job: Job) -> str | None:

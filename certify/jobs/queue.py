@@ -426,3 +426,22 @@ def release_lease(name: str, holder: str) -> None:
     except BaseException:
         db.session.rollback()
         raise
+
+
+def finish_undoable(job: Job, *, undo: Callable[[Job], int], action: str, discard: Callable[[str], None],
+                    **where) -> None:
+    """The ``on_finish`` of an import job that records what it writes (``args["undo"]``: the rows it added and the
+    old values of those it updated) before its first committed chunk: after any end, a job that did not succeed is
+    undone (``undo(job)`` returns how many rows it removed; audited as ``action`` with ``where``), the undo record is
+    dropped from the job's row, and the staged upload goes (``discard(token)``)."""
+    from certify.audit import audit
+
+    args = job.args or {}
+    if job.state != SUCCEEDED and args.get("undo"):
+        removed = undo(job)
+        audit(action, **where, job_id=job.id, removed=removed, restored=len(args["undo"].get("updated") or {}))
+    if "undo" in args:
+        job.args = {k: v for k, v in args.items() if k != "undo"}
+        db.session.flush()
+    discard(args.get("token") or "")
+

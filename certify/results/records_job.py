@@ -21,11 +21,10 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from certify.audit import audit
 from certify.domain import RECORD
 from certify.extensions import db
 from certify.jobs import queue, staging
-from certify.jobs.models import SUCCEEDED, Job
+from certify.jobs.models import Job
 from certify.models import Candidate, ComponentScore, Round, User
 from certify.tabular import ImportFailed, chunks
 
@@ -138,15 +137,8 @@ def undo_import(job: Job) -> int:
 def on_finish(job: Job) -> None:
     """After any end: the staged file goes; a job that did not succeed leaves the scores as they were; the undo
     record is dropped from the job's row."""
-    args = job.args or {}
-    if job.state != SUCCEEDED and args.get("undo"):
-        removed = undo_import(job)
-        audit("results.import_records.undo", round_id=args.get("round_id"), job_id=job.id, removed=removed,
-              restored=len(args["undo"].get("updated") or {}))
-    if "undo" in args:
-        job.args = {k: v for k, v in args.items() if k != "undo"}
-        db.session.flush()
-    UPLOADS.discard(args.get("token") or "")
+    queue.finish_undoable(job, undo=undo_import, action="results.import_records.undo", discard=UPLOADS.discard,
+                          round_id=(job.args or {}).get("round_id"))
 
 
 def _result_url(job: Job) -> str | None:

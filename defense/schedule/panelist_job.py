@@ -23,10 +23,9 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import and_, delete, insert, select, update
 
-from certify.audit import audit
 from certify.extensions import db
 from certify.jobs import queue, staging
-from certify.jobs.models import SUCCEEDED, Job
+from certify.jobs.models import Job
 from certify.models import Round, User
 from certify.tabular import ImportFailed, chunks
 
@@ -202,15 +201,8 @@ def undo_import(job: Job) -> int:
 def on_finish(job: Job) -> None:
     """After any end: the staged file(s) go; a job that did not succeed leaves the round's panelists as they were;
     the undo record is dropped from the job's row."""
-    args = job.args or {}
-    if job.state != SUCCEEDED and args.get("undo"):
-        removed = undo_import(job)
-        audit("defense.import_panelists.undo", round_id=args.get("round_id"), job_id=job.id, removed=removed,
-              restored=len(args["undo"].get("updated") or {}))
-    if "undo" in args:
-        job.args = {k: v for k, v in args.items() if k != "undo"}
-        db.session.flush()
-    discard(args.get("token") or "")
+    queue.finish_undoable(job, undo=undo_import, action="defense.import_panelists.undo", discard=discard,
+                          round_id=(job.args or {}).get("round_id"))
 
 
 def _result_url(job: Job) -> str | None:
