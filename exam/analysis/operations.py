@@ -11,7 +11,6 @@ closes. Storing is refused while the session is open or an attempt is still in p
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,19 +127,21 @@ def _category_rank(category: str) -> tuple[int, str]:
 def build_session_data(session: ExamSession) -> SessionData:
     """Read the closed, graded attempts of a session into candidates × items matrices.
 
-    Rows are read as plain tuples and the matrices are filled with numpy index arrays: a large session has
-    hundreds of thousands of answers."""
-    attempts_all = list(db.session.execute(
+    A 5,000-candidate session has ~300,000 paper items and ~300,000 answers: the rows are read as plain
+    tuples, turned into numpy columns at once, and every matrix is filled with index arrays (per paper first,
+    then one fancy-index per attempt row), with no Python work per row beyond the column transpose."""
+    attempts_all = db.session.execute(
         real_attempts(Attempt.id, Attempt.candidate_id, Attempt.paper_id, Attempt.state, Attempt.graded_at)
-        .filter_by(session_id=session.id).order_by(Attempt.id)))
+        .filter_by(session_id=session.id).order_by(Attempt.id)).all()
     in_progress = sum(1 for a in attempts_all if a.state == IN_PROGRESS)
     closed = [a for a in attempts_all if a.state in CLOSED_STATES]
     attempts = [a for a in closed if a.graded_at is not None]
     ungraded = len(closed) - len(attempts)
+    n = len(attempts)
 
-    # paper items per paper, as plain tuples (position, version, points, blueprint row)
-    rows_by_paper = _paper_item_rows(sorted({a.paper_id for a in attempts}))
-    version_ids = sorted({pi[1] for pis in rows_by_paper.values() for pi in pis})
+    paper_ids = sorted({a.paper_id for a in attempts})
+    pi = _paper_item_columns(session.id, paper_ids)  # paper index, position, version, points, blueprint row (-1: none)
+    version_ids = np.unique(pi["version"]).tolist()
     versions = {v.id: v for v in db.session.execute(
         db.select(ItemVersion).where(ItemVersion.id.in_(version_ids))).scalars()} if version_ids else {}
     codes = {i.id: i.code for i in db.session.execute(
@@ -149,115 +150,154 @@ def build_session_data(session: ExamSession) -> SessionData:
     keys, void = _effective_keys(session.id, versions)
 
     ordered = sorted(versions.values(), key=lambda v: (*_category_rank(v.category), codes.get(v.item_id, ""), v.id))
-    col = {v.id: j for j, v in enumerate(ordered)}
     items = [ItemInfo(v.id, v.item_id, codes.get(v.item_id, ""), v.version, v.type, v.stem, v.category,
                       len(v.options or []), keys[v.id], v.id in void) for v in ordered]
-    n, m = len(attempts), len(items)
+    m = len(items)
+    col_of_version = np.zeros(len(version_ids), dtype=np.int64)  # sorted version id -> matrix column
+    for j, v in enumerate(ordered):
+        col_of_version[int(np.searchsorted(version_ids, v.id))] = j
+    pi_col = col_of_version[np.searchsorted(version_ids, pi["version"])] if len(pi["version"]) else \
+        np.zeros(0, dtype=np.int64)
+    pi_paper, pi_pos, pi_pts, pi_brow = pi["paper"], pi["position"], pi["points"], pi["brow"]
 
-    papers = {pid: _paper_arrays(pis, col) for pid, pis in rows_by_paper.items()}
-    use_slots = all(brow is not None for *_, brow in papers.values())
     max_marks = np.zeros(m)
-    for _, cols, pts, _ in papers.values():
-        np.maximum.at(max_marks, cols, pts)
+    np.maximum.at(max_marks, pi_col, pi_pts)
+    use_slots = not bool((pi_brow < 0).any())
+    n_papers = len(paper_ids) + 1  # the last row: a paper without items
+    att_paper = np.searchsorted(paper_ids, np.fromiter((a.paper_id for a in attempts), dtype=np.int64, count=n)) \
+        if paper_ids else np.zeros(n, dtype=np.int64)
+    has_items = np.zeros(n_papers, dtype=bool)
+    has_items[pi_paper] = True
+    att_paper = np.where(has_items[att_paper], att_paper, n_papers - 1)
 
-    max_pos = max((int(p[0].max()) for p in papers.values() if len(p[0])), default=0)
-    pos_col = np.full((n, max_pos + 1), -1, dtype=int)  # (attempt, position) -> column
-    pos_pts = np.ones((n, max_pos + 1))  # (attempt, position) -> the paper's points for it
-    seen = np.zeros((n, m), dtype=bool)
-    forms = np.zeros(n, dtype=int)
-    form_labels: dict[tuple, int] = {}
-    for i, att in enumerate(attempts):
-        pos, cols, pts, _ = papers.get(att.paper_id, (np.zeros(0, int), np.zeros(0, int), np.zeros(0), None))
-        pos_col[i, pos] = cols
-        pos_pts[i, pos] = pts
-        seen[i, cols] = True
-        forms[i] = form_labels.setdefault(tuple(sorted(cols.tolist())), len(form_labels))
+    max_pos = int(pi_pos.max()) if len(pi_pos) else 0
+    paper_pos_col = np.full((n_papers, max_pos + 1), -1, dtype=np.int64)  # (paper, position) -> column
+    paper_pos_col[pi_paper, pi_pos] = pi_col
+    paper_pos_pts = np.ones((n_papers, max_pos + 1))  # (paper, position) -> the paper's points for it
+    paper_pos_pts[pi_paper, pi_pos] = pi_pts
+    paper_seen = np.zeros((n_papers, m), dtype=bool)
+    paper_seen[pi_paper, pi_col] = True
+    pos_col, pos_pts, seen = paper_pos_col[att_paper], paper_pos_pts[att_paper], paper_seen[att_paper]
+    forms = _form_labels(pi_paper, pi_col, n_papers, att_paper)
 
-    index_of = {a.id: i for i, a in enumerate(attempts)}
-    a_idx, a_pos, a_pts, a_bits, a_time = [], [], [], [], []
-    bit_cache: dict[str, int] = {}  # response letters -> bit mask of the chosen options
-    for chunk in range(0, n, 500):
-        ids = [a.id for a in attempts[chunk:chunk + 500]]
-        result = db.session.execute(
-            db.select(Answer.attempt_id, Answer.position, Answer.response, db.cast(Answer.points, db.Float),
-                      Answer.time_spent_ms).where(Answer.attempt_id.in_(ids)))
-        for attempt_id, position, response, points, spent in result:
-            a_idx.append(index_of[attempt_id])
-            a_pos.append(position)
-            a_pts.append(points if points is not None else 0.0)
-            bits = bit_cache.get(response)
-            if bits is None:
-                bits = bit_cache[response] = sum(1 << LETTERS.index(c) for c in set(response or "") if c in LETTERS)
-            a_bits.append(bits)
-            a_time.append(spent or 0)
     marks = np.zeros((n, m))
     choices = np.zeros((n, m, len(LETTERS)), dtype=bool)
     times = np.zeros((n, m))
-    if a_idx:
-        ai, ap = np.array(a_idx), np.array(a_pos)
-        inside = ap <= max_pos
+    att_ids = np.fromiter((a.id for a in attempts), dtype=np.int64, count=n)  # ascending (ordered by id)
+    ans = _answer_columns(session.id, att_ids)
+    if len(ans["attempt"]):
+        ai = ans["attempt"]
+        ap = ans["position"]
+        inside = (ap >= 0) & (ap <= max_pos)
         ai, ap = ai[inside], ap[inside]
         aj = pos_col[ai, ap]
         on_paper = aj >= 0  # an answer to a position the paper does not have is ignored
         ai, ap, aj = ai[on_paper], ap[on_paper], aj[on_paper]
         keep = np.flatnonzero(inside)[on_paper]
-        pts = np.array(a_pts)[keep]
-        scale = np.where(pos_pts[ai, ap] > 0, max_marks[aj] / np.where(pos_pts[ai, ap] > 0, pos_pts[ai, ap], 1), 0)
+        pts = ans["points"][keep]
+        paper_pts = pos_pts[ai, ap]
+        scale = np.where(paper_pts > 0, max_marks[aj] / np.where(paper_pts > 0, paper_pts, 1), 0)
         marks[ai, aj] = np.clip(pts * scale, 0, max_marks[aj])
-        bits = np.array(a_bits, dtype=np.int64)[keep]
+        bits = ans["bits"][keep]
         choices[ai, aj] = ((bits[:, None] >> np.arange(len(LETTERS))) & 1).astype(bool)
-        times[ai, aj] = np.array(a_time, dtype=float)[keep]
+        times[ai, aj] = ans["time"][keep]
 
-    slots = _slot_columns(papers, attempts) if use_slots and len(form_labels) > 1 and n else None
+    slots = _slot_columns(pi_paper, pi_pos, pi_col, pi_brow, n_papers, att_paper) \
+        if use_slots and n and len(np.unique(forms)) > 1 else None
 
     return SessionData(session, items, [a.candidate_id for a in attempts], marks, max_marks, seen, choices, times,
                        forms, slots, ungraded=ungraded, in_progress=in_progress)
 
 
-def _paper_item_rows(paper_ids: list[int]) -> dict[int, list]:
-    """The items of each paper as plain tuples (position, version, points, blueprint row)."""
-    rows_by_paper: dict[int, list] = defaultdict(list)
-    for chunk in range(0, len(paper_ids), 500):
-        ids = paper_ids[chunk:chunk + 500]
-        result = db.session.execute(
-            db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
-                      db.cast(PaperItem.points, db.Float), PaperItem.blueprint_row)
-            .where(PaperItem.paper_id.in_(ids)))
-        for paper_id, *rest in result:
-            rows_by_paper[paper_id].append(rest)
-    return rows_by_paper
+def _fetch(stmt) -> list[tuple]:
+    """All rows of a Core select straight from the DB-API cursor: plain tuples, no ORM or Row objects (the
+    statement's parameters are integers from the database, bound as literals)."""
+    db.session.flush()  # the cursor bypasses the session's autoflush
+    conn = db.session.connection()
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
-def _paper_arrays(pis: list, col: dict[int, int]):
-    """(positions, matrix columns, points, blueprint rows or None when a row is unknown) of one paper."""
-    pos_list, version_list, points_list, row_list = zip(*pis)
-    pos = np.array(pos_list, dtype=int)
-    cols = np.array([col[v] for v in version_list], dtype=int)
-    pts = np.array([p if p is not None else 0.0 for p in points_list], dtype=float)
-    brow = None if any(r is None for r in row_list) else np.array(row_list, dtype=int)
-    return pos, cols, pts, brow
+def _paper_item_columns(session_id: int, paper_ids: list[int]) -> dict[str, np.ndarray]:
+    """The items of the papers as columns: paper (index into ``paper_ids``), position, version, points
+    (None -> 0) and blueprint row (None -> -1). One query for the session's papers, filtered here."""
+    rows = _fetch(db.select(PaperItem.paper_id, PaperItem.position, PaperItem.item_version_id,
+                            db.func.coalesce(db.cast(PaperItem.points, db.Float), 0.0),
+                            db.func.coalesce(PaperItem.blueprint_row, -1))
+                  .where(PaperItem.paper_id.in_(db.select(Attempt.paper_id).filter_by(session_id=session_id))))
+    table = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    paper = table[:, 0].astype(np.int64)
+    index = np.searchsorted(paper_ids, paper) if paper_ids else np.zeros(len(paper), dtype=np.int64)
+    wanted = (index < len(paper_ids)) & (np.asarray(paper_ids, dtype=np.int64)[np.minimum(
+        index, max(len(paper_ids) - 1, 0))] == paper) if paper_ids else np.zeros(len(paper), dtype=bool)
+    table = table[wanted]
+    return {"paper": index[wanted], "position": table[:, 1].astype(np.int64),
+            "version": table[:, 2].astype(np.int64), "points": table[:, 3], "brow": table[:, 4].astype(np.int64)}
 
 
-def _slot_columns(papers: dict, attempts: list) -> np.ndarray:
+def _answer_columns(session_id: int, attempt_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The answers of the attempts (ascending ids) as columns: attempt (index into ``attempt_ids``), position,
+    points (None -> 0), time spent in ms (None -> 0), the chosen options as a bit mask. One query for the
+    session's attempts, filtered here."""
+    rows = _fetch(db.select(Answer.attempt_id, Answer.position, db.func.coalesce(db.cast(Answer.points, db.Float), 0.0),
+                            db.func.coalesce(Answer.time_spent_ms, 0), db.func.coalesce(Answer.response, ""))
+                  .where(Answer.attempt_id.in_(db.select(Attempt.id).filter_by(session_id=session_id))))
+    table = np.array(rows, dtype=object).reshape(-1, 5)
+    numbers = table[:, :4].astype(np.float64)
+    attempt = numbers[:, 0].astype(np.int64)
+    if len(attempt_ids):
+        index = np.searchsorted(attempt_ids, attempt)
+        wanted = (index < len(attempt_ids)) & (attempt_ids[np.minimum(index, len(attempt_ids) - 1)] == attempt)
+    else:
+        index, wanted = np.zeros(len(attempt), dtype=np.int64), np.zeros(len(attempt), dtype=bool)
+    responses = table[wanted, 4]
+    bit_of = {r: sum(1 << LETTERS.index(c) for c in set(r) if c in LETTERS) for r in set(responses.tolist())}
+    bits = np.fromiter((bit_of[r] for r in responses), dtype=np.int64, count=len(responses))
+    numbers = numbers[wanted]
+    return {"attempt": index[wanted], "position": numbers[:, 1].astype(np.int64), "points": numbers[:, 2],
+            "time": numbers[:, 3], "bits": bits}
+
+
+def _form_labels(pi_paper: np.ndarray, pi_col: np.ndarray, n_papers: int, att_paper: np.ndarray) -> np.ndarray:
+    """Per attempt, the label of its paper's form (the multiset of its columns), numbered by first appearance
+    in attempt order."""
+    n = len(att_paper)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    order = np.lexsort((pi_col, pi_paper))
+    counts = np.bincount(pi_paper, minlength=n_papers)
+    width = int(counts.max()) if len(counts) else 0
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(order)) - starts[pi_paper[order]]
+    signature = np.full((n_papers, width + 1), -1, dtype=np.int64)
+    signature[:, 0] = counts
+    signature[pi_paper[order], rank + 1] = pi_col[order]
+    _, paper_form = np.unique(signature, axis=0, return_inverse=True)
+    att_form = paper_form.reshape(-1)[att_paper]
+    _, first, inverse = np.unique(att_form, return_index=True, return_inverse=True)
+    label_of = np.empty(len(first), dtype=int)
+    label_of[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return label_of[inverse.reshape(-1)]
+
+
+def _slot_columns(pi_paper, pi_pos, pi_col, pi_brow, n_papers: int, att_paper) -> np.ndarray:
     """Moodle's view of random questions: slot = (blueprint row, k-th item drawn from it, by position);
     (attempt, slot) -> the column of the item the attempt had there (-1: none)."""
-    slot_of: dict[tuple[int, int], int] = {}
-    per_paper = {}
-    for pid, (pos, cols, _, brow) in papers.items():
-        order = np.lexsort((pos, brow))
-        rank = np.zeros(len(order), dtype=int)
-        for k in range(1, len(order)):
-            rank[k] = rank[k - 1] + 1 if brow[order[k]] == brow[order[k - 1]] else 0
-        per_paper[pid] = [(int(brow[o]), int(r), int(cols[o])) for o, r in zip(order, rank)]
-        for b, r, _ in per_paper[pid]:
-            slot_of.setdefault((b, r), 0)
-    for s_idx, key in enumerate(sorted(slot_of)):
-        slot_of[key] = s_idx
-    slots = np.full((len(attempts), len(slot_of)), -1, dtype=int)
-    for i, att in enumerate(attempts):
-        for b, r, c in per_paper.get(att.paper_id, []):
-            slots[i, slot_of[(b, r)]] = c
-    return slots
+    order = np.lexsort((pi_pos, pi_brow, pi_paper))  # stable: ties keep the rows' order
+    paper, brow, col = pi_paper[order], pi_brow[order], pi_col[order]
+    k = np.arange(len(order))
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = (paper[1:] != paper[:-1]) | (brow[1:] != brow[:-1])
+    rank = k - np.maximum.accumulate(np.where(new_group, k, 0))
+    pairs, slot = np.unique(np.stack([brow, rank], axis=1), axis=0, return_inverse=True)
+    paper_slots = np.full((n_papers, len(pairs)), -1, dtype=int)
+    paper_slots[paper, slot.reshape(-1)] = col
+    return paper_slots[att_paper]
 
 
 def default_cut_score(session: ExamSession, totals: np.ndarray) -> tuple[float | None, str]:

@@ -461,3 +461,97 @@ def test_attempts_delivered_and_graded_by_the_exam_operations(ctx, make_round):
     assert data.marks[0, q2] == 0 and not data.choices[0, q2].any()  # unanswered, graded 0
     assert report.rows[q2]["stats"].omit_rate == pytest.approx(3 / 12)
     assert data.times[1, q2] == 3000
+
+
+def _reference_session_data(session):
+    """The builder as it was before it was vectorised: one Python step per attempt, paper item and answer.
+    Kept as the oracle that the numpy path reads the same matrices."""
+    from exam.models import CLOSED_STATES
+    from exam.services.item_analysis import LETTERS
+
+    attempts = [a for a in db.session.execute(db.select(Attempt).filter_by(session_id=session.id)
+                                              .order_by(Attempt.id)).scalars()
+                if a.state in CLOSED_STATES and a.graded_at is not None]
+    by_paper = {}
+    for a in attempts:
+        if a.paper_id not in by_paper:
+            by_paper[a.paper_id] = db.session.execute(db.select(PaperItem).filter_by(paper_id=a.paper_id)
+                                                      .order_by(PaperItem.id)).scalars().all()
+    data = analysis.build_session_data(session)  # items and their order are checked elsewhere
+    col = {it.version_id: j for j, it in enumerate(data.items)}
+    n, m = len(attempts), len(data.items)
+    max_marks = np.zeros(m)
+    for pis in by_paper.values():
+        for p in pis:
+            max_marks[col[p.item_version_id]] = max(max_marks[col[p.item_version_id]], float(p.points or 0))
+    marks, times = np.zeros((n, m)), np.zeros((n, m))
+    seen = np.zeros((n, m), dtype=bool)
+    choices = np.zeros((n, m, len(LETTERS)), dtype=bool)
+    forms, labels, slots_per_attempt = [], {}, []
+    for i, a in enumerate(attempts):
+        pis = by_paper.get(a.paper_id, [])
+        at = {p.position: p for p in pis}
+        for p in pis:
+            seen[i, col[p.item_version_id]] = True
+        forms.append(labels.setdefault(tuple(sorted(col[p.item_version_id] for p in pis)), len(labels)))
+        ranked = sorted(pis, key=lambda p: (p.blueprint_row if p.blueprint_row is not None else -1, p.position))
+        slot, prev, k = {}, None, 0
+        for p in ranked:
+            k = k + 1 if p.blueprint_row == prev else 0
+            prev = p.blueprint_row
+            slot[(p.blueprint_row, k)] = col[p.item_version_id]
+        slots_per_attempt.append(slot)
+        for ans in db.session.execute(db.select(Answer).filter_by(attempt_id=a.id)).scalars():
+            p = at.get(ans.position)
+            if p is None:
+                continue
+            j = col[p.item_version_id]
+            pts = float(p.points or 0)
+            mark = float(ans.points or 0) * max_marks[j] / pts if pts > 0 else 0.0
+            marks[i, j] = min(max(mark, 0.0), max_marks[j])
+            times[i, j] = ans.time_spent_ms or 0
+            for c in set(ans.response or ""):
+                if c in LETTERS:
+                    choices[i, j, LETTERS.index(c)] = True
+    keys = sorted({key for s in slots_per_attempt for key in s})
+    slots = np.array([[s.get(key, -1) for key in keys] for s in slots_per_attempt], dtype=int)
+    return data, max_marks, marks, times, seen, choices, np.array(forms), slots
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_vectorised_builder_reads_what_the_row_by_row_builder_read(exam_session, seed):
+    """Random papers (subsets in shuffled order, points varying by paper, blueprint rows), missing and stray
+    answers, ungraded attempts: the numpy builder's matrices equal a plain per-row reading of the same rows."""
+    rng = np.random.default_rng(seed)
+    types = ["single", "multiple", "truefalse"]
+    items = []
+    for k in range(9):
+        t = types[k % 3]
+        items.append((f"R{k}", t, {"single": "B", "multiple": "AC", "truefalse": "A"}[t], CATEGORIES[k % 4],
+                      2 if t == "truefalse" else 4))
+    n = 30
+    rows = [k % 3 for k in range(9)]
+    papers, responses, points, times = [], [], [], []
+    for i in range(n):
+        pick = [int(j) for j in rng.permutation(9)[:int(rng.integers(5, 8))]] if i % 4 else list(range(9))
+        papers.append(pick)
+        responses.append([None if rng.random() < .1 else "".join(sorted(rng.choice(list("ABCD"), int(
+            rng.integers(0, 3)), replace=False))) for _ in pick])
+        points.append([str(int(rng.choice([1, 2, 4]))) for _ in pick])
+        times.append([int(rng.integers(0, 90000)) for _ in pick])
+    graded = [bool(rng.random() > .1) for _ in range(n)]
+    s = exam_session(items, responses, papers=papers, points=points, times=times, graded=graded,
+                     blueprint_rows=rows)
+    db.session.add(Answer(attempt_id=s.attempts[1].id, position=40, response="A", points=Decimal(2)))
+    db.session.add(KeyErratum(session_id=s.session.id, item_version_id=s.versions[0].id, kind="accept",
+                              accepted=["C"]))
+    db.session.commit()
+    data, max_marks, marks, times_ref, seen, choices, forms, slots = _reference_session_data(s.session)
+    assert data.marks.shape[0] == sum(graded)
+    assert np.array_equal(data.max_marks, max_marks)
+    assert np.allclose(data.marks, marks, rtol=0, atol=1e-12)
+    assert np.array_equal(data.times, times_ref)
+    assert np.array_equal(data.seen, seen)
+    assert np.array_equal(data.choices, choices)
+    assert data.forms.tolist() == forms.tolist()
+    assert data.slots is not None and data.slots.tolist() == slots.tolist()
