@@ -15,6 +15,7 @@ ACTION_LABELS = {
     "account.create": "新建账号", "account.disable": "停用账号", "account.enable": "启用账号",
     "account.password_change": "修改密码", "account.password_reset": "重置密码",
     "roster.slip_passwords": "生成初始密码（打印准考证）", "job.enqueue": "提交后台任务",
+    "export.download": "下载导出文件",
     "round.create": "新建轮次", "round.update": "修改轮次", "scheme.update": "修改认证方案",
     "roster.import": "导入考生名单", "roster.import.undo": "撤回未完成的名单导入", "score.component": "成分成绩变更",
     # results
